@@ -1,5 +1,301 @@
 //! Lowering a graph into the dense execution plan every executor shares.
+//!
+//! A graph is keyed by [`Key`]s; executors want integers. Lowering walks the
+//! tasks needed for the requested outputs once, gives each an id, records
+//! its dependencies and dependents as [`Csr`] lists, checks for missing
+//! dependencies and cycles, and computes the static priorities of
+//! [`order`](crate::order::order). Everything after runs on ids.
 
 mod csr;
 
 pub use csr::Csr;
+
+use std::collections::VecDeque;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::graph::Graph;
+use crate::key::{Key, KeyMap};
+use crate::suggest::did_you_mean;
+use crate::task::Task;
+
+/// The dense form of a graph, ready to run.
+///
+/// ```
+/// use barrow_core::arg::key;
+/// use barrow_core::{Func, Graph, Key, Task};
+///
+/// let inc = Func::new("inc", |x: &i64| x + 1);
+/// let graph = Graph::from_tasks([
+///     ("x", Task::literal(1i64)),
+///     ("y", Task::call(&inc, [key("x")])),
+///     ("unused", Task::literal(0i64)),
+/// ])?;
+/// let plan = graph.lower(&[Key::new("y")])?;
+/// assert_eq!(plan.len(), 2); // "unused" is culled
+/// let y = plan.outputs()[0];
+/// let x = plan.dependencies(y)[0];
+/// assert_eq!(plan.key(x), &Key::new("x"));
+/// assert!(plan.priority(x) < plan.priority(y));
+/// # Ok::<(), barrow_core::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Plan<'g> {
+    keys: Vec<Key>,
+    tasks: Vec<&'g Task>,
+    dependencies: Csr,
+    dependents: Csr,
+    priorities: Vec<u32>,
+    outputs: Vec<u32>,
+}
+
+impl<'g> Plan<'g> {
+    /// Lowers the tasks needed for `outputs`, or every task for `None`.
+    pub fn lower(graph: &'g Graph, outputs: Option<&[Key]>) -> Result<Plan<'g>> {
+        let capacity = match outputs {
+            None => graph.len(),
+            Some(_) => 0,
+        };
+        let mut lowering = Lowering {
+            index: KeyMap::with_capacity_and_hasher(capacity, Default::default()),
+            keys: Vec::with_capacity(capacity),
+            tasks: Vec::with_capacity(capacity),
+        };
+        let mut output_ids = Vec::new();
+        let dependencies = match outputs {
+            None => {
+                for (key, task) in graph.iter() {
+                    lowering.add(key, task);
+                }
+                lowering.link(None)?
+            }
+            Some(outputs) => {
+                output_ids.reserve(outputs.len());
+                for key in outputs {
+                    let id = match lowering.index.get(key) {
+                        Some(&id) => id,
+                        None => match graph.get(key) {
+                            Some(task) => lowering.add(key, task),
+                            None => return Err(missing_key(graph, key)),
+                        },
+                    };
+                    output_ids.push(id);
+                }
+                lowering.link(Some(graph))?
+            }
+        };
+        let Lowering { keys, tasks, .. } = lowering;
+        let dependents = dependencies.transpose();
+        check_acyclic(&keys, &dependencies, &dependents)?;
+        let priorities = crate::order::order(&dependencies, &dependents, &keys);
+        Ok(Plan {
+            keys,
+            tasks,
+            dependencies,
+            dependents,
+            priorities,
+            outputs: output_ids,
+        })
+    }
+
+    /// Number of tasks.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether there is no task.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The key of task `id`.
+    pub fn key(&self, id: u32) -> &Key {
+        &self.keys[id as usize]
+    }
+
+    /// All keys, by id.
+    pub fn keys(&self) -> &[Key] {
+        &self.keys
+    }
+
+    /// The task `id`.
+    pub fn task(&self, id: u32) -> &'g Task {
+        self.tasks[id as usize]
+    }
+
+    /// The ids task `id` reads, in argument order (repeated when read twice).
+    pub fn dependencies(&self, id: u32) -> &[u32] {
+        self.dependencies.row(id)
+    }
+
+    /// The ids that read task `id` (once per read).
+    pub fn dependents(&self, id: u32) -> &[u32] {
+        self.dependents.row(id)
+    }
+
+    /// All dependency lists.
+    pub fn dependency_lists(&self) -> &Csr {
+        &self.dependencies
+    }
+
+    /// All dependent lists.
+    pub fn dependent_lists(&self) -> &Csr {
+        &self.dependents
+    }
+
+    /// The static priority of task `id`: among ready tasks, the smallest runs
+    /// first.
+    pub fn priority(&self, id: u32) -> u32 {
+        self.priorities[id as usize]
+    }
+
+    /// All priorities, by id.
+    pub fn priorities(&self) -> &[u32] {
+        &self.priorities
+    }
+
+    /// The ids of the requested keys, in request order.
+    pub fn outputs(&self) -> &[u32] {
+        &self.outputs
+    }
+
+    /// Heap bytes held by the plan itself (not the graph).
+    pub fn heap_bytes(&self) -> usize {
+        self.keys.capacity() * size_of::<Key>()
+            + self.tasks.capacity() * size_of::<&Task>()
+            + self.dependencies.heap_bytes()
+            + self.dependents.heap_bytes()
+            + self.priorities.capacity() * size_of::<u32>()
+            + self.outputs.capacity() * size_of::<u32>()
+    }
+}
+
+struct Lowering<'g> {
+    index: KeyMap<u32>,
+    keys: Vec<Key>,
+    tasks: Vec<&'g Task>,
+}
+
+impl<'g> Lowering<'g> {
+    fn add(&mut self, key: &Key, task: &'g Task) -> u32 {
+        let id = self.keys.len() as u32;
+        self.index.insert(key.clone(), id);
+        self.keys.push(key.clone());
+        self.tasks.push(task);
+        id
+    }
+
+    /// Builds the dependency lists of every task added so far and, when a
+    /// graph is given, adds the tasks they need as they are found.
+    fn link(&mut self, graph: Option<&'g Graph>) -> Result<Csr> {
+        let mut dependencies = Csr::with_capacity(self.keys.len(), self.keys.len());
+        let mut id = 0;
+        while id < self.tasks.len() {
+            let task = self.tasks[id];
+            let mut missing = None;
+            task.for_each_dependency(&mut |dep| {
+                if missing.is_some() {
+                    return;
+                }
+                let dep_id = match self.index.get(dep) {
+                    Some(&dep_id) => dep_id,
+                    None => match graph.and_then(|g| g.get(dep)) {
+                        Some(dep_task) => self.add(dep, dep_task),
+                        None => {
+                            missing = Some(dep.clone());
+                            return;
+                        }
+                    },
+                };
+                dependencies.push(dep_id);
+            });
+            if let Some(dep) = missing {
+                return Err(Error::new(
+                    ErrorKind::MissingDependency,
+                    format!(
+                        "depends on {dep}, which is not in the graph; add a task for {dep} \
+                         or fix the reference"
+                    ),
+                )
+                .with_key(self.keys[id].clone()));
+            }
+            dependencies.finish_row();
+            id += 1;
+        }
+        Ok(dependencies)
+    }
+}
+
+fn missing_key(graph: &Graph, key: &Key) -> Error {
+    let message = if graph.is_empty() {
+        format!("requested key {key} is not in the graph: the graph is empty")
+    } else {
+        let names: Vec<String> = graph.keys().map(Key::to_string).collect();
+        let hint = did_you_mean(&key.to_string(), names.iter().map(String::as_str));
+        format!(
+            "requested key {key} is not in the graph of {} tasks{hint}",
+            graph.len()
+        )
+    };
+    Error::new(ErrorKind::MissingKey, message).with_key(key.clone())
+}
+
+/// Kahn's algorithm; on failure, reports one cycle by its keys.
+fn check_acyclic(keys: &[Key], dependencies: &Csr, dependents: &Csr) -> Result<()> {
+    let n = keys.len();
+    let mut waiting: Vec<u32> = dependencies.rows().map(|r| r.len() as u32).collect();
+    let mut ready: VecDeque<u32> = (0..n as u32)
+        .filter(|&i| waiting[i as usize] == 0)
+        .collect();
+    let mut done = 0usize;
+    while let Some(id) = ready.pop_front() {
+        done += 1;
+        for &dependent in dependents.row(id) {
+            let w = &mut waiting[dependent as usize];
+            *w -= 1;
+            if *w == 0 {
+                ready.push_back(dependent);
+            }
+        }
+    }
+    if done == n {
+        return Ok(());
+    }
+    // Every task left waiting has a waiting dependency; following them must
+    // come back to a task already seen: that loop is a cycle.
+    let Some(start) = (0..n).find(|&i| waiting[i] > 0) else {
+        return Err(Error::internal("cycle check lost track of a waiting task"));
+    };
+    let mut position = vec![u32::MAX; n];
+    let mut path: Vec<u32> = Vec::new();
+    let mut current = start as u32;
+    while position[current as usize] == u32::MAX {
+        position[current as usize] = path.len() as u32;
+        path.push(current);
+        let next = dependencies
+            .row(current)
+            .iter()
+            .copied()
+            .find(|&d| waiting[d as usize] > 0);
+        match next {
+            Some(next) => current = next,
+            None => return Err(Error::internal("cycle check found a dead end")),
+        }
+    }
+    let mut cycle: Vec<Key> = path[position[current as usize] as usize..]
+        .iter()
+        .rev()
+        .map(|&i| keys[i as usize].clone())
+        .collect();
+    if let Some(first) = cycle.first().cloned() {
+        cycle.push(first);
+    }
+    let shown: Vec<String> = cycle.iter().map(Key::to_string).collect();
+    Err(Error::new(
+        ErrorKind::Cycle,
+        format!(
+            "the graph has a cycle: {}; a task cannot depend on its own result",
+            shown.join(" -> ")
+        ),
+    )
+    .with_cycle(cycle))
+}

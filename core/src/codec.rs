@@ -1,0 +1,234 @@
+//! Codecs: how values become bytes when they leave the process or are spilled.
+
+use std::any::TypeId;
+use std::collections::HashMap;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::{Arc, RwLock};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::value::Value;
+
+/// Turns values of one type into bytes and back.
+///
+/// A codec is found by its **tag**, an explicit string chosen by its author
+/// (`"barrow.f64"`, `"stats.histogram"`), never a `TypeId` or type name:
+/// those differ between builds and between dynamic libraries. Within one
+/// process, a codec is also found by the `TypeId` of the type it encodes.
+pub trait Codec: Send + Sync + 'static {
+    /// The stable tag written next to the bytes.
+    fn tag(&self) -> &str;
+
+    /// The type this codec encodes, in this process.
+    fn type_id(&self) -> TypeId;
+
+    /// Appends the encoding of `value` to `out`.
+    fn encode(&self, value: &Value, out: &mut Vec<u8>) -> Result<()>;
+
+    /// Decodes a value from `bytes`.
+    fn decode(&self, bytes: &[u8]) -> Result<Value>;
+}
+
+/// A codec for any serde type, in postcard's compact binary format.
+///
+/// ```
+/// use barrow_core::codec::{Codec, SerdeCodec};
+/// use barrow_core::Value;
+///
+/// let codec = SerdeCodec::<Vec<String>>::new("example.strings");
+/// let mut bytes = Vec::new();
+/// codec.encode(&Value::new(vec!["a".to_string()]), &mut bytes)?;
+/// let back = codec.decode(&bytes)?;
+/// assert_eq!(back.downcast_ref::<Vec<String>>()?, &["a"]);
+/// # Ok::<(), barrow_core::Error>(())
+/// ```
+pub struct SerdeCodec<T> {
+    tag: String,
+    marker: PhantomData<fn() -> T>,
+}
+
+impl<T> SerdeCodec<T> {
+    /// A codec writing `tag`.
+    pub fn new(tag: impl Into<String>) -> SerdeCodec<T> {
+        SerdeCodec {
+            tag: tag.into(),
+            marker: PhantomData,
+        }
+    }
+}
+
+impl<T> fmt::Debug for SerdeCodec<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SerdeCodec({})", self.tag)
+    }
+}
+
+impl<T> Codec for SerdeCodec<T>
+where
+    T: Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    fn tag(&self) -> &str {
+        &self.tag
+    }
+
+    fn type_id(&self) -> TypeId {
+        TypeId::of::<T>()
+    }
+
+    fn encode(&self, value: &Value, out: &mut Vec<u8>) -> Result<()> {
+        let data = value.downcast_ref::<T>()?;
+        let encoded = postcard::to_allocvec(data).map_err(|e| {
+            Error::new(
+                ErrorKind::Codec,
+                format!(
+                    "codec '{}' cannot encode a {}: {e}",
+                    self.tag,
+                    value.type_name()
+                ),
+            )
+        })?;
+        out.extend_from_slice(&encoded);
+        Ok(())
+    }
+
+    fn decode(&self, bytes: &[u8]) -> Result<Value> {
+        let data: T = postcard::from_bytes(bytes).map_err(|e| {
+            Error::new(
+                ErrorKind::Codec,
+                format!(
+                    "codec '{}' cannot decode {} bytes (corrupt or truncated data?): {e}",
+                    self.tag,
+                    bytes.len()
+                ),
+            )
+        })?;
+        Ok(Value::new(data))
+    }
+}
+
+/// Codecs by tag and by type.
+#[derive(Default)]
+pub struct CodecRegistry {
+    inner: RwLock<Codecs>,
+}
+
+#[derive(Default)]
+struct Codecs {
+    by_tag: HashMap<String, Arc<dyn Codec>>,
+    by_type: HashMap<TypeId, Arc<dyn Codec>>,
+}
+
+impl CodecRegistry {
+    /// An empty registry.
+    pub fn new() -> CodecRegistry {
+        CodecRegistry::default()
+    }
+
+    /// A registry with codecs for scalars, strings and vectors of them,
+    /// tagged `barrow.<type>` (`barrow.f64`, `barrow.vec.f64`, `barrow.string`).
+    pub fn with_builtins() -> CodecRegistry {
+        let registry = CodecRegistry::new();
+        macro_rules! builtin {
+            ($($t:ident),*) => {
+                $(
+                    registry.insert(Arc::new(SerdeCodec::<$t>::new(concat!("barrow.", stringify!($t)))));
+                    registry.insert(Arc::new(SerdeCodec::<Vec<$t>>::new(concat!("barrow.vec.", stringify!($t)))));
+                )*
+            };
+        }
+        builtin!(i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, bool, String);
+        registry
+    }
+
+    /// Registers a codec. A second codec for the same tag or type is an error.
+    pub fn register(&self, codec: Arc<dyn Codec>) -> Result<()> {
+        let inner = self.read();
+        if inner.by_tag.contains_key(codec.tag()) {
+            return Err(Error::new(
+                ErrorKind::Codec,
+                format!(
+                    "a codec is already registered under the tag '{}'",
+                    codec.tag()
+                ),
+            ));
+        }
+        if let Some(existing) = inner.by_type.get(&codec.type_id()) {
+            return Err(Error::new(
+                ErrorKind::Codec,
+                format!(
+                    "codec '{}' encodes a type that codec '{}' already encodes",
+                    codec.tag(),
+                    existing.tag()
+                ),
+            ));
+        }
+        drop(inner);
+        self.insert(codec);
+        Ok(())
+    }
+
+    fn insert(&self, codec: Arc<dyn Codec>) {
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        inner.by_type.insert(codec.type_id(), codec.clone());
+        inner.by_tag.insert(codec.tag().to_string(), codec);
+    }
+
+    /// The codec registered under `tag`.
+    pub fn by_tag(&self, tag: &str) -> Result<Arc<dyn Codec>> {
+        self.read().by_tag.get(tag).cloned().ok_or_else(|| {
+            Error::new(
+                ErrorKind::Codec,
+                format!(
+                    "no codec is registered under the tag '{tag}'; register the codec (or load \
+                     the plugin that provides it) in this process"
+                ),
+            )
+        })
+    }
+
+    /// The codec for the type of `value`.
+    pub fn for_value(&self, value: &Value) -> Result<Arc<dyn Codec>> {
+        self.read()
+            .by_type
+            .get(&value.type_id())
+            .cloned()
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Codec,
+                    format!(
+                        "no codec is registered for values of type {}; register one (for a serde \
+                     type: registry.codecs().register(Arc::new(SerdeCodec::<T>::new(\"my.tag\"))))",
+                        value.type_name()
+                    ),
+                )
+            })
+    }
+
+    /// Whether some codec encodes the type of `value`.
+    pub fn can_encode(&self, value: &Value) -> bool {
+        self.read().by_type.contains_key(&value.type_id())
+    }
+
+    /// All tags, sorted.
+    pub fn tags(&self) -> Vec<String> {
+        let mut tags: Vec<String> = self.read().by_tag.keys().cloned().collect();
+        tags.sort();
+        tags
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Codecs> {
+        // Writes are single inserts, so a poisoned lock still holds a whole map.
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl fmt::Debug for CodecRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CodecRegistry")
+            .field("tags", &self.tags())
+            .finish()
+    }
+}

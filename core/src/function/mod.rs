@@ -1,0 +1,205 @@
+//! Task functions: the object-safe [`Function`] trait, the [`Func`] handle,
+//! typed adapters from ordinary Rust functions and closures, and the registry.
+//!
+//! Every task function has a stable name, used in error reports, profiles and
+//! progress bars, and to ship a task to another process, where the name is
+//! resolved in that process's registry.
+
+mod registry;
+mod typed;
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::value::Value;
+
+pub use registry::{FunctionEntry, FunctionRegistry, Origin, StaticFunction};
+pub use typed::{FromInput, IntoFunction, IntoPartialFunction, IntoTryFunction, List, Raw};
+
+/// A task's resolved argument: a value, or a list of arguments (Dask's
+/// `(sum, ['a', 'b'])` passes a list).
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// One value.
+    Value(Value),
+    /// A list of arguments, in order.
+    List(Vec<Input>),
+}
+
+impl Input {
+    /// The value, or an error if this is a list.
+    pub fn as_value(&self) -> Result<&Value> {
+        match self {
+            Input::Value(value) => Ok(value),
+            Input::List(_) => Err(Error::new(
+                ErrorKind::WrongType,
+                "wrong argument kind: expected a value, got a list",
+            )),
+        }
+    }
+
+    /// The list, or an error if this is a single value.
+    pub fn as_list(&self) -> Result<&[Input]> {
+        match self {
+            Input::List(items) => Ok(items),
+            Input::Value(value) => Err(Error::new(
+                ErrorKind::WrongType,
+                format!(
+                    "wrong argument kind: expected a list, got a value of type {}",
+                    value.type_name()
+                ),
+            )),
+        }
+    }
+}
+
+/// The object-safe function every task calls.
+///
+/// Implement it directly for full control over arguments (a variable number
+/// of them, any types); most code uses [`Func::new`] on an ordinary function
+/// or closure instead.
+///
+/// ```
+/// use barrow_core::function::{Function, Input};
+/// use barrow_core::{Func, Result, Value};
+///
+/// /// Counts its arguments, whatever they are.
+/// struct CountArgs;
+///
+/// impl Function for CountArgs {
+///     fn name(&self) -> &str {
+///         "count-args"
+///     }
+///     fn call(&self, inputs: &[Input]) -> Result<Value> {
+///         Ok(Value::new(inputs.len()))
+///     }
+/// }
+///
+/// let f = Func::from_function(CountArgs);
+/// let out = f.call(&[Input::Value(Value::new(1u8)), Input::List(vec![])])?;
+/// assert_eq!(*out.downcast_ref::<usize>()?, 2);
+/// # Ok::<(), barrow_core::Error>(())
+/// ```
+pub trait Function: Send + Sync + 'static {
+    /// The stable name: used in errors, profiles, and to find the function
+    /// again in another process.
+    fn name(&self) -> &str;
+
+    /// Runs the function on resolved arguments.
+    fn call(&self, inputs: &[Input]) -> Result<Value>;
+
+    /// The serialized parameters bound to this function (Dask's `partial`),
+    /// if any; another process rebuilds the function from its name and these.
+    fn params(&self) -> Option<&[u8]> {
+        None
+    }
+}
+
+/// A cheap, cloneable handle to a task function.
+///
+/// ```
+/// use barrow_core::function::{Input, List};
+/// use barrow_core::{Func, Value};
+///
+/// let add = Func::new("add", |a: &i64, b: &i64| a + b);
+/// let total = Func::new("total", |xs: List<i64>| xs.iter().copied().sum::<i64>());
+/// let parse = Func::try_new("parse", |s: &String| s.parse::<i64>());
+///
+/// let one = Input::Value(Value::new(1i64));
+/// let two = Input::Value(Value::new(2i64));
+/// assert_eq!(*add.call(&[one.clone(), two.clone()])?.downcast_ref::<i64>()?, 3);
+/// assert_eq!(*total.call(&[Input::List(vec![one, two])])?.downcast_ref::<i64>()?, 3);
+///
+/// let bad = Input::Value(Value::new(String::from("x1")));
+/// let err = parse.call(&[bad]).unwrap_err();
+/// assert!(err.to_string().contains("invalid digit"));
+/// # Ok::<(), barrow_core::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Func(Arc<dyn Function>);
+
+impl Func {
+    /// Wraps an ordinary function or closure taking its arguments by
+    /// reference (`&T`, or [`List<T>`] for a list argument) and returning
+    /// any `Send + Sync + 'static` value.
+    pub fn new<M, F: IntoFunction<M>>(name: impl Into<Arc<str>>, f: F) -> Func {
+        Func(f.into_function(name.into()))
+    }
+
+    /// Like [`Func::new`], for functions returning `Result<T, E>`; an `Err`
+    /// fails the task with `E` as the error's source.
+    pub fn try_new<M, F: IntoTryFunction<M>>(name: impl Into<Arc<str>>, f: F) -> Func {
+        Func(f.into_try_function(name.into()))
+    }
+
+    /// Binds serializable parameters to a function whose first argument is
+    /// `&P` (Dask's `partial`). The parameters travel with the task, so a
+    /// registered partial function can run in another process.
+    ///
+    /// ```
+    /// use barrow_core::function::Input;
+    /// use barrow_core::{Func, Value};
+    ///
+    /// let shift = Func::partial("shift", 10i64, |by: &i64, x: &i64| x + by)?;
+    /// let out = shift.call(&[Input::Value(Value::new(5i64))])?;
+    /// assert_eq!(*out.downcast_ref::<i64>()?, 15);
+    /// assert!(shift.params().is_some());
+    /// # Ok::<(), barrow_core::Error>(())
+    /// ```
+    pub fn partial<P, M, F>(name: impl Into<Arc<str>>, params: P, f: F) -> Result<Func>
+    where
+        P: Serialize + DeserializeOwned + Send + Sync + 'static,
+        F: IntoPartialFunction<P, M>,
+    {
+        let name = name.into();
+        let bytes = postcard::to_allocvec(&params).map_err(|e| {
+            Error::new(
+                ErrorKind::Codec,
+                format!("the parameters of function '{name}' cannot be serialized: {e}"),
+            )
+        })?;
+        Ok(Func(f.into_partial_function(name, params, bytes)))
+    }
+
+    /// Wraps an implementation of [`Function`].
+    pub fn from_function(function: impl Function) -> Func {
+        Func(Arc::new(function))
+    }
+
+    /// Wraps a shared implementation of [`Function`].
+    pub fn from_arc(function: Arc<dyn Function>) -> Func {
+        Func(function)
+    }
+
+    /// The stable name.
+    pub fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    /// Runs the function; the error carries the function's name.
+    pub fn call(&self, inputs: &[Input]) -> Result<Value> {
+        self.0.call(inputs)
+    }
+
+    /// The serialized parameters, for partial functions.
+    pub fn params(&self) -> Option<&[u8]> {
+        self.0.params()
+    }
+
+    /// Whether two handles are the same function: the same object, or the
+    /// same name with the same parameters.
+    pub fn same_as(&self, other: &Func) -> bool {
+        std::ptr::addr_eq(Arc::as_ptr(&self.0), Arc::as_ptr(&other.0))
+            || (self.name() == other.name() && self.params() == other.params())
+    }
+}
+
+impl fmt::Debug for Func {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Func({})", self.name())
+    }
+}

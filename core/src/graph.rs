@@ -1,0 +1,283 @@
+//! Task graphs: keys to tasks, built from shared layers.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::key::{Key, KeyMap};
+use crate::plan::Plan;
+use crate::task::Task;
+
+/// A named group of tasks, usually the output of one operation on a
+/// collection (Dask's HighLevelGraph layer). Layers are shared between graphs
+/// by reference, so merging the graphs of several collections copies no task.
+#[derive(Clone)]
+pub struct Layer {
+    name: Arc<str>,
+    tasks: KeyMap<Task>,
+}
+
+impl Layer {
+    /// An empty layer.
+    pub fn new(name: impl Into<Arc<str>>) -> Layer {
+        Layer::with_capacity(name, 0)
+    }
+
+    /// An empty layer with room for `capacity` tasks.
+    pub fn with_capacity(name: impl Into<Arc<str>>, capacity: usize) -> Layer {
+        Layer {
+            name: name.into(),
+            tasks: KeyMap::with_capacity_and_hasher(capacity, Default::default()),
+        }
+    }
+
+    /// Adds a task. Giving a key a second, different task is an error; the
+    /// same task again is accepted.
+    pub fn insert(&mut self, key: impl Into<Key>, task: Task) -> Result<()> {
+        let key = key.into();
+        match self.tasks.get(&key) {
+            Some(existing) if existing.same_as(&task) => Ok(()),
+            Some(existing) => Err(conflict(&key, existing, &task)),
+            None => {
+                self.tasks.insert(key, task);
+                Ok(())
+            }
+        }
+    }
+
+    /// The layer's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The task of `key`.
+    pub fn get(&self, key: &Key) -> Option<&Task> {
+        self.tasks.get(key)
+    }
+
+    /// Number of tasks.
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// Whether the layer has no task.
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    /// The tasks, in no particular (but deterministic) order.
+    pub fn iter(&self) -> impl Iterator<Item = (&Key, &Task)> {
+        self.tasks.iter()
+    }
+}
+
+impl fmt::Debug for Layer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Layer({}, {} tasks)", self.name, self.tasks.len())
+    }
+}
+
+fn conflict(key: &Key, existing: &Task, new: &Task) -> Error {
+    Error::new(
+        ErrorKind::KeyConflict,
+        format!(
+            "two different tasks under one key: {existing} and {new}; keys must name what \
+             produced them (use tokenize) so that different tasks get different keys"
+        ),
+    )
+    .with_key(key.clone())
+}
+
+/// A task graph: a mapping from keys to tasks, held as a list of shared
+/// layers in which every key appears once.
+///
+/// ```
+/// use barrow_core::arg::key;
+/// use barrow_core::{ErrorKind, Func, Graph, Task};
+///
+/// let add = Func::new("add", |a: &i64, b: &i64| a + b);
+/// let graph = Graph::from_tasks([
+///     ("a", Task::literal(1i64)),
+///     ("b", Task::literal(2i64)),
+///     ("c", Task::call(&add, [key("a"), key("b")])),
+/// ])?;
+/// assert_eq!(graph.len(), 3);
+/// graph.validate()?;
+///
+/// // A dependency on a key that nothing produces is refused, naming both keys.
+/// let broken = Graph::from_tasks([("c", Task::call(&add, [key("zz"), key("zz")]))])?;
+/// let err = broken.validate().unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::MissingDependency);
+/// assert!(err.to_string().contains("zz"));
+/// # Ok::<(), barrow_core::Error>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct Graph {
+    layers: Vec<Arc<Layer>>,
+}
+
+impl Graph {
+    /// An empty graph.
+    pub fn new() -> Graph {
+        Graph::default()
+    }
+
+    /// A graph of one layer holding `tasks`.
+    pub fn from_tasks<K: Into<Key>>(tasks: impl IntoIterator<Item = (K, Task)>) -> Result<Graph> {
+        let tasks = tasks.into_iter();
+        let mut layer = Layer::with_capacity("graph", tasks.size_hint().0);
+        for (key, task) in tasks {
+            layer.insert(key, task)?;
+        }
+        Ok(Graph::from_layer(layer))
+    }
+
+    /// A graph of one layer.
+    pub fn from_layer(layer: impl Into<Arc<Layer>>) -> Graph {
+        Graph {
+            layers: vec![layer.into()],
+        }
+    }
+
+    /// Adds one task. A key already in the graph with a different task is an
+    /// error.
+    pub fn insert(&mut self, key: impl Into<Key>, task: Task) -> Result<()> {
+        let key = key.into();
+        if let Some(existing) = self.get(&key) {
+            return if existing.same_as(&task) {
+                Ok(())
+            } else {
+                Err(conflict(&key, existing, &task))
+            };
+        }
+        match self.layers.last_mut().and_then(Arc::get_mut) {
+            Some(layer) => layer.insert(key, task),
+            None => {
+                let mut layer = Layer::new("graph");
+                layer.insert(key, task)?;
+                self.layers.push(Arc::new(layer));
+                Ok(())
+            }
+        }
+    }
+
+    /// Adds a layer. A layer already present (the same shared object) is
+    /// skipped, so intermediates shared by several collections appear once;
+    /// keys already in the graph with the same task are dropped from the new
+    /// layer, and with a different task are an error.
+    pub fn add_layer(&mut self, layer: Arc<Layer>) -> Result<()> {
+        if self.layers.iter().any(|l| Arc::ptr_eq(l, &layer)) {
+            return Ok(());
+        }
+        let mut duplicates = Vec::new();
+        for (key, task) in layer.iter() {
+            if let Some(existing) = self.get(key) {
+                if !existing.same_as(task) {
+                    return Err(conflict(key, existing, task));
+                }
+                duplicates.push(key.clone());
+            }
+        }
+        let layer = if duplicates.is_empty() {
+            layer
+        } else {
+            let mut copy = Layer::clone(&layer);
+            for key in &duplicates {
+                copy.tasks.remove(key);
+            }
+            Arc::new(copy)
+        };
+        if !layer.is_empty() {
+            self.layers.push(layer);
+        }
+        Ok(())
+    }
+
+    /// Merges another graph into this one (see [`Graph::add_layer`]).
+    pub fn merge(&mut self, other: &Graph) -> Result<()> {
+        for layer in &other.layers {
+            self.add_layer(layer.clone())?;
+        }
+        Ok(())
+    }
+
+    /// The union of several graphs.
+    pub fn merge_all<'a>(graphs: impl IntoIterator<Item = &'a Graph>) -> Result<Graph> {
+        let mut merged = Graph::new();
+        for graph in graphs {
+            merged.merge(graph)?;
+        }
+        Ok(merged)
+    }
+
+    /// The task of `key`.
+    pub fn get(&self, key: &Key) -> Option<&Task> {
+        // Later layers usually depend on earlier ones, and lookups come from
+        // the newest tasks, so search from the end.
+        self.layers.iter().rev().find_map(|layer| layer.get(key))
+    }
+
+    /// Whether `key` has a task.
+    pub fn contains_key(&self, key: &Key) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Number of tasks.
+    pub fn len(&self) -> usize {
+        self.layers.iter().map(|l| l.len()).sum()
+    }
+
+    /// Whether the graph has no task.
+    pub fn is_empty(&self) -> bool {
+        self.layers.iter().all(|l| l.is_empty())
+    }
+
+    /// All tasks, layer by layer.
+    pub fn iter(&self) -> impl Iterator<Item = (&Key, &Task)> {
+        self.layers.iter().flat_map(|l| l.iter())
+    }
+
+    /// All keys, layer by layer.
+    pub fn keys(&self) -> impl Iterator<Item = &Key> {
+        self.iter().map(|(k, _)| k)
+    }
+
+    /// The layers.
+    pub fn layers(&self) -> &[Arc<Layer>] {
+        &self.layers
+    }
+
+    /// Checks that every dependency exists and that there is no cycle.
+    pub fn validate(&self) -> Result<()> {
+        Plan::lower(self, None).map(drop)
+    }
+
+    /// Lowers the graph to the dense plan that executors run: the tasks
+    /// needed for `outputs` (all tasks for an empty slice would be
+    /// surprising, so pass the keys you want), with integer ids, dependency
+    /// lists and priorities.
+    pub fn lower(&self, outputs: &[Key]) -> Result<Plan<'_>> {
+        Plan::lower(self, Some(outputs))
+    }
+}
+
+impl fmt::Debug for Graph {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Graph")
+            .field("tasks", &self.len())
+            .field("layers", &self.layers)
+            .finish()
+    }
+}
+
+impl<K: Into<Key>> FromIterator<(K, Task)> for Graph {
+    /// Collects tasks into a graph; a key given twice keeps the last task.
+    /// Use [`Graph::from_tasks`] to have conflicts reported instead.
+    fn from_iter<I: IntoIterator<Item = (K, Task)>>(iter: I) -> Graph {
+        let mut layer = Layer::new("graph");
+        for (key, task) in iter {
+            layer.tasks.insert(key.into(), task);
+        }
+        Graph::from_layer(layer)
+    }
+}

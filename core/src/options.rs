@@ -1,0 +1,153 @@
+//! Options for one computation.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::callback::Callback;
+use crate::registry::Registry;
+use crate::scheduler::Scheduler;
+use crate::store::Store;
+
+/// Which scheduler runs a computation.
+#[derive(Clone)]
+pub enum SchedulerChoice {
+    /// A name from the scheduler registry (`"sync"`, `"threads"`, …), any case.
+    Named(String),
+    /// A scheduler object (Dask's `scheduler=client` or `get=`).
+    Object(Arc<dyn Scheduler>),
+}
+
+impl fmt::Debug for SchedulerChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SchedulerChoice::Named(name) => write!(f, "Named({name:?})"),
+            SchedulerChoice::Object(s) => write!(f, "Object({})", s.name()),
+        }
+    }
+}
+
+type StoreFactory = dyn Fn() -> Box<dyn Store> + Send + Sync;
+
+/// Options passed to one computation; they win over every configuration layer.
+///
+/// ```
+/// use barrow_core::Options;
+///
+/// let options = Options::new().scheduler("sync").num_workers(2).optimize_graph(false);
+/// assert_eq!(options.num_workers_option(), Some(2));
+/// ```
+#[derive(Clone, Default)]
+pub struct Options {
+    scheduler: Option<SchedulerChoice>,
+    num_workers: Option<usize>,
+    optimize_graph: Option<bool>,
+    callbacks: Vec<Arc<dyn Callback>>,
+    store: Option<Arc<StoreFactory>>,
+    registry: Option<Arc<Registry>>,
+    settings: BTreeMap<String, String>,
+}
+
+impl Options {
+    /// No options: every choice comes from the configuration and defaults.
+    pub fn new() -> Options {
+        Options::default()
+    }
+
+    /// Runs on the scheduler registered under `name`.
+    pub fn scheduler(mut self, name: impl Into<String>) -> Options {
+        self.scheduler = Some(SchedulerChoice::Named(name.into()));
+        self
+    }
+
+    /// Runs on this scheduler object.
+    pub fn scheduler_object(mut self, scheduler: Arc<dyn Scheduler>) -> Options {
+        self.scheduler = Some(SchedulerChoice::Object(scheduler));
+        self
+    }
+
+    /// Uses `n` workers (threads or processes).
+    pub fn num_workers(mut self, n: usize) -> Options {
+        self.num_workers = Some(n);
+        self
+    }
+
+    /// Turns graph optimizations (fusion) on or off; culling always happens.
+    pub fn optimize_graph(mut self, on: bool) -> Options {
+        self.optimize_graph = Some(on);
+        self
+    }
+
+    /// Adds a callback.
+    pub fn callback(mut self, callback: Arc<dyn Callback>) -> Options {
+        self.callbacks.push(callback);
+        self
+    }
+
+    /// Keeps intermediate results in stores made by `make` (one per run).
+    pub fn store(mut self, make: impl Fn() -> Box<dyn Store> + Send + Sync + 'static) -> Options {
+        self.store = Some(Arc::new(make));
+        self
+    }
+
+    /// Resolves functions, codecs and schedulers in `registry` instead of the
+    /// process-wide one.
+    pub fn registry(mut self, registry: Arc<Registry>) -> Options {
+        self.registry = Some(registry);
+        self
+    }
+
+    /// Sets a configuration key for this call only (the highest layer).
+    pub fn set(mut self, key: impl Into<String>, value: impl Into<String>) -> Options {
+        self.settings.insert(key.into(), value.into());
+        self
+    }
+
+    /// The scheduler chosen for this call, if any.
+    pub fn scheduler_choice(&self) -> Option<&SchedulerChoice> {
+        self.scheduler.as_ref()
+    }
+
+    /// The number of workers chosen for this call, if any.
+    pub fn num_workers_option(&self) -> Option<usize> {
+        self.num_workers
+    }
+
+    /// Whether optimizations were turned on or off for this call.
+    pub fn optimize_graph_option(&self) -> Option<bool> {
+        self.optimize_graph
+    }
+
+    /// The callbacks of this call.
+    pub fn callbacks(&self) -> &[Arc<dyn Callback>] {
+        &self.callbacks
+    }
+
+    /// A fresh store from the call's store factory, if one was given.
+    pub fn make_store(&self) -> Option<Box<dyn Store>> {
+        self.store.as_ref().map(|make| make())
+    }
+
+    /// The registry chosen for this call, if any.
+    pub fn registry_option(&self) -> Option<&Arc<Registry>> {
+        self.registry.as_ref()
+    }
+
+    /// The configuration keys set for this call.
+    pub fn settings(&self) -> &BTreeMap<String, String> {
+        &self.settings
+    }
+}
+
+impl fmt::Debug for Options {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Options")
+            .field("scheduler", &self.scheduler)
+            .field("num_workers", &self.num_workers)
+            .field("optimize_graph", &self.optimize_graph)
+            .field("callbacks", &self.callbacks.len())
+            .field("store", &self.store.is_some())
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
