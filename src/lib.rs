@@ -1,1 +1,31 @@
-//! The facade crate.
+#![doc = include_str!("../README.md")]
+//!
+//! # Feature flags
+//!
+//! - `local` (default): the local schedulers from `barrow-local`, re-exported
+//!   as [`local`].
+//! - `cli` (default): the `barrow` command (`barrow config list|get|paths|validate`);
+//!   library users can turn it off with `default-features = false`.
+//! - `full`: everything.
+//!
+//! The configuration crate is always there, as [`config`].
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![deny(missing_docs, missing_debug_implementations)]
+
+pub use barrow_core::*;
+
+/// Registers a function at compile time under `module::path::name` (see
+/// [`barrow_core::task`](macro@barrow_core::task) for the details and an
+/// example).
+pub use barrow_macros::task;
+
+/// The local schedulers: `sync` (and `threads`, next), on one engine.
+#[cfg(feature = "local")]
+#[cfg_attr(docsrs, doc(cfg(feature = "local")))]
+pub use barrow_local as local;
+
+/// Items the macros refer to; not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use barrow_core::__private::*;
+}

@@ -285,23 +285,33 @@ fn run(
         Some(registry) => registry,
         None => Registry::global(),
     };
-    let scheduler = choose_scheduler(registry, options, collection_default)?;
+    let config = options.resolve_config()?;
+    let scheduler = choose_scheduler(registry, options, &config, collection_default)?;
+    let optimize = match options.optimize_graph_option() {
+        Some(on) => on,
+        None => config
+            .get::<bool>("optimization.fuse.active")?
+            .unwrap_or(true),
+    };
     let optimized;
-    let graph = if options.optimize_graph_option().unwrap_or(true) {
+    let graph = if optimize {
         optimized = optimize::optimize(graph, keys)?;
         &optimized
     } else {
         graph
     };
-    let mut ctx = RunContext::new(registry, options);
+    let mut ctx = RunContext::with_config(registry, options, config);
     scheduler.get(graph, keys, &mut ctx)
 }
 
-/// The scheduler for one call: the call's choice, else the collection's
-/// default, else `threads` when registered, else `sync`.
+/// The scheduler for one call: the call's choice, else `scheduler` from the
+/// configuration (scoped override, global override, `BARROW_SCHEDULER`,
+/// files, in that order), else the collection's default, else `threads`
+/// when registered, else `sync`.
 pub fn choose_scheduler(
     registry: &Registry,
     options: &Options,
+    config: &barrow_config::Snapshot,
     collection_default: Option<&str>,
 ) -> Result<Arc<dyn Scheduler>> {
     let schedulers = registry.schedulers();
@@ -309,6 +319,9 @@ pub fn choose_scheduler(
         Some(SchedulerChoice::Object(scheduler)) => Ok(scheduler.clone()),
         Some(SchedulerChoice::Named(name)) => schedulers.get(name, options),
         None => {
+            if let Some(name) = config.get::<String>("scheduler")? {
+                return schedulers.get(&name, options);
+            }
             let name = collection_default
                 .or_else(|| {
                     ["threads", "sync"]

@@ -202,6 +202,12 @@ impl Error {
     }
 }
 
+impl From<barrow_config::Error> for Error {
+    fn from(error: barrow_config::Error) -> Error {
+        Error::new(ErrorKind::Config, error.to_string()).with_source(error)
+    }
+}
+
 impl fmt::Display for Repr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(key) = &self.key {

@@ -249,7 +249,7 @@ impl Graph {
 
     /// Checks that every dependency exists and that there is no cycle.
     pub fn validate(&self) -> Result<()> {
-        Plan::lower(self, None).map(drop)
+        Plan::check(self)
     }
 
     /// Lowers the graph to the dense plan that executors run: the tasks

@@ -30,15 +30,19 @@ use xxhash_rust::xxh3::Xxh3;
 pub struct Key(Arc<KeyData>);
 
 struct KeyData {
+    /// xxh3 of the name and index; its lowest bit is replaced by whether
+    /// the key is a tuple, which keeps the allocation at 64 bytes.
     hash: u64,
     name: Arc<str>,
-    index: Option<SmallVec<[u32; 4]>>,
+    index: SmallVec<[u32; 4]>,
 }
+
+const INDEXED: u64 = 1;
 
 impl Key {
     /// A plain name, like Dask's `'x'`.
     pub fn new(name: impl Into<Arc<str>>) -> Key {
-        Key::build(name.into(), None)
+        Key::build(name.into(), false, SmallVec::new())
     }
 
     /// A name with an index tuple, like Dask's `('x', 0, 3)`.
@@ -46,22 +50,17 @@ impl Key {
     /// Pass an `Arc<str>` to share one name allocation between the keys of a
     /// whole layer. An empty index gives `('x',)`, which differs from `'x'`.
     pub fn with_index(name: impl Into<Arc<str>>, index: impl AsRef<[u32]>) -> Key {
-        Key::build(name.into(), Some(SmallVec::from_slice(index.as_ref())))
+        Key::build(name.into(), true, SmallVec::from_slice(index.as_ref()))
     }
 
-    fn build(name: Arc<str>, index: Option<SmallVec<[u32; 4]>>) -> Key {
+    fn build(name: Arc<str>, indexed: bool, index: SmallVec<[u32; 4]>) -> Key {
         let mut hasher = Xxh3::new();
         hasher.update(name.as_bytes());
-        match &index {
-            None => hasher.update(&[0]),
-            Some(index) => {
-                hasher.update(&[1]);
-                for i in index {
-                    hasher.update(&i.to_le_bytes());
-                }
-            }
+        hasher.update(&[u8::from(indexed)]);
+        for i in &index {
+            hasher.update(&i.to_le_bytes());
         }
-        let hash = hasher.digest();
+        let hash = (hasher.digest() & !INDEXED) | u64::from(indexed);
         Key(Arc::new(KeyData { hash, name, index }))
     }
 
@@ -78,16 +77,17 @@ impl Key {
 
     /// The index part: empty for a plain name.
     pub fn index(&self) -> &[u32] {
-        self.0.index.as_deref().unwrap_or(&[])
+        &self.0.index
     }
 
     /// Whether this key is a tuple (`('x', ...)`) rather than a plain name.
     pub fn is_indexed(&self) -> bool {
-        self.0.index.is_some()
+        self.0.hash & INDEXED != 0
     }
 
-    /// The precomputed 64-bit hash (xxh3 of the name and index). Stable across
-    /// processes and runs.
+    /// The precomputed 64-bit hash: xxh3 of the name, a tuple marker byte
+    /// and the little-endian index, with the lowest bit set for tuples.
+    /// Stable across processes and runs.
     pub fn stable_hash(&self) -> u64 {
         self.0.hash
     }
@@ -97,7 +97,7 @@ impl PartialEq for Key {
     fn eq(&self, other: &Key) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
             || (self.0.hash == other.0.hash
-                && self.0.name == other.0.name
+                && (Arc::ptr_eq(&self.0.name, &other.0.name) || self.0.name == other.0.name)
                 && self.0.index == other.0.index)
     }
 }
@@ -120,8 +120,17 @@ impl PartialOrd for Key {
 /// `('x', 2)` comes before `('x', 10)` (Dask sorts tuples the same way).
 impl Ord for Key {
     fn cmp(&self, other: &Key) -> Ordering {
-        self.name()
-            .cmp(other.name())
+        if Arc::ptr_eq(&self.0, &other.0) {
+            return Ordering::Equal;
+        }
+        // Keys of one layer share their name's allocation: skip comparing
+        // the bytes then (ordering is on the hot path of `order`).
+        let names = if Arc::ptr_eq(&self.0.name, &other.0.name) {
+            Ordering::Equal
+        } else {
+            self.name().cmp(other.name())
+        };
+        names
             .then_with(|| self.is_indexed().cmp(&other.is_indexed()))
             .then_with(|| self.index().cmp(other.index()))
     }
@@ -130,9 +139,9 @@ impl Ord for Key {
 /// Prints as Dask does: `x` for a name, `('x', 0, 3)` for a tuple.
 impl fmt::Display for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.0.index {
-            None => f.write_str(&self.0.name),
-            Some(index) => write_tuple(f, &self.0.name, index),
+        match self.is_indexed() {
+            false => f.write_str(&self.0.name),
+            true => write_tuple(f, &self.0.name, &self.0.index),
         }
     }
 }
@@ -140,9 +149,9 @@ impl fmt::Display for Key {
 /// Like Dask's `repr`: `'x'` or `('x', 0, 3)`.
 impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.0.index {
-            None => write!(f, "'{}'", self.0.name),
-            Some(index) => write_tuple(f, &self.0.name, index),
+        match self.is_indexed() {
+            false => write!(f, "'{}'", self.0.name),
+            true => write_tuple(f, &self.0.name, &self.0.index),
         }
     }
 }
@@ -248,6 +257,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_key_is_one_pointer_to_64_bytes() {
+        assert_eq!(size_of::<Key>(), 8);
+        assert_eq!(size_of::<KeyData>() + 2 * size_of::<usize>(), 64);
+    }
+
+    #[test]
     fn display_and_debug_match_dask() {
         assert_eq!(Key::new("x").to_string(), "x");
         assert_eq!(format!("{:?}", Key::new("x")), "'x'");
@@ -288,9 +303,10 @@ mod tests {
     #[test]
     fn hash_is_stable_across_builds() {
         // Fixed expected values (xxh3-64 of the name, a 0/1 tuple marker and
-        // the little-endian index, as Python's `xxhash` computes them): key
-        // hashes must agree across processes and versions.
-        assert_eq!(Key::new("x").stable_hash(), 0xa687_07a2_dbd7_adad);
+        // the little-endian index, as Python's `xxhash` computes them, with
+        // the lowest bit set for tuples): key hashes must agree across
+        // processes and versions.
+        assert_eq!(Key::new("x").stable_hash(), 0xa687_07a2_dbd7_adac);
         assert_eq!(Key::from(("x", 0, 3)).stable_hash(), 0x42b6_7f20_6381_6739);
     }
 }

@@ -59,9 +59,14 @@ pub mod scheduler;
 pub mod store;
 mod suggest;
 pub mod task;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 pub mod tokenize;
 pub mod value;
 
+/// Barrow's layered configuration (the `barrow-config` crate).
+pub use barrow_config as config;
 pub use collection::{Collection, Persist, compute, compute_with, persist, persist_with};
 pub use error::{Error, ErrorKind, Result};
 pub use function::Func;

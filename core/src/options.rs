@@ -1,6 +1,5 @@
 //! Options for one computation.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -45,7 +44,8 @@ pub struct Options {
     callbacks: Vec<Arc<dyn Callback>>,
     store: Option<Arc<StoreFactory>>,
     registry: Option<Arc<Registry>>,
-    settings: BTreeMap<String, String>,
+    settings: Vec<(String, barrow_config::Value)>,
+    config: Option<barrow_config::Snapshot>,
 }
 
 impl Options {
@@ -97,9 +97,21 @@ impl Options {
         self
     }
 
-    /// Sets a configuration key for this call only (the highest layer).
-    pub fn set(mut self, key: impl Into<String>, value: impl Into<String>) -> Options {
-        self.settings.insert(key.into(), value.into());
+    /// Sets a configuration key for this call only (the highest layer,
+    /// above scoped and global overrides); checked when the call starts.
+    pub fn set(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<barrow_config::Value>,
+    ) -> Options {
+        self.settings.push((key.into(), value.into()));
+        self
+    }
+
+    /// Reads the configuration from `snapshot` instead of the current
+    /// thread's configuration when the call starts.
+    pub fn config(mut self, snapshot: barrow_config::Snapshot) -> Options {
+        self.config = Some(snapshot);
         self
     }
 
@@ -134,8 +146,19 @@ impl Options {
     }
 
     /// The configuration keys set for this call.
-    pub fn settings(&self) -> &BTreeMap<String, String> {
+    pub fn settings(&self) -> &[(String, barrow_config::Value)] {
         &self.settings
+    }
+
+    /// The configuration of a call with these options: the given snapshot
+    /// (else the current thread's configuration, scoped overrides included)
+    /// with the call's settings on top.
+    pub fn resolve_config(&self) -> crate::Result<barrow_config::Snapshot> {
+        let base = match &self.config {
+            Some(snapshot) => snapshot.clone(),
+            None => barrow_config::snapshot()?,
+        };
+        Ok(base.with_options(self.settings.iter().map(|(k, v)| (k.as_str(), v.clone())))?)
     }
 }
 
@@ -148,6 +171,7 @@ impl fmt::Debug for Options {
             .field("callbacks", &self.callbacks.len())
             .field("store", &self.store.is_some())
             .field("settings", &self.settings)
+            .field("config", &self.config.is_some())
             .finish()
     }
 }

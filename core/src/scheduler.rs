@@ -36,22 +36,53 @@ pub trait Scheduler: Send + Sync {
 pub struct RunContext<'a> {
     registry: &'a Registry,
     options: &'a Options,
+    config: barrow_config::Snapshot,
     callbacks: Vec<Arc<dyn Callback>>,
     store: Box<dyn Store>,
 }
 
 impl<'a> RunContext<'a> {
-    /// A context with the given registry and options, the options' callbacks,
-    /// and the options' store (an in-memory store when none is given).
-    pub fn new(registry: &'a Registry, options: &'a Options) -> RunContext<'a> {
+    /// A context with the given registry and options: the configuration of
+    /// the current thread now (scoped overrides included) under the options'
+    /// settings, the options' callbacks, and the options' store (an
+    /// in-memory store when none is given). Fails on a bad configuration.
+    pub fn new(registry: &'a Registry, options: &'a Options) -> Result<RunContext<'a>> {
+        Ok(RunContext::with_config(
+            registry,
+            options,
+            options.resolve_config()?,
+        ))
+    }
+
+    /// Like [`RunContext::new`], with the configuration given.
+    pub fn with_config(
+        registry: &'a Registry,
+        options: &'a Options,
+        config: barrow_config::Snapshot,
+    ) -> RunContext<'a> {
         let store = options
             .make_store()
             .unwrap_or_else(|| Box::new(MemoryStore::new()));
         RunContext {
             registry,
             options,
+            config,
             callbacks: options.callbacks().to_vec(),
             store,
+        }
+    }
+
+    /// The configuration of this run, taken when it started.
+    pub fn config(&self) -> &barrow_config::Snapshot {
+        &self.config
+    }
+
+    /// How many workers to use: the call's choice, else `num-workers` from
+    /// the configuration, else the number of cores.
+    pub fn num_workers(&self) -> Result<usize> {
+        match self.options.num_workers_option() {
+            Some(n) => Ok(n),
+            None => Ok(self.config.num_workers()?),
         }
     }
 

@@ -5,8 +5,9 @@ use crate::task::{Task, TaskBody};
 
 use super::fuse::substitute;
 
-/// Replaces reads of `keys` (and, with `inline_constants`, of every literal
-/// task) by their tasks' bodies, recursively (Dask's `inline`). The inlined
+/// Replaces reads of `keys` (and, with `inline_constants`, of every task
+/// that computes nothing: literals and aliases) by their tasks' bodies,
+/// recursively (Dask's `inline`). The inlined
 /// keys stay in the graph; follow with [`cull`](super::cull) to drop them.
 ///
 /// ```
@@ -29,7 +30,7 @@ pub fn inline(graph: &Graph, keys: &[Key], inline_constants: bool) -> Result<Gra
     let mut targets: KeySet = keys.iter().cloned().collect();
     if inline_constants {
         for (key, task) in graph.iter() {
-            if matches!(task.body(), TaskBody::Literal(_)) {
+            if matches!(task.body(), TaskBody::Literal(_) | TaskBody::Alias(_)) {
                 targets.insert(key.clone());
             }
         }

@@ -6,7 +6,7 @@ mod fuse;
 mod inline;
 
 pub use cull::cull;
-pub use fuse::fuse_linear;
+pub use fuse::{MAX_FUSED_CHAIN, fuse_linear};
 pub use inline::{inline, inline_functions};
 
 use crate::error::Result;

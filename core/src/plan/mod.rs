@@ -51,10 +51,19 @@ pub struct Plan<'g> {
 impl<'g> Plan<'g> {
     /// Lowers the tasks needed for `outputs`, or every task for `None`.
     pub fn lower(graph: &'g Graph, outputs: Option<&[Key]>) -> Result<Plan<'g>> {
-        let capacity = match outputs {
-            None => graph.len(),
-            Some(_) => 0,
-        };
+        Plan::lower_with(graph, outputs, true)
+    }
+
+    /// Checks every task without computing priorities (the ordering is the
+    /// costly part of lowering, and validation does not need it).
+    pub(crate) fn check(graph: &'g Graph) -> Result<()> {
+        Plan::lower_with(graph, None, false).map(drop)
+    }
+
+    fn lower_with(graph: &'g Graph, outputs: Option<&[Key]>, prioritize: bool) -> Result<Plan<'g>> {
+        // An upper bound: culling may keep fewer, but growing the map
+        // while walking costs more than the spare room.
+        let capacity = graph.len();
         let mut lowering = Lowering {
             index: KeyMap::with_capacity_and_hasher(capacity, Default::default()),
             keys: Vec::with_capacity(capacity),
@@ -85,8 +94,20 @@ impl<'g> Plan<'g> {
         };
         let Lowering { keys, tasks, .. } = lowering;
         let dependents = dependencies.transpose();
-        check_acyclic(&keys, &dependencies, &dependents)?;
-        let priorities = crate::order::order(&dependencies, &dependents, &keys);
+        let priorities = if prioritize {
+            // `order` returns some permutation even on a cycle; a cheap check
+            // that it is topological replaces a separate cycle search, which
+            // then only runs to name the cycle.
+            let priorities = crate::order::order(&dependencies, &dependents, &keys);
+            if !is_topological(&dependencies, &priorities) {
+                check_acyclic(&keys, &dependencies, &dependents)?;
+                return Err(Error::internal("order returned a non-topological order"));
+            }
+            priorities
+        } else {
+            check_acyclic(&keys, &dependencies, &dependents)?;
+            Vec::new()
+        };
         Ok(Plan {
             keys,
             tasks,
@@ -237,6 +258,15 @@ fn missing_key(graph: &Graph, key: &Key) -> Error {
         )
     };
     Error::new(ErrorKind::MissingKey, message).with_key(key.clone())
+}
+
+/// Whether every task comes after all its dependencies.
+fn is_topological(dependencies: &Csr, priorities: &[u32]) -> bool {
+    priorities.len() == dependencies.len()
+        && dependencies.rows().zip(priorities).all(|(deps, &p)| {
+            deps.iter()
+                .all(|&d| priorities.get(d as usize).is_some_and(|&dp| dp < p))
+        })
 }
 
 /// Kahn's algorithm; on failure, reports one cycle by its keys.

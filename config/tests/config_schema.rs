@@ -1,0 +1,229 @@
+//! The declarations: the embedded defaults file, and namespaces registered
+//! at run time.
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on the first surprise"
+)]
+
+use barrow_config::{ErrorKind, KeyType, Sandbox, Schema, Setting, Value};
+
+#[test]
+fn the_embedded_defaults_declare_every_key_with_doc_type_and_valid_default() {
+    let schema = Schema::builtin().unwrap();
+    let keys: Vec<(&str, &str)> = schema
+        .iter()
+        .map(|d| (d.key(), d.key_type().name()))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ("array.chunk-size", "byte-size"),
+            ("array.chunk-size-tolerance", "float"),
+            ("array.rechunk.method", "enum"),
+            ("chunksize", "integer"),
+            ("local.spill.memory-limit", "byte-size"),
+            ("logging.level", "enum"),
+            ("num-workers", "integer"),
+            ("optimization.fuse.active", "bool"),
+            ("optimization.fuse.ave-width", "float"),
+            ("plugins.load", "list"),
+            ("plugins.paths", "path-list"),
+            ("processes.context", "enum"),
+            ("scheduler", "string"),
+            ("temporary-directory", "path"),
+        ]
+    );
+    for declaration in schema.iter() {
+        assert!(
+            declaration.doc().len() > 20,
+            "{} needs a real doc",
+            declaration.key()
+        );
+        assert_eq!(declaration.namespace(), None);
+        declaration
+            .check(
+                declaration.default_value(),
+                &barrow_config::Origin::Defaults,
+            )
+            .unwrap();
+    }
+    let optional: Vec<&str> = schema
+        .iter()
+        .filter(|d| d.is_optional())
+        .map(|d| d.key())
+        .collect();
+    assert_eq!(
+        optional,
+        [
+            "local.spill.memory-limit",
+            "num-workers",
+            "scheduler",
+            "temporary-directory"
+        ]
+    );
+    assert_eq!(
+        schema.get("processes.context").unwrap().key_type(),
+        &KeyType::Enum(vec!["spawn".into(), "fork".into()])
+    );
+    assert_eq!(
+        schema.get("num_workers").unwrap().key_type(),
+        &KeyType::Integer {
+            min: Some(1),
+            max: None
+        }
+    );
+}
+
+#[test]
+fn enum_values_match_ignoring_case_and_read_as_declared() {
+    let mut sandbox = Sandbox::new().unwrap();
+    sandbox.set_env("BARROW_LOGGING__LEVEL", "DEBUG");
+    let snapshot = sandbox.config().snapshot().unwrap();
+    assert_eq!(
+        snapshot.setting("logging.level").unwrap(),
+        Setting::Enum("debug".into())
+    );
+}
+
+const CACHE: &str = r#"
+size:
+  doc: Bytes the test cache may hold before it evicts.
+  type: byte-size
+  default: 1GiB
+policy:
+  doc: Which entries the test cache evicts first.
+  type: enum
+  values: [lru, fifo]
+  default: lru
+timeout:
+  doc: How long the test cache waits for a lock.
+  type: duration
+  default: 30s
+ttl.max:
+  doc: The longest time an entry lives in the test cache.
+  type: duration
+"#;
+
+#[test]
+fn registered_namespaces_get_defaults_env_files_and_typed_getters() {
+    barrow_config::register_namespace("test_cache", CACHE).unwrap();
+    // Registering the same declarations again is harmless.
+    barrow_config::register_namespace("test-cache", CACHE).unwrap();
+
+    let mut sandbox = Sandbox::new().unwrap();
+    sandbox
+        .user_file(
+            "cache.yaml",
+            "test_cache:\n  policy: FIFO\n  ttl:\n    max: 2h\n",
+        )
+        .unwrap();
+    sandbox.set_env("BARROW_TEST_CACHE__TIMEOUT", "5 min");
+    let snapshot = sandbox.config().snapshot().unwrap();
+    assert_eq!(
+        snapshot
+            .get::<barrow_config::ByteSize>("test-cache.size")
+            .unwrap(),
+        Some(barrow_config::ByteSize::gib(1))
+    );
+    assert_eq!(
+        snapshot
+            .get::<String>("test-cache.policy")
+            .unwrap()
+            .as_deref(),
+        Some("fifo")
+    );
+    assert_eq!(
+        snapshot
+            .get::<std::time::Duration>("test-cache.timeout")
+            .unwrap(),
+        Some(std::time::Duration::from_secs(300))
+    );
+    assert_eq!(
+        snapshot
+            .get::<barrow_config::Duration>("test-cache.ttl.max")
+            .unwrap()
+            .map(|d| d.to_string()),
+        Some("2h".to_owned())
+    );
+    let declaration = snapshot.schema().get("test-cache.size").unwrap();
+    assert_eq!(declaration.namespace(), Some("test-cache"));
+    assert!(Schema::current().namespaces().any(|ns| ns == "test-cache"));
+    assert!(snapshot.warnings().is_empty(), "{:?}", snapshot.warnings());
+    let err = snapshot
+        .get::<barrow_config::Duration>("test-cache.policy")
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WrongType);
+}
+
+#[test]
+fn conflicting_or_invalid_declarations_are_refused() {
+    let cases: [(&str, &str, &str); 8] = [
+        (
+            "test-bad-1",
+            "x:\n  doc: An x.\n  type: colour\n",
+            "unknown type \"colour\"",
+        ),
+        ("test-bad-2", "x:\n  type: string\n", "needs a `doc:`"),
+        (
+            "test-bad-3",
+            "x:\n  doc: An x.\n  type: enum\n",
+            "list its `values:`",
+        ),
+        (
+            "test-bad-4",
+            "x:\n  doc: An x.\n  type: integer\n  default: many\n",
+            "bad default",
+        ),
+        (
+            "test-bad-5",
+            "x:\n  doc: An x.\n  type: bool\n  defualt: true\n",
+            "unknown field `defualt:`",
+        ),
+        ("test-bad-6", "x: 3\n", "neither a declaration"),
+        ("test-bad-7", "x: [unclosed\n", "are not valid"),
+        (
+            "test-bad-8",
+            "x:\n  doc: An x.\n  type: integer\n  min: one\n",
+            "`min:` must be a number",
+        ),
+    ];
+    for (namespace, yaml, why) in cases {
+        let err = barrow_config::register_namespace(namespace, yaml).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Declaration, "{namespace}");
+        assert!(err.to_string().contains(why), "{namespace}: {err}");
+        assert!(!Schema::current().namespaces().any(|ns| ns == namespace));
+    }
+    let declared_twice = barrow_config::register_namespace(
+        "array",
+        "chunk-size:\n  doc: Clashes with a built-in key.\n  type: string\n",
+    )
+    .unwrap_err();
+    assert_eq!(
+        declared_twice.to_string(),
+        "namespace \"array\" declares \"array.chunk-size\", which Barrow itself already declares"
+    );
+    barrow_config::register_namespace("test-twice", "a:\n  doc: An a key.\n  type: bool\n")
+        .unwrap();
+    let err =
+        barrow_config::register_namespace("test-twice", "b:\n  doc: A b key.\n  type: bool\n")
+            .unwrap_err();
+    assert!(err.to_string().contains("already registered"), "{err}");
+    let err = barrow_config::register_namespace("bad..name", "").unwrap_err();
+    assert!(err.to_string().contains("invalid namespace name"), "{err}");
+}
+
+#[test]
+fn values_convert_and_display_as_yaml() {
+    assert_eq!(Value::from(u64::MAX), Value::Float(u64::MAX as f64));
+    assert_eq!(
+        Value::from(std::path::PathBuf::from("/a b")).to_string(),
+        "\"/a b\""
+    );
+    assert_eq!(
+        Value::from(std::time::Duration::from_millis(1500)),
+        Value::from("1500ms")
+    );
+    assert_eq!(Value::from(1.5).to_string(), "1.5");
+    assert_eq!(Value::from(vec![1, 2]).to_string(), "[1, 2]");
+    assert_eq!(Value::from("x").to_plain_string(), "x");
+}

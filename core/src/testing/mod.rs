@@ -1,0 +1,53 @@
+//! The scheduler conformance suite: the cases every scheduler must pass
+//! (after Dask's `GetFunctionTestMixin` and `test_local.py`), runnable by any
+//! scheduler crate, built-in or third-party, with one line:
+//!
+//! ```
+//! # use std::sync::Arc;
+//! # use barrow_core::reference::ReferenceScheduler;
+//! # macro_rules! check { () => {
+//! barrow_core::scheduler_conformance!(Arc::new(ReferenceScheduler));
+//! # } }
+//! ```
+//!
+//! which expands to one `#[test]` per case in [`cases`]. Enable the
+//! `testing` feature of `barrow-core` in `[dev-dependencies]`.
+#![allow(
+    clippy::expect_used,
+    reason = "the cases are tests: a failed expectation is a failed test"
+)]
+
+pub mod cases;
+mod support;
+
+pub use support::{DropCounter, RecordedEvent, Recorder, run, run_with};
+
+/// Expands to one `#[test]` function per conformance case, each running the
+/// case against the scheduler the expression makes (an
+/// `Arc<dyn Scheduler>`, evaluated once per test). Some cases build 100,000
+/// task graphs; they take well under a second on a real scheduler in an
+/// optimized build.
+#[macro_export]
+macro_rules! scheduler_conformance {
+    ($make:expr) => {
+        $crate::scheduler_conformance!(@cases $make;
+            seed_example, get_single_and_many, literal_arguments, nested_calls, lists_of_arguments,
+            aliases, tuple_keys, literal_requested_directly, repeated_requests, same_key_read_twice,
+            missing_key, missing_dependency, cycle, empty_graph, failing_task, panicking_task,
+            wrong_type_in_task, failure_among_many_branches, callbacks_in_order,
+            callbacks_see_failure, intermediates_freed_early, outputs_kept_until_the_end,
+            unrequested_tasks_do_not_run, store_from_the_context, scheduler_is_reusable,
+            layered_graph_shares_work, reduction_streams_through_memory, independent_100k,
+            chain_100k, tree_100k
+        );
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                let scheduler: ::std::sync::Arc<dyn $crate::Scheduler> = $make;
+                $crate::testing::cases::$case(&*scheduler);
+            }
+        )*
+    };
+}
