@@ -32,19 +32,16 @@ pub fn indep(n: u32) -> Result<Workload> {
     let one = Value::new(1i64);
     let name: std::sync::Arc<str> = "x".into();
     let mut tasks = Layer::with_capacity("indep", n as usize + 1);
+    let mut parts = Vec::with_capacity(n as usize);
     for i in 0..n {
+        let part = Key::with_index(name.clone(), [i]);
         tasks.insert(
-            Key::with_index(name.clone(), [i]),
+            part.clone(),
             Task::call(&add, [lit(i64::from(i)), value(one.clone())]),
         )?;
+        parts.push(part);
     }
-    tasks.insert(
-        Key::new("total"),
-        Task::call(
-            &sum,
-            [keys((0..n).map(|i| Key::with_index(name.clone(), [i])))],
-        ),
-    )?;
+    tasks.insert(Key::new("total"), Task::call(&sum, [keys(parts)]))?;
     let n = i64::from(n);
     Ok(Workload {
         graph: Graph::from_layer(tasks),
@@ -63,17 +60,14 @@ pub fn chain(n: u32) -> Result<Workload> {
         Key::with_index(name.clone(), [0]),
         Task::call(&add, [lit(0i64), value(one.clone())]),
     )?;
+    let mut previous = Key::with_index(name.clone(), [0]);
     for i in 1..n {
+        let next = Key::with_index(name.clone(), [i]);
         tasks.insert(
-            Key::with_index(name.clone(), [i]),
-            Task::call(
-                &add,
-                [
-                    key(Key::with_index(name.clone(), [i - 1])),
-                    value(one.clone()),
-                ],
-            ),
+            next.clone(),
+            Task::call(&add, [key(previous), value(one.clone())]),
         )?;
+        previous = next;
     }
     Ok(Workload {
         graph: Graph::from_layer(tasks),
@@ -90,25 +84,24 @@ pub fn tree(levels: u32) -> Result<Workload> {
     let name: std::sync::Arc<str> = "t".into();
     let leaves = 1u32 << levels;
     let mut tasks = Layer::with_capacity("tree", 2 * leaves as usize);
-    for i in 0..leaves {
+    let mut below: Vec<Key> = (0..leaves)
+        .map(|i| Key::with_index(name.clone(), [0, i]))
+        .collect();
+    for (i, leaf) in (0..leaves).zip(&below) {
         tasks.insert(
-            Key::with_index(name.clone(), [0, i]),
+            leaf.clone(),
             Task::call(&add, [lit(i64::from(i)), value(one.clone())]),
         )?;
     }
     for level in 1..=levels {
-        for i in 0..leaves >> level {
-            tasks.insert(
-                Key::with_index(name.clone(), [level, i]),
-                Task::call(
-                    &add,
-                    [
-                        key(Key::with_index(name.clone(), [level - 1, 2 * i])),
-                        key(Key::with_index(name.clone(), [level - 1, 2 * i + 1])),
-                    ],
-                ),
-            )?;
+        let mut current = Vec::with_capacity(below.len() / 2);
+        for (i, pair) in (0..).zip(below.chunks_exact(2)) {
+            let node = Key::with_index(name.clone(), [level, i]);
+            let args = [key(pair[0].clone()), key(pair[1].clone())];
+            tasks.insert(node.clone(), Task::call(&add, args))?;
+            current.push(node);
         }
+        below = current;
     }
     let n = i64::from(leaves);
     Ok(Workload {

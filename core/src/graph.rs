@@ -3,18 +3,24 @@
 use std::fmt;
 use std::sync::Arc;
 
+use hashbrown::HashTable;
+
 use crate::error::{Error, ErrorKind, Result};
-use crate::key::{Key, KeyMap};
+use crate::key::Key;
 use crate::plan::Plan;
 use crate::task::Task;
 
 /// A named group of tasks, usually the output of one operation on a
 /// collection (Dask's HighLevelGraph layer). Layers are shared between graphs
 /// by reference, so merging the graphs of several collections copies no task.
+///
+/// Tasks are kept in insertion order, with an index of 4-byte positions
+/// beside them (a map of keys to tasks would hold a whole entry per slot).
 #[derive(Clone)]
 pub struct Layer {
     name: Arc<str>,
-    tasks: KeyMap<Task>,
+    tasks: Vec<(Key, Task)>,
+    index: HashTable<u32>,
 }
 
 impl Layer {
@@ -27,21 +33,47 @@ impl Layer {
     pub fn with_capacity(name: impl Into<Arc<str>>, capacity: usize) -> Layer {
         Layer {
             name: name.into(),
-            tasks: KeyMap::with_capacity_and_hasher(capacity, Default::default()),
+            tasks: Vec::with_capacity(capacity),
+            index: HashTable::with_capacity(capacity),
         }
+    }
+
+    fn position(&self, key: &Key) -> Option<usize> {
+        let tasks = &self.tasks;
+        self.index
+            .find(key.stable_hash(), |&i| tasks[i as usize].0 == *key)
+            .map(|&i| i as usize)
     }
 
     /// Adds a task. Giving a key a second, different task is an error; the
     /// same task again is accepted.
     pub fn insert(&mut self, key: impl Into<Key>, task: Task) -> Result<()> {
         let key = key.into();
-        match self.tasks.get(&key) {
-            Some(existing) if existing.same_as(&task) => Ok(()),
-            Some(existing) => Err(conflict(&key, existing, &task)),
+        match self.position(&key) {
+            Some(i) if self.tasks[i].1.same_as(&task) => Ok(()),
+            Some(i) => Err(conflict(&key, &self.tasks[i].1, &task)),
             None => {
-                self.tasks.insert(key, task);
+                self.push_new(key, task);
                 Ok(())
             }
+        }
+    }
+
+    /// Appends a task whose key is not in the layer yet.
+    fn push_new(&mut self, key: Key, task: Task) {
+        let position = self.tasks.len() as u32;
+        let hash = key.stable_hash();
+        self.tasks.push((key, task));
+        let tasks = &self.tasks;
+        self.index
+            .insert_unique(hash, position, |&i| tasks[i as usize].0.stable_hash());
+    }
+
+    /// Replaces the task of a key already present, or appends it.
+    fn replace(&mut self, key: Key, task: Task) {
+        match self.position(&key) {
+            Some(i) => self.tasks[i].1 = task,
+            None => self.push_new(key, task),
         }
     }
 
@@ -52,7 +84,7 @@ impl Layer {
 
     /// The task of `key`.
     pub fn get(&self, key: &Key) -> Option<&Task> {
-        self.tasks.get(key)
+        self.position(key).map(|i| &self.tasks[i].1)
     }
 
     /// Number of tasks.
@@ -65,9 +97,9 @@ impl Layer {
         self.tasks.is_empty()
     }
 
-    /// The tasks, in no particular (but deterministic) order.
-    pub fn iter(&self) -> impl Iterator<Item = (&Key, &Task)> {
-        self.tasks.iter()
+    /// The tasks, in the order they were inserted.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&Key, &Task)> {
+        self.tasks.iter().map(|(k, t)| (k, t))
     }
 }
 
@@ -181,9 +213,10 @@ impl Graph {
         let layer = if duplicates.is_empty() {
             layer
         } else {
-            let mut copy = Layer::clone(&layer);
-            for key in &duplicates {
-                copy.tasks.remove(key);
+            let mut copy = Layer::with_capacity(layer.name.clone(), layer.len() - duplicates.len());
+            let duplicates: crate::key::KeySet = duplicates.into_iter().collect();
+            for (key, task) in layer.iter().filter(|(k, _)| !duplicates.contains(*k)) {
+                copy.push_new(key.clone(), task.clone());
             }
             Arc::new(copy)
         };
@@ -276,7 +309,7 @@ impl<K: Into<Key>> FromIterator<(K, Task)> for Graph {
     fn from_iter<I: IntoIterator<Item = (K, Task)>>(iter: I) -> Graph {
         let mut layer = Layer::new("graph");
         for (key, task) in iter {
-            layer.tasks.insert(key.into(), task);
+            layer.replace(key.into(), task);
         }
         Graph::from_layer(layer)
     }

@@ -11,9 +11,9 @@ use xxhash_rust::xxh3::Xxh3;
 /// The name of a task's output: a plain name (`"x"`) or a name with a chunk
 /// index (`("x", 0, 3)`), exactly as Dask's string-or-tuple keys.
 ///
-/// A key is one pointer: cloning it bumps a reference count, and its hash is
-/// computed once when it is made, so keys are cheap to copy around graphs and
-/// to look up in maps.
+/// A key is a precomputed hash and one pointer: cloning it bumps a
+/// reference count, and hashing it reads no memory, so keys are cheap to copy
+/// around graphs and to look up in maps.
 ///
 /// ```
 /// use barrow_core::Key;
@@ -27,12 +27,16 @@ use xxhash_rust::xxh3::Xxh3;
 /// assert_eq!(block, Key::from(("x", 0, 3)));
 /// ```
 #[derive(Clone)]
-pub struct Key(Arc<KeyData>);
+pub struct Key {
+    /// xxh3 of the name and index, with the lowest bit replaced by whether
+    /// the key is a tuple. Kept beside the pointer so that hashing and most
+    /// comparisons never touch the shared data (lowering is bound by these
+    /// lookups).
+    hash: u64,
+    data: Arc<KeyData>,
+}
 
 struct KeyData {
-    /// xxh3 of the name and index; its lowest bit is replaced by whether
-    /// the key is a tuple, which keeps the allocation at 64 bytes.
-    hash: u64,
     name: Arc<str>,
     index: SmallVec<[u32; 4]>,
 }
@@ -61,44 +65,48 @@ impl Key {
             hasher.update(&i.to_le_bytes());
         }
         let hash = (hasher.digest() & !INDEXED) | u64::from(indexed);
-        Key(Arc::new(KeyData { hash, name, index }))
+        Key {
+            hash,
+            data: Arc::new(KeyData { name, index }),
+        }
     }
 
     /// The name part: `"x"` for both `'x'` and `('x', 0, 3)`.
     pub fn name(&self) -> &str {
-        &self.0.name
+        &self.data.name
     }
 
     /// The shared allocation of the name, to build sibling keys without
     /// allocating the name again.
     pub fn shared_name(&self) -> &Arc<str> {
-        &self.0.name
+        &self.data.name
     }
 
     /// The index part: empty for a plain name.
     pub fn index(&self) -> &[u32] {
-        &self.0.index
+        &self.data.index
     }
 
     /// Whether this key is a tuple (`('x', ...)`) rather than a plain name.
     pub fn is_indexed(&self) -> bool {
-        self.0.hash & INDEXED != 0
+        self.hash & INDEXED != 0
     }
 
     /// The precomputed 64-bit hash: xxh3 of the name, a tuple marker byte
     /// and the little-endian index, with the lowest bit set for tuples.
     /// Stable across processes and runs.
     pub fn stable_hash(&self) -> u64 {
-        self.0.hash
+        self.hash
     }
 }
 
 impl PartialEq for Key {
     fn eq(&self, other: &Key) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-            || (self.0.hash == other.0.hash
-                && (Arc::ptr_eq(&self.0.name, &other.0.name) || self.0.name == other.0.name)
-                && self.0.index == other.0.index)
+        Arc::ptr_eq(&self.data, &other.data)
+            || (self.hash == other.hash
+                && (Arc::ptr_eq(&self.data.name, &other.data.name)
+                    || self.data.name == other.data.name)
+                && self.data.index == other.data.index)
     }
 }
 
@@ -106,7 +114,7 @@ impl Eq for Key {}
 
 impl Hash for Key {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.0.hash);
+        state.write_u64(self.hash);
     }
 }
 
@@ -120,12 +128,12 @@ impl PartialOrd for Key {
 /// `('x', 2)` comes before `('x', 10)` (Dask sorts tuples the same way).
 impl Ord for Key {
     fn cmp(&self, other: &Key) -> Ordering {
-        if Arc::ptr_eq(&self.0, &other.0) {
+        if Arc::ptr_eq(&self.data, &other.data) {
             return Ordering::Equal;
         }
         // Keys of one layer share their name's allocation: skip comparing
         // the bytes then (ordering is on the hot path of `order`).
-        let names = if Arc::ptr_eq(&self.0.name, &other.0.name) {
+        let names = if Arc::ptr_eq(&self.data.name, &other.data.name) {
             Ordering::Equal
         } else {
             self.name().cmp(other.name())
@@ -140,8 +148,8 @@ impl Ord for Key {
 impl fmt::Display for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.is_indexed() {
-            false => f.write_str(&self.0.name),
-            true => write_tuple(f, &self.0.name, &self.0.index),
+            false => f.write_str(&self.data.name),
+            true => write_tuple(f, &self.data.name, &self.data.index),
         }
     }
 }
@@ -150,8 +158,8 @@ impl fmt::Display for Key {
 impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.is_indexed() {
-            false => write!(f, "'{}'", self.0.name),
-            true => write_tuple(f, &self.0.name, &self.0.index),
+            false => write!(f, "'{}'", self.data.name),
+            true => write_tuple(f, &self.data.name, &self.data.index),
         }
     }
 }
@@ -257,9 +265,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_key_is_one_pointer_to_64_bytes() {
-        assert_eq!(size_of::<Key>(), 8);
-        assert_eq!(size_of::<KeyData>() + 2 * size_of::<usize>(), 64);
+    fn a_key_is_a_hash_and_a_pointer_to_56_bytes() {
+        assert_eq!(size_of::<Key>(), 16);
+        assert_eq!(size_of::<KeyData>() + 2 * size_of::<usize>(), 56);
     }
 
     #[test]

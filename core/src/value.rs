@@ -42,12 +42,37 @@ trait Payload: Any + Send + Sync {
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
 }
 
+/// Data whose size is estimated when asked ([`estimate_nbytes`]): no room
+/// spent on a size for the many small literals of a graph.
 struct Boxed<T> {
+    data: T,
+}
+
+/// Data with a size given by its maker.
+struct Measured<T> {
     nbytes: usize,
     data: T,
 }
 
 impl<T: Send + Sync + 'static> Payload for Boxed<T> {
+    fn data(&self) -> &(dyn Any + Send + Sync) {
+        &self.data
+    }
+
+    fn type_name(&self) -> &'static str {
+        std::any::type_name::<T>()
+    }
+
+    fn nbytes(&self) -> usize {
+        estimate_nbytes(&self.data)
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+}
+
+impl<T: Send + Sync + 'static> Payload for Measured<T> {
     fn data(&self) -> &(dyn Any + Send + Sync) {
         &self.data
     }
@@ -68,14 +93,13 @@ impl<T: Send + Sync + 'static> Payload for Boxed<T> {
 impl Value {
     /// Wraps `data`, estimating its size with [`estimate_nbytes`].
     pub fn new<T: Send + Sync + 'static>(data: T) -> Value {
-        let nbytes = estimate_nbytes(&data);
-        Value(Arc::new(Boxed { nbytes, data }))
+        Value(Arc::new(Boxed { data }))
     }
 
     /// Wraps `data` with a size in bytes the caller knows better than the
     /// estimate (an array's buffer, a partition's total string length).
     pub fn with_nbytes<T: Send + Sync + 'static>(data: T, nbytes: usize) -> Value {
-        Value(Arc::new(Boxed { nbytes, data }))
+        Value(Arc::new(Measured { nbytes, data }))
     }
 
     /// The size estimate in bytes.
@@ -113,12 +137,22 @@ impl Value {
         if !self.is::<T>() || Arc::strong_count(&self.0) != 1 {
             return Err(self);
         }
-        match self.0.into_any().downcast::<Boxed<T>>() {
-            Ok(boxed) => match Arc::try_unwrap(boxed) {
-                Ok(boxed) => Ok(boxed.data),
+        let any = self.0.into_any();
+        let any = match any.downcast::<Boxed<T>>() {
+            Ok(boxed) => {
+                return match Arc::try_unwrap(boxed) {
+                    Ok(boxed) => Ok(boxed.data),
+                    Err(shared) => Err(Value(shared)),
+                };
+            }
+            Err(any) => any,
+        };
+        match any.downcast::<Measured<T>>() {
+            Ok(measured) => match Arc::try_unwrap(measured) {
+                Ok(measured) => Ok(measured.data),
                 Err(shared) => Err(Value(shared)),
             },
-            // Unreachable: `Boxed<T>` is the only payload type and `T` was
+            // Unreachable: the two payload types were tried and `T` was
             // checked above. The erased value cannot be rebuilt, so hand back
             // a marker rather than panic.
             Err(_) => Err(Value::new(TakeFailed)),
@@ -242,6 +276,13 @@ mod tests {
         let v = v.try_take::<String>().unwrap_err();
         drop(other);
         assert_eq!(v.try_take::<String>().unwrap(), "abc");
+    }
+
+    #[test]
+    fn try_take_works_for_measured_values() {
+        let v = Value::with_nbytes(vec![1u8, 2], 1000);
+        assert_eq!(v.nbytes(), 1000);
+        assert_eq!(v.try_take::<Vec<u8>>().unwrap(), [1, 2]);
     }
 
     #[test]

@@ -119,21 +119,23 @@ pub trait Function: Send + Sync + 'static {
 /// assert!(err.to_string().contains("invalid digit"));
 /// # Ok::<(), barrow_core::Error>(())
 /// ```
+///
+/// A `Func` is one thin pointer, so the tasks holding it stay small.
 #[derive(Clone)]
-pub struct Func(Arc<dyn Function>);
+pub struct Func(Arc<Box<dyn Function>>);
 
 impl Func {
     /// Wraps an ordinary function or closure taking its arguments by
     /// reference (`&T`, or [`List<T>`] for a list argument) and returning
     /// any `Send + Sync + 'static` value.
     pub fn new<M, F: IntoFunction<M>>(name: impl Into<Arc<str>>, f: F) -> Func {
-        Func(f.into_function(name.into()))
+        Func(Arc::new(f.into_function(name.into())))
     }
 
     /// Like [`Func::new`], for functions returning `Result<T, E>`; an `Err`
     /// fails the task with `E` as the error's source.
     pub fn try_new<M, F: IntoTryFunction<M>>(name: impl Into<Arc<str>>, f: F) -> Func {
-        Func(f.into_try_function(name.into()))
+        Func(Arc::new(f.into_try_function(name.into())))
     }
 
     /// Binds serializable parameters to a function whose first argument is
@@ -162,17 +164,12 @@ impl Func {
                 format!("the parameters of function '{name}' cannot be serialized: {e}"),
             )
         })?;
-        Ok(Func(f.into_partial_function(name, params, bytes)))
+        Ok(Func(Arc::new(f.into_partial_function(name, params, bytes))))
     }
 
     /// Wraps an implementation of [`Function`].
     pub fn from_function(function: impl Function) -> Func {
-        Func(Arc::new(function))
-    }
-
-    /// Wraps a shared implementation of [`Function`].
-    pub fn from_arc(function: Arc<dyn Function>) -> Func {
-        Func(function)
+        Func(Arc::new(Box::new(function)))
     }
 
     /// The stable name.
@@ -193,7 +190,7 @@ impl Func {
     /// Whether two handles are the same function: the same object, or the
     /// same name with the same parameters.
     pub fn same_as(&self, other: &Func) -> bool {
-        std::ptr::addr_eq(Arc::as_ptr(&self.0), Arc::as_ptr(&other.0))
+        Arc::ptr_eq(&self.0, &other.0)
             || (self.name() == other.name() && self.params() == other.params())
     }
 }

@@ -134,21 +134,21 @@ impl FromInput for Raw<'_> {
 /// `M` is an inference marker; users never name it.
 pub trait IntoFunction<M>: Send + Sync + 'static {
     /// Wraps `self` under `name`.
-    fn into_function(self, name: Arc<str>) -> Arc<dyn Function>;
+    fn into_function(self, name: Arc<str>) -> Box<dyn Function>;
 }
 
 /// Functions and closures returning `Result` that
 /// [`Func::try_new`](crate::Func::try_new) accepts.
 pub trait IntoTryFunction<M>: Send + Sync + 'static {
     /// Wraps `self` under `name`.
-    fn into_try_function(self, name: Arc<str>) -> Arc<dyn Function>;
+    fn into_try_function(self, name: Arc<str>) -> Box<dyn Function>;
 }
 
 /// Functions and closures whose first argument is `&P`, which
 /// [`Func::partial`](crate::Func::partial) binds.
 pub trait IntoPartialFunction<P, M>: Send + Sync + 'static {
     /// Wraps `self` under `name` with `params` (and their encoding) bound.
-    fn into_partial_function(self, name: Arc<str>, params: P, bytes: Vec<u8>) -> Arc<dyn Function>;
+    fn into_partial_function(self, name: Arc<str>, params: P, bytes: Vec<u8>) -> Box<dyn Function>;
 }
 
 struct Typed<F, M> {
@@ -207,8 +207,8 @@ macro_rules! impl_typed {
             R: Send + Sync + 'static,
             $($arg: FromInput + 'static,)*
         {
-            fn into_function(self, name: Arc<str>) -> Arc<dyn Function> {
-                Arc::new(Typed { name, f: self, marker: PhantomData::<fn() -> (R, $($arg,)*)> })
+            fn into_function(self, name: Arc<str>) -> Box<dyn Function> {
+                Box::new(Typed { name, f: self, marker: PhantomData::<fn() -> (R, $($arg,)*)> })
             }
         }
 
@@ -242,8 +242,8 @@ macro_rules! impl_typed {
             E: Into<BoxError> + 'static,
             $($arg: FromInput + 'static,)*
         {
-            fn into_try_function(self, name: Arc<str>) -> Arc<dyn Function> {
-                Arc::new(TypedTry { name, f: self, marker: PhantomData::<fn() -> (T, E, $($arg,)*)> })
+            fn into_try_function(self, name: Arc<str>) -> Box<dyn Function> {
+                Box::new(TypedTry { name, f: self, marker: PhantomData::<fn() -> (T, E, $($arg,)*)> })
             }
         }
 
@@ -286,8 +286,8 @@ macro_rules! impl_typed {
                 name: Arc<str>,
                 params: P,
                 bytes: Vec<u8>,
-            ) -> Arc<dyn Function> {
-                Arc::new(TypedPartial {
+            ) -> Box<dyn Function> {
+                Box::new(TypedPartial {
                     name,
                     params,
                     bytes,

@@ -14,7 +14,9 @@ use std::collections::VecDeque;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::graph::Graph;
-use crate::key::{Key, KeyMap};
+use hashbrown::HashTable;
+
+use crate::key::Key;
 use crate::suggest::did_you_mean;
 use crate::task::Task;
 
@@ -65,7 +67,7 @@ impl<'g> Plan<'g> {
         // while walking costs more than the spare room.
         let capacity = graph.len();
         let mut lowering = Lowering {
-            index: KeyMap::with_capacity_and_hasher(capacity, Default::default()),
+            index: HashTable::with_capacity(capacity),
             keys: Vec::with_capacity(capacity),
             tasks: Vec::with_capacity(capacity),
         };
@@ -80,8 +82,8 @@ impl<'g> Plan<'g> {
             Some(outputs) => {
                 output_ids.reserve(outputs.len());
                 for key in outputs {
-                    let id = match lowering.index.get(key) {
-                        Some(&id) => id,
+                    let id = match lowering.id_of(key) {
+                        Some(id) => id,
                         None => match graph.get(key) {
                             Some(task) => lowering.add(key, task),
                             None => return Err(missing_key(graph, key)),
@@ -190,18 +192,29 @@ impl<'g> Plan<'g> {
     }
 }
 
+/// The ids given so far: keys and tasks by id, and an index of ids by key
+/// (4 bytes a slot; the keys themselves live in `keys`).
 struct Lowering<'g> {
-    index: KeyMap<u32>,
+    index: HashTable<u32>,
     keys: Vec<Key>,
     tasks: Vec<&'g Task>,
 }
 
 impl<'g> Lowering<'g> {
+    fn id_of(&self, key: &Key) -> Option<u32> {
+        let keys = &self.keys;
+        self.index
+            .find(key.stable_hash(), |&id| keys[id as usize] == *key)
+            .copied()
+    }
+
     fn add(&mut self, key: &Key, task: &'g Task) -> u32 {
         let id = self.keys.len() as u32;
-        self.index.insert(key.clone(), id);
         self.keys.push(key.clone());
         self.tasks.push(task);
+        let keys = &self.keys;
+        self.index
+            .insert_unique(key.stable_hash(), id, |&i| keys[i as usize].stable_hash());
         id
     }
 
@@ -217,8 +230,8 @@ impl<'g> Lowering<'g> {
                 if missing.is_some() {
                     return;
                 }
-                let dep_id = match self.index.get(dep) {
-                    Some(&dep_id) => dep_id,
+                let dep_id = match self.id_of(dep) {
+                    Some(dep_id) => dep_id,
                     None => match graph.and_then(|g| g.get(dep)) {
                         Some(dep_task) => self.add(dep, dep_task),
                         None => {

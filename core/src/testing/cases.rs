@@ -527,18 +527,18 @@ impl Drop for CountingStore {
 }
 
 impl Store for CountingStore {
-    fn put(&mut self, key: &Key, value: Value) -> crate::Result<()> {
+    fn put(&mut self, id: u32, key: &Key, value: Value) -> crate::Result<()> {
         self.puts.fetch_add(1, Ordering::SeqCst);
-        self.inner.put(key, value)
+        self.inner.put(id, key, value)
     }
-    fn get(&mut self, key: &Key) -> crate::Result<Option<Value>> {
-        self.inner.get(key)
+    fn get(&mut self, id: u32, key: &Key) -> crate::Result<Option<Value>> {
+        self.inner.get(id, key)
     }
-    fn remove(&mut self, key: &Key) -> crate::Result<()> {
-        self.inner.remove(key)
+    fn remove(&mut self, id: u32, key: &Key) -> crate::Result<()> {
+        self.inner.remove(id, key)
     }
-    fn contains(&self, key: &Key) -> bool {
-        self.inner.contains(key)
+    fn contains(&self, id: u32) -> bool {
+        self.inner.contains(id)
     }
     fn nbytes(&self) -> usize {
         self.inner.nbytes()

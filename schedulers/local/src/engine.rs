@@ -97,11 +97,11 @@ pub fn run<'g>(
     let store = ctx.store();
     if result.is_ok() {
         for &id in plan.outputs() {
-            store.remove(plan.key(id))?;
+            store.remove(id, plan.key(id))?;
         }
     } else if !store.is_empty() {
-        for key in plan.keys() {
-            store.remove(key)?;
+        for (id, key) in (0..).zip(plan.keys()) {
+            store.remove(id, key)?;
         }
     }
     result
@@ -196,7 +196,7 @@ impl<'p, 'g, 'c, 'r> Engine<'p, 'g, 'c, 'r> {
             .map(|&id| {
                 self.ctx
                     .store()
-                    .get(plan.key(id))?
+                    .get(id, plan.key(id))?
                     .ok_or_else(|| Error::internal("an output result went missing from the store"))
             })
             .collect()
@@ -211,7 +211,7 @@ impl<'p, 'g, 'c, 'r> Engine<'p, 'g, 'c, 'r> {
         for &dep in deps {
             let key = plan.key(dep);
             let store = self.ctx.store();
-            let Some(value) = store.get(key)? else {
+            let Some(value) = store.get(dep, key)? else {
                 return Err(Error::internal(format!(
                     "the result of {key} is missing from the store"
                 )));
@@ -220,7 +220,7 @@ impl<'p, 'g, 'c, 'r> Engine<'p, 'g, 'c, 'r> {
             let unread = &mut self.unread[dep as usize];
             *unread -= 1;
             if *unread == 0 {
-                store.remove(key)?;
+                store.remove(dep, key)?;
             }
         }
         Ok(Job {
@@ -239,7 +239,7 @@ impl<'p, 'g, 'c, 'r> Engine<'p, 'g, 'c, 'r> {
             }
         }
         if self.unread[id as usize] > 0 {
-            self.ctx.store().put(plan.key(id), value)?;
+            self.ctx.store().put(id, plan.key(id), value)?;
         }
         for &dependent in plan.dependents(id) {
             let waiting = &mut self.waiting[dependent as usize];
