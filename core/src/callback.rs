@@ -33,7 +33,8 @@ pub trait Callback: Send + Sync {
     /// Before a task runs.
     fn pretask(&self, _task: &TaskEvent<'_>) {}
 
-    /// After a task succeeded, with its result.
+    /// After a task succeeded, with its result (already in the store when a
+    /// later task needs it, as in Dask).
     fn posttask(&self, _task: &TaskEvent<'_>, _value: &Value) {}
 
     /// After the run ended, successfully or not (`error`).
@@ -60,6 +61,13 @@ pub struct TaskEvent<'a> {
     pub key: &'a Key,
     /// The function it calls, if it is a call.
     pub function: Option<&'a str>,
-    /// Which worker runs it (0 for the synchronous scheduler).
+    /// Which worker runs it: 0 for the synchronous scheduler; in `pretask`
+    /// of a pool, where no worker is chosen yet, also 0.
     pub worker: usize,
+    /// Bytes the store holds when the event is raised (the `nbytes` of
+    /// every result kept for later tasks; the task's own result included in
+    /// `posttask`). The store changes only between events, so a sampler
+    /// that keeps the last value seen knows the managed memory at any time
+    /// (`barrow-diagnostics` subtracts it from RSS: unmanaged memory).
+    pub store_bytes: usize,
 }

@@ -132,14 +132,18 @@ impl CodecRegistry {
     pub fn with_builtins() -> CodecRegistry {
         let registry = CodecRegistry::new();
         macro_rules! builtin {
-            ($($t:ident),*) => {
+            ($($t:ty => $name:literal),*) => {
                 $(
-                    registry.insert(Arc::new(SerdeCodec::<$t>::new(concat!("barrow.", stringify!($t)))));
-                    registry.insert(Arc::new(SerdeCodec::<Vec<$t>>::new(concat!("barrow.vec.", stringify!($t)))));
+                    registry.insert(Arc::new(SerdeCodec::<$t>::new(concat!("barrow.", $name))));
+                    registry.insert(Arc::new(SerdeCodec::<Vec<$t>>::new(concat!("barrow.vec.", $name))));
                 )*
             };
         }
-        builtin!(i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, bool, String);
+        builtin!(
+            i8 => "i8", i16 => "i16", i32 => "i32", i64 => "i64",
+            u8 => "u8", u16 => "u16", u32 => "u32", u64 => "u64",
+            f32 => "f32", f64 => "f64", bool => "bool", String => "string"
+        );
         registry
     }
 
@@ -213,6 +217,14 @@ impl CodecRegistry {
     }
 
     /// All tags, sorted.
+    ///
+    /// ```
+    /// use barrow_core::codec::CodecRegistry;
+    ///
+    /// let tags = CodecRegistry::with_builtins().tags();
+    /// assert!(tags.contains(&"barrow.string".to_string()));
+    /// assert!(tags.contains(&"barrow.vec.f64".to_string()));
+    /// ```
     pub fn tags(&self) -> Vec<String> {
         let mut tags: Vec<String> = self.read().by_tag.keys().cloned().collect();
         tags.sort();

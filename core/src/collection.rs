@@ -304,10 +304,11 @@ fn run(
     scheduler.get(graph, keys, &mut ctx)
 }
 
-/// The scheduler for one call: the call's choice, else `scheduler` from the
-/// configuration (scoped override, global override, `BARROW_SCHEDULER`,
-/// files, in that order), else the collection's default, else `threads`
-/// when registered, else `sync`.
+/// The scheduler for one call: the call's choice, else a scheduler object
+/// chosen for this thread with [`use_scheduler`](crate::use_scheduler), else
+/// `scheduler` from the configuration (scoped override, global override,
+/// `BARROW_SCHEDULER`, files, in that order), else the collection's default,
+/// else `threads` when registered, else `sync`.
 pub fn choose_scheduler(
     registry: &Registry,
     options: &Options,
@@ -319,6 +320,9 @@ pub fn choose_scheduler(
         Some(SchedulerChoice::Object(scheduler)) => Ok(scheduler.clone()),
         Some(SchedulerChoice::Named(name)) => schedulers.get(name, options),
         None => {
+            if let Some(scheduler) = crate::scoped_scheduler() {
+                return Ok(scheduler);
+            }
             if let Some(name) = config.get::<String>("scheduler")? {
                 return schedulers.get(&name, options);
             }

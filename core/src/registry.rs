@@ -1,13 +1,14 @@
-//! The registries of functions, codecs and schedulers, on one instance with
-//! one process-wide default.
+//! The registries of functions, codecs, schedulers and store factories, on
+//! one instance with one process-wide default.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use crate::codec::CodecRegistry;
 use crate::function::FunctionRegistry;
 use crate::scheduler::SchedulerRegistry;
+use crate::store::StoreRegistry;
 
-/// Functions, codecs and schedulers by name.
+/// Functions, codecs, schedulers and store factories by name.
 ///
 /// [`Registry::global`] is the process-wide default that computations use
 /// unless told otherwise; it starts with every `#[barrow::task]` function and
@@ -26,8 +27,9 @@ use crate::scheduler::SchedulerRegistry;
 #[derive(Debug, Default)]
 pub struct Registry {
     functions: FunctionRegistry,
-    codecs: CodecRegistry,
+    codecs: Arc<CodecRegistry>,
     schedulers: SchedulerRegistry,
+    stores: StoreRegistry,
 }
 
 impl Registry {
@@ -35,17 +37,20 @@ impl Registry {
     pub fn new() -> Registry {
         Registry {
             functions: FunctionRegistry::new(),
-            codecs: CodecRegistry::with_builtins(),
+            codecs: Arc::new(CodecRegistry::with_builtins()),
             schedulers: SchedulerRegistry::new(),
+            stores: StoreRegistry::new(),
         }
     }
 
     /// A registry with the built-in codecs and everything registered at
-    /// compile time: `#[barrow::task]` functions and linked scheduler crates.
+    /// compile time: `#[barrow::task]` functions, and the schedulers and
+    /// store factories of linked crates.
     pub fn with_static() -> Registry {
         let registry = Registry::new();
         registry.functions.register_static();
         registry.schedulers.register_static();
+        registry.stores.register_static();
         registry
     }
 
@@ -65,8 +70,20 @@ impl Registry {
         &self.codecs
     }
 
+    /// The codecs, shared: for what outlives a borrow of the registry (a
+    /// store that spills values, a connection to a worker).
+    pub fn shared_codecs(&self) -> Arc<CodecRegistry> {
+        self.codecs.clone()
+    }
+
     /// The schedulers.
     pub fn schedulers(&self) -> &SchedulerRegistry {
         &self.schedulers
+    }
+
+    /// The store factories, asked for a store when a run starts without one
+    /// of its own.
+    pub fn stores(&self) -> &StoreRegistry {
+        &self.stores
     }
 }

@@ -11,7 +11,7 @@ use crate::graph::Graph;
 use crate::key::Key;
 use crate::options::Options;
 use crate::registry::Registry;
-use crate::store::{MemoryStore, Store};
+use crate::store::{MemoryStore, Store, StoreRequest, UnavailableStore};
 use crate::value::Value;
 
 /// Runs task graphs. One required method: run this graph, return the values
@@ -44,25 +44,55 @@ pub struct RunContext<'a> {
 impl<'a> RunContext<'a> {
     /// A context with the given registry and options: the configuration of
     /// the current thread now (scoped overrides included) under the options'
-    /// settings, the options' callbacks, and the options' store (an
-    /// in-memory store when none is given). Fails on a bad configuration.
+    /// settings, the options' callbacks, and a store for intermediate
+    /// results: the options' store, else one that a factory of the
+    /// registry's [`stores`](Registry::stores) makes because the
+    /// configuration asks for it (a spilling store when
+    /// `local.spill.memory-limit` is set and `barrow-local` is linked), else
+    /// an in-memory store. Fails on a bad configuration or a store that
+    /// cannot be made.
     pub fn new(registry: &'a Registry, options: &'a Options) -> Result<RunContext<'a>> {
-        Ok(RunContext::with_config(
-            registry,
-            options,
-            options.resolve_config()?,
-        ))
+        let config = options.resolve_config()?;
+        let store = RunContext::make_store(registry, options, &config)?;
+        Ok(RunContext::with_store(registry, options, config, store))
     }
 
-    /// Like [`RunContext::new`], with the configuration given.
+    /// Like [`RunContext::new`], with the configuration given. A store that
+    /// cannot be made fails the run at its first store operation.
     pub fn with_config(
         registry: &'a Registry,
         options: &'a Options,
         config: barrow_config::Snapshot,
     ) -> RunContext<'a> {
-        let store = options
-            .make_store()
-            .unwrap_or_else(|| Box::new(MemoryStore::new()));
+        let store = RunContext::make_store(registry, options, &config)
+            .unwrap_or_else(|error| Box::new(UnavailableStore::new(&error)));
+        RunContext::with_store(registry, options, config, store)
+    }
+
+    fn make_store(
+        registry: &Registry,
+        options: &Options,
+        config: &barrow_config::Snapshot,
+    ) -> Result<Box<dyn Store>> {
+        if let Some(store) = options.make_store() {
+            return Ok(store);
+        }
+        let request = StoreRequest {
+            config,
+            codecs: &registry.shared_codecs(),
+        };
+        Ok(registry
+            .stores()
+            .make(&request)?
+            .unwrap_or_else(|| Box::new(MemoryStore::new())))
+    }
+
+    fn with_store(
+        registry: &'a Registry,
+        options: &'a Options,
+        config: barrow_config::Snapshot,
+        store: Box<dyn Store>,
+    ) -> RunContext<'a> {
         RunContext {
             registry,
             options,

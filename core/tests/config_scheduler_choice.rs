@@ -104,6 +104,11 @@ fn every_layer_beats_the_one_below() {
     {
         let _scoped = barrow_config::scoped([("scheduler", "from-scoped")]).unwrap();
         assert_eq!(which(options()), "from-scoped");
+        {
+            let _object = barrow_core::use_scheduler(Arc::new(Named("scoped-object")));
+            assert_eq!(which(options()), "scoped-object");
+            assert_eq!(which(options().scheduler("from-call")), "from-call");
+        }
         assert_eq!(which(options().set("scheduler", "from-call")), "from-call");
         assert_eq!(
             which(options().scheduler("FROM-CALL")),

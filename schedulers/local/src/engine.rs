@@ -2,7 +2,7 @@
 //! with the running of tasks left to an [`Executor`].
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 
 use barrow_core::callback::{RunInfo, TaskEvent};
 use barrow_core::execute::run_task;
@@ -62,12 +62,22 @@ pub trait Executor<'g> {
         self.workers()
     }
 
-    /// Starts `job` (a synchronous executor runs it right away).
-    fn submit(&mut self, job: Job<'g>, worker_hint: usize);
+    /// Starts `jobs`, in order (a synchronous executor runs them right
+    /// away). Several small jobs come in one batch when many are ready, so a
+    /// pool pays its hand-over costs once per batch.
+    fn submit(&mut self, jobs: Vec<Job<'g>>);
 
     /// Waits for a submitted job to finish.
     fn next_finished(&mut self) -> Result<Finished>;
+
+    /// A finished job, if one is waiting; never blocks.
+    fn try_next_finished(&mut self) -> Option<Finished> {
+        None
+    }
 }
+
+/// The most jobs handed to an executor at once.
+const MAX_BATCH: usize = 16;
 
 /// Runs `graph` for `keys` on `executor`, in `order`'s priority, freeing each
 /// result as soon as no remaining task needs it.
@@ -87,7 +97,11 @@ pub fn run<'g>(
     for callback in ctx.callbacks() {
         callback.start(&info);
     }
-    let result = Engine::new(&plan, ctx).run(executor);
+    let rerun = ctx
+        .config()
+        .get::<bool>("local.rerun-failed-on-caller")?
+        .unwrap_or(false);
+    let result = Engine::new(&plan, ctx, rerun).run(executor);
     let error = result.as_ref().err();
     for callback in ctx.callbacks() {
         callback.finish(&info, error);
@@ -118,10 +132,13 @@ struct Engine<'p, 'g, 'c, 'r> {
     unread: Vec<u32>,
     /// Ready tasks by (priority << 32 | id): the smallest runs first.
     ready: BinaryHeap<Reverse<u64>>,
+    /// With `local.rerun-failed-on-caller`, the inputs of each running task,
+    /// to run a failed one again on this thread.
+    rerun_inputs: Option<HashMap<u32, Vec<Value>>>,
 }
 
 impl<'p, 'g, 'c, 'r> Engine<'p, 'g, 'c, 'r> {
-    fn new(plan: &'p Plan<'g>, ctx: &'c mut RunContext<'r>) -> Self {
+    fn new(plan: &'p Plan<'g>, ctx: &'c mut RunContext<'r>, rerun_failed: bool) -> Self {
         let n = plan.len();
         let waiting: Vec<u32> = plan
             .dependency_lists()
@@ -148,6 +165,7 @@ impl<'p, 'g, 'c, 'r> Engine<'p, 'g, 'c, 'r> {
             waiting,
             unread,
             ready,
+            rerun_inputs: rerun_failed.then(HashMap::new),
         }
     }
 
@@ -157,38 +175,39 @@ impl<'p, 'g, 'c, 'r> Engine<'p, 'g, 'c, 'r> {
 
     fn run(mut self, executor: &mut dyn Executor<'g>) -> Result<Vec<Value>> {
         let total = self.plan.len();
+        let workers = executor.workers().max(1);
         let capacity = executor.capacity().max(1);
         let mut finished = 0usize;
         let mut running = 0usize;
-        let mut free_workers: Vec<usize> = (0..capacity).rev().collect();
         while finished < total {
-            while running < capacity {
-                let Some(Reverse(rank)) = self.ready.pop() else {
-                    break;
-                };
-                let id = rank as u32;
-                let worker = free_workers.pop().unwrap_or(0);
-                let job = self.gather(id)?;
-                if !self.ctx.callbacks().is_empty() {
-                    let event = self.event(id, worker);
-                    for callback in self.ctx.callbacks() {
-                        callback.pretask(&event);
-                    }
+            while running < capacity && !self.ready.is_empty() {
+                // Batches only when plenty is ready, so every worker still
+                // gets work and `order` still decides what runs next.
+                let size = (self.ready.len() / (4 * workers))
+                    .clamp(1, MAX_BATCH)
+                    .min(capacity - running);
+                let mut batch = Vec::with_capacity(size);
+                while batch.len() < size {
+                    let Some(Reverse(rank)) = self.ready.pop() else {
+                        break;
+                    };
+                    batch.push(self.start(rank as u32)?);
                 }
-                executor.submit(job, worker);
-                running += 1;
+                running += batch.len();
+                executor.submit(batch);
             }
             if running == 0 {
                 return Err(Error::internal(
                     "no task is ready or running, but some have not run",
                 ));
             }
-            let done = executor.next_finished()?;
-            running -= 1;
-            finished += 1;
-            free_workers.push(done.worker);
-            let value = done.result.map_err(|e| self.task_error(done.id, e))?;
-            self.complete(done.id, done.worker, value)?;
+            let mut done = Some(executor.next_finished()?);
+            while let Some(job) = done {
+                running -= 1;
+                finished += 1;
+                self.finish(job)?;
+                done = executor.try_next_finished();
+            }
         }
         let plan = self.plan;
         plan.outputs()
@@ -200,6 +219,36 @@ impl<'p, 'g, 'c, 'r> Engine<'p, 'g, 'c, 'r> {
                     .ok_or_else(|| Error::internal("an output result went missing from the store"))
             })
             .collect()
+    }
+
+    /// Gathers the inputs of `id` and tells the callbacks it starts.
+    fn start(&mut self, id: u32) -> Result<Job<'g>> {
+        let job = self.gather(id)?;
+        if let Some(kept) = &mut self.rerun_inputs {
+            kept.insert(id, job.inputs.clone());
+        }
+        if !self.ctx.callbacks().is_empty() {
+            // Which worker will run it is not known yet in a pool.
+            let event = self.event(id, 0);
+            for callback in self.ctx.callbacks() {
+                callback.pretask(&event);
+            }
+        }
+        Ok(job)
+    }
+
+    /// Records a finished job, or turns its failure into the run's error.
+    fn finish(&mut self, done: Finished) -> Result<()> {
+        let kept = self.rerun_inputs.as_mut().and_then(|k| k.remove(&done.id));
+        match done.result {
+            Ok(value) => self.complete(done.id, done.worker, value),
+            Err(error) => {
+                if let Some(inputs) = kept {
+                    self.rerun_on_caller(done.id, inputs);
+                }
+                Err(self.task_error(done.id, error))
+            }
+        }
     }
 
     /// Reads the inputs of `id` from the store, freeing those it reads last,
@@ -232,14 +281,18 @@ impl<'p, 'g, 'c, 'r> Engine<'p, 'g, 'c, 'r> {
 
     fn complete(&mut self, id: u32, worker: usize, value: Value) -> Result<()> {
         let plan = self.plan;
-        if !self.ctx.callbacks().is_empty() {
+        // Stored before `posttask` (as Dask does), so the event's
+        // `store_bytes` counts the result; the extra handle is taken only
+        // when someone listens.
+        let for_callbacks = (!self.ctx.callbacks().is_empty()).then(|| value.clone());
+        if self.unread[id as usize] > 0 {
+            self.ctx.store().put(id, plan.key(id), value)?;
+        }
+        if let Some(value) = for_callbacks {
             let event = self.event(id, worker);
             for callback in self.ctx.callbacks() {
                 callback.posttask(&event, &value);
             }
-        }
-        if self.unread[id as usize] > 0 {
-            self.ctx.store().put(id, plan.key(id), value)?;
         }
         for &dependent in plan.dependents(id) {
             let waiting = &mut self.waiting[dependent as usize];
@@ -251,14 +304,26 @@ impl<'p, 'g, 'c, 'r> Engine<'p, 'g, 'c, 'r> {
         Ok(())
     }
 
-    fn event(&self, id: u32, worker: usize) -> TaskEvent<'p> {
+    fn event(&mut self, id: u32, worker: usize) -> TaskEvent<'p> {
         let plan = self.plan;
         TaskEvent {
             id,
             key: plan.key(id),
             function: plan.task(id).function_name(),
             worker,
+            store_bytes: self.ctx.store().nbytes(),
         }
+    }
+
+    /// Runs a failed task again on this thread, for a debugger to catch it
+    /// (its result is the same failure, reported by the caller).
+    fn rerun_on_caller(&self, id: u32, inputs: Vec<Value>) {
+        let job = Job {
+            id,
+            task: self.plan.task(id),
+            inputs,
+        };
+        drop(job.run());
     }
 
     /// The error of a failed task, with its key, function and dependents.

@@ -26,9 +26,11 @@
 #![deny(missing_docs, missing_debug_implementations)]
 
 pub mod engine;
+pub mod spill;
 mod sync;
 mod threads;
 
+pub use spill::{SpillStats, SpillStore};
 pub use sync::SyncScheduler;
 pub use threads::ThreadsScheduler;
 

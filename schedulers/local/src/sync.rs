@@ -63,10 +63,20 @@ impl<'g> Executor<'g> for SyncExecutor {
         1
     }
 
-    fn submit(&mut self, job: Job<'g>, worker: usize) {
-        let id = job.id;
-        let result = job.run();
-        self.finished.push_back(Finished { id, worker, result });
+    fn submit(&mut self, jobs: Vec<Job<'g>>) {
+        for job in jobs {
+            let id = job.id;
+            let result = job.run();
+            self.finished.push_back(Finished {
+                id,
+                worker: 0,
+                result,
+            });
+        }
+    }
+
+    fn try_next_finished(&mut self) -> Option<Finished> {
+        self.finished.pop_front()
     }
 
     fn next_finished(&mut self) -> Result<Finished> {

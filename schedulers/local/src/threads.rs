@@ -143,20 +143,24 @@ impl<'scope, 'env: 'scope> Executor<'env> for ThreadsExecutor<'scope, 'env> {
     }
 
     fn capacity(&self) -> usize {
-        // A few jobs queued per worker keep threads busy while the engine
+        // Enough queued per worker to keep threads busy while the engine
         // thread wakes up; few enough that `order` still decides.
-        self.workers * 4
+        self.workers * 8
     }
 
-    fn submit(&mut self, job: Job<'env>, _worker: usize) {
+    fn submit(&mut self, jobs: Vec<Job<'env>>) {
         let sender = self.sender.clone();
         self.scope.spawn(move |_| {
-            let id = job.id;
             let worker = rayon::current_thread_index().unwrap_or(0);
-            let result = job.run();
-            // The engine stops listening only after a failure; a result
-            // arriving after that is dropped with the run.
-            let _ = sender.send(Finished { id, worker, result });
+            for job in jobs {
+                let id = job.id;
+                let result = job.run();
+                // The engine stops listening only after a failure; a result
+                // arriving after that is dropped with the run.
+                if sender.send(Finished { id, worker, result }).is_err() {
+                    return;
+                }
+            }
         });
     }
 
@@ -164,5 +168,9 @@ impl<'scope, 'env: 'scope> Executor<'env> for ThreadsExecutor<'scope, 'env> {
         self.receiver
             .recv()
             .map_err(|_| Error::internal("the threads executor lost its result channel"))
+    }
+
+    fn try_next_finished(&mut self) -> Option<Finished> {
+        self.receiver.try_recv().ok()
     }
 }

@@ -84,3 +84,41 @@ fn zero_workers_is_an_error() {
     let err = run_with(&ThreadsScheduler::new(), &graph, &[Key::new("x")], &options).unwrap_err();
     assert!(err.to_string().contains("num-workers is 0"), "{err}");
 }
+
+/// With `local.rerun-failed-on-caller`, a task that fails on a worker runs
+/// once more on the calling thread, where a debugger can stop in it; the
+/// error is reported as usual.
+#[test]
+fn a_failed_task_reruns_on_the_caller_when_asked() {
+    let caller = std::thread::current().id();
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let record = calls.clone();
+    let fail = Func::try_new("fail", move |x: &i64| {
+        record
+            .lock()
+            .unwrap()
+            .push(std::thread::current().id() == caller);
+        Err::<i64, _>(format!("bad {x}"))
+    });
+    let graph = Graph::from_tasks([
+        ("x", Task::literal(1i64)),
+        ("y", Task::call(&fail, [key("x")])),
+    ])
+    .unwrap();
+    let threads = ThreadsScheduler::new();
+    let options = Options::new()
+        .num_workers(2)
+        .set("local.rerun-failed-on-caller", true);
+    let err = run_with(&threads, &graph, &[Key::new("y")], &options).unwrap_err();
+    assert_eq!(err.to_string(), "task y (function 'fail') failed: bad 1");
+    assert_eq!(
+        *calls.lock().unwrap(),
+        [false, true],
+        "once on a worker, then on the caller"
+    );
+
+    calls.lock().unwrap().clear();
+    let options = Options::new().num_workers(2);
+    run_with(&threads, &graph, &[Key::new("y")], &options).unwrap_err();
+    assert_eq!(*calls.lock().unwrap(), [false], "off by default");
+}
