@@ -2,8 +2,10 @@
 //!
 //! # Feature flags
 //!
-//! - `local` (default): the local schedulers from `barrow-local`, re-exported
-//!   as [`local`].
+//! - `local` (default): the local schedulers (`sync`, `threads`) and the
+//!   spilling store from `barrow-local`, re-exported as [`local`].
+//! - `diagnostics`: progress bar, profilers and graph rendering from
+//!   `barrow-diagnostics`, re-exported as `diagnostics`.
 //! - `cli` (default): the `barrow` command (`barrow config list|get|paths|validate`);
 //!   library users can turn it off with `default-features = false`.
 //! - `full`: everything.
@@ -19,10 +21,15 @@ pub use barrow_core::*;
 /// example).
 pub use barrow_macros::task;
 
-/// The local schedulers: `sync` (and `threads`, next), on one engine.
+/// The local schedulers: `sync` and `threads`, on one engine.
 #[cfg(feature = "local")]
 #[cfg_attr(docsrs, doc(cfg(feature = "local")))]
 pub use barrow_local as local;
+
+/// Progress bar, profilers, resource profiler and graph rendering.
+#[cfg(feature = "diagnostics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "diagnostics")))]
+pub use barrow_diagnostics as diagnostics;
 
 /// Items the macros refer to; not part of the public API.
 #[doc(hidden)]

@@ -74,17 +74,14 @@ impl TaskRecord {
 /// Records accumulate over runs on one clock (started by the first run)
 /// until [`clear`](Profiler::clear). A task that failed has no record.
 ///
-/// **How times are taken.** Callbacks run on the scheduler's own thread,
-/// which hands ready tasks to workers a few at a time. A task's end is when
-/// the scheduler saw its result; its start is when it was handed out, or when
-/// the same worker's previous task was seen ending, whichever is later. On
-/// the synchronous scheduler that is exact; on the threads scheduler bars
-/// are accurate to the scheduler's reaction time and never overlap within a
-/// worker's lane. That time is microseconds while the scheduling thread
-/// gets a core; on a machine busier than its cores, results reach it in
-/// bursts, and the first task of a burst absorbs the wait (its bar is too
-/// long, the others too short). Runs are expected one at a time: two runs
-/// overlapping on one profiler mix up their start times.
+/// **How times are taken.** The local schedulers call `pretask` and
+/// `posttask` on the thread that runs the task, right before and right after
+/// it (the caller's thread for `sync`, the worker's for `threads`), so a
+/// task's start is its `pretask` (or, if later, the end of the same worker's
+/// previous task) and its end is its `posttask`: exact to the cost of the
+/// callbacks. Schedulers that report from elsewhere (worker processes) give
+/// times accurate to their reaction time. Runs are expected one at a time:
+/// two runs overlapping on one profiler mix up their start times.
 #[derive(Clone, Default)]
 pub struct Profiler {
     state: Arc<Mutex<State>>,

@@ -88,11 +88,29 @@ pub fn run<'g>(
     ctx: &mut RunContext<'_>,
     executor: &mut dyn Executor<'g>,
 ) -> Result<Vec<Value>> {
+    let workers = executor.workers();
+    run_driven(scheduler_name, graph, keys, ctx, workers, |engine| {
+        engine.drive(executor)
+    })
+}
+
+/// Runs `graph` for `keys`: lowers it, calls `start`, lets `drive` run every
+/// task through the engine's bookkeeping, then calls `finish` and clears the
+/// store. `drive` is the central loop of [`run`] for executors, or the
+/// workers' own loop for a pool in this process.
+pub(crate) fn run_driven<'g>(
+    scheduler_name: &str,
+    graph: &'g Graph,
+    keys: &[Key],
+    ctx: &mut RunContext<'_>,
+    workers: usize,
+    drive: impl FnOnce(&mut Engine<'_, 'g, '_, '_>) -> Result<()>,
+) -> Result<Vec<Value>> {
     let plan = graph.lower(keys)?;
     let info = RunInfo {
         plan: &plan,
         scheduler: scheduler_name,
-        workers: executor.workers(),
+        workers,
     };
     for callback in ctx.callbacks() {
         callback.start(&info);
@@ -101,7 +119,15 @@ pub fn run<'g>(
         .config()
         .get::<bool>("local.rerun-failed-on-caller")?
         .unwrap_or(false);
-    let result = Engine::new(&plan, ctx, rerun).run(executor);
+    let result = {
+        let mut engine = Engine::new(&plan, ctx, rerun);
+        let driven = drive(&mut engine);
+        if driven.is_err() {
+            // On the caller's thread, where a debugger waits.
+            engine.rerun_failed();
+        }
+        driven.and_then(|()| engine.outputs())
+    };
     let error = result.as_ref().err();
     for callback in ctx.callbacks() {
         callback.finish(&info, error);
@@ -121,7 +147,9 @@ pub fn run<'g>(
     result
 }
 
-struct Engine<'p, 'g, 'c, 'r> {
+/// The bookkeeping of one run: which tasks wait, which are ready, which
+/// results are still needed.
+pub(crate) struct Engine<'p, 'g, 'c, 'r> {
     plan: &'p Plan<'g>,
     ctx: &'c mut RunContext<'r>,
     /// Dependencies of each task not finished yet (a task reading one key
@@ -135,6 +163,8 @@ struct Engine<'p, 'g, 'c, 'r> {
     /// With `local.rerun-failed-on-caller`, the inputs of each running task,
     /// to run a failed one again on this thread.
     rerun_inputs: Option<HashMap<u32, Vec<Value>>>,
+    /// The failed task and its inputs, kept to run it again on the caller.
+    failed: Option<(u32, Vec<Value>)>,
 }
 
 impl<'p, 'g, 'c, 'r> Engine<'p, 'g, 'c, 'r> {
@@ -166,6 +196,7 @@ impl<'p, 'g, 'c, 'r> Engine<'p, 'g, 'c, 'r> {
             unread,
             ready,
             rerun_inputs: rerun_failed.then(HashMap::new),
+            failed: None,
         }
     }
 
@@ -173,7 +204,9 @@ impl<'p, 'g, 'c, 'r> Engine<'p, 'g, 'c, 'r> {
         (u64::from(plan.priority(id)) << 32) | u64::from(id)
     }
 
-    fn run(mut self, executor: &mut dyn Executor<'g>) -> Result<Vec<Value>> {
+    /// The central loop: hands ready tasks to `executor` (in batches when
+    /// plenty are ready) and records what it gives back.
+    fn drive(&mut self, executor: &mut dyn Executor<'g>) -> Result<()> {
         let total = self.plan.len();
         let workers = executor.workers().max(1);
         let capacity = executor.capacity().max(1);
@@ -188,10 +221,10 @@ impl<'p, 'g, 'c, 'r> Engine<'p, 'g, 'c, 'r> {
                     .min(capacity - running);
                 let mut batch = Vec::with_capacity(size);
                 while batch.len() < size {
-                    let Some(Reverse(rank)) = self.ready.pop() else {
+                    let Some(id) = self.pop_ready() else {
                         break;
                     };
-                    batch.push(self.start(rank as u32)?);
+                    batch.push(self.start(id, 0)?);
                 }
                 running += batch.len();
                 executor.submit(batch);
@@ -209,6 +242,26 @@ impl<'p, 'g, 'c, 'r> Engine<'p, 'g, 'c, 'r> {
                 done = executor.try_next_finished();
             }
         }
+        Ok(())
+    }
+
+    /// Number of tasks in the run.
+    pub(crate) fn total(&self) -> usize {
+        self.plan.len()
+    }
+
+    /// The most urgent ready task, taken off the ready set.
+    pub(crate) fn pop_ready(&mut self) -> Option<u32> {
+        self.ready.pop().map(|Reverse(rank)| rank as u32)
+    }
+
+    /// How many tasks are ready to run.
+    pub(crate) fn ready_len(&self) -> usize {
+        self.ready.len()
+    }
+
+    /// The values of the requested keys, once every task has run.
+    fn outputs(&mut self) -> Result<Vec<Value>> {
         let plan = self.plan;
         plan.outputs()
             .iter()
@@ -221,15 +274,15 @@ impl<'p, 'g, 'c, 'r> Engine<'p, 'g, 'c, 'r> {
             .collect()
     }
 
-    /// Gathers the inputs of `id` and tells the callbacks it starts.
-    fn start(&mut self, id: u32) -> Result<Job<'g>> {
+    /// Gathers the inputs of `id` and tells the callbacks it starts on
+    /// `worker` (0 where the worker is not known yet).
+    pub(crate) fn start(&mut self, id: u32, worker: usize) -> Result<Job<'g>> {
         let job = self.gather(id)?;
         if let Some(kept) = &mut self.rerun_inputs {
             kept.insert(id, job.inputs.clone());
         }
         if !self.ctx.callbacks().is_empty() {
-            // Which worker will run it is not known yet in a pool.
-            let event = self.event(id, 0);
+            let event = self.event(id, worker);
             for callback in self.ctx.callbacks() {
                 callback.pretask(&event);
             }
@@ -237,14 +290,15 @@ impl<'p, 'g, 'c, 'r> Engine<'p, 'g, 'c, 'r> {
         Ok(job)
     }
 
-    /// Records a finished job, or turns its failure into the run's error.
-    fn finish(&mut self, done: Finished) -> Result<()> {
+    /// Records a finished job, or turns its failure into the run's error
+    /// (keeping the task's inputs for [`Engine::rerun_failed`] when asked).
+    pub(crate) fn finish(&mut self, done: Finished) -> Result<()> {
         let kept = self.rerun_inputs.as_mut().and_then(|k| k.remove(&done.id));
         match done.result {
             Ok(value) => self.complete(done.id, done.worker, value),
             Err(error) => {
                 if let Some(inputs) = kept {
-                    self.rerun_on_caller(done.id, inputs);
+                    self.failed.get_or_insert((done.id, inputs));
                 }
                 Err(self.task_error(done.id, error))
             }
@@ -315,15 +369,18 @@ impl<'p, 'g, 'c, 'r> Engine<'p, 'g, 'c, 'r> {
         }
     }
 
-    /// Runs a failed task again on this thread, for a debugger to catch it
-    /// (its result is the same failure, reported by the caller).
-    fn rerun_on_caller(&self, id: u32, inputs: Vec<Value>) {
-        let job = Job {
-            id,
-            task: self.plan.task(id),
-            inputs,
-        };
-        drop(job.run());
+    /// With `local.rerun-failed-on-caller`, runs the failed task again on
+    /// this thread, for a debugger to catch it (its result is the same
+    /// failure, already reported).
+    fn rerun_failed(&mut self) {
+        if let Some((id, inputs)) = self.failed.take() {
+            let job = Job {
+                id,
+                task: self.plan.task(id),
+                inputs,
+            };
+            drop(job.run());
+        }
     }
 
     /// The error of a failed task, with its key, function and dependents.
