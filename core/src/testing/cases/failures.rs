@@ -1,0 +1,170 @@
+//! Cases on failing tasks and callbacks.
+
+use super::*;
+
+#[derive(Debug)]
+struct Negative(i64);
+
+impl std::fmt::Display for Negative {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "negative input {}", self.0)
+    }
+}
+
+impl std::error::Error for Negative {}
+
+/// A failing task stops the run with its key, function, original error and
+/// the keys waiting on it.
+pub fn failing_task<S: Scheduler + ?Sized>(s: &S) {
+    let checked = Func::try_new("checked-sqrt", |x: &i64| {
+        if *x < 0 {
+            Err(Negative(*x))
+        } else {
+            Ok((*x as f64).sqrt())
+        }
+    });
+    let graph = Graph::from_tasks([
+        ("x", Task::literal(-4i64)),
+        ("root", Task::call(&checked, [key("x")])),
+        ("w1", Task::alias("root")),
+        ("w2", Task::alias("root")),
+    ])
+    .expect("a valid graph");
+    let err = run(s, &graph, &[Key::new("w1"), Key::new("w2")]).expect_err("root fails");
+    assert_eq!(err.kind(), ErrorKind::TaskFailed);
+    assert_eq!(err.key(), Some(&Key::new("root")));
+    assert_eq!(err.function(), Some("checked-sqrt"));
+    let mut waiting: Vec<String> = err.dependents().iter().map(Key::to_string).collect();
+    waiting.sort();
+    assert_eq!(waiting, ["w1", "w2"]);
+    assert!(
+        err.source_as::<Negative>().is_some(),
+        "the original error is kept: {err:?}"
+    );
+    assert!(err.to_string().contains("negative input -4"), "{err}");
+}
+
+/// A panic inside a task is caught and reported like a failure.
+pub fn panicking_task<S: Scheduler + ?Sized>(s: &S) {
+    let boom = Func::new("boom", |x: &i64| -> i64 {
+        if *x > 0 {
+            panic!("boom at {x}");
+        }
+        *x
+    });
+    let graph = Graph::from_tasks([
+        ("x", Task::literal(3i64)),
+        ("y", Task::call(&boom, [key("x")])),
+    ])
+    .expect("a valid graph");
+    let err = run(s, &graph, &[Key::new("y")]).expect_err("y panics");
+    assert!(err.is_panic());
+    assert_eq!(err.key(), Some(&Key::new("y")));
+    assert_eq!(err.function(), Some("boom"));
+    assert!(err.to_string().contains("boom at 3"), "{err}");
+    // The scheduler survives and runs the next graph.
+    literal_arguments(s);
+}
+
+/// A task given a value of the wrong type fails naming the key and types.
+pub fn wrong_type_in_task<S: Scheduler + ?Sized>(s: &S) {
+    let graph = Graph::from_tasks([
+        ("x", Task::literal(String::from("one"))),
+        ("y", Task::call(&inc(), [key("x")])),
+    ])
+    .expect("a valid graph");
+    let err = run(s, &graph, &[Key::new("y")]).expect_err("a string is not an i64");
+    assert_eq!(err.kind(), ErrorKind::WrongType);
+    assert_eq!(err.key(), Some(&Key::new("y")));
+    assert!(err.to_string().contains("expected i64"), "{err}");
+    assert!(err.to_string().contains("String"), "{err}");
+}
+
+/// One failure among many independent branches ends the run, no hang.
+pub fn failure_among_many_branches<S: Scheduler + ?Sized>(s: &S) {
+    let fragile = Func::try_new("fragile", |x: &i64| {
+        if *x == 137 {
+            Err(format!("bad item {x}"))
+        } else {
+            Ok(*x)
+        }
+    });
+    let mut tasks: Vec<(Key, Task)> = (0..500u32)
+        .map(|i| {
+            (
+                Key::from(("f", i)),
+                Task::call(&fragile, [lit(i64::from(i))]),
+            )
+        })
+        .collect();
+    tasks.push((
+        Key::new("total"),
+        Task::call(&sum(), [keys((0..500u32).map(|i| ("f", i)))]),
+    ));
+    let graph = Graph::from_tasks(tasks).expect("a valid graph");
+    let err = run(s, &graph, &[Key::new("total")]).expect_err("item 137 fails");
+    assert_eq!(err.key(), Some(&Key::from(("f", 137))));
+    assert!(err.to_string().contains("bad item 137"), "{err}");
+}
+
+/// Callbacks fire in order: start, pretask before posttask for each task,
+/// finish last.
+pub fn callbacks_in_order<S: Scheduler + ?Sized>(s: &S) {
+    let graph = Graph::from_tasks([
+        ("a", Task::literal(1i64)),
+        ("b", Task::call(&inc(), [key("a")])),
+        ("c", Task::call(&inc(), [key("a")])),
+        ("d", Task::call(&add(), [key("b"), key("c")])),
+    ])
+    .expect("a valid graph");
+    let recorder = Recorder::new();
+    let options = Options::new().callback(recorder.clone());
+    run_with(s, &graph, &[Key::new("d")], &options).expect("the graph runs");
+    let events = recorder.events();
+    assert_eq!(events.first(), Some(&RecordedEvent::Start(4)));
+    assert_eq!(
+        events.last(),
+        Some(&RecordedEvent::Finish { failed: false })
+    );
+    for name in ["a", "b", "c", "d"] {
+        let k = Key::new(name);
+        let pre: Vec<usize> = positions(&events, &RecordedEvent::Pretask(k.clone()));
+        let post: Vec<usize> = positions(&events, &RecordedEvent::Posttask(k.clone()));
+        assert_eq!(
+            (pre.len(), post.len()),
+            (1, 1),
+            "{name} runs once: {events:?}"
+        );
+        assert!(pre[0] < post[0], "pretask before posttask for {name}");
+    }
+    let post = |name: &str| positions(&events, &RecordedEvent::Posttask(Key::new(name)))[0];
+    let pre = |name: &str| positions(&events, &RecordedEvent::Pretask(Key::new(name)))[0];
+    assert!(post("a") < pre("b") && post("a") < pre("c"));
+    assert!(post("b") < pre("d") && post("c") < pre("d"));
+    assert_eq!(events.len(), 10);
+}
+
+fn positions(events: &[RecordedEvent], wanted: &RecordedEvent) -> Vec<usize> {
+    events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| *e == wanted)
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// `finish` fires after a failure too, and says so.
+pub fn callbacks_see_failure<S: Scheduler + ?Sized>(s: &S) {
+    let fail = Func::try_new("fail", |_: &i64| Err::<i64, _>("no"));
+    let graph = Graph::from_tasks([
+        ("a", Task::literal(1i64)),
+        ("b", Task::call(&fail, [key("a")])),
+    ])
+    .expect("a valid graph");
+    let recorder = Recorder::new();
+    let options = Options::new().callback(recorder.clone());
+    run_with(s, &graph, &[Key::new("b")], &options).expect_err("b fails");
+    let events = recorder.events();
+    assert_eq!(events.last(), Some(&RecordedEvent::Finish { failed: true }));
+    assert!(!events.contains(&RecordedEvent::Posttask(Key::new("b"))));
+}
