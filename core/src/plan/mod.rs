@@ -10,8 +10,6 @@ mod csr;
 
 pub use csr::Csr;
 
-use std::collections::VecDeque;
-
 use crate::error::{Error, ErrorKind, Result};
 use crate::graph::Graph;
 use hashbrown::HashTable;
@@ -95,21 +93,26 @@ impl<'g> Plan<'g> {
             }
         };
         let Lowering { keys, tasks, .. } = lowering;
+        if !prioritize {
+            check_acyclic(&keys, &dependencies)?;
+            return Ok(Plan {
+                keys,
+                tasks,
+                dependencies,
+                dependents: Csr::default(),
+                priorities: Vec::new(),
+                outputs: output_ids,
+            });
+        }
         let dependents = dependencies.transpose();
-        let priorities = if prioritize {
-            // `order` returns some permutation even on a cycle; a cheap check
-            // that it is topological replaces a separate cycle search, which
-            // then only runs to name the cycle.
-            let priorities = crate::order::order(&dependencies, &dependents, &keys);
-            if !is_topological(&dependencies, &priorities) {
-                check_acyclic(&keys, &dependencies, &dependents)?;
-                return Err(Error::internal("order returned a non-topological order"));
-            }
-            priorities
-        } else {
-            check_acyclic(&keys, &dependencies, &dependents)?;
-            Vec::new()
-        };
+        // `order` returns some permutation even on a cycle; a cheap check
+        // that it is topological replaces a separate cycle search, which then
+        // only runs to name the cycle.
+        let priorities = crate::order::order(&dependencies, &dependents, &keys);
+        if !is_topological(&dependencies, &priorities) {
+            check_acyclic(&keys, &dependencies)?;
+            return Err(Error::internal("order returned a non-topological order"));
+        }
         Ok(Plan {
             keys,
             tasks,
@@ -282,63 +285,67 @@ fn is_topological(dependencies: &Csr, priorities: &[u32]) -> bool {
         })
 }
 
-/// Kahn's algorithm; on failure, reports one cycle by its keys.
-fn check_acyclic(keys: &[Key], dependencies: &Csr, dependents: &Csr) -> Result<()> {
+/// A depth-first walk along dependencies with an explicit stack (no
+/// recursion, no reverse lists); on failure, reports one cycle by its keys:
+/// the walk's current path from the task met again.
+fn check_acyclic(keys: &[Key], dependencies: &Csr) -> Result<()> {
+    const NEW: u8 = 0;
+    const ON_PATH: u8 = 1;
+    const DONE: u8 = 2;
     let n = keys.len();
-    let mut waiting: Vec<u32> = dependencies.rows().map(|r| r.len() as u32).collect();
-    let mut ready: VecDeque<u32> = (0..n as u32)
-        .filter(|&i| waiting[i as usize] == 0)
-        .collect();
-    let mut done = 0usize;
-    while let Some(id) = ready.pop_front() {
-        done += 1;
-        for &dependent in dependents.row(id) {
-            let w = &mut waiting[dependent as usize];
-            *w -= 1;
-            if *w == 0 {
-                ready.push_back(dependent);
+    let mut state = vec![NEW; n];
+    // (task, how many of its dependencies were looked at)
+    let mut path: Vec<(u32, u32)> = Vec::new();
+    for root in 0..n as u32 {
+        if state[root as usize] != NEW {
+            continue;
+        }
+        state[root as usize] = ON_PATH;
+        path.push((root, 0));
+        while let Some(top) = path.last_mut() {
+            let (id, seen) = *top;
+            let deps = dependencies.row(id);
+            match deps.get(seen as usize) {
+                None => {
+                    state[id as usize] = DONE;
+                    path.pop();
+                }
+                Some(&dep) => {
+                    top.1 += 1;
+                    match state[dep as usize] {
+                        NEW => {
+                            state[dep as usize] = ON_PATH;
+                            path.push((dep, 0));
+                        }
+                        ON_PATH => return Err(cycle_error(keys, &path, dep)),
+                        _ => {}
+                    }
+                }
             }
         }
     }
-    if done == n {
-        return Ok(());
-    }
-    // Every task left waiting has a waiting dependency; following them must
-    // come back to a task already seen: that loop is a cycle.
-    let Some(start) = (0..n).find(|&i| waiting[i] > 0) else {
-        return Err(Error::internal("cycle check lost track of a waiting task"));
-    };
-    let mut position = vec![u32::MAX; n];
-    let mut path: Vec<u32> = Vec::new();
-    let mut current = start as u32;
-    while position[current as usize] == u32::MAX {
-        position[current as usize] = path.len() as u32;
-        path.push(current);
-        let next = dependencies
-            .row(current)
-            .iter()
-            .copied()
-            .find(|&d| waiting[d as usize] > 0);
-        match next {
-            Some(next) => current = next,
-            None => return Err(Error::internal("cycle check found a dead end")),
-        }
-    }
-    let mut cycle: Vec<Key> = path[position[current as usize] as usize..]
+    Ok(())
+}
+
+/// The cycle closed by reaching `again` from the end of `path`, shown in
+/// the direction results flow.
+fn cycle_error(keys: &[Key], path: &[(u32, u32)], again: u32) -> Error {
+    let start = path.iter().position(|&(id, _)| id == again).unwrap_or(0);
+    let mut cycle: Vec<Key> = path[start..]
         .iter()
         .rev()
-        .map(|&i| keys[i as usize].clone())
+        .map(|&(id, _)| keys[id as usize].clone())
         .collect();
     if let Some(first) = cycle.first().cloned() {
         cycle.push(first);
     }
     let shown: Vec<String> = cycle.iter().map(Key::to_string).collect();
-    Err(Error::new(
+    Error::new(
         ErrorKind::Cycle,
         format!(
             "the graph has a cycle: {}; a task cannot depend on its own result",
             shown.join(" -> ")
         ),
     )
-    .with_cycle(cycle))
+    .with_cycle(cycle)
 }
