@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::key::Key;
@@ -49,11 +50,26 @@ impl Layer {
     /// same task again is accepted.
     pub fn insert(&mut self, key: impl Into<Key>, task: Task) -> Result<()> {
         let key = key.into();
-        match self.position(&key) {
-            Some(i) if self.tasks[i].1.same_as(&task) => Ok(()),
-            Some(i) => Err(conflict(&key, &self.tasks[i].1, &task)),
-            None => {
-                self.push_new(key, task);
+        let position = self.tasks.len() as u32;
+        let tasks = &self.tasks;
+        // One probe finds the key or the slot for it.
+        let entry = self.index.entry(
+            key.stable_hash(),
+            |&i| tasks[i as usize].0 == key,
+            |&i| tasks[i as usize].0.stable_hash(),
+        );
+        match entry {
+            Entry::Occupied(found) => {
+                let existing = &self.tasks[*found.get() as usize].1;
+                if existing.same_as(&task) {
+                    Ok(())
+                } else {
+                    Err(conflict(&key, existing, &task))
+                }
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(position);
+                self.tasks.push((key, task));
                 Ok(())
             }
         }
