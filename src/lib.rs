@@ -4,6 +4,8 @@
 //!
 //! - `local` (default): the local schedulers (`sync`, `threads`) and the
 //!   spilling store from `barrow-local`, re-exported as [`local`].
+//! - `delayed`: lazy function calls (Dask's `delayed`) from `barrow-delayed`,
+//!   re-exported as `delayed`.
 //! - `diagnostics`: progress bar, profilers and graph rendering from
 //!   `barrow-diagnostics`, re-exported as `diagnostics`.
 //! - `cli` (default): the `barrow` command (`barrow config list|get|paths|validate`);
@@ -25,6 +27,11 @@ pub use barrow_macros::task;
 #[cfg(feature = "local")]
 #[cfg_attr(docsrs, doc(cfg(feature = "local")))]
 pub use barrow_local as local;
+
+/// Lazy function calls: Dask's `delayed`.
+#[cfg(feature = "delayed")]
+#[cfg_attr(docsrs, doc(cfg(feature = "delayed")))]
+pub use barrow_delayed as delayed;
 
 /// Progress bar, profilers, resource profiler and graph rendering.
 #[cfg(feature = "diagnostics")]
