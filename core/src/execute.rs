@@ -65,6 +65,11 @@ fn resolve(arg: &Arg, read: &mut dyn FnMut(&Key) -> Result<Value>) -> Result<Inp
                 .collect::<Result<Vec<_>>>()?,
         ),
         Arg::Call(call) => Input::Value(run_call(call, read)?),
+        // The innermost fused task that fails names itself: `with_key`
+        // keeps the first key set.
+        Arg::Fused(fused) => {
+            Input::Value(run_call(&fused.1, read).map_err(|e| e.with_key(fused.0.clone()))?)
+        }
     })
 }
 

@@ -63,6 +63,10 @@ pub enum Arg {
     List(Box<[Arg]>),
     /// A nested call, evaluated first (Dask's `(add, (inc, 'x'), 1)`).
     Call(Box<Call>),
+    /// The call of the task `key`, merged into this one by an optimization
+    /// (fusion, inlining) and evaluated first. It computes what the plain
+    /// call computes; an error inside it names `key`, the task that failed.
+    Fused(Box<(Key, Call)>),
 }
 
 /// Hints for schedulers, carried by every task and by the wire format even
@@ -245,6 +249,16 @@ impl Arg {
             Arg::Key(key) => visit(key),
             Arg::List(items) => items.iter().for_each(|a| a.for_each_dependency(visit)),
             Arg::Call(call) => call.for_each_dependency(visit),
+            Arg::Fused(fused) => fused.1.for_each_dependency(visit),
+        }
+    }
+
+    /// The nested call, if this argument is one (fused or not).
+    pub fn as_call(&self) -> Option<&Call> {
+        match self {
+            Arg::Call(call) => Some(call),
+            Arg::Fused(fused) => Some(&fused.1),
+            _ => None,
         }
     }
 
@@ -255,8 +269,11 @@ impl Arg {
             (Arg::List(a), Arg::List(b)) => {
                 a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.same_as(y))
             }
-            (Arg::Call(a), Arg::Call(b)) => a.same_as(b),
-            _ => false,
+            _ => match (self.as_call(), other.as_call()) {
+                // Where a call came from does not change what it computes.
+                (Some(a), Some(b)) => a.same_as(b),
+                _ => false,
+            },
         }
     }
 }
@@ -350,6 +367,7 @@ fn write_args(f: &mut fmt::Formatter<'_>, args: &[Arg]) -> fmt::Result {
                 f.write_str("]")?;
             }
             Arg::Call(call) => write!(f, "{call}")?,
+            Arg::Fused(fused) => write!(f, "{}", fused.1)?,
         }
     }
     Ok(())

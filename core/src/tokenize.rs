@@ -375,6 +375,8 @@ impl Tokenize for Arg {
                 items.as_ref().tokenize_into(t);
             }
             Arg::Call(call) => call.tokenize_into(t),
+            // Fusion changes where a call runs, not what it computes.
+            Arg::Fused(fused) => fused.1.tokenize_into(t),
         }
     }
 }

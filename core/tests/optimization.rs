@@ -484,3 +484,24 @@ fn inline_functions_keeps_unread_and_output_tasks() {
         &d,
     );
 }
+
+#[test]
+fn an_error_inside_a_fused_chain_names_the_task_that_failed() {
+    let parse = Func::try_new("parse", |s: &String| s.parse::<i64>());
+    let d = graph(vec![
+        ("text", Task::literal(String::from("x1"))),
+        ("number", Task::call(&parse, [key("text")])),
+        ("next", Task::call(&inc(), [key("number")])),
+        ("last", Task::call(&inc(), [key("next")])),
+    ]);
+    let fused = fuse_linear(&d, &[Key::new("last")]).unwrap();
+    assert_eq!(fused.len(), 1, "the whole chain is one task");
+    let err = barrow_core::reference::get(&fused, &[Key::new("last")]).unwrap_err();
+    assert_eq!(err.key(), Some(&Key::new("number")));
+    assert_eq!(err.function(), Some("parse"));
+    assert!(
+        err.to_string()
+            .starts_with("task number (function 'parse') failed"),
+        "{err}"
+    );
+}

@@ -125,10 +125,14 @@ fn substitute_arg(arg: &Arg, key: &Key, body: &TaskBody) -> Arg {
         Arg::Key(k) if k == key => match body {
             TaskBody::Literal(value) => Arg::Literal(value.clone()),
             TaskBody::Alias(target) => Arg::Key(target.clone()),
-            TaskBody::Call(call) => Arg::Call(Box::new(call.clone())),
+            TaskBody::Call(call) => Arg::Fused(Box::new((key.clone(), call.clone()))),
         },
         Arg::Literal(_) | Arg::Key(_) => arg.clone(),
         Arg::List(items) => Arg::List(items.iter().map(|a| substitute_arg(a, key, body)).collect()),
         Arg::Call(call) => Arg::Call(Box::new(substitute_call(call, key, body))),
+        Arg::Fused(fused) => Arg::Fused(Box::new((
+            fused.0.clone(),
+            substitute_call(&fused.1, key, body),
+        ))),
     }
 }

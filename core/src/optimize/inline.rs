@@ -112,6 +112,7 @@ fn calls_only(task: &Task, functions: &[&str]) -> bool {
     fn arg_ok(arg: &crate::task::Arg, functions: &[&str]) -> bool {
         match arg {
             crate::task::Arg::Call(call) => call_ok(call, functions),
+            crate::task::Arg::Fused(fused) => call_ok(&fused.1, functions),
             crate::task::Arg::List(items) => items.iter().all(|a| arg_ok(a, functions)),
             _ => true,
         }
