@@ -35,32 +35,18 @@ impl<S: Scheduler> Scheduler for Spilling<S> {
     }
 }
 
-/// Every conformance case but the three 100,000-task ones, which take 1 to
-/// 4 s in a debug build even in memory (`scheduler_sync.rs` and
-/// `scheduler_threads.rs` run them); the 10,000-task graphs below check
-/// spilling at scale. Keep this list in step with `scheduler_conformance!`.
-macro_rules! spilling_conformance {
-    ($make:expr) => {
-        barrow_core::scheduler_conformance!(@cases $make;
-            seed_example, get_single_and_many, literal_arguments, nested_calls, lists_of_arguments,
-            aliases, tuple_keys, literal_requested_directly, repeated_requests, same_key_read_twice,
-            missing_key, missing_dependency, cycle, empty_graph, failing_task, panicking_task,
-            wrong_type_in_task, failure_among_many_branches, callbacks_in_order,
-            callbacks_see_failure, intermediates_freed_early, outputs_kept_until_the_end,
-            unrequested_tasks_do_not_run, store_from_the_context, scheduler_is_reusable,
-            layered_graph_shares_work, reduction_streams_through_memory
-        );
-    };
-}
-
+// Every conformance case but the three 100,000-task ones, which take 1 to
+// 4 s in a debug build even in memory (`scheduler_sync.rs` and
+// `scheduler_threads.rs` run them); the 10,000-task graphs below check
+// spilling at scale.
 mod sync_conformance {
     use super::*;
-    spilling_conformance!(Arc::new(Spilling(SyncScheduler)));
+    barrow_core::scheduler_conformance!(small: Arc::new(Spilling(SyncScheduler)));
 }
 
 mod threads_conformance {
     use super::*;
-    spilling_conformance!(Arc::new(Spilling(ThreadsScheduler::new())));
+    barrow_core::scheduler_conformance!(small: Arc::new(Spilling(ThreadsScheduler::new())));
 }
 
 /// Forwards to a [`SpillStore`] and hands its counters over when dropped.
