@@ -44,6 +44,11 @@ pub enum ErrorKind {
     Store,
     /// A configuration value or option is invalid.
     Config,
+    /// An argument to an operation is invalid (a partition count of zero, a
+    /// malformed pattern, mismatched lengths).
+    InvalidArgument,
+    /// Reading or writing a file failed (missing, unreadable, corrupt).
+    Io,
     /// The computation was cancelled.
     Cancelled,
     /// A bug in Barrow: please report it.

@@ -111,9 +111,24 @@ impl Built {
 /// produces (Dask's `pure=False`): a process-wide counter, salted with a
 /// number drawn once per process.
 pub(crate) fn unique_key(prefix: &str) -> Key {
+    Key::new(unique_name(prefix))
+}
+
+/// A name `prefix-token` that no other call, in this or any other process,
+/// gives: for results of impure functions and of closures, which have no
+/// content to hash (Dask's `pure=False`). A process-wide counter, salted with
+/// a number drawn once per process.
+///
+/// ```
+/// let a = barrow_delayed::unique_name("map");
+/// let b = barrow_delayed::unique_name("map");
+/// assert!(a.starts_with("map-"));
+/// assert_ne!(a, b);
+/// ```
+pub fn unique_name(prefix: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-    Key::new(token_name(prefix, &(process_salt(), count)))
+    token_name(prefix, &(process_salt(), count))
 }
 
 /// A random number drawn once per process: std's randomly seeded hasher,

@@ -83,6 +83,7 @@ pub use call::{
     DelayedArg, DelayedFn, IntoArg, IntoDelayed, IntoDelayedTry, Many, Param, delayed, delayed_try,
 };
 
+pub use crate::graph::unique_name;
 use crate::graph::{Built, unique_key};
 
 /// A lazy value of type `T`: the graph that computes it and its key.
@@ -102,6 +103,28 @@ impl<T> Delayed<T> {
             key,
             marker: PhantomData,
         }
+    }
+
+    /// A handle to the value of `key` in `graph`, for collections that build
+    /// their own graphs (a bag's `count()`, say) and hand out their results
+    /// as delayed values. `problem` is a graph-building error to report when
+    /// the handle is computed, as calls do.
+    ///
+    /// The caller promises that the value under `key` is a `T`; if it is
+    /// not, computing the handle fails with a wrong-type error.
+    ///
+    /// ```
+    /// use barrow_core::{Graph, Key, Options, Task, compute_with};
+    /// use barrow_delayed::Delayed;
+    /// # barrow_local::link();
+    ///
+    /// let graph = Graph::from_tasks([("answer", Task::literal(42u8))])?;
+    /// let answer = Delayed::<u8>::from_graph(graph, Key::new("answer"), None);
+    /// assert_eq!(compute_with(&answer, &Options::new().scheduler("sync"))?, 42);
+    /// # Ok::<(), barrow_core::Error>(())
+    /// ```
+    pub fn from_graph(graph: Graph, key: Key, problem: Option<std::sync::Arc<str>>) -> Delayed<T> {
+        Delayed::from_parts(Built { graph, problem }, key)
     }
 
     /// The key of the output.

@@ -1,0 +1,162 @@
+//! How a partition's elements are made.
+//!
+//! A bag does not add a task per element-wise operation. It keeps a *feed*:
+//! a function that pushes one partition's elements into a sink, built from
+//! its source (a stored partition, a range, a block of a text file) and the
+//! operations applied since (each `map` or `filter` wraps the feed in one
+//! more closure). Only operations that need whole partitions (a reduction,
+//! a shuffle, `compute`) add tasks, and each such task runs the whole feed:
+//! `read_text → flat_map → frequencies` reads lines, splits them and counts
+//! words in one pass, with no intermediate vectors. This is the fusion
+//! Dask's bag gets from Python iterators, done when the graph is built.
+
+use std::sync::Arc;
+
+use barrow_core::function::{Function, Input};
+use barrow_core::{Error, ErrorKind, Func, Result, Value};
+
+/// What a bag's elements must be: owned, shareable values. Stored
+/// partitions are shared between the tasks that read them, so reading one
+/// clones its elements (cheap for numbers; for large elements, keep the
+/// operations in one chain so they are read once).
+pub trait Element: Clone + Send + Sync + 'static {}
+
+impl<T: Clone + Send + Sync + 'static> Element for T {}
+
+/// The receiving end of a feed; an error stops the partition.
+pub(crate) type Sink<'s, T> = &'s mut dyn FnMut(T) -> Result<()>;
+
+/// Pushes the elements of the partition described by [`Part`] into a sink.
+pub(crate) type Feed<T> = Arc<dyn Fn(&Part<'_>, Sink<'_, T>) -> Result<()> + Send + Sync>;
+
+/// One partition as its task sees it: its index and its inputs (the values
+/// of the keys and literals the bag listed for it).
+#[derive(Clone, Copy)]
+pub(crate) struct Part<'a> {
+    pub(crate) index: usize,
+    pub(crate) inputs: &'a [Input],
+}
+
+impl<'a> Part<'a> {
+    /// The stored partition (a `Vec<T>`) at input `at`.
+    pub(crate) fn stored<T: 'static>(&self, at: usize) -> Result<&'a Vec<T>> {
+        let value = self
+            .inputs
+            .get(at)
+            .ok_or_else(|| Error::internal(format!("bag partition input {at} is missing")))?
+            .as_value()?;
+        value.downcast_ref::<Vec<T>>()
+    }
+}
+
+/// The feed of a stored partition at input `at`: its elements, cloned.
+pub(crate) fn stored_feed<T: Element>(at: usize) -> Feed<T> {
+    Arc::new(move |part: &Part<'_>, sink: Sink<'_, T>| {
+        for x in part.stored::<T>(at)? {
+            sink(x.clone())?;
+        }
+        Ok(())
+    })
+}
+
+/// A partition's elements, for the function that consumes them.
+pub(crate) struct Elements<'a, T> {
+    feed: &'a Feed<T>,
+    part: Part<'a>,
+}
+
+impl<T> Elements<'_, T> {
+    /// The partition's index.
+    pub(crate) fn index(&self) -> usize {
+        self.part.index
+    }
+
+    /// Pushes every element into `sink`.
+    pub(crate) fn for_each(&self, sink: Sink<'_, T>) -> Result<()> {
+        (self.feed)(&self.part, sink)
+    }
+
+    /// Every element, in a vector.
+    pub(crate) fn collect(&self) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        self.for_each(&mut |x| {
+            out.push(x);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+}
+
+/// What a partition task does with its elements.
+pub(crate) type Consume<T, R> = Arc<dyn Fn(&Elements<'_, T>) -> Result<R> + Send + Sync>;
+
+/// The task function of a whole-partition step: its first argument is the
+/// partition index (a `u32` literal), the others the partition's inputs.
+struct PartitionFn<T, R> {
+    name: Arc<str>,
+    feed: Feed<T>,
+    consume: Consume<T, R>,
+}
+
+impl<T: Send + Sync + 'static, R: Send + Sync + 'static> Function for PartitionFn<T, R> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn call(&self, inputs: &[Input]) -> Result<Value> {
+        let (first, rest) = inputs
+            .split_first()
+            .ok_or_else(|| Error::internal("a bag partition task has no arguments"))?;
+        let index = *first.as_value()?.downcast_ref::<u32>()? as usize;
+        let elements = Elements {
+            feed: &self.feed,
+            part: Part {
+                index,
+                inputs: rest,
+            },
+        };
+        Ok(Value::new((self.consume)(&elements)?))
+    }
+}
+
+/// A [`Func`] running `feed` into `consume` for one partition.
+pub(crate) fn partition_func<T, R>(name: &str, feed: Feed<T>, consume: Consume<T, R>) -> Func
+where
+    T: Send + Sync + 'static,
+    R: Send + Sync + 'static,
+{
+    Func::from_function(PartitionFn {
+        name: Arc::from(name),
+        feed,
+        consume,
+    })
+}
+
+/// An error of a user function on an element, with the operation and the
+/// partition it happened in (the task's key is added by the scheduler).
+pub(crate) fn element_error(
+    operation: &str,
+    partition: usize,
+    error: impl Into<barrow_core::error::BoxError>,
+) -> Error {
+    let error = error.into();
+    Error::new(
+        ErrorKind::TaskFailed,
+        format!("{operation} failed on an element of partition {partition}: {error}"),
+    )
+    .with_source(error)
+}
+
+/// A name no other call gives, `op-<token>`: for operations on closures,
+/// which cannot be hashed (Dask hashes the function; a Rust closure has no
+/// content to hash).
+pub(crate) fn unique_name(op: &str) -> Arc<str> {
+    Arc::from(barrow_delayed::unique_name(op))
+}
+
+/// A name determined by `what` (the parent's name and the parameters),
+/// `op-<token>`: the same call on the same bag gives the same name, so its
+/// work is shared when several results are computed together.
+pub(crate) fn name_of<W: barrow_core::tokenize::Tokenize + ?Sized>(op: &str, what: &W) -> Arc<str> {
+    Arc::from(barrow_core::tokenize::token_name(op, what))
+}

@@ -1,0 +1,415 @@
+//! Counting, ranking and grouping: `frequencies`, `topk`, `distinct`,
+//! `foldby` (a tree reduction of hash maps) and `groupby` (a shuffle).
+
+use std::cmp::Ordering;
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher, Hash};
+use std::sync::Arc;
+
+use barrow_core::arg::{key, keys, lit};
+use barrow_core::function::List;
+use barrow_core::{Error, Func, Key, Layer, Result, Task};
+use hashbrown::hash_map::Entry;
+use hashbrown::{HashMap, HashSet};
+
+use crate::Bag;
+use crate::error::BagError;
+use crate::feed::{Element, Elements, name_of, unique_name};
+use crate::reduce::Reduction;
+
+/// Where a shuffle sends an element: the same bucket for the same key in
+/// every process of one build (std's SipHash with its fixed keys), unlike a
+/// hash map's randomly seeded hasher.
+fn bucket_of<K: Hash>(key: &K, buckets: usize) -> usize {
+    let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(key);
+    (hash % buckets as u64) as usize
+}
+
+impl<T: Element> Bag<T> {
+    /// How many times each distinct element occurs, as a bag of one
+    /// partition of `(element, count)` pairs in no particular order (Dask's
+    /// `frequencies`).
+    ///
+    /// ```
+    /// use barrow_bag::Bag;
+    /// use barrow_core::{Options, compute_with};
+    /// # barrow_local::link();
+    ///
+    /// let words = Bag::from_sequence(["a", "b", "a", "c", "a", "b"], 3)?;
+    /// let mut counts = compute_with(&words.frequencies(), &Options::new().scheduler("sync"))?;
+    /// counts.sort();
+    /// assert_eq!(counts, [("a", 3), ("b", 2), ("c", 1)]);
+    /// # Ok::<(), barrow_core::Error>(())
+    /// ```
+    pub fn frequencies(&self) -> Bag<(T, u64)>
+    where
+        T: Hash + Eq,
+    {
+        self.reduce_to_bag(
+            "frequencies",
+            name_of("frequencies", &*self.name),
+            Reduction {
+                per_part: Arc::new(|elements: &Elements<'_, T>| {
+                    let mut counts: HashMap<T, u64> = HashMap::new();
+                    elements.for_each(&mut |x| {
+                        *counts.entry(x).or_insert(0) += 1;
+                        Ok(())
+                    })?;
+                    Ok(counts)
+                }),
+                merge: Arc::new(|a: &mut HashMap<T, u64>, b: &HashMap<T, u64>| {
+                    a.reserve(b.len() / 2);
+                    for (x, n) in b {
+                        match a.get_mut(x) {
+                            Some(count) => *count += n,
+                            None => {
+                                a.insert(x.clone(), *n);
+                            }
+                        }
+                    }
+                }),
+                finish: Arc::new(|counts: HashMap<T, u64>| Ok(counts.into_iter().collect())),
+            },
+        )
+    }
+
+    /// The `k` largest elements, largest first, as a bag of one partition
+    /// (Dask's `topk`). Of equal elements, the earlier ones (by partition,
+    /// then position) come first.
+    ///
+    /// ```
+    /// use barrow_bag::Bag;
+    /// use barrow_core::{Options, compute_with};
+    /// # barrow_local::link();
+    ///
+    /// let top = Bag::from_sequence([5, 1, 9, 3, 7], 2)?.topk(2);
+    /// assert_eq!(compute_with(&top, &Options::new().scheduler("sync"))?, [9, 7]);
+    /// # Ok::<(), barrow_core::Error>(())
+    /// ```
+    pub fn topk(&self, k: usize) -> Bag<T>
+    where
+        T: Ord,
+    {
+        self.top_by(
+            "topk",
+            name_of("topk", &(&*self.name, k as u64)),
+            k,
+            |x: &T| x.clone(),
+        )
+    }
+
+    /// The `k` elements with the largest `key`, largest first (Dask's
+    /// `topk(k, key=...)`); ties keep the earlier element first.
+    ///
+    /// ```
+    /// use barrow_bag::Bag;
+    /// use barrow_core::{Options, compute_with};
+    /// # barrow_local::link();
+    ///
+    /// let counts = Bag::from_sequence([("a", 3), ("b", 7), ("c", 5)], 2)?;
+    /// let top = counts.topk_by(2, |(_, n)| *n);
+    /// assert_eq!(compute_with(&top, &Options::new().scheduler("sync"))?, [("b", 7), ("c", 5)]);
+    /// # Ok::<(), barrow_core::Error>(())
+    /// ```
+    pub fn topk_by<K, F>(&self, k: usize, key: F) -> Bag<T>
+    where
+        K: Ord + Clone + Send + Sync + 'static,
+        F: Fn(&T) -> K + Send + Sync + 'static,
+    {
+        self.top_by("topk", unique_name("topk"), k, key)
+    }
+
+    fn top_by<K, F>(&self, op: &str, name: Arc<str>, k: usize, key: F) -> Bag<T>
+    where
+        K: Ord + Clone + Send + Sync + 'static,
+        F: Fn(&T) -> K + Send + Sync + 'static,
+    {
+        type Ranked<K, T> = Vec<(K, (u32, u64), T)>;
+        // Larger keys first, then earlier positions.
+        fn order<K: Ord, T>(a: &(K, (u32, u64), T), b: &(K, (u32, u64), T)) -> Ordering {
+            b.0.cmp(&a.0).then(a.1.cmp(&b.1))
+        }
+        fn keep<K: Ord, T>(ranked: &mut Ranked<K, T>, k: usize) {
+            if ranked.len() > k {
+                if k > 0 {
+                    ranked.select_nth_unstable_by(k - 1, order);
+                }
+                ranked.truncate(k);
+            }
+        }
+        self.reduce_to_bag(
+            op,
+            name,
+            Reduction {
+                per_part: Arc::new(move |elements: &Elements<'_, T>| {
+                    let partition = elements.index() as u32;
+                    let mut ranked: Ranked<K, T> = Vec::new();
+                    let mut position = 0u64;
+                    elements.for_each(&mut |x| {
+                        ranked.push((key(&x), (partition, position), x));
+                        position += 1;
+                        // Selecting at 2k keeps the work linear in the partition.
+                        if ranked.len() >= 2 * k.max(16) {
+                            keep(&mut ranked, k);
+                        }
+                        Ok(())
+                    })?;
+                    keep(&mut ranked, k);
+                    Ok(ranked)
+                }),
+                merge: Arc::new(move |a: &mut Ranked<K, T>, b: &Ranked<K, T>| {
+                    a.extend(b.iter().cloned());
+                    keep(a, k);
+                }),
+                finish: Arc::new(|mut ranked: Ranked<K, T>| {
+                    ranked.sort_by(order);
+                    Ok(ranked.into_iter().map(|(_, _, x)| x).collect())
+                }),
+            },
+        )
+    }
+
+    /// The distinct elements, in the order they first appear, as a bag of
+    /// one partition (Dask's `distinct`).
+    ///
+    /// ```
+    /// use barrow_bag::Bag;
+    /// use barrow_core::{Options, compute_with};
+    /// # barrow_local::link();
+    ///
+    /// let unique = Bag::from_sequence([3, 1, 3, 2, 1], 2)?.distinct();
+    /// assert_eq!(compute_with(&unique, &Options::new().scheduler("sync"))?, [3, 1, 2]);
+    /// # Ok::<(), barrow_core::Error>(())
+    /// ```
+    pub fn distinct(&self) -> Bag<T>
+    where
+        T: Hash + Eq,
+    {
+        #[derive(Clone)]
+        struct Seen<T> {
+            order: Vec<T>,
+            set: HashSet<T>,
+        }
+        self.reduce_to_bag(
+            "distinct",
+            name_of("distinct", &*self.name),
+            Reduction {
+                per_part: Arc::new(|elements: &Elements<'_, T>| {
+                    let mut seen = Seen {
+                        order: Vec::new(),
+                        set: HashSet::new(),
+                    };
+                    elements.for_each(&mut |x| {
+                        if !seen.set.contains(&x) {
+                            seen.set.insert(x.clone());
+                            seen.order.push(x);
+                        }
+                        Ok(())
+                    })?;
+                    Ok(seen)
+                }),
+                merge: Arc::new(|a: &mut Seen<T>, b: &Seen<T>| {
+                    for x in &b.order {
+                        if !a.set.contains(x) {
+                            a.set.insert(x.clone());
+                            a.order.push(x.clone());
+                        }
+                    }
+                }),
+                finish: Arc::new(|seen: Seen<T>| Ok(seen.order)),
+            },
+        )
+    }
+
+    /// Groups elements by `key` and folds each group, without a shuffle
+    /// (Dask's `foldby`, the fast way to group): every partition folds its
+    /// elements into one accumulator per key, starting from `init`, with
+    /// `binop`; accumulators of the same key from different partitions are
+    /// folded together with `combine`. The result is a bag of one partition
+    /// of `(key, accumulator)` pairs in no particular order.
+    ///
+    /// ```
+    /// use barrow_bag::Bag;
+    /// use barrow_core::{Options, compute_with};
+    /// # barrow_local::link();
+    ///
+    /// // Sum of the even and of the odd numbers below 10.
+    /// let sums = Bag::range(10, 3)?.foldby(|x| x % 2, 0, |acc, x| acc + x, |a, b| a + b);
+    /// let mut sums = compute_with(&sums, &Options::new().scheduler("sync"))?;
+    /// sums.sort();
+    /// assert_eq!(sums, [(0, 20), (1, 25)]);
+    /// # Ok::<(), barrow_core::Error>(())
+    /// ```
+    pub fn foldby<K, A, KF, B, C>(&self, key: KF, init: A, binop: B, combine: C) -> Bag<(K, A)>
+    where
+        K: Element + Hash + Eq,
+        A: Element,
+        KF: Fn(&T) -> K + Send + Sync + 'static,
+        B: Fn(A, T) -> A + Send + Sync + 'static,
+        C: Fn(A, A) -> A + Send + Sync + 'static,
+    {
+        self.reduce_to_bag(
+            "foldby",
+            unique_name("foldby"),
+            Reduction {
+                per_part: Arc::new(move |elements: &Elements<'_, T>| {
+                    let mut groups: HashMap<K, A> = HashMap::new();
+                    elements.for_each(&mut |x| {
+                        match groups.entry(key(&x)) {
+                            Entry::Occupied(slot) => {
+                                slot.replace_entry_with(|_, acc| Some(binop(acc, x)));
+                            }
+                            Entry::Vacant(slot) => {
+                                slot.insert(binop(init.clone(), x));
+                            }
+                        }
+                        Ok(())
+                    })?;
+                    Ok(groups)
+                }),
+                merge: Arc::new(move |a: &mut HashMap<K, A>, b: &HashMap<K, A>| {
+                    for (k, acc) in b {
+                        match a.entry(k.clone()) {
+                            Entry::Occupied(slot) => {
+                                slot.replace_entry_with(|_, mine| Some(combine(mine, acc.clone())));
+                            }
+                            Entry::Vacant(slot) => {
+                                slot.insert(acc.clone());
+                            }
+                        }
+                    }
+                }),
+                finish: Arc::new(|groups: HashMap<K, A>| Ok(groups.into_iter().collect())),
+            },
+        )
+    }
+
+    /// Groups elements by `key` into `(key, elements)` pairs, with a
+    /// shuffle that moves every element (Dask's `groupby`; prefer
+    /// [`Bag::foldby`] when the groups are only reduced). The result has as
+    /// many partitions as this bag; each key's elements are in one pair, in
+    /// partition order.
+    ///
+    /// The shuffle splits every partition into one piece per output
+    /// partition, and each piece is a task result of its own: with a memory
+    /// limit (`local.spill.memory-limit`) and a codec registered for
+    /// `Vec<T>` (see [`register_codecs`](crate::register_codecs)), pieces
+    /// that do not fit in memory are spilled to disk until their output
+    /// partition is built, so the shuffle stays within the budget.
+    ///
+    /// ```
+    /// use barrow_bag::Bag;
+    /// use barrow_core::{Options, compute_with};
+    /// # barrow_local::link();
+    ///
+    /// let words = Bag::from_sequence(["apple", "bee", "avocado", "cat", "bear"], 2)?;
+    /// let groups = words.groupby(|w| w.chars().next().unwrap_or(' '));
+    /// let mut groups = compute_with(&groups, &Options::new().scheduler("sync"))?;
+    /// groups.sort();
+    /// assert_eq!(groups, [('a', vec!["apple", "avocado"]), ('b', vec!["bee", "bear"]), ('c', vec!["cat"])]);
+    /// # Ok::<(), barrow_core::Error>(())
+    /// ```
+    pub fn groupby<K, KF>(&self, key: KF) -> Bag<(K, Vec<T>)>
+    where
+        K: Element + Hash + Eq,
+        KF: Fn(&T) -> K + Send + Sync + 'static,
+    {
+        self.shuffle_groups(key, self.npartitions())
+    }
+
+    /// [`Bag::groupby`] into `npartitions` output partitions.
+    pub fn groupby_into<K, KF>(&self, key: KF, npartitions: usize) -> Result<Bag<(K, Vec<T>)>>
+    where
+        K: Element + Hash + Eq,
+        KF: Fn(&T) -> K + Send + Sync + 'static,
+    {
+        if npartitions == 0 {
+            return Err(BagError::ZeroPartitions {
+                what: "npartitions",
+            }
+            .into());
+        }
+        Ok(self.shuffle_groups(key, npartitions))
+    }
+
+    fn shuffle_groups<K, KF>(&self, key_of: KF, outputs: usize) -> Bag<(K, Vec<T>)>
+    where
+        K: Element + Hash + Eq,
+        KF: Fn(&T) -> K + Send + Sync + 'static,
+    {
+        let key_of = Arc::new(key_of);
+        let name = unique_name("groupby");
+        let token = name.strip_prefix("groupby").unwrap_or(&name);
+        let split_name: Arc<str> = Arc::from(format!("groupby-split{token}"));
+        let piece_name: Arc<str> = Arc::from(format!("groupby-piece{token}"));
+
+        // 1. Each partition, split into one bucket per output partition.
+        let split_key = key_of.clone();
+        let split = self.partition_layer(
+            &split_name,
+            "groupby-split",
+            Arc::new(move |elements: &Elements<'_, T>| {
+                let mut buckets: Vec<Vec<T>> = vec![Vec::new(); outputs];
+                elements.for_each(&mut |x| {
+                    buckets[bucket_of(&split_key(&x), outputs)].push(x);
+                    Ok(())
+                })?;
+                Ok(buckets)
+            }),
+        );
+        // 2. Each bucket, a value of its own (spillable on its own).
+        let pick = Func::try_new("groupby-piece", |buckets: &Vec<Vec<T>>, j: &u32| {
+            buckets
+                .get(*j as usize)
+                .cloned()
+                .ok_or_else(|| Error::internal(format!("groupby has no bucket {j}")))
+        });
+        let inputs = self.npartitions();
+        let mut pieces = Layer::with_capacity(piece_name.clone(), inputs * outputs);
+        for i in 0..inputs {
+            for j in 0..outputs {
+                let task = Task::call(&pick, [key((split_name.clone(), i as u32)), lit(j as u32)]);
+                let inserted =
+                    pieces.insert(Key::from((piece_name.clone(), i as u32, j as u32)), task);
+                debug_assert!(inserted.is_ok());
+            }
+        }
+        // 3. Each output partition, grouped from its pieces.
+        let group = Func::new("groupby-group", move |pieces: List<Vec<T>>| {
+            let mut index: HashMap<K, usize> = HashMap::new();
+            let mut groups: Vec<(K, Vec<T>)> = Vec::new();
+            for piece in &pieces {
+                for x in piece.iter() {
+                    let k = key_of(x);
+                    match index.get(&k) {
+                        Some(&g) => groups[g].1.push(x.clone()),
+                        None => {
+                            index.insert(k.clone(), groups.len());
+                            groups.push((k, vec![x.clone()]));
+                        }
+                    }
+                }
+            }
+            groups
+        });
+        let mut grouped = Layer::with_capacity(name.clone(), outputs);
+        for j in 0..outputs {
+            let inputs_j = (0..inputs).map(|i| Key::from((piece_name.clone(), i as u32, j as u32)));
+            let inserted = grouped.insert(
+                Key::from((name.clone(), j as u32)),
+                Task::call(&group, [keys(inputs_j)]),
+            );
+            debug_assert!(inserted.is_ok());
+        }
+        let mut graph = self.graph.clone();
+        let mut problem = self.problem.clone();
+        for layer in [split, pieces, grouped] {
+            if let Err(error) = graph.add_layer(Arc::new(layer)) {
+                problem.get_or_insert_with(|| Arc::from(error.to_string()));
+            }
+        }
+        Bag {
+            split_every: self.split_every,
+            ..Bag::stored(graph, problem, name, outputs)
+        }
+    }
+}
