@@ -2,6 +2,8 @@
 //! `bench_graph.py` (so Barrow and Dask measure the same graphs) and a
 //! counting allocator for memory figures.
 
+pub mod bag;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -94,13 +94,15 @@ impl<T: Element> Bag<T> {
         Ok(Bag::store_partitions(partitions))
     }
 
-    fn from_chunks(mut data: Vec<T>, size: usize) -> Bag<T> {
-        let mut partitions = Vec::with_capacity(data.len().div_ceil(size).max(1));
-        while data.len() > size {
-            let rest = data.split_off(size);
-            partitions.push(std::mem::replace(&mut data, rest));
-        }
-        partitions.push(data);
+    fn from_chunks(data: Vec<T>, size: usize) -> Bag<T> {
+        let count = data.len().div_ceil(size).max(1);
+        let mut items = data.into_iter();
+        // Each partition gets an allocation of its own size: splitting the
+        // vector in place would leave every partition holding the capacity
+        // of all the items after it.
+        let partitions = (0..count)
+            .map(|_| items.by_ref().take(size).collect())
+            .collect();
         Bag::store_partitions(partitions)
     }
 

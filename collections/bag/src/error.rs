@@ -7,6 +7,7 @@
 //! for the rest; `error.source_as::<BagError>()` recovers the details (the
 //! path, the offset).
 
+use std::io;
 use std::path::PathBuf;
 
 use barrow_core::{Error, ErrorKind};
@@ -67,7 +68,7 @@ pub enum BagError {
     BadPattern {
         /// The pattern as given.
         pattern: String,
-        /// What is wrong with it.
+        /// What is wrong with it, and where.
         message: String,
     },
     /// A file could not be opened or read.
@@ -75,45 +76,45 @@ pub enum BagError {
     Read {
         /// The file.
         path: PathBuf,
-        /// The operating system's error.
+        /// Why.
         #[source]
-        source: std::io::Error,
+        source: io::Error,
     },
     /// A compressed file is corrupt or truncated.
     #[error(
-        "{path} is not valid {compression} data (corrupt or truncated?) near byte {offset} of \
-         the file: {source}"
+        "{path} is not valid {compression} data (corrupt or truncated?) near byte {offset} of the file: {source}"
     )]
     Corrupt {
-        /// The file.
+        /// The compressed file.
         path: PathBuf,
-        /// The compression it was read with.
+        /// The name of its compression (`gzip`, `bz2`, `xz`, `zstd`).
         compression: &'static str,
-        /// How far into the (compressed) file the error was met.
+        /// About how many bytes of the compressed file had been read when
+        /// the decoder failed (decoders read ahead, so this is approximate).
         offset: u64,
         /// The decoder's error.
         #[source]
-        source: std::io::Error,
+        source: io::Error,
     },
     /// A line is not UTF-8.
     #[error(
-        "{path}: the line starting at byte {offset} (of the decompressed text) is not valid \
-         UTF-8; fix the file's encoding or read it with another reader"
+        "{path}: the line starting at byte {offset} (of the decompressed text) is not valid UTF-8; read the file as bytes or fix its encoding"
     )]
     NotUtf8 {
         /// The file.
         path: PathBuf,
-        /// Offset of the line in the decompressed text.
+        /// Where the line starts, in bytes from the start of the
+        /// decompressed text.
         offset: u64,
     },
     /// A file could not be created or written.
     #[error("cannot write {path}: {source}")]
     Write {
-        /// The file.
+        /// The file (or a directory that had to be created for it).
         path: PathBuf,
-        /// The operating system's or encoder's error.
+        /// Why.
         #[source]
-        source: std::io::Error,
+        source: io::Error,
     },
     /// An unknown compression name.
     #[error("unknown compression {name:?}: use one of none, gzip (gz), bz2, xz, zstd (zst)")]
@@ -121,13 +122,76 @@ pub enum BagError {
         /// The name as given.
         name: String,
     },
+    /// A plain path (not a glob pattern) names a directory.
+    #[error("{path} is a directory: to read the files in it, use a glob such as {path}/*")]
+    IsDirectory {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// A block size of zero bytes was asked for.
+    #[error(
+        "the block size must be at least 1 byte (got 0): give a size such as 64 MiB, or none to read each file as one block"
+    )]
+    ZeroBlocksize,
+    /// An output name pattern has more than one `*`.
+    #[error(
+        "output name pattern {pattern:?} has {stars} `*`s: use exactly one `*` where the partition number goes (as in out/part-*.txt), or none to name a directory"
+    )]
+    BadNamePattern {
+        /// The pattern as given.
+        pattern: String,
+        /// How many `*` it has.
+        stars: usize,
+    },
 }
 
 impl BagError {
+    /// Turns an I/O error met while reading `path` into a [`BagError`].
+    ///
+    /// The readers made by
+    /// [`Compression::reader`](crate::io::compression::Compression::reader)
+    /// fail with an [`io::Error`] that carries the precise [`BagError`]
+    /// (such as [`BagError::Corrupt`] with its offset); that error is taken
+    /// out as it is. Any other error becomes [`BagError::Read`].
+    pub fn from_read_error(path: impl Into<PathBuf>, err: io::Error) -> BagError {
+        if !err.get_ref().is_some_and(|inner| inner.is::<BagError>()) {
+            return BagError::Read {
+                path: path.into(),
+                source: err,
+            };
+        }
+        let kind = err.kind();
+        // The two fallbacks cannot happen after the `is` check above, but
+        // rebuilding an error is cheaper to reason about than a panic.
+        match err.into_inner().map(|inner| inner.downcast::<BagError>()) {
+            Some(Ok(bag)) => *bag,
+            Some(Err(other)) => BagError::Read {
+                path: path.into(),
+                source: io::Error::new(kind, other),
+            },
+            None => BagError::Read {
+                path: path.into(),
+                source: io::Error::from(kind),
+            },
+        }
+    }
+
+    /// Wraps this error in an [`io::Error`], so that it can travel through
+    /// a [`std::io::Read`] and be taken out again by
+    /// [`BagError::from_read_error`].
+    pub(crate) fn into_io(self) -> io::Error {
+        let kind = match &self {
+            BagError::Read { source, .. } | BagError::Write { source, .. } => source.kind(),
+            _ => io::ErrorKind::InvalidData,
+        };
+        io::Error::new(kind, self)
+    }
+
     /// The kind of [`Error`] this becomes.
     pub fn kind(&self) -> ErrorKind {
         match self {
             BagError::NoMatch { .. }
+            | BagError::IsDirectory { .. }
             | BagError::Read { .. }
             | BagError::Corrupt { .. }
             | BagError::NotUtf8 { .. }
@@ -149,4 +213,33 @@ pub(crate) fn invalid(message: impl Into<String>) -> Error {
         message: message.into(),
     }
     .into()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn read_errors_keep_or_gain_their_path() {
+        let plain = io::Error::new(io::ErrorKind::PermissionDenied, "denied");
+        match BagError::from_read_error("a.txt", plain) {
+            BagError::Read { path, source } => {
+                assert_eq!(path, PathBuf::from("a.txt"));
+                assert_eq!(source.kind(), io::ErrorKind::PermissionDenied);
+            }
+            other => panic!("expected Read, got {other:?}"),
+        }
+        let carried = BagError::NotUtf8 {
+            path: "b.txt".into(),
+            offset: 7,
+        }
+        .into_io();
+        assert_eq!(carried.kind(), io::ErrorKind::InvalidData);
+        let back = BagError::from_read_error("elsewhere", carried);
+        assert!(
+            matches!(back, BagError::NotUtf8 { offset: 7, path } if path == Path::new("b.txt"))
+        );
+    }
 }

@@ -61,9 +61,11 @@ mod elementwise;
 pub mod error;
 mod feed;
 mod group;
+mod io;
 mod numeric;
 mod output;
 mod reduce;
+mod text;
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -76,8 +78,10 @@ use barrow_delayed::Delayed;
 
 pub use crate::error::BagError;
 pub use crate::feed::Element;
+pub use crate::io::compression::Compression;
 pub use crate::numeric::Numeric;
 pub use crate::output::{BagIter, register_codecs};
+pub use crate::text::{Patterns, ReadText, read_text};
 
 use crate::feed::{Consume, Feed, partition_func, stored_feed};
 

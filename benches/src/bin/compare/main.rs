@@ -43,6 +43,14 @@ use barrow_benches::{Workload, by_name};
 use barrow_core::collection::GraphKeys;
 use barrow_core::{Options, compute_with};
 
+mod bag;
+
+/// mimalloc, as the project recommends for programs that allocate many
+/// small values (bags of strings): about twice as fast as glibc's malloc on
+/// small blocks and on blocks freed by another thread (`shared/notes/crates.md`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The workloads `--list` shows and a usage error names.
 const KNOWN: &[&str] = &[
     "indep10k",
@@ -51,19 +59,23 @@ const KNOWN: &[&str] = &[
     "chain10k",
     "tree2^12",
     "tree2^14",
+    "bag-mapfilter",
+    "bag-text-frequencies",
+    "bag-text-frequencies-gz",
 ];
 
 /// The schedulers this runner accepts.
 const SCHEDULERS: &[&str] = &["sync", "threads"];
 
 const USAGE: &str = "usage: compare --workload NAME [--workload NAME...] \
-[--scheduler sync|threads] [--reps N] [--warmup N] [--workers N]
+[--scheduler sync|threads] [--reps N] [--warmup N] [--workers N] [--data DIR]
        compare --list
-  --workload NAME   a graph shape (repeat or separate with commas)
+  --workload NAME   a graph shape or bag workload (repeat or separate with commas)
   --scheduler NAME  sync or threads (default: sync)
   --reps N          timed runs, the median is reported (default: 3, at least 1)
   --warmup N        untimed runs first (default: 1)
   --workers N       threads of the threads scheduler (default: 2)
+  --data DIR        the text corpus of benches/compare/gen_text.py (bag-text-*)
   --list            print the known workloads, one a line";
 
 /// What the command line asked for.
@@ -74,6 +86,7 @@ struct Args {
     reps: usize,
     warmup: usize,
     workers: usize,
+    data: Option<std::path::PathBuf>,
 }
 
 /// What the command line asks for: run, list, or help.
@@ -93,6 +106,7 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Command, String> {
         reps: 3,
         warmup: 1,
         workers: 2,
+        data: None,
     };
     while let Some(flag) = argv.next() {
         // Accept both `--flag value` and `--flag=value`.
@@ -134,6 +148,7 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Command, String> {
             "--reps" => args.reps = count("--reps", &value("--reps")?, 1)?,
             "--warmup" => args.warmup = count("--warmup", &value("--warmup")?, 0)?,
             "--workers" => args.workers = count("--workers", &value("--workers")?, 1)?,
+            "--data" => args.data = Some(value("--data")?.into()),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -159,8 +174,17 @@ struct Measured {
     tasks: usize,
     build: Duration,
     times: Vec<Duration>,
-    result: i64,
-    expected: i64,
+    /// The last result and the expected one, as JSON.
+    result: String,
+    expected: String,
+    /// Workload-specific fields, as raw JSON values (`throughput`, ...).
+    extra: Vec<(&'static str, String)>,
+}
+
+impl Measured {
+    fn ok(&self) -> bool {
+        self.result == self.expected
+    }
 }
 
 /// The median of `times` (the mean of the middle two for an even count).
@@ -213,18 +237,23 @@ fn run_once(target: &GraphKeys, options: &Options) -> Result<i64, String> {
         .map_err(|e| format!("unexpected result: {e}"))
 }
 
+/// The options of every run: the scheduler, and its workers for `threads`.
+fn run_options(args: &Args) -> Options {
+    let options = Options::new().scheduler(args.scheduler.as_str());
+    if args.scheduler == "threads" {
+        options.num_workers(args.workers)
+    } else {
+        options
+    }
+}
+
 /// Builds, warms up, times and checks one workload.
 fn measure(name: &str, args: &Args) -> Result<Measured, String> {
     let (workload, build_time) = build(name, args)?;
     let tasks = workload.graph.len();
     let expected = workload.expected;
     let target = GraphKeys::new(workload.graph, [workload.output]);
-    let mut options = Options::new()
-        .scheduler(args.scheduler.as_str())
-        .optimize_graph(false);
-    if args.scheduler == "threads" {
-        options = options.num_workers(args.workers);
-    }
+    let options = run_options(args).optimize_graph(false);
     for _ in 0..args.warmup {
         let result = run_once(&target, &options)?;
         if result != expected {
@@ -245,8 +274,9 @@ fn measure(name: &str, args: &Args) -> Result<Measured, String> {
         tasks,
         build: build_time,
         times,
-        result,
-        expected,
+        result: result.to_string(),
+        expected: expected.to_string(),
+        extra: Vec::new(),
     })
 }
 
@@ -320,7 +350,7 @@ fn record(name: &str, args: &Args, outcome: &Result<Measured, String>) -> String
             // usize -> f64 is exact for any task count a graph here has.
             #[allow(clippy::cast_precision_loss, reason = "task counts are far below 2^52")]
             let us_per_task = seconds / m.tasks.max(1) as f64 * 1e6;
-            let ok = m.result == m.expected;
+            let ok = m.ok();
             let _ = write!(
                 line,
                 ", \"tasks\": {}, \"seconds\": {}, \"times\": [{}], \"us_per_task\": {}, \
@@ -334,6 +364,9 @@ fn record(name: &str, args: &Args, outcome: &Result<Measured, String>) -> String
                 m.result,
                 m.expected,
             );
+            for (field, value) in &m.extra {
+                let _ = write!(line, ", {}: {value}", json_string(field));
+            }
             if !ok {
                 let _ = write!(
                     line,
@@ -377,8 +410,12 @@ fn main() -> ExitCode {
     barrow_local::link();
     let mut all_ok = true;
     for name in &args.workloads {
-        let outcome = measure(name, &args);
-        all_ok &= matches!(&outcome, Ok(m) if m.result == m.expected);
+        let outcome = if name.starts_with("bag-") {
+            bag::measure(name, &args)
+        } else {
+            measure(name, &args)
+        };
+        all_ok &= matches!(&outcome, Ok(m) if m.ok());
         println!("{}", record(name, &args, &outcome));
     }
     if all_ok {
@@ -430,7 +467,7 @@ mod tests {
             panic!("arguments parse");
         };
         let outcome = measure("chain1k", &a);
-        assert!(matches!(&outcome, Ok(m) if m.result == m.expected && m.tasks == 1000));
+        assert!(matches!(&outcome, Ok(m) if m.ok() && m.tasks == 1000));
         assert!(record("chain1k", &a, &outcome).contains("\"ok\": true"));
     }
 }

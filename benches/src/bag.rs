@@ -1,0 +1,46 @@
+//! The bag workloads of `benches/compare/run`, shared by the `compare`
+//! binary and the criterion benches: the same expressions as
+//! `benches/compare/dask/run_bag.py`.
+
+use std::path::Path;
+
+use barrow_bag::{Bag, read_text};
+use barrow_core::Result;
+use barrow_delayed::Delayed;
+
+/// Items of `bag-mapfilter`.
+pub const MAPFILTER_ITEMS: i64 = 2_000_000;
+
+/// Partitions of `bag-mapfilter`.
+pub const MAPFILTER_PARTITIONS: usize = 40;
+
+/// Block size of `bag-text-frequencies`, as Dask's `blocksize=8_000_000`.
+pub const TEXT_BLOCKSIZE: u64 = 8_000_000;
+
+/// `from_sequence(0..items, partitions).map(x * 3 + 1).filter(x % 7 == 0).count()`.
+pub fn mapfilter(items: i64, partitions: usize) -> Result<Delayed<u64>> {
+    Ok(Bag::from_sequence(0..items, partitions)?
+        .map(|x| x * 3 + 1)
+        .filter(|x| x % 7 == 0)
+        .count())
+}
+
+/// What [`mapfilter`] counts, by a plain loop.
+pub fn mapfilter_expected(items: i64) -> u64 {
+    (0..items).filter(|x| (x * 3 + 1) % 7 == 0).count() as u64
+}
+
+/// `read_text(pattern).flat_map(split on whitespace).frequencies().topk(10, by count)`:
+/// the ten most frequent words with their counts, most frequent first.
+pub fn text_frequencies(pattern: &Path, blocksize: Option<u64>) -> Result<Bag<(String, u64)>> {
+    Ok(read_text(pattern)
+        .blocksize_option(blocksize)
+        .into_bag()?
+        .flat_map(|line: String| {
+            line.split_ascii_whitespace()
+                .map(str::to_owned)
+                .collect::<Vec<String>>()
+        })
+        .frequencies()
+        .topk_by(10, |(_, n)| *n))
+}
