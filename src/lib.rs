@@ -4,6 +4,8 @@
 //!
 //! - `local` (default): the local schedulers (`sync`, `threads`) and the
 //!   spilling store from `barrow-local`, re-exported as [`local`].
+//! - `bag` (default): bags, Dask's partitioned sequences, with text files
+//!   in and out, from `barrow-bag`, re-exported as `bag` (brings `delayed`).
 //! - `delayed`: lazy function calls (Dask's `delayed`) from `barrow-delayed`,
 //!   re-exported as `delayed`.
 //! - `diagnostics`: progress bar, profilers and graph rendering from
@@ -32,6 +34,11 @@ pub use barrow_local as local;
 #[cfg(feature = "delayed")]
 #[cfg_attr(docsrs, doc(cfg(feature = "delayed")))]
 pub use barrow_delayed as delayed;
+
+/// Bags: partitioned sequences of any Rust values (Dask's `dask.bag`).
+#[cfg(feature = "bag")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bag")))]
+pub use barrow_bag as bag;
 
 /// Progress bar, profilers, resource profiler and graph rendering.
 #[cfg(feature = "diagnostics")]

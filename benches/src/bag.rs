@@ -30,17 +30,14 @@ pub fn mapfilter_expected(items: i64) -> u64 {
     (0..items).filter(|x| (x * 3 + 1) % 7 == 0).count() as u64
 }
 
-/// `read_text(pattern).flat_map(split on whitespace).frequencies().topk(10, by count)`:
+/// `read_text(pattern).split_whitespace().frequencies().topk(10, by count)`
+/// (Dask: `read_text(pattern).str.split().flatten().frequencies().topk(10, key=...)`):
 /// the ten most frequent words with their counts, most frequent first.
 pub fn text_frequencies(pattern: &Path, blocksize: Option<u64>) -> Result<Bag<(String, u64)>> {
     Ok(read_text(pattern)
         .blocksize_option(blocksize)
         .into_bag()?
-        .flat_map(|line: String| {
-            line.split_ascii_whitespace()
-                .map(str::to_owned)
-                .collect::<Vec<String>>()
-        })
+        .split_whitespace()
         .frequencies()
         .topk_by(10, |(_, n)| *n))
 }

@@ -8,7 +8,7 @@ use barrow_core::{Graph, Key, Layer, Result, Task};
 use barrow_delayed::Delayed;
 
 use crate::error::BagError;
-use crate::feed::{Element, Feed, Part, Sink, name_of, stored_feed, unique_name};
+use crate::feed::{Element, Feed, Part, Sink, name_of, partition_value, stored_feed, unique_name};
 use crate::{Bag, Source};
 
 impl<T: Element> Bag<T> {
@@ -111,7 +111,10 @@ impl<T: Element> Bag<T> {
         let n = partitions.len();
         let mut layer = Layer::with_capacity(name.clone(), n);
         for (i, part) in partitions.into_iter().enumerate() {
-            let inserted = layer.insert(Key::from((name.clone(), i as u32)), Task::literal(part));
+            let inserted = layer.insert(
+                Key::from((name.clone(), i as u32)),
+                Task::value(partition_value(part)),
+            );
             debug_assert!(inserted.is_ok(), "keys (name, i) are distinct");
         }
         Bag::stored(Graph::from_layer(Arc::new(layer)), None, name, n)

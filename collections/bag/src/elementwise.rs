@@ -335,3 +335,36 @@ fn mix(seed: u64, index: u64) -> u64 {
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
 }
+
+impl Bag<String> {
+    /// The whitespace-separated words of every string, as one bag of words
+    /// (Dask's `.str.split().flatten()`), each word pushed straight on
+    /// without a list per string.
+    ///
+    /// ```
+    /// use barrow_bag::Bag;
+    /// use barrow_core::{Options, compute_with};
+    /// # barrow_local::link();
+    ///
+    /// let lines = Bag::from_sequence(["to be", "  or\tnot "].map(String::from), 2)?;
+    /// let words = lines.split_whitespace();
+    /// assert_eq!(compute_with(&words, &Options::new().scheduler("sync"))?, ["to", "be", "or", "not"]);
+    /// # Ok::<(), barrow_core::Error>(())
+    /// ```
+    pub fn split_whitespace(&self) -> Bag<String> {
+        let parent = self.feed.clone();
+        let feed: Feed<String> = Arc::new(move |part: &Part<'_>, sink: Sink<'_, String>| {
+            parent(part, &mut |line: String| {
+                for word in line.split_whitespace() {
+                    sink(word.to_owned())?;
+                }
+                Ok(())
+            })
+        });
+        self.derive(
+            "split_whitespace",
+            name_of("split_whitespace", &*self.name),
+            feed,
+        )
+    }
+}

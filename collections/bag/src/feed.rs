@@ -96,6 +96,7 @@ struct PartitionFn<T, R> {
     name: Arc<str>,
     feed: Feed<T>,
     consume: Consume<T, R>,
+    to_value: fn(R) -> Value,
 }
 
 impl<T: Send + Sync + 'static, R: Send + Sync + 'static> Function for PartitionFn<T, R> {
@@ -115,12 +116,18 @@ impl<T: Send + Sync + 'static, R: Send + Sync + 'static> Function for PartitionF
                 inputs: rest,
             },
         };
-        Ok(Value::new((self.consume)(&elements)?))
+        Ok((self.to_value)((self.consume)(&elements)?))
     }
 }
 
-/// A [`Func`] running `feed` into `consume` for one partition.
-pub(crate) fn partition_func<T, R>(name: &str, feed: Feed<T>, consume: Consume<T, R>) -> Func
+/// A [`Func`] running `feed` into `consume` for one partition, whose
+/// result becomes a value with `to_value`.
+pub(crate) fn partition_func<T, R>(
+    name: &str,
+    feed: Feed<T>,
+    consume: Consume<T, R>,
+    to_value: fn(R) -> Value,
+) -> Func
 where
     T: Send + Sync + 'static,
     R: Send + Sync + 'static,
@@ -129,7 +136,23 @@ where
         name: Arc::from(name),
         feed,
         consume,
+        to_value,
     })
+}
+
+/// A partition as a value that tells the store its size: what core can
+/// count (numbers, strings), else the elements' inline size (the heap
+/// data they point to is not seen), so memory limits and spilling see
+/// bags of structs too.
+pub(crate) fn partition_value<T: Send + Sync + 'static>(part: Vec<T>) -> Value {
+    let nbytes = partition_nbytes(&part);
+    Value::with_nbytes(part, nbytes)
+}
+
+/// The estimated bytes of a partition (see [`partition_value`]).
+pub(crate) fn partition_nbytes<T: 'static>(part: &Vec<T>) -> usize {
+    let inline = std::mem::size_of_val(part.as_slice());
+    barrow_core::value::estimate_nbytes(part).max(inline)
 }
 
 /// An error of a user function on an element, with the operation and the

@@ -6,14 +6,14 @@ use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher, Hash};
 use std::sync::Arc;
 
 use barrow_core::arg::{key, keys, lit};
-use barrow_core::function::List;
-use barrow_core::{Error, Func, Key, Layer, Result, Task};
+use barrow_core::function::{Function, Input, List};
+use barrow_core::{Error, Func, Key, Layer, Result, Task, Value};
 use hashbrown::hash_map::Entry;
 use hashbrown::{HashMap, HashSet};
 
 use crate::Bag;
 use crate::error::BagError;
-use crate::feed::{Element, Elements, name_of, unique_name};
+use crate::feed::{Element, Elements, name_of, partition_nbytes, partition_value, unique_name};
 use crate::reduce::Reduction;
 
 /// Where a shuffle sends an element: the same bucket for the same key in
@@ -344,7 +344,7 @@ impl<T: Element> Bag<T> {
 
         // 1. Each partition, split into one bucket per output partition.
         let split_key = key_of.clone();
-        let split = self.partition_layer(
+        let split = self.partition_layer_with(
             &split_name,
             "groupby-split",
             Arc::new(move |elements: &Elements<'_, T>| {
@@ -355,14 +355,13 @@ impl<T: Element> Bag<T> {
                 })?;
                 Ok(buckets)
             }),
+            |buckets: Vec<Vec<T>>| {
+                let nbytes = buckets.iter().map(partition_nbytes).sum();
+                Value::with_nbytes(buckets, nbytes)
+            },
         );
         // 2. Each bucket, a value of its own (spillable on its own).
-        let pick = Func::try_new("groupby-piece", |buckets: &Vec<Vec<T>>, j: &u32| {
-            buckets
-                .get(*j as usize)
-                .cloned()
-                .ok_or_else(|| Error::internal(format!("groupby has no bucket {j}")))
-        });
+        let pick = Func::from_function(PickBucket::<T>(std::marker::PhantomData));
         let inputs = self.npartitions();
         let mut pieces = Layer::with_capacity(piece_name.clone(), inputs * outputs);
         for i in 0..inputs {
@@ -389,7 +388,7 @@ impl<T: Element> Bag<T> {
                     }
                 }
             }
-            groups
+            partition_value(groups)
         });
         let mut grouped = Layer::with_capacity(name.clone(), outputs);
         for j in 0..outputs {
@@ -411,5 +410,30 @@ impl<T: Element> Bag<T> {
             split_every: self.split_every,
             ..Bag::stored(graph, problem, name, outputs)
         }
+    }
+}
+
+/// Takes bucket `j` (the second argument) out of a split partition, as a
+/// value that tells the store its size.
+struct PickBucket<T>(std::marker::PhantomData<fn() -> T>);
+
+impl<T: Element> Function for PickBucket<T> {
+    fn name(&self) -> &str {
+        "groupby-piece"
+    }
+
+    fn call(&self, inputs: &[Input]) -> Result<Value> {
+        let [buckets, j] = inputs else {
+            return Err(Error::internal(
+                "groupby-piece takes a split partition and an index",
+            ));
+        };
+        let j = *j.as_value()?.downcast_ref::<u32>()?;
+        let bucket = buckets
+            .as_value()?
+            .downcast_ref::<Vec<Vec<T>>>()?
+            .get(j as usize)
+            .ok_or_else(|| Error::internal(format!("groupby has no bucket {j}")))?;
+        Ok(partition_value(bucket.clone()))
     }
 }

@@ -83,7 +83,7 @@ pub use crate::numeric::Numeric;
 pub use crate::output::{BagIter, register_codecs};
 pub use crate::text::{Patterns, ReadText, read_text};
 
-use crate::feed::{Consume, Feed, partition_func, stored_feed};
+use crate::feed::{Consume, Feed, partition_func, partition_value, stored_feed};
 
 /// How many partial results a reduction combines in one task, unless
 /// [`Bag::split_every`] says otherwise (Dask's default for bags).
@@ -256,7 +256,19 @@ impl<T: Element> Bag<T> {
         what: &str,
         consume: Consume<T, R>,
     ) -> Layer {
-        let func = partition_func(&self.step_name(what), self.feed.clone(), consume);
+        self.partition_layer_with(layer_name, what, consume, Value::new)
+    }
+
+    /// [`Bag::partition_layer`], making each result a value with `to_value`
+    /// (to tell the store its size).
+    fn partition_layer_with<R: Send + Sync + 'static>(
+        &self,
+        layer_name: &Arc<str>,
+        what: &str,
+        consume: Consume<T, R>,
+        to_value: fn(R) -> Value,
+    ) -> Layer {
+        let func = partition_func(&self.step_name(what), self.feed.clone(), consume, to_value);
         let mut layer = Layer::with_capacity(layer_name.clone(), self.npartitions());
         for (i, args) in self.parts.iter().enumerate() {
             let mut call_args = Vec::with_capacity(args.len() + 1);
@@ -293,10 +305,11 @@ impl<T: Element> Bag<T> {
                     }
                     layer
                 }
-                _ => self.partition_layer(
+                _ => self.partition_layer_with(
                     &self.name,
                     "store",
                     Arc::new(|elements: &feed::Elements<'_, T>| elements.collect()),
+                    partition_value::<T>,
                 ),
             };
             Arc::new(layer)

@@ -127,7 +127,9 @@ pub struct Func(Arc<Box<dyn Function>>);
 impl Func {
     /// Wraps an ordinary function or closure taking its arguments by
     /// reference (`&T`, or [`List<T>`] for a list argument) and returning
-    /// any `Send + Sync + 'static` value.
+    /// any `Send + Sync + 'static` value. A function returning a [`Value`]
+    /// gives it as the task's value, unwrapped: the way to tell the store
+    /// the size of a result it cannot see into ([`Value::with_nbytes`]).
     pub fn new<M, F: IntoFunction<M>>(name: impl Into<Arc<str>>, f: F) -> Func {
         Func(Arc::new(f.into_function(name.into())))
     }

@@ -197,6 +197,22 @@ fn user_error(name: &str, error: impl Into<BoxError>) -> Error {
     .with_function(name)
 }
 
+/// A function's result as a task's value: a [`Value`] it returns is the
+/// value itself (a function that measures its result with
+/// [`Value::with_nbytes`] returns one); anything else is wrapped.
+fn into_value<R: Send + Sync + 'static>(result: R) -> Value {
+    let mut slot = Some(result);
+    // The type test is on a compile-time constant: free for every other R.
+    if let Some(value) = (&mut slot as &mut dyn std::any::Any)
+        .downcast_mut::<Option<Value>>()
+        .and_then(Option::take)
+    {
+        return value;
+    }
+    // `slot` still holds the result unless it was a `Value`, taken above.
+    slot.map_or_else(|| Value::new(()), Value::new)
+}
+
 macro_rules! impl_typed {
     ($n:literal; $($arg:ident $var:ident $pos:literal),*) => {
         impl<F, R, $($arg,)*> IntoFunction<(R, $($arg,)*)> for F
@@ -229,7 +245,7 @@ macro_rules! impl_typed {
                     return Err(arity_error(&self.name, $n, inputs.len()));
                 };
                 $(let $var = $arg::from_input($var).map_err(|e| argument_error(&self.name, $pos, e))?;)*
-                Ok(Value::new((self.f)($($var),*)))
+                Ok(into_value((self.f)($($var),*)))
             }
         }
 
@@ -266,7 +282,7 @@ macro_rules! impl_typed {
                 };
                 $(let $var = $arg::from_input($var).map_err(|e| argument_error(&self.name, $pos, e))?;)*
                 match (self.f)($($var),*) {
-                    Ok(out) => Ok(Value::new(out)),
+                    Ok(out) => Ok(into_value(out)),
                     Err(e) => Err(user_error(&self.name, e)),
                 }
             }
@@ -319,7 +335,7 @@ macro_rules! impl_typed {
                     return Err(arity_error(&self.name, $n, inputs.len()));
                 };
                 $(let $var = $arg::from_input($var).map_err(|e| argument_error(&self.name, $pos, e))?;)*
-                Ok(Value::new((self.f)(&self.params, $($var),*)))
+                Ok(into_value((self.f)(&self.params, $($var),*)))
             }
         }
     };
@@ -341,6 +357,27 @@ mod tests {
 
     fn v<T: Send + Sync + 'static>(x: T) -> Input {
         Input::Value(Value::new(x))
+    }
+
+    #[test]
+    fn a_returned_value_is_the_task_value_itself() {
+        let measured = Func::new("measured", |n: &usize| Value::with_nbytes(vec![0u8; 1], *n));
+        let out = measured.call(&[v(4096usize)]).unwrap();
+        assert_eq!(out.nbytes(), 4096);
+        assert_eq!(out.downcast_ref::<Vec<u8>>().unwrap(), &[0]);
+        let fallible = Func::try_new("fallible", |n: &usize| {
+            Ok::<_, std::fmt::Error>(Value::with_nbytes((), *n))
+        });
+        assert_eq!(fallible.call(&[v(7usize)]).unwrap().nbytes(), 7);
+        let plain = Func::new("plain", |n: &usize| *n + 1);
+        assert_eq!(
+            *plain
+                .call(&[v(1usize)])
+                .unwrap()
+                .downcast_ref::<usize>()
+                .unwrap(),
+            2
+        );
     }
 
     #[test]

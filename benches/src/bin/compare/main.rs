@@ -350,6 +350,9 @@ fn record(name: &str, args: &Args, outcome: &Result<Measured, String>) -> String
             // usize -> f64 is exact for any task count a graph here has.
             #[allow(clippy::cast_precision_loss, reason = "task counts are far below 2^52")]
             let us_per_task = seconds / m.tasks.max(1) as f64 * 1e6;
+            // Bags are measured by throughput; time per task says nothing there.
+            let us_per_task =
+                (!m.extra.iter().any(|(f, _)| *f == "throughput")).then_some(us_per_task);
             let ok = m.ok();
             let _ = write!(
                 line,
@@ -358,7 +361,7 @@ fn record(name: &str, args: &Args, outcome: &Result<Measured, String>) -> String
                 m.tasks,
                 json_float(Some(seconds), 6),
                 times.join(", "),
-                json_float(Some(us_per_task), 3),
+                json_float(us_per_task, 3),
                 json_float(Some(m.build.as_secs_f64()), 6),
                 json_float(peak_rss_mb(), 1),
                 m.result,

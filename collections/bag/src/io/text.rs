@@ -65,7 +65,7 @@ impl ReadError<Infallible> {
 /// `compression` applies to every file; `None` infers each file's own from
 /// its extension ([`Compression::from_path`]). With a `blocksize`, each
 /// uncompressed file is cut into `ceil(len / blocksize)` ranges of
-/// `blocksize` bytes (an empty file still gives one block); the last
+/// equal size (at most `blocksize` bytes) (an empty file still gives one block); the last
 /// range of a file has `end: None`, so that it reads to the end of the
 /// file as it is when read. A compressed file is always one block, since
 /// it cannot be read from the middle (Dask does the same); split such
@@ -107,11 +107,13 @@ pub fn plan_blocks(
             })?
             .len();
         let count = len.div_ceil(size).max(1);
-        // Every `(i + 1) * size` with `i + 1 < count` is below `len`, so
+        // Blocks of equal size, at most `size`: no small block at the end.
+        let step = len.div_ceil(count).max(1);
+        // Every `(i + 1) * step` with `i + 1 < count` is below `len`, so
         // nothing here overflows.
         blocks.extend((0..count).map(|i| {
-            let start = i * size;
-            let end = (i + 1 < count).then(|| start + size);
+            let start = i * step;
+            let end = (i + 1 < count).then(|| start + step);
             block(start, end)
         }));
     }
