@@ -42,6 +42,9 @@ pub enum ErrorKind {
     TooLarge,
     /// An output format was not recognised.
     Format,
+    /// The collection to draw could not give its graph (an inconsistent
+    /// graph, reported as it would be by `compute`).
+    Graph,
     /// Something that should not happen: a Barrow bug, please report it.
     Internal,
 }

@@ -16,4 +16,4 @@ pub use indicatif;
 pub use profiler::{NO_FUNCTION, Profiler, TaskRecord};
 pub use progress::{Progress, ProgressBar};
 pub use resource::{ResourceProfiler, Sample};
-pub use visualize::{Format, Visualize, render, visualize};
+pub use visualize::{Format, Visualize, render, visualize, visualize_collection};

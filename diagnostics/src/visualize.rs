@@ -8,6 +8,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use barrow_core::collection::Collection;
 use barrow_core::inspect::to_dot;
 use barrow_core::{Graph, Key, KeySet};
 
@@ -159,6 +160,27 @@ fn render_with(program: &std::ffi::OsStr, dot: &str, format: Format, path: &Path
 /// ```
 pub fn visualize(graph: &Graph, keys: &[Key], path: impl AsRef<Path>) -> Result<()> {
     Visualize::new(graph).keys(keys).write(path)
+}
+
+/// Draws what computing `collection` runs — a delayed value, a bag, a
+/// tuple or `Vec` of them (Dask's `dask.visualize(*collections)`) — to
+/// `path`, as [`visualize`] does.
+///
+/// ```no_run
+/// use barrow_delayed::delayed;
+///
+/// let inc = delayed("inc", |x: &i64| x + 1);
+/// let two = inc.call(&inc.call(0));
+/// barrow_diagnostics::visualize_collection(&two, "two.svg")?;
+/// # Ok::<(), barrow_diagnostics::Error>(())
+/// ```
+pub fn visualize_collection<C: Collection>(collection: &C, path: impl AsRef<Path>) -> Result<()> {
+    let graph = collection.graph().map_err(|e| {
+        Error::new(ErrorKind::Graph, format!("cannot draw the collection: {e}")).with_source(e)
+    })?;
+    Visualize::new(&graph)
+        .keys(&collection.output_keys())
+        .write(path)
 }
 
 /// Options for drawing a graph: which keys, which format, how large at

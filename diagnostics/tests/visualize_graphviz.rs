@@ -130,3 +130,25 @@ fn unknown_extensions_are_refused() {
     assert_eq!(Format::from_path("G.SVG").unwrap(), Format::Svg);
     assert_eq!(Format::from_path("g.gv").unwrap(), Format::Dot);
 }
+
+#[test]
+fn collections_draw_the_tasks_their_compute_runs() {
+    let dir = out_dir("visualize-collections");
+    // A delayed chain: a literal and two calls, two arrows.
+    let inc = barrow_delayed::delayed("inc", |x: &i64| x + 1);
+    let two = inc.call(&inc.call(barrow_delayed::Delayed::value(0i64)));
+    barrow_diagnostics::visualize_collection(&two, dir.join("delayed.svg")).unwrap();
+    let svg = std::fs::read_to_string(dir.join("delayed.svg")).unwrap();
+    assert_eq!(svg_counts(&svg), (5, 4), "3 tasks, 2 results:\n{svg}");
+
+    // A bag's count: 2 stored partitions, 2 partial counts, the total.
+    let bag = barrow_bag::Bag::from_sequence(0..10, 2)
+        .unwrap()
+        .map(|x| x + 1);
+    let path = dir.join("bag.dot");
+    barrow_diagnostics::visualize_collection(&bag.count(), &path).unwrap();
+    let dot = std::fs::read_to_string(&path).unwrap();
+    assert!(dot.contains("map-count"), "the fused map and count: {dot}");
+    let graph = barrow_core::Collection::graph(&bag.count()).unwrap();
+    assert_eq!(graph.len(), 5);
+}

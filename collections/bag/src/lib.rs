@@ -155,6 +155,20 @@ impl<T> Bag<T> {
     /// reductions (Dask's `split_every`; default [`DEFAULT_SPLIT_EVERY`]).
     /// Fewer, larger combining steps with a larger `n`; `n` below 2 is
     /// taken as 2.
+    ///
+    /// ```
+    /// use barrow_bag::Bag;
+    /// use barrow_core::collection::Collection;
+    ///
+    /// let bag = Bag::range(100, 16)?;
+    /// // 16 partial counts, combined 8 at a time: 2 combining tasks, then the total.
+    /// assert_eq!(bag.count().graph()?.len(), 16 + 2 + 1);
+    /// // Combined 4 at a time: 4 combining tasks, then the total of their 4.
+    /// assert_eq!(bag.split_every(4).count().graph()?.len(), 16 + 4 + 1);
+    /// // 2 at a time: 8, 4, 2, then the total.
+    /// assert_eq!(bag.split_every(2).count().graph()?.len(), 16 + 8 + 4 + 2 + 1);
+    /// # Ok::<(), barrow_core::Error>(())
+    /// ```
     pub fn split_every(&self, n: usize) -> Bag<T> {
         Bag {
             split_every: n.max(2),
