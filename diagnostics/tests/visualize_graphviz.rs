@@ -136,7 +136,7 @@ fn collections_draw_the_tasks_their_compute_runs() {
     let dir = out_dir("visualize-collections");
     // A delayed chain: a literal and two calls, two arrows.
     let inc = barrow_delayed::delayed("inc", |x: &i64| x + 1);
-    let two = inc.call(&inc.call(barrow_delayed::Delayed::value(0i64)));
+    let two = inc.call(inc.call(barrow_delayed::Delayed::value(0i64)));
     barrow_diagnostics::visualize_collection(&two, dir.join("delayed.svg")).unwrap();
     let svg = std::fs::read_to_string(dir.join("delayed.svg")).unwrap();
     assert_eq!(svg_counts(&svg), (5, 4), "3 tasks, 2 results:\n{svg}");
