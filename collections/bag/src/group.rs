@@ -97,6 +97,25 @@ impl<T: Element> Bag<T> {
         )
     }
 
+    /// The `k` largest elements, largest first: [`Bag::topk`] under the name
+    /// Dask's `Series` users know.
+    ///
+    /// ```
+    /// use barrow_bag::Bag;
+    /// use barrow_core::{Options, compute_with};
+    /// # barrow_local::link();
+    ///
+    /// let top = Bag::from_sequence(["b", "c", "a"], 2)?.nlargest(2);
+    /// assert_eq!(compute_with(&top, &Options::new().scheduler("sync"))?, ["c", "b"]);
+    /// # Ok::<(), barrow_core::Error>(())
+    /// ```
+    pub fn nlargest(&self, k: usize) -> Bag<T>
+    where
+        T: Ord,
+    {
+        self.topk(k)
+    }
+
     /// The `k` elements with the largest `key`, largest first (Dask's
     /// `topk(k, key=...)`); ties keep the earlier element first.
     ///
