@@ -4,7 +4,7 @@ Usage: python run_bag.py --workload NAME [--workload NAME ...]
                          [--scheduler sync|threads] [--reps N] [--warmup N] [--data DIR]
        python run_bag.py --list | --versions
 
-Workloads (the Barrow counterparts are workloads of benches/src/bin/compare.rs):
+Workloads (the Barrow counterparts are workloads of benches/src/bin/compare/):
 
   bag-mapfilter            db.from_sequence(range(2_000_000), npartitions=40)
                              .map(lambda x: x * 3 + 1).filter(lambda x: x % 7 == 0).count()

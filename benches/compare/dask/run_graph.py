@@ -4,7 +4,7 @@ Usage: python run_graph.py --workload NAME [--workload NAME ...]
                            [--scheduler sync|threads] [--reps N] [--warmup N]
        python run_graph.py --list | --versions
 
-The counterpart of Barrow's `compare` binary (benches/src/bin/compare.rs), with
+The counterpart of Barrow's `compare` binary (benches/src/bin/compare/), with
 the same arguments and the same JSON fields, one line per workload:
 
   {"system": "dask", "workload", "scheduler", "workers", "reps", "warmup",
