@@ -6,43 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use barrow_bag::{Bag, register_codecs};
-use barrow_core::store::Store;
-use barrow_core::{Key, Options, Registry, Result, Value, compute_with};
-use barrow_local::{SpillStats, SpillStore};
+use barrow_core::{Options, Registry, compute_with};
+use barrow_local::SpillStore;
 use serde::{Deserialize, Serialize};
-
-/// A spilling store that reports its figures when the run drops it.
-struct Watched {
-    store: SpillStore,
-    stats: Arc<Mutex<Option<SpillStats>>>,
-}
-
-impl Drop for Watched {
-    fn drop(&mut self) {
-        *self.stats.lock().unwrap() = Some(self.store.stats());
-    }
-}
-
-impl Store for Watched {
-    fn put(&mut self, id: u32, key: &Key, value: Value) -> Result<()> {
-        self.store.put(id, key, value)
-    }
-    fn get(&mut self, id: u32, key: &Key) -> Result<Option<Value>> {
-        self.store.get(id, key)
-    }
-    fn remove(&mut self, id: u32, key: &Key) -> Result<()> {
-        self.store.remove(id, key)
-    }
-    fn contains(&self, id: u32) -> bool {
-        self.store.contains(id)
-    }
-    fn nbytes(&self) -> usize {
-        self.store.nbytes()
-    }
-    fn len(&self) -> usize {
-        self.store.len()
-    }
-}
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 struct Visit {
@@ -80,10 +46,10 @@ fn a_shuffle_larger_than_its_budget_spills_its_pieces_and_groups_right() {
             .num_workers(2)
             .registry(registry.clone())
             .store(move || {
-                Box::new(Watched {
-                    store: SpillStore::new(64 * 1024, &parent, codecs.clone()),
-                    stats: seen.clone(),
-                })
+                Box::new(
+                    SpillStore::new(64 * 1024, &parent, codecs.clone())
+                        .report_stats_to(seen.clone()),
+                )
             });
         let groups = Bag::from_sequence(visits.clone(), 16)
             .unwrap()

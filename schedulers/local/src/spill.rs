@@ -61,7 +61,7 @@ mod lru;
 use std::any::TypeId;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use barrow_core::codec::CodecRegistry;
 use barrow_core::store::{MadeStore, StaticStore, Store, StoreRequest};
@@ -137,6 +137,8 @@ pub struct SpillStore {
     wire: WireOptions,
     arena: Arena,
     stats: SpillStats,
+    /// Where to leave the final figures when the store is dropped.
+    report: Option<Arc<Mutex<Option<SpillStats>>>>,
 }
 
 /// One held result.
@@ -181,6 +183,7 @@ impl SpillStore {
                 memory_limit,
                 ..SpillStats::default()
             },
+            report: None,
         }
     }
 
@@ -221,6 +224,30 @@ impl SpillStore {
     /// Encodes spilled values as `options` say (default: lz4 above 64 KiB).
     pub fn with_wire_options(mut self, options: WireOptions) -> SpillStore {
         self.wire = options;
+        self
+    }
+
+    /// Leaves the store's final [`SpillStats`] in `slot` when it is
+    /// dropped: a run owns its store and drops it at the end, so this is
+    /// how a caller that handed a store to a run (with
+    /// [`Options::store`](barrow_core::Options::store)) learns what it
+    /// spilled.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use barrow_core::codec::CodecRegistry;
+    /// use barrow_local::SpillStore;
+    ///
+    /// let slot = Arc::new(Mutex::new(None));
+    /// let folder = tempfile::tempdir()?;
+    /// let store = SpillStore::new(1000, folder.path(), Arc::new(CodecRegistry::with_builtins()))
+    ///     .report_stats_to(slot.clone());
+    /// drop(store);
+    /// assert_eq!(slot.lock().unwrap().map(|s| s.memory_limit), Some(1000));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn report_stats_to(mut self, slot: Arc<Mutex<Option<SpillStats>>>) -> SpillStore {
+        self.report = Some(slot);
         self
     }
 
@@ -333,6 +360,15 @@ impl SpillStore {
         self.stats.loaded_count += 1;
         self.lru.push_newest(id);
         Ok(value)
+    }
+}
+
+impl Drop for SpillStore {
+    fn drop(&mut self) {
+        if let Some(slot) = &self.report {
+            // A poisoned slot still takes a whole value.
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(self.stats());
+        }
     }
 }
 

@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex};
 use barrow_core::arg::{key, keys, lit};
 use barrow_core::collection::GraphKeys;
 use barrow_core::function::List;
-use barrow_core::store::Store;
 use barrow_core::{
     Func, Graph, Key, Options, Result, RunContext, Scheduler, Task, Value, compute_with,
 };
@@ -49,39 +48,6 @@ mod threads_conformance {
     barrow_core::scheduler_conformance!(small: Arc::new(Spilling(ThreadsScheduler::new())));
 }
 
-/// Forwards to a [`SpillStore`] and hands its counters over when dropped.
-struct Watched {
-    store: SpillStore,
-    stats: Arc<Mutex<Option<SpillStats>>>,
-}
-
-impl Drop for Watched {
-    fn drop(&mut self) {
-        *self.stats.lock().unwrap() = Some(self.store.stats());
-    }
-}
-
-impl Store for Watched {
-    fn put(&mut self, id: u32, key: &Key, value: Value) -> Result<()> {
-        self.store.put(id, key, value)
-    }
-    fn get(&mut self, id: u32, key: &Key) -> Result<Option<Value>> {
-        self.store.get(id, key)
-    }
-    fn remove(&mut self, id: u32, key: &Key) -> Result<()> {
-        self.store.remove(id, key)
-    }
-    fn contains(&self, id: u32) -> bool {
-        self.store.contains(id)
-    }
-    fn nbytes(&self) -> usize {
-        self.store.nbytes()
-    }
-    fn len(&self) -> usize {
-        self.store.len()
-    }
-}
-
 const N: u32 = 5_000;
 
 /// 10,001 tasks: `x_i = [i; 16]`, `y_i = 2 x_i`, and `total = Σ Σ y_i`,
@@ -119,14 +85,14 @@ fn run_fan_in(scheduler: Arc<dyn Scheduler>) -> SpillStats {
         .scheduler_object(scheduler)
         .num_workers(2)
         .store(move || {
-            Box::new(Watched {
-                store: SpillStore::new(
+            Box::new(
+                SpillStore::new(
                     4096,
                     &folder,
                     Arc::new(barrow_core::codec::CodecRegistry::with_builtins()),
-                ),
-                stats: seen.clone(),
-            })
+                )
+                .report_stats_to(seen.clone()),
+            )
         });
     let out = compute_with(GraphKeys::new(fan_in(), ["total"]), &options).unwrap();
     assert_eq!(*out[0].downcast_ref::<f64>().unwrap(), fan_in_expected());
