@@ -46,7 +46,7 @@ fn run_call(call: &Call, read: &mut dyn FnMut(&Key) -> Result<Value>) -> Result<
         inputs.push(resolve(arg, read)?);
     }
     let function = call.function();
-    match catch_unwind(AssertUnwindSafe(|| function.call(&inputs))) {
+    match catch_unwind(AssertUnwindSafe(|| function.call_taking(&mut inputs))) {
         Ok(result) => result.map_err(|e| e.with_function(function.name())),
         Err(payload) => {
             Err(Error::task_panicked(panic_message(&*payload)).with_function(function.name()))

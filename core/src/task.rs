@@ -293,6 +293,8 @@ fn same_value(a: &Value, b: &Value) -> bool {
     }
     crate::value::for_each_scalar!(try_eq);
     try_eq!(String, &'static str);
+    // Geometry (offsets, shapes) that array tasks carry.
+    try_eq!(Vec<usize>, Vec<u64>, Vec<u32>, Vec<i64>, Vec<isize>);
     false
 }
 

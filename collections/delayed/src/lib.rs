@@ -281,6 +281,23 @@ impl<T> fmt::Debug for Delayed<T> {
 
 /// Computing a handle gives its value: moved out when the scheduler's value
 /// is not shared, cloned when it is.
+impl<T: Clone + Send + Sync + 'static> Delayed<T> {
+    /// Computes the value on the scheduler the configuration names (the
+    /// same as [`barrow_core::compute`]`(&self)`).
+    ///
+    /// ```
+    /// use barrow_delayed::{Delayed, delayed};
+    /// # barrow_local::link();
+    ///
+    /// let double = delayed("double", |x: &i64| x * 2);
+    /// assert_eq!(double.call(Delayed::value(21i64)).compute()?, 42);
+    /// # Ok::<(), barrow_core::Error>(())
+    /// ```
+    pub fn compute(&self) -> Result<T> {
+        barrow_core::compute(self)
+    }
+}
+
 impl<T: Clone + Send + Sync + 'static> Collection for Delayed<T> {
     type Output = T;
 

@@ -1,0 +1,274 @@
+//! The [`Array`] handle: a graph, the name of its blocks, and its chunks.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use barrow_core::collection::{Collection, Persist};
+use barrow_core::{Error, ErrorKind, Graph, Key, Layer, Result, Task, Value};
+use ndarray::{ArrayD, IxDyn, SliceInfoElem};
+
+use crate::block::Block;
+use crate::chunks::Chunks;
+use crate::dtype::Element;
+use crate::warn;
+
+/// A lazy n-dimensional array of `T`, cut into chunks (Dask's
+/// `dask.array.Array`).
+///
+/// Cheap to clone: a list of shared graph layers, a name and the chunks.
+/// The block at block index `(i, j, ...)` is the value of key
+/// `(name, i, j, ...)`, a [`Block<T>`]. `T` is only a marker: an array is
+/// `Send` and `Sync` whatever `T` is.
+pub struct Array<T> {
+    pub(crate) graph: Graph,
+    pub(crate) name: Arc<str>,
+    pub(crate) chunks: Arc<Chunks>,
+    /// The first problem met while building the array, reported by
+    /// `compute` (operators such as `+` cannot return a `Result`).
+    pub(crate) problem: Option<Arc<str>>,
+    /// Partial results a reduction combines per task, if set.
+    pub(crate) split_every: Option<usize>,
+    pub(crate) marker: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Array<T> {
+    fn clone(&self) -> Self {
+        Array {
+            graph: self.graph.clone(),
+            name: self.name.clone(),
+            chunks: self.chunks.clone(),
+            problem: self.problem.clone(),
+            split_every: self.split_every,
+            marker: PhantomData,
+        }
+    }
+}
+
+/// The key of block `index` of the array named `name`.
+pub(crate) fn block_key(name: &str, index: &[usize]) -> Key {
+    let index: Vec<u32> = index.iter().map(|&i| i as u32).collect();
+    Key::with_index(name, index)
+}
+
+impl<T: Element> Array<T> {
+    /// An array whose blocks `layer` computes under `(name, ...)`, on top of
+    /// the graphs of its inputs.
+    pub(crate) fn from_layer(
+        name: Arc<str>,
+        chunks: Chunks,
+        layer: Layer,
+        inputs: &[&Graph],
+        problems: impl IntoIterator<Item = Option<Arc<str>>>,
+    ) -> Array<T> {
+        let mut problem = problems.into_iter().flatten().next();
+        let mut graph = Graph::new();
+        for input in inputs {
+            if let Err(e) = graph.merge(input) {
+                problem.get_or_insert_with(|| e.to_string().into());
+            }
+        }
+        if let Err(e) = graph.add_layer(Arc::new(layer)) {
+            problem.get_or_insert_with(|| e.to_string().into());
+        }
+        let array = Array {
+            graph,
+            name,
+            chunks: Arc::new(chunks),
+            problem,
+            split_every: None,
+            marker: PhantomData,
+        };
+        warn::check_size(&array);
+        array
+    }
+
+    /// A layer with one task per block of `chunks`, made by `task(index)`.
+    pub(crate) fn layer_for(
+        name: &str,
+        chunks: &Chunks,
+        mut task: impl FnMut(&[usize]) -> Task,
+    ) -> Result<Layer> {
+        let mut layer = Layer::with_capacity(name, chunks.nblocks());
+        for index in chunks.block_indices() {
+            let t = task(&index);
+            layer.insert(block_key(name, &index), t)?;
+        }
+        Ok(layer)
+    }
+
+    /// An array in the same graph with a problem attached (shapes that do
+    /// not broadcast, say): `compute` reports it.
+    pub(crate) fn with_problem(mut self, error: Error) -> Array<T> {
+        self.problem.get_or_insert_with(|| error.to_string().into());
+        self
+    }
+
+    /// An array that only reports `error` when computed, shaped `chunks`.
+    pub(crate) fn failed(error: Error, chunks: Chunks) -> Array<T> {
+        Array {
+            graph: Graph::new(),
+            name: "failed".into(),
+            chunks: Arc::new(chunks),
+            problem: Some(error.to_string().into()),
+            split_every: None,
+            marker: PhantomData,
+        }
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> Vec<usize> {
+        self.chunks.shape()
+    }
+
+    /// The number of axes.
+    pub fn ndim(&self) -> usize {
+        self.chunks.ndim()
+    }
+
+    /// The number of elements.
+    pub fn len(&self) -> usize {
+        self.shape().iter().product()
+    }
+
+    /// Whether the array has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The block sizes along each axis.
+    pub fn chunks(&self) -> &Chunks {
+        &self.chunks
+    }
+
+    /// Blocks along each axis.
+    pub fn numblocks(&self) -> Vec<usize> {
+        self.chunks.numblocks()
+    }
+
+    /// The name of the blocks' keys.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The keys of the blocks, in row-major block order.
+    pub fn block_keys(&self) -> Vec<Key> {
+        self.chunks
+            .block_indices()
+            .map(|index| block_key(&self.name, &index))
+            .collect()
+    }
+
+    /// The graph that computes the blocks. A problem met while building it
+    /// is reported by `compute`, or here by [`Array::check`].
+    pub fn graph_ref(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// The problem met while building the array (shapes that do not
+    /// broadcast, say), now rather than at `compute`.
+    pub fn check(&self) -> Result<()> {
+        match self.problem_error() {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+
+    pub(crate) fn problem_error(&self) -> Option<Error> {
+        self.problem
+            .as_ref()
+            .map(|problem| Error::new(ErrorKind::InvalidArgument, problem.to_string()))
+    }
+
+    /// The same array; its reductions combine `n` partial results per task
+    /// (Dask's `split_every`, default 16 spread over the reduced axes).
+    pub fn split_every(mut self, n: usize) -> Array<T> {
+        self.split_every = Some(n.max(2));
+        self
+    }
+}
+
+impl<T: Element> Collection for Array<T> {
+    type Output = ArrayD<T>;
+
+    fn graph(&self) -> Result<Graph> {
+        match self.problem_error() {
+            Some(error) => Err(error),
+            None => Ok(self.graph.clone()),
+        }
+    }
+
+    fn output_keys(&self) -> Vec<Key> {
+        self.block_keys()
+    }
+
+    fn finalize(&self, values: Vec<Value>) -> Result<ArrayD<T>> {
+        assemble(&self.chunks, values)
+    }
+
+    /// Threads: chunks are big and the work inside a task releases no lock,
+    /// so threads share them without copies.
+    fn default_scheduler(&self) -> Option<&str> {
+        Some("threads")
+    }
+}
+
+impl<T: Element> Persist for Array<T> {
+    fn with_results(&self, graph: Graph) -> Array<T> {
+        Array {
+            graph,
+            name: self.name.clone(),
+            chunks: self.chunks.clone(),
+            problem: None,
+            split_every: self.split_every,
+            marker: PhantomData,
+        }
+    }
+}
+
+/// Puts blocks (in row-major block order) together into one array.
+pub(crate) fn assemble<T: Element>(chunks: &Chunks, values: Vec<Value>) -> Result<ArrayD<T>> {
+    if values.len() == 1 {
+        let mut values = values;
+        if let Some(value) = values.pop() {
+            return Ok(block_of(value)?.into_dense());
+        }
+        return Err(crate::error::invalid("no blocks to assemble"));
+    }
+    let shape = chunks.shape();
+    let mut out = ArrayD::from_elem(IxDyn(&shape), T::default());
+    let offsets: Vec<Vec<usize>> = (0..chunks.ndim()).map(|a| chunks.offsets(a)).collect();
+    for (index, value) in chunks.block_indices().zip(values) {
+        let block = value.downcast_ref::<Block<T>>()?;
+        let region: Vec<SliceInfoElem> = index
+            .iter()
+            .enumerate()
+            .map(|(axis, &i)| SliceInfoElem::Slice {
+                start: offsets[axis][i] as isize,
+                end: Some(offsets[axis][i + 1] as isize),
+                step: 1,
+            })
+            .collect();
+        let mut target = out.slice_mut(region.as_slice());
+        if target.shape() != block.shape() {
+            return Err(crate::error::ArrayError::BlockShape {
+                name: "the computed array".into(),
+                block: index,
+                expected: target.shape().to_vec(),
+                actual: block.shape().to_vec(),
+                hint: "a map_blocks or from_fn function returned a block of another shape; \
+                       give the shape it returns in chunks",
+            }
+            .into());
+        }
+        target.assign(&block.view());
+    }
+    Ok(out)
+}
+
+/// The block in a value, taken without a copy when no one else holds it.
+pub(crate) fn block_of<T: Element>(value: Value) -> Result<Block<T>> {
+    match value.try_take::<Block<T>>() {
+        Ok(block) => Ok(block),
+        Err(shared) => Ok(shared.downcast_ref::<Block<T>>()?.clone()),
+    }
+}

@@ -1,0 +1,405 @@
+//! Creating arrays: from data, constant fills, ranges, per-block functions.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use barrow_core::arg::{key, lit};
+use barrow_core::function::{Function, Input};
+use barrow_core::tokenize::token_name;
+use barrow_core::{Func, Graph, Layer, Result, Task, Value};
+use barrow_delayed::unique_name;
+use ndarray::{ArrayD, IxDyn, SliceInfoElem};
+
+use crate::array::{Array, block_key};
+use crate::block::Block;
+use crate::chunks::{ChunkSpec, Chunks, normalize_chunks};
+use crate::dtype::{Element, Float, Number};
+use crate::error::{ArrayError, invalid};
+
+/// `array.chunk-size` (bytes) and `array.chunk-size-tolerance` from the
+/// configuration in effect.
+pub(crate) fn chunk_limits() -> Result<(u64, f64)> {
+    let limit = barrow_core::config::get::<barrow_core::config::ByteSize>("array.chunk-size")?
+        .map_or(128 << 20, |b| b.as_u64());
+    let tolerance = barrow_core::config::get::<f64>("array.chunk-size-tolerance")?.unwrap_or(1.25);
+    Ok((limit, tolerance))
+}
+
+/// Canonical chunks for `shape` of `T`, "auto" resolved against the
+/// configuration.
+pub(crate) fn resolve_chunks<T: Element>(
+    spec: &ChunkSpec,
+    shape: &[usize],
+    previous: Option<&Chunks>,
+) -> Result<Chunks> {
+    let (limit, tolerance) = chunk_limits()?;
+    Ok(normalize_chunks(
+        spec,
+        shape,
+        T::ITEMSIZE,
+        limit,
+        tolerance,
+        previous,
+    )?)
+}
+
+/// Reads one block out of a whole array held in the graph.
+struct Getter<T> {
+    marker: PhantomData<fn() -> T>,
+}
+
+fn region(start: &[usize], shape: &[usize]) -> Vec<SliceInfoElem> {
+    start
+        .iter()
+        .zip(shape)
+        .map(|(&s, &n)| SliceInfoElem::Slice {
+            start: s as isize,
+            end: Some((s + n) as isize),
+            step: 1,
+        })
+        .collect()
+}
+
+impl<T: Element> Function for Getter<T> {
+    fn name(&self) -> &str {
+        "getitem"
+    }
+
+    fn call(&self, inputs: &[Input]) -> Result<Value> {
+        let (Some(source), Some(geometry)) = (inputs.first(), inputs.get(1)) else {
+            return Err(invalid("getitem takes an array and a region"));
+        };
+        let source = source.as_value()?.downcast_ref::<ArrayD<T>>()?;
+        let geometry = geometry.as_value()?.downcast_ref::<Vec<usize>>()?;
+        let ndim = source.ndim();
+        if geometry.len() != 2 * ndim {
+            return Err(invalid("getitem: region does not match the array"));
+        }
+        let (start, shape) = geometry.split_at(ndim);
+        let view = source.slice(region(start, shape).as_slice());
+        Ok(Block::Dense(view.to_owned()).into_value())
+    }
+}
+
+/// Makes one block from its start and shape.
+struct Generate<T, F> {
+    name: Arc<str>,
+    params: Option<Vec<u8>>,
+    f: F,
+    marker: PhantomData<fn() -> T>,
+}
+
+impl<T, F> Function for Generate<T, F>
+where
+    T: Element,
+    F: Fn(&[usize], &[usize]) -> Result<Block<T>> + Send + Sync + 'static,
+{
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn params(&self) -> Option<&[u8]> {
+        self.params.as_deref()
+    }
+
+    fn call(&self, inputs: &[Input]) -> Result<Value> {
+        let geometry = inputs
+            .first()
+            .ok_or_else(|| invalid("a block generator takes its region"))?
+            .as_value()?
+            .downcast_ref::<Vec<usize>>()?;
+        let (start, shape) = geometry.split_at(geometry.len() / 2);
+        let block = (self.f)(start, shape)?;
+        if block.shape() != shape {
+            return Err(ArrayError::BlockShape {
+                name: self.name.to_string(),
+                block: start.to_vec(),
+                expected: shape.to_vec(),
+                actual: block.shape().to_vec(),
+                hint: "the block function must return exactly the shape it is given",
+            }
+            .into());
+        }
+        Ok(block.into_value())
+    }
+}
+
+/// Start and shape of a block, concatenated: the literal generators read.
+pub(crate) fn geometry(chunks: &Chunks, index: &[usize]) -> Vec<usize> {
+    let mut g = chunks.block_start(index).unwrap_or_default();
+    g.extend(chunks.block_shape(index).unwrap_or_default());
+    g
+}
+
+impl<T: Element> Array<T> {
+    /// An array of one block per chunk, each made by `f(start, shape)`.
+    /// `name` is the array's name when `params` make it reproducible.
+    pub(crate) fn generated<F>(
+        label: &str,
+        params: Option<Vec<u8>>,
+        chunks: Chunks,
+        f: F,
+    ) -> Array<T>
+    where
+        F: Fn(&[usize], &[usize]) -> Result<Block<T>> + Send + Sync + 'static,
+    {
+        let name: Arc<str> = match &params {
+            Some(p) => token_name(label, &(p.clone(), chunks.as_slices().to_vec())).into(),
+            None => unique_name(label).into(),
+        };
+        let function = Func::from_function(Generate {
+            name: label.into(),
+            params: params.or_else(|| Some(name.as_bytes().to_vec())),
+            f,
+            marker: PhantomData,
+        });
+        let layer = Array::<T>::layer_for(&name, &chunks, |index| {
+            Task::call(&function, [lit(geometry(&chunks, index))])
+        });
+        match layer {
+            Ok(layer) => Array::from_layer(name, chunks, layer, &[], []),
+            Err(e) => Array::failed(e, chunks),
+        }
+    }
+
+    /// An array of the data in `data`, cut into `chunks`.
+    ///
+    /// The data moves into the graph once; each block task copies its own
+    /// chunk out of it, so no more than one chunk is copied at a time
+    /// (Dask's `from_array`).
+    ///
+    /// ```
+    /// use barrow_array::Array;
+    /// use ndarray::Array2;
+    ///
+    /// let data = Array2::<f64>::zeros((4000, 3000));
+    /// let x = Array::from_array(data, [1000, 1000])?;
+    /// assert_eq!(x.chunks().to_string(), "((1000, 1000, 1000, 1000), (1000, 1000, 1000))");
+    /// # Ok::<(), barrow_core::Error>(())
+    /// ```
+    pub fn from_array<D: ndarray::Dimension>(
+        data: ndarray::Array<T, D>,
+        chunks: impl Into<ChunkSpec>,
+    ) -> Result<Array<T>> {
+        let data = data.into_dyn();
+        let chunks = resolve_chunks::<T>(&chunks.into(), data.shape(), None)?;
+        let name: Arc<str> = unique_name("array").into();
+        let source = block_key(&format!("{name}-source"), &[]);
+        let mut layer = Layer::with_capacity(name.as_ref(), chunks.nblocks() + 1);
+        if chunks.nblocks() == 1 {
+            let index = vec![0; chunks.ndim()];
+            layer.insert(
+                block_key(&name, &index),
+                Task::value(Block::Dense(data).into_value()),
+            )?;
+        } else {
+            let nbytes = data.len() * T::ITEMSIZE;
+            layer.insert(
+                source.clone(),
+                Task::value(Value::with_nbytes(data, nbytes)),
+            )?;
+            let getter = Func::from_function(Getter::<T> {
+                marker: PhantomData,
+            });
+            for index in chunks.block_indices() {
+                layer.insert(
+                    block_key(&name, &index),
+                    Task::call(
+                        &getter,
+                        [key(source.clone()), lit(geometry(&chunks, &index))],
+                    ),
+                )?;
+            }
+        }
+        Ok(Array::from_layer(name, chunks, layer, &[], []))
+    }
+
+    /// A one-dimensional array of `data`, cut into blocks of `chunk`
+    /// elements.
+    pub fn from_vec(data: Vec<T>, chunk: usize) -> Result<Array<T>> {
+        Array::from_array(ndarray::Array1::from_vec(data), chunk)
+    }
+
+    /// A zero-dimensional array holding `value`.
+    pub fn from_scalar(value: T) -> Array<T> {
+        let chunks = Chunks::from_vec_unchecked(vec![]);
+        Array::generated("scalar", Some(scalar_bytes(&value)), chunks, move |_, _| {
+            Ok(Block::filled(&[], value))
+        })
+    }
+
+    /// An array of `shape` filled with `value` (NumPy's `full`). Its blocks
+    /// hold one element each, whatever their size, until an operation needs
+    /// their data.
+    pub fn full(shape: &[usize], value: T, chunks: impl Into<ChunkSpec>) -> Result<Array<T>> {
+        let chunks = resolve_chunks::<T>(&chunks.into(), shape, None)?;
+        let params = scalar_bytes(&value);
+        Ok(Array::generated(
+            "full",
+            Some(params),
+            chunks,
+            move |_, shape| Ok(Block::filled(shape, value)),
+        ))
+    }
+
+    /// An array of `shape` whose blocks are made by `f(start, shape)` — the
+    /// block's first index and its shape — which must return an array of
+    /// that shape.
+    ///
+    /// ```
+    /// use barrow_array::Array;
+    /// use ndarray::ArrayD;
+    /// # barrow_local::link();
+    ///
+    /// // Each element is its row index.
+    /// let rows = Array::<i64>::from_fn(&[4, 2], [2, 2], |start, shape| {
+    ///     Ok(ArrayD::from_shape_fn(shape, |ix| (start[0] + ix[0]) as i64))
+    /// })?;
+    /// assert_eq!(rows.compute()?.into_raw_vec_and_offset().0, [0, 0, 1, 1, 2, 2, 3, 3]);
+    /// # Ok::<(), barrow_core::Error>(())
+    /// ```
+    pub fn from_fn<F>(shape: &[usize], chunks: impl Into<ChunkSpec>, f: F) -> Result<Array<T>>
+    where
+        F: Fn(&[usize], &[usize]) -> Result<ArrayD<T>> + Send + Sync + 'static,
+    {
+        let chunks = resolve_chunks::<T>(&chunks.into(), shape, None)?;
+        Ok(Array::generated(
+            "from_fn",
+            None,
+            chunks,
+            move |start, shape| Ok(Block::Dense(f(start, shape)?)),
+        ))
+    }
+
+    /// The graph of this array as a plain [`Graph`], for inspection.
+    pub fn to_graph(&self) -> Graph {
+        self.graph.clone()
+    }
+}
+
+fn scalar_bytes<T: Element>(value: &T) -> Vec<u8> {
+    barrow_core::tokenize::tokenize(&(T::DTYPE, *value)).into_bytes()
+}
+
+impl<T: Number> Array<T> {
+    /// An array of zeros.
+    pub fn zeros(shape: &[usize], chunks: impl Into<ChunkSpec>) -> Result<Array<T>> {
+        Array::full(shape, T::zero(), chunks)
+    }
+
+    /// An array of ones.
+    ///
+    /// ```
+    /// use barrow_array::Array;
+    /// # barrow_local::link();
+    ///
+    /// let x = Array::<f64>::ones(&[20000, 20000], 2000)?;
+    /// assert_eq!(x.numblocks(), [10, 10]);
+    /// assert_eq!(x.sum().compute()?, 4.0e8);
+    /// # Ok::<(), barrow_core::Error>(())
+    /// ```
+    pub fn ones(shape: &[usize], chunks: impl Into<ChunkSpec>) -> Result<Array<T>> {
+        Array::full(shape, T::one(), chunks)
+    }
+
+    /// `start, start + step, ...` up to (not including) `stop`, as NumPy's
+    /// `arange`.
+    ///
+    /// ```
+    /// use barrow_array::Array;
+    /// # barrow_local::link();
+    ///
+    /// let x = Array::<i64>::arange(0, 100, 1, 10)?;
+    /// assert_eq!(x.sum().compute()?, 4950);
+    /// # Ok::<(), barrow_core::Error>(())
+    /// ```
+    pub fn arange(start: T, stop: T, step: T, chunks: impl Into<ChunkSpec>) -> Result<Array<T>> {
+        if step == T::zero() {
+            return Err(invalid("arange needs a nonzero step"));
+        }
+        let span = (stop.to_f64() - start.to_f64()) / step.to_f64();
+        let n = if span > 0.0 { span.ceil() as usize } else { 0 };
+        let chunks = resolve_chunks::<T>(&chunks.into(), &[n], None)?;
+        let params = barrow_core::tokenize::tokenize(&(T::DTYPE, start, stop, step)).into_bytes();
+        Ok(Array::generated(
+            "arange",
+            Some(params),
+            chunks,
+            move |first, shape| {
+                let (first, len) = (first[0], shape[0]);
+                let data: Vec<T> = (first..first + len)
+                    .map(|i| start + step * T::from_usize(i))
+                    .collect();
+                Ok(Block::Dense(
+                    ArrayD::from_shape_vec(IxDyn(&[len]), data)
+                        .map_err(|e| invalid(e.to_string()))?,
+                ))
+            },
+        ))
+    }
+
+    /// The `n × n` identity matrix.
+    pub fn eye(n: usize, chunks: impl Into<ChunkSpec>) -> Result<Array<T>> {
+        let chunks = resolve_chunks::<T>(&chunks.into(), &[n, n], None)?;
+        let params = barrow_core::tokenize::tokenize(&(T::DTYPE, n)).into_bytes();
+        Ok(Array::generated(
+            "eye",
+            Some(params),
+            chunks,
+            |start, shape| {
+                let (r0, c0) = (start[0], start[1]);
+                let (rows, cols) = (shape[0], shape[1]);
+                if r0 + rows <= c0 || c0 + cols <= r0 {
+                    return Ok(Block::filled(shape, T::zero()));
+                }
+                Ok(Block::Dense(ArrayD::from_shape_fn(IxDyn(shape), |ix| {
+                    if r0 + ix[0] == c0 + ix[1] {
+                        T::one()
+                    } else {
+                        T::zero()
+                    }
+                })))
+            },
+        ))
+    }
+}
+
+impl<T: Float> Array<T> {
+    /// `num` evenly spaced values from `start` to `stop`, both included
+    /// (NumPy's `linspace`).
+    pub fn linspace(
+        start: T,
+        stop: T,
+        num: usize,
+        chunks: impl Into<ChunkSpec>,
+    ) -> Result<Array<T>> {
+        let chunks = resolve_chunks::<T>(&chunks.into(), &[num], None)?;
+        let params = barrow_core::tokenize::tokenize(&(T::DTYPE, start, stop, num)).into_bytes();
+        let step = if num > 1 {
+            (stop - start) / T::from_usize(num - 1)
+        } else {
+            T::zero()
+        };
+        Ok(Array::generated(
+            "linspace",
+            Some(params),
+            chunks,
+            move |first, shape| {
+                let (first, len) = (first[0], shape[0]);
+                let data: Vec<T> = (first..first + len)
+                    .map(|i| {
+                        if i + 1 == num && num > 1 {
+                            stop
+                        } else {
+                            start + step * T::from_usize(i)
+                        }
+                    })
+                    .collect();
+                Ok(Block::Dense(
+                    ArrayD::from_shape_vec(IxDyn(&[len]), data)
+                        .map_err(|e| invalid(e.to_string()))?,
+                ))
+            },
+        ))
+    }
+}
