@@ -6,7 +6,7 @@
 //! kind [`ErrorKind::Io`] for file problems and [`ErrorKind::InvalidArgument`]
 //! for the rest; `error.source_as::<ArrayError>()` recovers the details.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use barrow_core::{Error, ErrorKind};
 
@@ -111,13 +111,373 @@ pub enum ArrayError {
         /// What went wrong.
         message: String,
     },
+    /// The operating system refused an operation on the file.
+    #[error("{path}: {source}", path = path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The file does not start with the `.npy` magic string `\x93NUMPY`.
+    #[error("{path} is not an .npy file: {what}", path = path.display())]
+    NotNpy {
+        /// The file.
+        path: PathBuf,
+        /// What was found instead of the magic string.
+        what: String,
+    },
+
+    /// The file is an `.npy` file of a format version this crate does not read.
+    #[error(
+        "{path} uses .npy format version {major}.{minor}; only 1.0, 2.0 and 3.0 are supported",
+        path = path.display()
+    )]
+    UnsupportedVersion {
+        /// The file.
+        path: PathBuf,
+        /// Major version byte.
+        major: u8,
+        /// Minor version byte.
+        minor: u8,
+    },
+
+    /// The header is malformed: truncated, not a valid dictionary, missing
+    /// keys, or describing an array the file cannot hold.
+    #[error("{path} has a bad .npy header: {what}", path = path.display())]
+    BadHeader {
+        /// The file.
+        path: PathBuf,
+        /// Which part of the header is wrong, and how.
+        what: String,
+    },
+
+    /// The file holds elements of another type than the one asked for.
+    #[error(
+        "{path} holds {found} ({found_name}) values, not {expected}; {hint}",
+        path = path.display()
+    )]
+    DtypeMismatch {
+        /// The file.
+        path: PathBuf,
+        /// The file's `descr`, e.g. `<i4`.
+        found: String,
+        /// NumPy's name for it, e.g. `int32`.
+        found_name: String,
+        /// The Rust element type asked for, e.g. `f64`.
+        expected: &'static str,
+        /// What to do instead, e.g. `read it as i32 or convert after reading`.
+        hint: String,
+    },
+
+    /// A region does not lie inside the array, or its rank differs from the
+    /// array's.
+    #[error(
+        "{path}: the region starting at {start:?} with shape {shape:?} does not fit in the array of shape {array_shape:?}",
+        path = path.display()
+    )]
+    OutOfBounds {
+        /// The file.
+        path: PathBuf,
+        /// First index of the region along each axis.
+        start: Vec<usize>,
+        /// Extent of the region along each axis.
+        shape: Vec<usize>,
+        /// Shape of the whole array in the file.
+        array_shape: Vec<usize>,
+    },
+
+    /// The file is shorter than its header says.
+    #[error(
+        "{path} is truncated: its header describes {expected} bytes (header and data) but the file has {actual}",
+        path = path.display()
+    )]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// Bytes the header promises (header plus data).
+        expected: u64,
+        /// Bytes the file has.
+        actual: u64,
+    },
+
+    /// The data holds a value that is not valid for the element type (a
+    /// `bool` byte other than 0 or 1), or a byte buffer has the wrong length.
+    #[error("{path}: invalid data: {what}", path = path.display())]
+    InvalidData {
+        /// The file (empty when the error comes from
+        /// [`NpyElement::read_le`](crate::io::npy::NpyElement::read_le) on a
+        /// bare buffer).
+        path: PathBuf,
+        /// What was wrong.
+        what: String,
+    },
+
+    /// The caller asked for something impossible, such as a shape whose size
+    /// overflows or a block whose rank differs from its start index.
+    #[error("{path}: invalid request: {what}", path = path.display())]
+    InvalidRequest {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        what: String,
+    },
+    /// The chunks name a different number of axes than the shape has.
+    #[error("chunks give {chunks} axes but the shape has {shape}")]
+    DimensionMismatch {
+        /// Axes in the chunk request.
+        chunks: usize,
+        /// Axes in the shape.
+        shape: usize,
+    },
+
+    /// Explicit blocks along one axis do not add up to that axis' length.
+    #[error(
+        "chunks {} along axis {axis} add up to {sum}, but the shape has {expected} there; \
+         the block sizes of each axis must add up to that axis' length",
+        fmt_tuple(.blocks)
+    )]
+    SumMismatch {
+        /// The axis.
+        axis: usize,
+        /// The blocks given for it.
+        blocks: Vec<usize>,
+        /// Their sum (wide so that it cannot overflow).
+        sum: u128,
+        /// The axis' length.
+        expected: usize,
+    },
+
+    /// A chunk size of 0 for an axis that is not empty.
+    #[error(
+        "chunk size 0 along axis {axis}: chunk sizes must be positive (use -1 for the whole axis)"
+    )]
+    ZeroChunkSize {
+        /// The axis.
+        axis: usize,
+    },
+
+    /// An explicit block of size 0 on an axis that is not empty.
+    #[error(
+        "block {block} of chunks {} along axis {axis} has size 0: blocks must be positive \
+         on an axis of length {length}; drop the empty block",
+        fmt_tuple(.blocks)
+    )]
+    ZeroBlock {
+        /// The axis.
+        axis: usize,
+        /// Position of the empty block.
+        block: usize,
+        /// The blocks given for the axis.
+        blocks: Vec<usize>,
+        /// The axis' length.
+        length: usize,
+    },
+
+    /// An explicit, empty list of blocks.
+    #[error(
+        "no blocks given along axis {axis}: give at least one block size \
+         (a zero-length axis is written (0,))"
+    )]
+    NoBlocks {
+        /// The axis.
+        axis: usize,
+    },
+
+    /// Several empty blocks on a zero-length axis.
+    #[error(
+        "chunks {} along axis {axis} split an axis of length 0; write it as one empty block, (0,)",
+        fmt_tuple(.blocks)
+    )]
+    SplitEmptyAxis {
+        /// The axis.
+        axis: usize,
+        /// The blocks given for it.
+        blocks: Vec<usize>,
+    },
+
+    /// A negative chunk value other than -1.
+    #[error(
+        "chunk value {value}{}: use a positive size, -1 for the whole axis, or \"auto\"",
+        fmt_axis(*.axis)
+    )]
+    InvalidChunkValue {
+        /// The value given.
+        value: i64,
+        /// The axis, when the value was given for one axis only.
+        axis: Option<usize>,
+    },
+
+    /// Two different byte targets in one request.
+    #[error(
+        "chunks ask for two byte targets, {} and {}: give one byte size for all \"auto\" axes",
+        fmt_bytes(*.first),
+        fmt_bytes(*.second)
+    )]
+    ConflictingByteTargets {
+        /// The first target met.
+        first: u64,
+        /// The other one.
+        second: u64,
+    },
+
+    /// Auto-chunking an array whose elements take no bytes.
+    #[error(
+        "\"auto\" chunks need the size of one element, but the item size is 0 bytes; \
+         give explicit chunks for this element type"
+    )]
+    ZeroItemsize,
+
+    /// The byte target cannot be met even with one element along every "auto" axis.
+    #[error(
+        "\"auto\" chunks cannot reach {} with {itemsize}-byte items: {}",
+        fmt_bytes(*.limit),
+        unreachable_reason(*.limit, *.itemsize, *.fixed_elements)
+    )]
+    AutoLimitUnreachable {
+        /// The byte target.
+        limit: u64,
+        /// Bytes per element.
+        itemsize: usize,
+        /// Elements in the largest block of the axes that are not "auto" (1 if none).
+        fixed_elements: u128,
+    },
+
+    /// Previous chunks (the hint for "auto") name a different number of axes.
+    #[error(
+        "previous chunks give {previous} axes but the shape has {shape}; \
+         pass the chunks of an array of this shape"
+    )]
+    PreviousDimensionMismatch {
+        /// Axes in the previous chunks.
+        previous: usize,
+        /// Axes in the shape.
+        shape: usize,
+    },
+
+    /// Previous chunks (the hint for "auto") do not cover an axis.
+    #[error(
+        "previous chunks {} along axis {axis} add up to {sum}, but the shape has {expected} there; \
+         pass the chunks of an array of this shape, or one positive block size for the axis",
+        fmt_tuple(.blocks)
+    )]
+    PreviousSumMismatch {
+        /// The axis.
+        axis: usize,
+        /// The previous blocks along it.
+        blocks: Vec<usize>,
+        /// Their sum.
+        sum: u128,
+        /// The axis' length.
+        expected: usize,
+    },
+
+    /// Old and new chunks of a rechunk name different numbers of axes.
+    #[error(
+        "cannot rechunk: the old chunks have {old} axes but the new ones have {new}; \
+         rechunking keeps the number of axes"
+    )]
+    RechunkDimensionMismatch {
+        /// Axes of the old chunks.
+        old: usize,
+        /// Axes of the new chunks.
+        new: usize,
+    },
+
+    /// Old and new chunks of a rechunk cover different lengths.
+    #[error(
+        "cannot rechunk along axis {axis}: the old chunks cover {old} elements but the new ones \
+         cover {new}; rechunking keeps the shape"
+    )]
+    RechunkShapeMismatch {
+        /// The axis.
+        axis: usize,
+        /// Length covered by the old chunks.
+        old: u128,
+        /// Length covered by the new chunks.
+        new: u128,
+    },
+
+    /// A chunk size so small that the axis would need more blocks than can be handled.
+    #[error(
+        "chunk size {size} along axis {axis} splits its {length} elements into {blocks} blocks, \
+         more than the {limit} allowed per axis; use larger chunks"
+    )]
+    TooManyBlocks {
+        /// The axis.
+        axis: usize,
+        /// The chunk size asked for.
+        size: usize,
+        /// The axis' length.
+        length: usize,
+        /// Blocks that would result.
+        blocks: usize,
+        /// The most blocks allowed along one axis.
+        limit: usize,
+    },
 }
 
 impl ArrayError {
+    /// Returns the error with its path set to `path` if it had none (as the
+    /// errors of [`NpyElement::read_le`](crate::io::npy::NpyElement::read_le) do).
+    #[must_use]
+    pub fn with_path(mut self, file: &Path) -> Self {
+        match &mut self {
+            Self::Io { path, .. }
+            | Self::NotNpy { path, .. }
+            | Self::UnsupportedVersion { path, .. }
+            | Self::BadHeader { path, .. }
+            | Self::DtypeMismatch { path, .. }
+            | Self::OutOfBounds { path, .. }
+            | Self::Truncated { path, .. }
+            | Self::InvalidData { path, .. }
+            | Self::InvalidRequest { path, .. }
+                if path.as_os_str().is_empty() =>
+            {
+                *path = file.to_path_buf();
+            }
+            _ => {}
+        }
+        self
+    }
+
+    /// An [`ArrayError::Io`] for `path`.
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// An [`ArrayError::BadHeader`] for `path`.
+    pub(crate) fn bad_header(path: &Path, what: impl Into<String>) -> Self {
+        Self::BadHeader {
+            path: path.to_path_buf(),
+            what: what.into(),
+        }
+    }
+
+    /// An [`ArrayError::InvalidRequest`] for `path`.
+    pub(crate) fn invalid_request(path: &Path, what: impl Into<String>) -> Self {
+        Self::InvalidRequest {
+            path: path.to_path_buf(),
+            what: what.into(),
+        }
+    }
+
     /// The [`ErrorKind`] this error travels under.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            ArrayError::File { .. } => ErrorKind::Io,
+            ArrayError::File { .. }
+            | ArrayError::Io { .. }
+            | ArrayError::NotNpy { .. }
+            | ArrayError::UnsupportedVersion { .. }
+            | ArrayError::BadHeader { .. }
+            | ArrayError::DtypeMismatch { .. }
+            | ArrayError::Truncated { .. }
+            | ArrayError::InvalidData { .. } => ErrorKind::Io,
             _ => ErrorKind::InvalidArgument,
         }
     }
@@ -135,4 +495,53 @@ pub(crate) fn invalid(message: impl Into<String>) -> Error {
         message: message.into(),
     }
     .into()
+}
+
+/// Formats block sizes the way Python prints a tuple: `(3, 3)`, `(3,)`, `()`.
+pub(crate) fn fmt_tuple(blocks: &[usize]) -> String {
+    match blocks {
+        [only] => format!("({only},)"),
+        _ => {
+            let inner: Vec<String> = blocks.iter().map(usize::to_string).collect();
+            format!("({})", inner.join(", "))
+        }
+    }
+}
+
+/// Formats a byte count with a binary unit, one decimal: `128.0 MiB`, `600 B`.
+pub(crate) fn fmt_bytes(bytes: u64) -> String {
+    const UNITS: [(&str, u64); 5] = [
+        ("PiB", 1 << 50),
+        ("TiB", 1 << 40),
+        ("GiB", 1 << 30),
+        ("MiB", 1 << 20),
+        ("KiB", 1 << 10),
+    ];
+    for (unit, size) in UNITS {
+        if bytes >= size {
+            return format!("{:.1} {unit}", bytes as f64 / size as f64);
+        }
+    }
+    format!("{bytes} B")
+}
+
+fn fmt_axis(axis: Option<usize>) -> String {
+    axis.map(|a| format!(" along axis {a}")).unwrap_or_default()
+}
+
+fn unreachable_reason(limit: u64, itemsize: usize, fixed_elements: u128) -> String {
+    if itemsize as u128 > u128::from(limit) {
+        format!(
+            "the limit is smaller than a single element; raise it to at least {}",
+            fmt_bytes(itemsize as u64)
+        )
+    } else {
+        let bytes = fixed_elements.saturating_mul(itemsize as u128);
+        let shown = u64::try_from(bytes).map_or_else(|_| format!("{bytes} B"), fmt_bytes);
+        format!(
+            "the axes with fixed chunks alone make blocks of {fixed_elements} elements ({shown}) \
+             with one element along each \"auto\" axis; raise the limit, or make those axes \
+             \"auto\" or smaller"
+        )
+    }
 }

@@ -50,21 +50,32 @@ mod display;
 mod dtype;
 mod elementwise;
 pub mod error;
+pub mod io;
 mod kernel;
 mod ops;
 pub mod random;
 mod rechunk;
 mod reduce;
+mod shape;
+mod slice;
 mod warn;
 
 pub use crate::array::Array;
 pub use crate::block::Block;
-pub use crate::chunks::{AxisChunks, ChunkSpec, Chunks, normalize_chunks};
+pub use crate::chunks::{
+    AxisChunks, ChunkSpec, Chunks, DEFAULT_CHUNK_SIZE_BYTES, DEFAULT_CHUNK_SIZE_TOLERANCE,
+    auto_chunks, blockdims_from_blockshape, normalize_chunks,
+};
 pub use crate::display::ArrayInfo;
 pub use crate::dtype::{CastTo, Element, Float, Number};
 pub use crate::elementwise::{Operand, where_};
 pub use crate::error::ArrayError;
+pub use crate::rechunk::{
+    DEFAULT_RECHUNK_THRESHOLD, Piece, balance_axis, balance_chunks, intersect_chunks,
+    normalize_rechunk_target, old_to_new, plan_rechunk,
+};
 pub use crate::reduce::{Axes, DEFAULT_SPLIT_EVERY};
+pub use crate::shape::{concatenate, stack};
 
 impl<T: Element> Array<T> {
     /// Computes the array on the scheduler the configuration names

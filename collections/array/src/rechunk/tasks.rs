@@ -4,6 +4,8 @@
 use std::marker::PhantomData;
 use std::ops::Range;
 
+use barrow_core::Error;
+
 use barrow_core::arg::{keys, lit};
 use barrow_core::function::{Function, Input};
 use barrow_core::tokenize::token_name;
@@ -12,50 +14,9 @@ use ndarray::{ArrayD, IxDyn, SliceInfoElem};
 
 use crate::array::{Array, block_key};
 use crate::block::{Block, block_ref};
-use crate::chunks::Chunks;
+use crate::chunks::{AxisChunks, ChunkSpec, Chunks};
 use crate::dtype::Element;
 use crate::error::invalid;
-
-/// For one axis: for each new block, the pieces of old blocks it is made
-/// of, as (old block index, range within that old block).
-pub(crate) fn old_to_new_axis(old: &[usize], new: &[usize]) -> Vec<Vec<(usize, Range<usize>)>> {
-    let mut old_starts = Vec::with_capacity(old.len() + 1);
-    let mut acc = 0;
-    for &b in old {
-        old_starts.push(acc);
-        acc += b;
-    }
-    old_starts.push(acc);
-    let mut out = Vec::with_capacity(new.len());
-    let mut start = 0;
-    let mut i = 0;
-    for &size in new {
-        let end = start + size;
-        let mut pieces = Vec::new();
-        if size == 0 {
-            // A zero-length block (a 0-length axis) reads an empty piece.
-            let i0 = i.min(old.len().saturating_sub(1));
-            pieces.push((i0, 0..0));
-        }
-        let mut pos = start;
-        while pos < end && i < old.len() {
-            let (os, oe) = (old_starts[i], old_starts[i + 1]);
-            if oe <= pos {
-                i += 1;
-                continue;
-            }
-            let take_end = end.min(oe);
-            pieces.push((i, pos - os..take_end - os));
-            pos = take_end;
-            if take_end == oe {
-                i += 1;
-            }
-        }
-        out.push(pieces);
-        start = end;
-    }
-    out
-}
 
 /// Puts pieces of old blocks together into one new block.
 ///
@@ -140,9 +101,10 @@ impl<T: Element> Array<T> {
             &(self.name.as_ref(), target.as_slices().to_vec()),
         )
         .into();
-        let maps: Vec<_> = (0..target.ndim())
-            .map(|axis| old_to_new_axis(self.chunks.axis(axis), target.axis(axis)))
-            .collect();
+        let maps = match super::old_to_new(&self.chunks, &target) {
+            Ok(maps) => maps,
+            Err(e) => return self.clone().with_problem(e.into()),
+        };
         let assemble = Func::from_function(Assemble::<T> {
             marker: PhantomData,
         });
@@ -199,16 +161,54 @@ impl<T: Element> Array<T> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+impl<T: Element> Array<T> {
+    /// The same values cut into other chunks (Dask's `rechunk`). `target`
+    /// is a [`ChunkSpec`]: sizes, [`AxisChunks::Full`] for whole axes,
+    /// `Auto` (near `array.chunk-size`, keeping the shapes of the current
+    /// chunks where it can). The change is planned as Dask plans it: when
+    /// going straight to the new chunks would make each task read too many
+    /// old blocks or hold more than `array.chunk-size`, it goes through
+    /// intermediate chunkings.
+    ///
+    /// ```
+    /// use barrow_array::{Array, AxisChunks, ChunkSpec};
+    /// # barrow_local::link();
+    ///
+    /// let x = Array::<f64>::ones(&[1000, 1000], 100)?;
+    /// let rows = x.rechunk(ChunkSpec::Axes(vec![AxisChunks::Size(10), AxisChunks::Full]))?;
+    /// assert_eq!(rows.numblocks(), [100, 1]);
+    /// assert_eq!(rows.sum().compute()?, 1.0e6);
+    /// # Ok::<(), barrow_core::Error>(())
+    /// ```
+    pub fn rechunk(&self, target: impl Into<ChunkSpec>) -> Result<Array<T>> {
+        let new =
+            crate::create::resolve_chunks::<T>(&target.into(), &self.shape(), Some(&self.chunks))?;
+        Ok(self.rechunk_to(new))
+    }
 
-    #[test]
-    fn pieces_tile_new_blocks() {
-        let m = old_to_new_axis(&[4, 4, 2], &[3, 5, 2]);
-        assert_eq!(m[0], vec![(0, 0..3)]);
-        assert_eq!(m[1], vec![(0, 3..4), (1, 0..4)]);
-        assert_eq!(m[2], vec![(2, 0..2)]);
-        assert_eq!(old_to_new_axis(&[0], &[0]), vec![vec![(0, 0..0)]]);
+    /// Rechunks the axes given as `Some`, keeping the others (Dask's
+    /// `rechunk({axis: chunks})`).
+    pub fn rechunk_axes(&self, target: &[Option<AxisChunks>]) -> Result<Array<T>> {
+        let (limit, tolerance) = crate::create::chunk_limits()?;
+        let new =
+            super::normalize_rechunk_target(target, &self.chunks, T::ITEMSIZE, limit, tolerance)
+                .map_err(Error::from)?;
+        Ok(self.rechunk_to(new))
+    }
+
+    /// Rechunks to exactly `new`, through the intermediate chunkings
+    /// [`plan_rechunk`](super::plan_rechunk) picks.
+    pub(crate) fn rechunk_to(&self, new: Chunks) -> Array<T> {
+        if new == *self.chunks {
+            return self.clone();
+        }
+        let limit = crate::create::chunk_limits()
+            .map_or(crate::chunks::DEFAULT_CHUNK_SIZE_BYTES, |(l, _)| l);
+        let steps = super::plan_rechunk(&self.chunks, &new, T::ITEMSIZE, None, limit);
+        let mut current = self.clone();
+        for step in steps {
+            current = current.rechunk_direct(step);
+        }
+        current
     }
 }
