@@ -1,5 +1,6 @@
 //! The README's main job: a small graph, a 100,000-task tree reduction on
-//! the local schedulers (`sync`, then `threads`), and a bag: the most
+//! the local schedulers (`sync`, then `threads`), chunked arrays (a sum, a
+//! mean and `x + x.T` over random data), and a bag: the most
 //! frequent words of generated text files, plain and gzip-compressed, with
 //! their throughput.
 //!
@@ -54,7 +55,38 @@ fn main() -> barrow::Result<()> {
         );
     }
 
+    arrays()?;
     word_count()
+}
+
+/// Arrays: a 400 MB random matrix in 64 chunks, its mean, and the sum of
+/// `x + x.T` (each chunk of the result reads two chunks of `x`).
+fn arrays() -> barrow::Result<()> {
+    use barrow::array::{Array, random::Generator};
+
+    let ones = Array::<f64>::ones(&[20_000, 20_000], 2000)?;
+    println!("{}", ones.info());
+    let started = Instant::now();
+    let total = ones.sum().compute()?;
+    assert_eq!(total, 4.0e8);
+    println!(
+        "ones.sum() = {total:e} in {:.1} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+
+    let x: Array<f64> = Generator::new(7).random(&[8000, 8000], 1000)?;
+    let started = Instant::now();
+    let (mean, symmetric) = barrow::compute((x.mean(), (&x + &x.t()).sum()))?;
+    let seconds = started.elapsed().as_secs_f64();
+    assert!((mean - 0.5).abs() < 1e-3);
+    assert!((symmetric / 6.4e7 - 1.0).abs() < 1e-3);
+    println!(
+        "random 8000x8000 (64 chunks): mean {mean:.5}, sum(x + x.T) {symmetric:.4e} in {:.0} ms \
+         ({:.2} GB/s of array data)",
+        seconds * 1e3,
+        2.0 * 8000.0 * 8000.0 * 8.0 / seconds / 1e9,
+    );
+    Ok(())
 }
 
 /// Word frequencies over 8 generated text files (16 MB), read in 1 MB blocks

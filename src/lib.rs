@@ -40,6 +40,11 @@ pub use barrow_delayed as delayed;
 #[cfg_attr(docsrs, doc(cfg(feature = "bag")))]
 pub use barrow_bag as bag;
 
+/// Chunked n-dimensional arrays on ndarray (Dask's `dask.array`).
+#[cfg(feature = "array")]
+#[cfg_attr(docsrs, doc(cfg(feature = "array")))]
+pub use barrow_array as array;
+
 /// Progress bar, profilers, resource profiler and graph rendering.
 #[cfg(feature = "diagnostics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "diagnostics")))]

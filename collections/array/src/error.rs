@@ -6,6 +6,7 @@
 //! kind [`ErrorKind::Io`] for file problems and [`ErrorKind::InvalidArgument`]
 //! for the rest; `error.source_as::<ArrayError>()` recovers the details.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use barrow_core::{Error, ErrorKind};
@@ -417,6 +418,151 @@ pub enum ArrayError {
         /// The most blocks allowed along one axis.
         limit: usize,
     },
+
+    /// The path does not name a Zarr v3 array; `reason` says what is there instead.
+    #[error("{path} is not a Zarr array: {reason}; give the path of an array inside the store")]
+    NotAnArray {
+        /// The path given.
+        path: String,
+        /// What was found instead.
+        reason: NotArrayReason,
+    },
+    /// The array's stored element type differs from the one asked for.
+    #[error("{path} holds {stored} values, not {requested}")]
+    ZarrDtypeMismatch {
+        /// The array's path.
+        path: String,
+        /// The Zarr data type name stored in the array's metadata, e.g. `int32`.
+        stored: String,
+        /// The Rust element type asked for, e.g. `f64`.
+        requested: &'static str,
+    },
+    /// A region does not lie inside the array.
+    #[error(
+        "region starting at {start:?} with shape {shape:?} is out of bounds of {path}, whose shape is {array_shape:?}"
+    )]
+    ZarrOutOfBounds {
+        /// The array's path.
+        path: String,
+        /// The region's first index along each axis.
+        start: Vec<u64>,
+        /// The region's extent along each axis.
+        shape: Vec<u64>,
+        /// The array's shape.
+        array_shape: Vec<u64>,
+    },
+    /// A region, block or chunk shape has a different number of axes than the array.
+    #[error("{what} has {got} axes but {path} has {expected}")]
+    ZarrDimensionMismatch {
+        /// The array's path.
+        path: String,
+        /// What had the wrong number of axes (`"start"`, `"block"`, `"chunk shape"`, ...).
+        what: &'static str,
+        /// Its number of axes.
+        got: usize,
+        /// The array's number of axes.
+        expected: usize,
+    },
+    /// The array's chunk grid is not a regular grid.
+    #[error("{path} has a {grid:?} chunk grid; only regular chunk grids are supported")]
+    IrregularChunks {
+        /// The array's path.
+        path: String,
+        /// The chunk grid's name in the metadata.
+        grid: String,
+    },
+    /// A compression name other than those supported.
+    #[error(
+        "unknown compression {name:?}: the supported one is \"zstd\" (or none, for uncompressed)"
+    )]
+    UnknownCompression {
+        /// The name given.
+        name: String,
+    },
+    /// An option or argument of `create` is invalid (zero chunk extent, compression level, fill value).
+    #[error("invalid options for {path}: {message}")]
+    InvalidOptions {
+        /// The array's path.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// `create` found something at the path that it will not replace.
+    #[error("{path} already exists: {detail}")]
+    AlreadyExists {
+        /// The path given.
+        path: String,
+        /// What is there and what to do.
+        detail: String,
+    },
+    /// A file-system error outside the Zarr library (inspecting or clearing the folder).
+    #[error("{path}: {source}")]
+    ZarrIo {
+        /// The path concerned.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// An error of the underlying Zarr library, as text.
+    #[error("Zarr error at {path}: {message}")]
+    Zarr {
+        /// The array's path.
+        path: String,
+        /// The library's message.
+        message: String,
+    },
+
+    /// tsqr, qr or svd was asked for an array that is not chunked as one
+    /// column of blocks.
+    #[error(
+        "the array has {} chunks along its columns (sizes {col_chunks:?}); tsqr/qr/svd need one: \
+         call `.rechunk([{row_chunk}, {ncols}])` with the whole column axis in one chunk",
+        col_chunks.len()
+    )]
+    NotTallSkinny {
+        /// The chunk sizes along the column axis.
+        col_chunks: Vec<usize>,
+        /// The largest row chunk, kept as it is in the suggested rechunk.
+        row_chunk: usize,
+        /// The number of columns of the array (the one column chunk to ask for).
+        ncols: usize,
+    },
+    /// An operation over blocks was given none.
+    #[error("{operation} was given no blocks: {hint}")]
+    NoBlocksFor {
+        /// The operation.
+        operation: &'static str,
+        /// What to do.
+        hint: &'static str,
+    },
+    /// A decomposition was given a NaN or an infinity.
+    #[error(
+        "{operation} of an array of shape {shape:?} found the non-finite value {value} at \
+         [{row}, {col}]: remove or replace NaN and infinite values (for example with a \
+         where/fillna step) before decomposing"
+    )]
+    NonFinite {
+        /// The operation.
+        operation: &'static str,
+        /// The array's shape.
+        shape: Vec<usize>,
+        /// Row of the first non-finite value.
+        row: usize,
+        /// Column of the first non-finite value.
+        col: usize,
+        /// The value, as printed.
+        value: String,
+    },
+    /// The numerical routine itself failed.
+    #[error("{operation} of an array of shape {shape:?} failed: {reason}")]
+    Decomposition {
+        /// The operation.
+        operation: &'static str,
+        /// The array's shape.
+        shape: Vec<usize>,
+        /// Why, and what to do.
+        reason: String,
+    },
 }
 
 impl ArrayError {
@@ -477,7 +623,12 @@ impl ArrayError {
             | ArrayError::BadHeader { .. }
             | ArrayError::DtypeMismatch { .. }
             | ArrayError::Truncated { .. }
-            | ArrayError::InvalidData { .. } => ErrorKind::Io,
+            | ArrayError::InvalidData { .. }
+            | ArrayError::NotAnArray { .. }
+            | ArrayError::ZarrDtypeMismatch { .. }
+            | ArrayError::ZarrIo { .. }
+            | ArrayError::AlreadyExists { .. }
+            | ArrayError::Zarr { .. } => ErrorKind::Io,
             _ => ErrorKind::InvalidArgument,
         }
     }
@@ -543,5 +694,42 @@ fn unreachable_reason(limit: u64, itemsize: usize, fixed_elements: u128) -> Stri
              with one element along each \"auto\" axis; raise the limit, or make those axes \
              \"auto\" or smaller"
         )
+    }
+}
+
+/// Why a path does not name a Zarr v3 array.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotArrayReason {
+    /// Nothing exists at the path.
+    Missing,
+    /// The path is a file, not a folder.
+    NotAFolder,
+    /// The folder has no `zarr.json` (and no Zarr v2 metadata either).
+    NoMetadata,
+    /// The folder's `zarr.json` describes a group, not an array.
+    Group,
+    /// The folder holds a Zarr v2 array (`.zarray`), which is not read here.
+    ZarrV2Array,
+    /// The folder holds a Zarr v2 group (`.zgroup`).
+    ZarrV2Group,
+    /// The folder's `zarr.json` is not valid Zarr v3 metadata; the text says why.
+    Unparsable(String),
+}
+
+impl fmt::Display for NotArrayReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Missing => f.write_str("the path does not exist"),
+            Self::NotAFolder => f.write_str("it is a file, not a folder"),
+            Self::NoMetadata => f.write_str("no zarr.json in the folder"),
+            Self::Group => f.write_str("its zarr.json describes a group, not an array"),
+            Self::ZarrV2Array => f.write_str(
+                "it is a Zarr v2 array (.zarray); only Zarr v3 is supported, convert it first",
+            ),
+            Self::ZarrV2Group => f.write_str("it is a Zarr v2 group (.zgroup)"),
+            Self::Unparsable(why) => {
+                write!(f, "its zarr.json is not valid Zarr v3 metadata ({why})")
+            }
+        }
     }
 }

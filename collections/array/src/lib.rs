@@ -52,6 +52,7 @@ mod elementwise;
 pub mod error;
 pub mod io;
 mod kernel;
+pub mod linalg;
 mod ops;
 pub mod random;
 mod rechunk;

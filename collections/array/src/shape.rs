@@ -218,6 +218,13 @@ pub fn concatenate<T: Element>(arrays: &[Array<T>], axis: isize) -> Result<Array
         want[axis] = array.chunks.axis(axis).to_vec();
         aligned.push(array.rechunk_direct(Chunks::from_vec_unchecked(want)));
     }
+    // Empty inputs add no blocks (chunks stay canonical: no zero-length
+    // block on an axis that has elements), unless every input is empty.
+    if aligned.iter().any(|a| a.shape()[axis] > 0) {
+        aligned.retain(|a| a.shape()[axis] > 0);
+    } else {
+        aligned.truncate(1);
+    }
     let mut chunks = first.chunks.as_slices().to_vec();
     chunks[axis] = aligned
         .iter()
