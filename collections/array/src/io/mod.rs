@@ -6,3 +6,5 @@ pub mod npy;
 /// Zarr v3 stores, chunk by chunk (feature `zarr`).
 #[cfg(feature = "zarr")]
 pub mod zarr;
+#[cfg(feature = "zarr")]
+mod zarr_array;
