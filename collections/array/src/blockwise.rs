@@ -71,3 +71,222 @@ impl<T: Element> Array<T> {
         out
     }
 }
+
+/// Dask's `blockwise` with index notation: `f` gets, for each input, the
+/// blocks matching one output block, where inputs sharing a letter are
+/// aligned along it (rechunked to common chunks when they differ) and a
+/// letter absent from `out` is contracted: all blocks along it are joined
+/// into one array (Dask's `concatenate=True`). `f` must return the output
+/// block, whose shape along each output letter is that letter's chunk.
+///
+/// ```
+/// use barrow_array::{Array, blockwise};
+/// use ndarray::Axis;
+/// # barrow_local::link();
+///
+/// // Row sums of a matrix, one task per row block: "ij" -> "i".
+/// let x = Array::<f64>::ones(&[6, 4], [2, 2])?;
+/// let rows = blockwise("i", &[(&x, "ij")], |blocks| Ok(blocks[0].sum_axis(Axis(1))))?;
+/// assert_eq!(rows.chunks().to_string(), "((2, 2, 2),)");
+/// assert_eq!(rows.compute()?.into_raw_vec_and_offset().0, [4.0; 6]);
+/// # Ok::<(), barrow_core::Error>(())
+/// ```
+pub fn blockwise<T: Element, U: Element, F>(
+    out: &str,
+    inputs: &[(&Array<T>, &str)],
+    f: F,
+) -> Result<Array<U>>
+where
+    F: Fn(&[ndarray::ArrayViewD<'_, T>]) -> Result<ArrayD<U>> + Send + Sync + 'static,
+{
+    use std::collections::BTreeMap;
+
+    use barrow_core::arg::keys;
+    use barrow_core::function::List;
+
+    use crate::array::block_key;
+    use crate::block::Block;
+    use crate::error::invalid;
+
+    let out_letters: Vec<char> = out.chars().collect();
+    // Each letter's length and chunks, unified over the inputs.
+    let mut letters: BTreeMap<char, (usize, Vec<usize>)> = BTreeMap::new();
+    for (array, index) in inputs {
+        let idx: Vec<char> = index.chars().collect();
+        if idx.len() != array.ndim() {
+            return Err(invalid(format!(
+                "blockwise: index {index:?} has {} letters but the array has {} axes (shape {:?})",
+                idx.len(),
+                array.ndim(),
+                array.shape()
+            )));
+        }
+        for (axis, &c) in idx.iter().enumerate() {
+            let len = array.shape()[axis];
+            let chunks = array.chunks.axis(axis).to_vec();
+            match letters.get_mut(&c) {
+                None => {
+                    letters.insert(c, (len, chunks));
+                }
+                Some((l, existing)) => {
+                    if *l != len {
+                        return Err(invalid(format!(
+                            "blockwise: letter {c:?} has length {l} in one input and {len} in another"
+                        )));
+                    }
+                    if *existing != chunks {
+                        *existing = crate::rechunk::common_refinement(existing, &chunks);
+                    }
+                }
+            }
+        }
+    }
+    for c in &out_letters {
+        if !letters.contains_key(c) {
+            return Err(invalid(format!(
+                "blockwise: output letter {c:?} is in no input; new axes are not supported"
+            )));
+        }
+    }
+    let aligned: Vec<(Array<T>, Vec<char>)> = inputs
+        .iter()
+        .map(|(array, index)| {
+            let idx: Vec<char> = index.chars().collect();
+            let want: Vec<Vec<usize>> = idx.iter().map(|c| letters[c].1.clone()).collect();
+            (array.rechunk_direct(Chunks::from_vec_unchecked(want)), idx)
+        })
+        .collect();
+    let out_chunks =
+        Chunks::from_vec_unchecked(out_letters.iter().map(|c| letters[c].1.clone()).collect());
+    let name = unique_name("blockwise");
+    // Per input: the blocks to join per contracted axis, then `f`.
+    let ninputs = aligned.len();
+    let contracted: Vec<Vec<usize>> = aligned
+        .iter()
+        .map(|(_, idx)| {
+            (0..idx.len())
+                .filter(|&a| !out_letters.contains(&idx[a]))
+                .collect()
+        })
+        .collect();
+    let grids: Vec<Vec<usize>> = aligned.iter().map(|(a, _)| a.chunks.numblocks()).collect();
+    let join = {
+        let contracted = contracted.clone();
+        let grids = grids.clone();
+        move |i: usize, blocks: &List<'_, Block<T>>| -> Result<ArrayD<T>> {
+            if contracted[i].is_empty() {
+                return blocks
+                    .get(0)
+                    .map(|b| b.view().to_owned())
+                    .ok_or_else(|| invalid("blockwise: no block"));
+            }
+            // Join along each contracted axis, innermost first.
+            let mut parts: Vec<ArrayD<T>> = blocks.iter().map(|b| b.view().to_owned()).collect();
+            for &axis in contracted[i].iter().rev() {
+                let n = grids[i][axis];
+                let mut joined = Vec::with_capacity(parts.len() / n.max(1));
+                for group in parts.chunks(n.max(1)) {
+                    let views: Vec<_> = group.iter().map(|p| p.view()).collect();
+                    joined.push(
+                        ndarray::concatenate(ndarray::Axis(axis), &views)
+                            .map_err(|e| invalid(format!("blockwise: {e}")))?,
+                    );
+                }
+                parts = joined;
+            }
+            parts
+                .pop()
+                .ok_or_else(|| invalid("blockwise: no blocks to join"))
+        }
+    };
+    let call = Func::from_function(BlockwiseFn {
+        name: name.clone(),
+        ninputs,
+        join: Box::new(join),
+        f: Box::new(f),
+    });
+    let mut layer = barrow_core::Layer::with_capacity(name.as_str(), out_chunks.nblocks());
+    for index in out_chunks.block_indices() {
+        let mut args = Vec::with_capacity(ninputs);
+        for (i, (array, idx)) in aligned.iter().enumerate() {
+            // The blocks of input i: fixed along output letters, all along
+            // contracted ones, in row-major order of the contracted axes.
+            let counts: Vec<usize> = (0..idx.len())
+                .map(|a| {
+                    if contracted[i].contains(&a) {
+                        grids[i][a]
+                    } else {
+                        1
+                    }
+                })
+                .collect();
+            let members = Chunks::from_vec_unchecked(counts.iter().map(|&n| vec![1; n]).collect())
+                .block_indices();
+            let block_keys: Vec<_> = members
+                .map(|m| {
+                    let source: Vec<usize> = (0..idx.len())
+                        .map(|a| {
+                            if contracted[i].contains(&a) {
+                                m[a]
+                            } else {
+                                let pos =
+                                    out_letters.iter().position(|c| *c == idx[a]).unwrap_or(0);
+                                index[pos]
+                            }
+                        })
+                        .collect();
+                    block_key(&array.name, &source)
+                })
+                .collect();
+            args.push(keys(block_keys));
+        }
+        layer.insert(
+            block_key(&name, &index),
+            barrow_core::Task::call(&call, args),
+        )?;
+    }
+    let graphs: Vec<&barrow_core::Graph> = aligned.iter().map(|(a, _)| &a.graph).collect();
+    Ok(Array::from_layer(
+        name.into(),
+        out_chunks,
+        layer,
+        &graphs,
+        aligned.iter().map(|(a, _)| a.problem.clone()),
+    ))
+}
+
+type JoinFn<T> = dyn Fn(usize, &barrow_core::function::List<'_, crate::block::Block<T>>) -> Result<ArrayD<T>>
+    + Send
+    + Sync;
+type BlocksFn<T, U> = dyn Fn(&[ndarray::ArrayViewD<'_, T>]) -> Result<ArrayD<U>> + Send + Sync;
+
+/// The task function of [`blockwise`]: joins each input's blocks, then
+/// calls the caller's function.
+struct BlockwiseFn<T, U> {
+    name: String,
+    ninputs: usize,
+    join: Box<JoinFn<T>>,
+    f: Box<BlocksFn<T, U>>,
+}
+
+impl<T: Element, U: Element> barrow_core::function::Function for BlockwiseFn<T, U> {
+    fn name(&self) -> &str {
+        "blockwise"
+    }
+    fn params(&self) -> Option<&[u8]> {
+        Some(self.name.as_bytes())
+    }
+    fn call(&self, inputs: &[barrow_core::function::Input]) -> Result<barrow_core::Value> {
+        use barrow_core::function::FromInput;
+        if inputs.len() != self.ninputs {
+            return Err(crate::error::invalid("blockwise: wrong number of inputs"));
+        }
+        let mut joined = Vec::with_capacity(inputs.len());
+        for (i, input) in inputs.iter().enumerate() {
+            let list = barrow_core::function::List::<crate::block::Block<T>>::from_input(input)?;
+            joined.push((self.join)(i, &list)?);
+        }
+        let views: Vec<_> = joined.iter().map(|a| a.view()).collect();
+        Ok(crate::block::Block::Dense((self.f)(&views)?).into_value())
+    }
+}

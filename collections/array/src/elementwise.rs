@@ -101,29 +101,9 @@ pub(crate) fn broadcast_plan(
         if candidates.iter().all(|c| *c == first.as_slice()) {
             out_chunks.push(first);
         } else {
-            // The common refinement: a block boundary wherever any operand
-            // has one (Dask's `unify_chunks`).
-            let mut cuts: Vec<usize> = candidates
-                .iter()
-                .flat_map(|c| {
-                    c.iter().scan(0, |acc, &b| {
-                        *acc += b;
-                        Some(*acc)
-                    })
-                })
-                .collect();
-            cuts.sort_unstable();
-            cuts.dedup();
-            let mut prev = 0;
-            let refined: Vec<usize> = cuts
-                .into_iter()
-                .map(|c| {
-                    let b = c - prev;
-                    prev = c;
-                    b
-                })
-                .filter(|&b| b > 0)
-                .collect();
+            let refined = candidates.iter().skip(1).fold(first.clone(), |acc, c| {
+                crate::rechunk::common_refinement(&acc, c)
+            });
             grew = true;
             out_chunks.push(if refined.is_empty() {
                 vec![len]

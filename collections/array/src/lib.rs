@@ -63,6 +63,7 @@ mod warn;
 
 pub use crate::array::Array;
 pub use crate::block::Block;
+pub use crate::blockwise::blockwise;
 pub use crate::chunks::{
     AxisChunks, ChunkSpec, Chunks, DEFAULT_CHUNK_SIZE_BYTES, DEFAULT_CHUNK_SIZE_TOLERANCE,
     auto_chunks, blockdims_from_blockshape, normalize_chunks,

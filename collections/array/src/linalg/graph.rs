@@ -30,33 +30,6 @@ fn dense<T: Element>(a: Array2<T>) -> Block<T> {
     Block::Dense(a.into_dyn())
 }
 
-/// The common refinement of two chunkings of one axis.
-fn refine(a: &[usize], b: &[usize]) -> Vec<usize> {
-    let cuts = |c: &[usize]| -> Vec<usize> {
-        c.iter()
-            .scan(0, |acc, &x| {
-                *acc += x;
-                Some(*acc)
-            })
-            .collect()
-    };
-    let mut all = cuts(a);
-    all.extend(cuts(b));
-    all.sort_unstable();
-    all.dedup();
-    let mut prev = 0;
-    let out: Vec<usize> = all
-        .into_iter()
-        .map(|c| {
-            let d = c - prev;
-            prev = c;
-            d
-        })
-        .filter(|&d| d > 0)
-        .collect();
-    if out.is_empty() { a.to_vec() } else { out }
-}
-
 impl<T: Element + Real> Array<T> {
     /// The matrix product (NumPy's `dot` for 1-D and 2-D arrays): each
     /// output block multiplies a row of blocks of `self` by a column of
@@ -125,7 +98,7 @@ impl<T: Element + Real> Array<T> {
                 (*self.chunks).clone(),
             );
         }
-        let k = refine(self.chunks.axis(1), other.chunks.axis(0));
+        let k = crate::rechunk::common_refinement(self.chunks.axis(1), other.chunks.axis(0));
         let a = self.rechunk_direct(Chunks::from_vec_unchecked(vec![
             self.chunks.axis(0).to_vec(),
             k.clone(),

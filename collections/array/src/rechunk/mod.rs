@@ -4,6 +4,8 @@
 
 mod plan;
 mod tasks;
+
+pub(crate) use tasks::common_refinement;
 #[cfg(test)]
 mod tests;
 

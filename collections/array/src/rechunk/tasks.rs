@@ -212,3 +212,31 @@ impl<T: Element> Array<T> {
         current
     }
 }
+
+/// The common refinement of two chunkings of one axis: a block boundary
+/// wherever either has one (Dask's `unify_chunks` per axis).
+pub(crate) fn common_refinement(a: &[usize], b: &[usize]) -> Vec<usize> {
+    let cuts = |c: &[usize]| -> Vec<usize> {
+        c.iter()
+            .scan(0, |acc, &x| {
+                *acc += x;
+                Some(*acc)
+            })
+            .collect()
+    };
+    let mut all = cuts(a);
+    all.extend(cuts(b));
+    all.sort_unstable();
+    all.dedup();
+    let mut prev = 0;
+    let out: Vec<usize> = all
+        .into_iter()
+        .map(|c| {
+            let d = c - prev;
+            prev = c;
+            d
+        })
+        .filter(|&d| d > 0)
+        .collect();
+    if out.is_empty() { a.to_vec() } else { out }
+}

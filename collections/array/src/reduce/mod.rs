@@ -5,6 +5,7 @@
 //! axes are combined, `split_every` per task, until one block remains
 //! along each reduced axis; the last task turns partials into results.
 
+mod cumulative;
 mod reducers;
 mod tree;
 
