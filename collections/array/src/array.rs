@@ -28,7 +28,19 @@ pub struct Array<T> {
     pub(crate) problem: Option<Arc<str>>,
     /// Partial results a reduction combines per task, if set.
     pub(crate) split_every: Option<usize>,
+    /// How to produce a block's elements without storing the block, when
+    /// its values are generated (seeded random numbers): a reduction over
+    /// every axis then folds them as they come, a tile at a time, instead
+    /// of materializing chunks (Dask's "fuse the creation into the
+    /// reduction").
+    pub(crate) stream: Option<Arc<dyn StreamBlock<T>>>,
     pub(crate) marker: PhantomData<fn() -> T>,
+}
+
+/// Produces the elements of one block in row-major order, a tile at a
+/// time, into `sink`: exactly the elements the block task would store.
+pub(crate) trait StreamBlock<T>: Send + Sync {
+    fn stream(&self, start: &[usize], shape: &[usize], sink: &mut dyn FnMut(&[T])) -> Result<()>;
 }
 
 impl<T> Clone for Array<T> {
@@ -39,6 +51,7 @@ impl<T> Clone for Array<T> {
             chunks: self.chunks.clone(),
             problem: self.problem.clone(),
             split_every: self.split_every,
+            stream: self.stream.clone(),
             marker: PhantomData,
         }
     }
@@ -76,6 +89,7 @@ impl<T: Element> Array<T> {
             chunks: Arc::new(chunks),
             problem,
             split_every: None,
+            stream: None,
             marker: PhantomData,
         };
         warn::check_size(&array);
@@ -111,6 +125,7 @@ impl<T: Element> Array<T> {
             chunks: Arc::new(chunks),
             problem: Some(error.to_string().into()),
             split_every: None,
+            stream: None,
             marker: PhantomData,
         }
     }
@@ -220,6 +235,7 @@ impl<T: Element> Persist for Array<T> {
             chunks: self.chunks.clone(),
             problem: None,
             split_every: self.split_every,
+            stream: None,
             marker: PhantomData,
         }
     }

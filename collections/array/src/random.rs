@@ -59,16 +59,73 @@ fn block_rng(seed: u64, call: u64, start: &[usize]) -> Xoshiro256Plus {
     Xoshiro256Plus::seed_from_u64(s)
 }
 
-fn fill<T>(shape: &[usize], mut next: impl FnMut() -> T) -> Result<Block<T>>
+/// Elements per tile when a block is streamed into a reduction: small
+/// enough to stay in the core's cache.
+const TILE: usize = 1 << 14;
+
+/// The blocks of one random array: each block's generator, and how one
+/// element is drawn from it.
+struct RandomBlocks<D> {
+    seed: u64,
+    call: u64,
+    draw: D,
+}
+
+impl<T, D> RandomBlocks<D>
 where
     T: crate::dtype::Element,
+    D: Fn(&mut Xoshiro256Plus) -> T + Send + Sync + 'static,
 {
-    let n: usize = shape.iter().product();
-    let mut data = Vec::with_capacity(n);
-    data.extend((0..n).map(|_| next()));
-    ArrayD::from_shape_vec(IxDyn(shape), data)
-        .map(Block::Dense)
-        .map_err(|e| invalid(e.to_string()))
+    fn fill(&self, start: &[usize], shape: &[usize]) -> Result<Block<T>> {
+        let mut rng = block_rng(self.seed, self.call, start);
+        let n: usize = shape.iter().product();
+        let mut data = Vec::with_capacity(n);
+        data.extend((0..n).map(|_| (self.draw)(&mut rng)));
+        ArrayD::from_shape_vec(IxDyn(shape), data)
+            .map(Block::Dense)
+            .map_err(|e| invalid(e.to_string()))
+    }
+}
+
+impl<T, D> crate::array::StreamBlock<T> for RandomBlocks<D>
+where
+    T: crate::dtype::Element,
+    D: Fn(&mut Xoshiro256Plus) -> T + Send + Sync + 'static,
+{
+    /// The same draws as [`RandomBlocks::fill`], in the same order.
+    fn stream(&self, start: &[usize], shape: &[usize], sink: &mut dyn FnMut(&[T])) -> Result<()> {
+        let mut rng = block_rng(self.seed, self.call, start);
+        let mut left: usize = shape.iter().product();
+        let mut tile = Vec::with_capacity(TILE.min(left));
+        while left > 0 {
+            let m = TILE.min(left);
+            tile.clear();
+            tile.extend((0..m).map(|_| (self.draw)(&mut rng)));
+            sink(&tile);
+            left -= m;
+        }
+        Ok(())
+    }
+}
+
+/// A random array whose blocks `blocks` draws, streamable into reductions.
+fn random_array<T, D>(
+    label: &str,
+    params: Vec<u8>,
+    chunks: crate::chunks::Chunks,
+    blocks: RandomBlocks<D>,
+) -> Array<T>
+where
+    T: crate::dtype::Element,
+    D: Fn(&mut Xoshiro256Plus) -> T + Send + Sync + 'static,
+{
+    let blocks = std::sync::Arc::new(blocks);
+    let filler = blocks.clone();
+    let mut array = Array::generated(label, Some(params), chunks, move |start, shape| {
+        filler.fill(start, shape)
+    });
+    array.stream = Some(blocks);
+    array
 }
 
 impl Generator {
@@ -89,14 +146,12 @@ impl Generator {
         let chunks = resolve_chunks::<f64>(&chunks.into(), shape, None)?;
         let (seed, call) = (self.seed, self.next_call());
         let params = tokenize(&("random", seed, call)).into_bytes();
-        Ok(Array::generated(
+        let draw = |rng: &mut Xoshiro256Plus| rng.random::<f64>();
+        Ok(random_array(
             "random",
-            Some(params),
+            params,
             chunks,
-            move |start, shape| {
-                let mut rng = block_rng(seed, call, start);
-                fill(shape, || rng.random::<f64>())
-            },
+            RandomBlocks { seed, call, draw },
         ))
     }
 
@@ -117,14 +172,12 @@ impl Generator {
         let (seed, call) = (self.seed, self.next_call());
         let params = tokenize(&("uniform", seed, call, low, high)).into_bytes();
         let width = high - low;
-        Ok(Array::generated(
+        let draw = move |rng: &mut Xoshiro256Plus| low + width * rng.random::<f64>();
+        Ok(random_array(
             "uniform",
-            Some(params),
+            params,
             chunks,
-            move |start, shape| {
-                let mut rng = block_rng(seed, call, start);
-                fill(shape, || low + width * rng.random::<f64>())
-            },
+            RandomBlocks { seed, call, draw },
         ))
     }
 
@@ -145,17 +198,15 @@ impl Generator {
         let chunks = resolve_chunks::<f64>(&chunks.into(), shape, None)?;
         let (seed, call) = (self.seed, self.next_call());
         let params = tokenize(&("normal", seed, call, loc, scale)).into_bytes();
-        Ok(Array::generated(
+        let draw = move |rng: &mut Xoshiro256Plus| {
+            let z: f64 = StandardNormal.sample(rng);
+            loc + scale * z
+        };
+        Ok(random_array(
             "normal",
-            Some(params),
+            params,
             chunks,
-            move |start, shape| {
-                let mut rng = block_rng(seed, call, start);
-                fill(shape, || {
-                    let z: f64 = StandardNormal.sample(&mut rng);
-                    loc + scale * z
-                })
-            },
+            RandomBlocks { seed, call, draw },
         ))
     }
 
@@ -175,14 +226,12 @@ impl Generator {
         let chunks = resolve_chunks::<i64>(&chunks.into(), shape, None)?;
         let (seed, call) = (self.seed, self.next_call());
         let params = tokenize(&("integers", seed, call, low, high)).into_bytes();
-        Ok(Array::generated(
+        let draw = move |rng: &mut Xoshiro256Plus| dist.sample(rng);
+        Ok(random_array(
             "integers",
-            Some(params),
+            params,
             chunks,
-            move |start, shape| {
-                let mut rng = block_rng(seed, call, start);
-                fill(shape, || dist.sample(&mut rng))
-            },
+            RandomBlocks { seed, call, draw },
         ))
     }
 }

@@ -278,6 +278,7 @@ impl<T: Element + Real> Array<T> {
             chunks: Arc::new(q_chunks),
             problem: self.problem.clone(),
             split_every: None,
+            stream: None,
             marker: std::marker::PhantomData,
         };
         Ok(Tsqr {
@@ -323,6 +324,7 @@ impl<T: Element + Real> Array<T> {
             chunks: Arc::new(Chunks::from_vec_unchecked(vec![vec![t.k], vec![t.n]])),
             problem: self.problem.clone(),
             split_every: None,
+            stream: None,
             marker: std::marker::PhantomData,
         };
         Ok((t.q, r))
@@ -382,6 +384,7 @@ impl<T: Element + Real> Array<T> {
             chunks: Arc::new(Chunks::from_vec_unchecked(chunks)),
             problem: self.problem.clone(),
             split_every: None,
+            stream: None,
             marker: std::marker::PhantomData,
         };
         Ok((

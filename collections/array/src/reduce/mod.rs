@@ -240,7 +240,7 @@ impl<T: Number> Array<T> {
     /// # barrow_local::link();
     ///
     /// let x = Array::<i64>::arange(1, 101, 1, 10)?;
-    /// let (total, mean) = compute(((&x).sum(), (&x).mean()))?;
+    /// let (total, mean) = compute((x.sum(), x.mean()))?;
     /// assert_eq!((total, mean), (5050, 50.5));
     /// # Ok::<(), barrow_core::Error>(())
     /// ```

@@ -32,6 +32,12 @@ pub(crate) trait Reducer<T: Element>: Clone + Send + Sync + 'static {
     }
     /// Two partials as one.
     fn combine(&self, a: Self::P, b: Self::P) -> Self::P;
+    /// Whether the partial of a block may be folded from its elements in
+    /// tiles (in order, without their positions): true unless the result
+    /// depends on where elements are.
+    fn streams(&self) -> bool {
+        true
+    }
     /// The result from the partial of a whole lane (`None`: the lane was
     /// empty); `shape` is the reduced array's, for messages.
     fn finish(&self, p: Option<Self::P>, shape: &[usize]) -> Result<Self::Out>;
@@ -282,6 +288,9 @@ impl<T: Element, const MAX: bool> Reducer<T> for ArgR<MAX> {
     }
     fn params(&self) -> String {
         format!("{:?}{:?}", self.axis, self.strides)
+    }
+    fn streams(&self) -> bool {
+        false
     }
     fn fold_view(&self, view: ArrayViewD<'_, T>, origin: &[usize]) -> Option<(T, usize)> {
         let mut best: Option<(T, usize)> = None;

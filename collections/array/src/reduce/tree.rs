@@ -11,7 +11,7 @@ use barrow_delayed::Delayed;
 use ndarray::{ArrayD, Axis, IxDyn, Zip};
 
 use super::{Axes, Reducer};
-use crate::array::{Array, block_key};
+use crate::array::{Array, StreamBlock, block_key};
 use crate::block::{Block, block_ref};
 use crate::chunks::Chunks;
 use crate::dtype::Element;
@@ -120,6 +120,46 @@ fn combine_list<T: Element, R: Reducer<T>>(r: &R, inputs: &[Input]) -> Result<Pa
         });
     }
     Ok(acc)
+}
+
+/// Reduces one generated block without storing it: its elements come a
+/// tile at a time from the array's generator.
+struct StreamReduce<T, R> {
+    name: Arc<str>,
+    params: Vec<u8>,
+    reducer: R,
+    stream: Arc<dyn StreamBlock<T>>,
+    marker: PhantomData<fn() -> T>,
+}
+
+impl<T: Element, R: Reducer<T>> Function for StreamReduce<T, R> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn params(&self) -> Option<&[u8]> {
+        Some(&self.params)
+    }
+    fn call(&self, inputs: &[Input]) -> Result<Value> {
+        let geometry = inputs
+            .first()
+            .ok_or_else(|| invalid("a streamed reduction takes its block's region"))?
+            .as_value()?
+            .downcast_ref::<Vec<usize>>()?;
+        let (start, shape) = geometry.split_at(geometry.len() / 2);
+        let r = &self.reducer;
+        let mut acc: Option<R::P> = None;
+        self.stream.stream(start, shape, &mut |tile: &[T]| {
+            let view = ndarray::ArrayView1::from(tile).into_dyn();
+            if let Some(p) = r.fold_view(view, &[]) {
+                acc = Some(match acc.take() {
+                    Some(a) => r.combine(a, p),
+                    None => p,
+                });
+            }
+        })?;
+        let partials: Partials<R::P> = ArrayD::from_elem(IxDyn(&vec![1; shape.len()]), acc);
+        Ok(Value::with_nbytes(partials, 64))
+    }
 }
 
 /// Combines a group of partials into one.
@@ -238,12 +278,28 @@ fn build<T: Element, R: Reducer<T>>(
         marker: PhantomData,
     });
     let mut layer = Layer::with_capacity(out_name.as_ref(), x.chunks.nblocks() * 2);
+    // Generated blocks reduced over every axis never need to exist whole.
+    let streamed = match &x.stream {
+        Some(stream) if reduced.len() == ndim && ndim > 0 && reducer.streams() => {
+            Some(Func::from_function(StreamReduce::<T, R> {
+                name: format!("{label}-chunk").into(),
+                params: params.clone(),
+                reducer: reducer.clone(),
+                stream: stream.clone(),
+                marker: PhantomData,
+            }))
+        }
+        _ => None,
+    };
     for index in x.chunks.block_indices() {
-        let start = x.chunks.block_start(&index).unwrap_or_default();
-        layer.insert(
-            block_key(&chunk_name, &index),
-            Task::call(&chunk_fn, [key(block_key(&x.name, &index)), lit(start)]),
-        )?;
+        let task = match &streamed {
+            Some(f) => Task::call(f, [lit(crate::create::geometry(&x.chunks, &index))]),
+            None => {
+                let start = x.chunks.block_start(&index).unwrap_or_default();
+                Task::call(&chunk_fn, [key(block_key(&x.name, &index)), lit(start)])
+            }
+        };
+        layer.insert(block_key(&chunk_name, &index), task)?;
     }
     let mut grid = x.chunks.numblocks();
     let mut level_name = chunk_name;
@@ -317,7 +373,12 @@ fn build<T: Element, R: Reducer<T>>(
         layer.insert(out_key.clone(), Task::call(&aggregate, [keys(member_keys)]))?;
         out_keys.push(out_key);
     }
-    let mut graph = x.graph.clone();
+    // A streamed reduction reads none of the array's blocks.
+    let mut graph = if streamed.is_some() {
+        Graph::new()
+    } else {
+        x.graph.clone()
+    };
     graph.add_layer(Arc::new(layer))?;
     Ok(Built {
         graph,
@@ -393,6 +454,7 @@ pub(crate) fn reduce_to_array<T: Element, R: Reducer<T>>(
             chunks: Arc::new(built.chunks),
             problem: x.problem.clone(),
             split_every: x.split_every,
+            stream: None,
             marker: PhantomData,
         },
         Err(e) => Array::failed(e, (*x.chunks).clone()),
