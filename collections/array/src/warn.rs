@@ -23,6 +23,15 @@ fn first(flag: &AtomicBool) -> bool {
 /// `array.chunk-size`.
 pub(crate) fn check_size<T: Element>(array: &Array<T>) {
     let blocks = array.chunks.nblocks();
+    let tasks = array.graph.len();
+    if tasks > MAX_TASKS && blocks <= MAX_TASKS && first(&TOO_MANY_TASKS) {
+        tracing::warn!(
+            array = %array.name,
+            tasks,
+            "array's graph has {tasks} tasks (more than {MAX_TASKS}): scheduling will dominate; \
+             use larger chunks, e.g. .rechunk(ChunkSpec::Auto), or persist intermediate results"
+        );
+    }
     if blocks > MAX_TASKS && first(&TOO_MANY_TASKS) {
         tracing::warn!(
             array = %array.name,

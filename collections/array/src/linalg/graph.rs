@@ -218,7 +218,7 @@ struct Tsqr<T> {
 }
 
 impl<T: Element + Real> Array<T> {
-    fn tsqr(&self) -> Result<Tsqr<T>> {
+    fn tsqr_graph(&self) -> Result<Tsqr<T>> {
         let shape = self.shape();
         if shape.len() != 2 {
             return Err(invalid(format!(
@@ -308,7 +308,7 @@ impl<T: Element + Real> Array<T> {
     /// # Ok::<(), barrow_core::Error>(())
     /// ```
     pub fn qr(&self) -> Result<(Array<T>, Array<T>)> {
-        let t = self.tsqr()?;
+        let t = self.tsqr_graph()?;
         let r_name: Arc<str> = format!("{}-r", t.qr2_key.name()).into();
         let take_r = Func::new("tsqr-r", |qr2: &Qr2<T>| dense(qr2.r.clone()));
         let mut layer = Layer::new(r_name.as_ref());
@@ -330,11 +330,33 @@ impl<T: Element + Real> Array<T> {
         Ok((t.q, r))
     }
 
+    /// Dask's name for [`Array::qr`] on tall-and-skinny arrays.
+    pub fn tsqr(&self) -> Result<(Array<T>, Array<T>)> {
+        self.qr()
+    }
+
     /// The thin singular value decomposition of a tall-and-skinny array,
     /// through `tsqr` (Dask's `svd`): U with the row chunks of `self`, the
     /// singular values S (descending) and Vᵀ, with Dask's sign convention.
+    ///
+    /// ```
+    /// use barrow_array::random::Generator;
+    /// # barrow_local::link();
+    ///
+    /// let a = Generator::new(2).random(&[60, 4], [20, 4])?;
+    /// let (u, s, vt) = a.svd()?;
+    /// let (u, s, vt, a) = (u.compute()?, s.compute()?, vt.compute()?, a.compute()?);
+    /// assert!(s.iter().zip(s.iter().skip(1)).all(|(x, y)| x >= y));
+    /// for i in 0..60 {
+    ///     for j in 0..4 {
+    ///         let back: f64 = (0..4).map(|k| u[[i, k]] * s[[k]] * vt[[k, j]]).sum();
+    ///         assert!((back - a[[i, j]]).abs() < 1e-10);
+    ///     }
+    /// }
+    /// # Ok::<(), barrow_core::Error>(())
+    /// ```
     pub fn svd(&self) -> Result<(Array<T>, Array<T>, Array<T>)> {
-        let t = self.tsqr()?;
+        let t = self.tsqr_graph()?;
         let base = format!("{}-svd", t.qr2_key.name());
         let svd_key = barrow_core::Key::new(base.clone());
         let svd_r = Func::try_new("svd-r", |qr2: &Qr2<T>| -> Result<SvdR<T>> {
