@@ -9,7 +9,6 @@ use ndarray::{ArrayD, ArrayViewD};
 use crate::array::Array;
 use crate::chunks::Chunks;
 use crate::dtype::Element;
-use crate::elementwise::elementwise;
 use crate::kernel::{BlockFn, Signature};
 
 impl<T: Element> Array<T> {
@@ -60,15 +59,26 @@ impl<T: Element> Array<T> {
             f,
             marker: PhantomData,
         });
-        let mut out: Array<U> = elementwise(
-            "map_blocks",
-            None,
-            &[self.side()],
-            vec![self.problem.clone()],
-            function,
-        );
-        out.chunks = std::sync::Arc::new(chunks);
-        out
+        let layer = Array::<U>::layer_for(&name, &chunks, |index| {
+            let shape = chunks.block_shape(index).unwrap_or_default();
+            barrow_core::Task::call(
+                &function,
+                [
+                    barrow_core::arg::key(crate::array::block_key(&self.name, index)),
+                    barrow_core::arg::lit(shape),
+                ],
+            )
+        });
+        match layer {
+            Ok(layer) => Array::from_layer(
+                name.into(),
+                chunks,
+                layer,
+                &[&self.graph],
+                [self.problem.clone()],
+            ),
+            Err(e) => Array::failed(e, chunks),
+        }
     }
 }
 

@@ -315,6 +315,19 @@ where
 
     fn call(&self, inputs: &[Input]) -> Result<Value> {
         let block = block_ref::<T>(input(inputs, 0)?)?;
-        Ok(Block::Dense((self.f)(block.view())?).into_value())
+        let expected = input(inputs, 1)?.as_value()?.downcast_ref::<Vec<usize>>()?;
+        let out = (self.f)(block.view())?;
+        if out.shape() != expected.as_slice() {
+            return Err(ArrayError::BlockShape {
+                name: "map_blocks".into(),
+                block: Vec::new(),
+                expected: expected.clone(),
+                actual: out.shape().to_vec(),
+                hint: "the function must return blocks of the array's chunks; give the chunks it \
+                       returns with map_blocks_with_chunks",
+            }
+            .into());
+        }
+        Ok(Block::Dense(out).into_value())
     }
 }

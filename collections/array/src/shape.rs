@@ -507,7 +507,13 @@ impl<T: Element> Array<T> {
         if shape == inshape.as_slice() {
             return Ok(self.clone());
         }
-        let (in_chunks, out_chunks, groups) = reshape_plan(&self.chunks, shape);
+        // An empty array has nothing to keep in place: one block each side.
+        let (in_chunks, out_chunks, groups) = if inshape.contains(&0) {
+            let whole = |s: &[usize]| s.iter().map(|&n| vec![n]).collect::<Vec<_>>();
+            (whole(&inshape), whole(shape), Vec::new())
+        } else {
+            reshape_plan(&self.chunks, shape)
+        };
         let source = self.rechunk_direct(Chunks::from_vec_unchecked(in_chunks));
         let chunks = Chunks::from_vec_unchecked(out_chunks);
         let name: Arc<str> = token_name("reshape", &(source.name.as_ref(), shape.to_vec())).into();

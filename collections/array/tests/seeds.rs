@@ -72,10 +72,7 @@ fn the_seed_example_x_plus_one() -> barrow_core::Result<()> {
     for options in schedulers() {
         let x = Array::<i64>::arange(0, 100, 1, 10)?;
         let y = &x + 1;
-        assert_eq!(
-            compute_with((y.sum(), y.mean()), &options)?,
-            (5050, 50.5)
-        );
+        assert_eq!(compute_with((y.sum(), y.mean()), &options)?, (5050, 50.5));
     }
     Ok(())
 }

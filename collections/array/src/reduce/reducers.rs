@@ -38,6 +38,12 @@ pub(crate) trait Reducer<T: Element>: Clone + Send + Sync + 'static {
     fn streams(&self) -> bool {
         true
     }
+    /// Whether an empty lane has a result (0 for a sum); reductions
+    /// without one (min, argmax) refuse to reduce along an empty axis, as
+    /// NumPy does.
+    fn has_identity(&self) -> bool {
+        true
+    }
     /// The result from the partial of a whole lane (`None`: the lane was
     /// empty); `shape` is the reduced array's, for messages.
     fn finish(&self, p: Option<Self::P>, shape: &[usize]) -> Result<Self::Out>;
@@ -210,6 +216,9 @@ impl<const MAX: bool> MinMaxR<MAX> {
 impl<T: Element, const MAX: bool> Reducer<T> for MinMaxR<MAX> {
     type P = T;
     type Out = T;
+    fn has_identity(&self) -> bool {
+        false
+    }
     fn name(&self) -> &'static str {
         if MAX { "max" } else { "min" }
     }
@@ -290,6 +299,9 @@ impl<T: Element, const MAX: bool> Reducer<T> for ArgR<MAX> {
         format!("{:?}{:?}", self.axis, self.strides)
     }
     fn streams(&self) -> bool {
+        false
+    }
+    fn has_identity(&self) -> bool {
         false
     }
     fn fold_view(&self, view: ArrayViewD<'_, T>, origin: &[usize]) -> Option<(T, usize)> {

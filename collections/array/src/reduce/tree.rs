@@ -257,6 +257,14 @@ fn build<T: Element, R: Reducer<T>>(
     let shape = x.shape();
     let reduced = axes.resolve(&shape)?;
     let ndim = shape.len();
+    if !reducer.has_identity() && reduced.iter().any(|&a| shape[a] == 0) {
+        return Err(crate::error::ArrayError::EmptyReduction {
+            operation: reducer.name(),
+            shape: shape.clone(),
+            hint: "an empty axis has no smallest or largest element; reduce along non-empty axes",
+        }
+        .into());
+    }
     let split = per_axis(x.split_every.unwrap_or(DEFAULT_SPLIT_EVERY), reduced.len());
     let label = reducer.name();
     let token = (
