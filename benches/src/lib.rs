@@ -2,6 +2,7 @@
 //! `bench_graph.py` (so Barrow and Dask measure the same graphs) and a
 //! counting allocator for memory figures.
 
+pub mod array;
 pub mod bag;
 
 use std::alloc::{GlobalAlloc, Layout, System};

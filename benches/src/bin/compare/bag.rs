@@ -81,6 +81,8 @@ pub(crate) fn measure(name: &str, args: &Args) -> Result<Measured, String> {
                     ),
                     ("throughput_unit", "\"M items/s\"".to_owned()),
                 ],
+                check: None,
+                peak_rss_mb: None,
             })
         }
         "bag-text-frequencies" => text(args, "plain/*.txt", Some(TEXT_BLOCKSIZE)),
@@ -165,5 +167,7 @@ fn text(args: &Args, pattern: &str, blocksize: Option<u64>) -> Result<Measured, 
             ),
             ("throughput_unit", "\"MB/s\"".to_owned()),
         ],
+        check: None,
+        peak_rss_mb: None,
     })
 }

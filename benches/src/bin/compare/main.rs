@@ -1,5 +1,6 @@
 //! Barrow's side of `benches/compare/run`: runs the graph shapes of Dask's
-//! `bench_graph.py` through the public scheduler API and prints one JSON
+//! `bench_graph.py` through the public scheduler API, the bag workloads
+//! (`bag.rs`) and the array workloads (`array.rs`), and prints one JSON
 //! object per workload on standard output.
 //!
 //! ```text
@@ -43,6 +44,7 @@ use barrow_benches::{Workload, by_name};
 use barrow_core::collection::GraphKeys;
 use barrow_core::{Options, compute_with};
 
+mod array;
 mod bag;
 
 /// mimalloc, as the project recommends for programs that allocate many
@@ -62,6 +64,12 @@ const KNOWN: &[&str] = &[
     "bag-mapfilter",
     "bag-text-frequencies",
     "bag-text-frequencies-gz",
+    "ones-sum",
+    "ones-materialized",
+    "random-mean",
+    "x-plus-xT-sum",
+    "dot-xxT",
+    "random-sum-50k",
 ];
 
 /// The schedulers this runner accepts.
@@ -70,7 +78,7 @@ const SCHEDULERS: &[&str] = &["sync", "threads"];
 const USAGE: &str = "usage: compare --workload NAME [--workload NAME...] \
 [--scheduler sync|threads] [--reps N] [--warmup N] [--workers N] [--data DIR]
        compare --list
-  --workload NAME   a graph shape or bag workload (repeat or separate with commas)
+  --workload NAME   a graph shape, bag or array workload (repeat or separate with commas)
   --scheduler NAME  sync or threads (default: sync)
   --reps N          timed runs, the median is reported (default: 3, at least 1)
   --warmup N        untimed runs first (default: 1)
@@ -179,11 +187,31 @@ struct Measured {
     expected: String,
     /// Workload-specific fields, as raw JSON values (`throughput`, ...).
     extra: Vec<(&'static str, String)>,
+    /// The check of a result that is not compared as text (a tolerance, a
+    /// shape and an entry: the arrays), with what differs on failure;
+    /// `None` compares `result` and `expected`.
+    check: Option<Result<(), String>>,
+    /// The peak RSS to report instead of the one at the end (the dot
+    /// workload reads it before its reference GEMM allocates).
+    peak_rss_mb: Option<f64>,
 }
 
 impl Measured {
     fn ok(&self) -> bool {
-        self.result == self.expected
+        match &self.check {
+            Some(check) => check.is_ok(),
+            None => self.result == self.expected,
+        }
+    }
+
+    /// Why the result is wrong, when it is.
+    fn mismatch(&self) -> Option<String> {
+        match &self.check {
+            Some(Err(e)) => Some(e.clone()),
+            Some(Ok(())) => None,
+            None => (self.result != self.expected)
+                .then(|| format!("result {} != expected {}", self.result, self.expected)),
+        }
     }
 }
 
@@ -277,6 +305,8 @@ fn measure(name: &str, args: &Args) -> Result<Measured, String> {
         result: result.to_string(),
         expected: expected.to_string(),
         extra: Vec::new(),
+        check: None,
+        peak_rss_mb: None,
     })
 }
 
@@ -363,19 +393,15 @@ fn record(name: &str, args: &Args, outcome: &Result<Measured, String>) -> String
                 times.join(", "),
                 json_float(us_per_task, 3),
                 json_float(Some(m.build.as_secs_f64()), 6),
-                json_float(peak_rss_mb(), 1),
+                json_float(m.peak_rss_mb.or_else(peak_rss_mb), 1),
                 m.result,
                 m.expected,
             );
             for (field, value) in &m.extra {
                 let _ = write!(line, ", {}: {value}", json_string(field));
             }
-            if !ok {
-                let _ = write!(
-                    line,
-                    ", \"error\": {}",
-                    json_string(&format!("result {} != expected {}", m.result, m.expected))
-                );
+            if let Some(mismatch) = m.mismatch() {
+                let _ = write!(line, ", \"error\": {}", json_string(&mismatch));
             }
         }
         Err(e) => {
@@ -415,6 +441,8 @@ fn main() -> ExitCode {
     for name in &args.workloads {
         let outcome = if name.starts_with("bag-") {
             bag::measure(name, &args)
+        } else if array::WORKLOADS.contains(&name.as_str()) {
+            array::measure(name, &args)
         } else {
             measure(name, &args)
         };
