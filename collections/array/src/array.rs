@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use barrow_core::collection::{Collection, Persist};
 use barrow_core::{Error, ErrorKind, Graph, Key, Layer, Result, Task, Value};
-use ndarray::{ArrayD, IxDyn, SliceInfoElem};
+use ndarray::{ArrayD, IxDyn};
 
 use crate::block::Block;
 use crate::chunks::Chunks;
@@ -241,44 +241,98 @@ impl<T: Element> Persist for Array<T> {
     }
 }
 
-/// Puts blocks (in row-major block order) together into one array.
+/// Puts blocks (in row-major block order) together into one array, in one
+/// pass that writes each element once (no zero-filled buffer first): lane
+/// by lane along the last axis, each lane cut from the blocks it crosses.
 pub(crate) fn assemble<T: Element>(chunks: &Chunks, values: Vec<Value>) -> Result<ArrayD<T>> {
     if values.len() == 1 {
         let mut values = values;
         if let Some(value) = values.pop() {
-            return Ok(block_of(value)?.into_dense());
+            let block = block_of::<T>(value)?;
+            let expected = chunks.shape();
+            if block.shape() != expected.as_slice() {
+                return Err(wrong_block(
+                    vec![0; expected.len()],
+                    expected,
+                    block.shape(),
+                ));
+            }
+            return Ok(block.into_dense());
         }
         return Err(crate::error::invalid("no blocks to assemble"));
     }
     let shape = chunks.shape();
-    let mut out = ArrayD::from_elem(IxDyn(&shape), T::default());
-    let offsets: Vec<Vec<usize>> = (0..chunks.ndim()).map(|a| chunks.offsets(a)).collect();
-    for (index, value) in chunks.block_indices().zip(values) {
+    let ndim = shape.len();
+    let mut blocks: Vec<&Block<T>> = Vec::with_capacity(values.len());
+    for (index, value) in chunks.block_indices().zip(&values) {
         let block = value.downcast_ref::<Block<T>>()?;
-        let region: Vec<SliceInfoElem> = index
-            .iter()
-            .enumerate()
-            .map(|(axis, &i)| SliceInfoElem::Slice {
-                start: offsets[axis][i] as isize,
-                end: Some(offsets[axis][i + 1] as isize),
-                step: 1,
-            })
-            .collect();
-        let mut target = out.slice_mut(region.as_slice());
-        if target.shape() != block.shape() {
-            return Err(crate::error::ArrayError::BlockShape {
-                name: "the computed array".into(),
-                block: index,
-                expected: target.shape().to_vec(),
-                actual: block.shape().to_vec(),
-                hint: "a map_blocks or from_fn function returned a block of another shape; \
-                       give the shape it returns in chunks",
-            }
-            .into());
+        let expected = chunks.block_shape(&index).unwrap_or_default();
+        if block.shape() != expected.as_slice() {
+            return Err(wrong_block(index, expected, block.shape()));
         }
-        target.assign(&block.view());
+        blocks.push(block);
     }
-    Ok(out)
+    let total: usize = shape.iter().product();
+    let mut data: Vec<T> = Vec::with_capacity(total);
+    if total > 0 && ndim > 0 {
+        let last = ndim - 1;
+        let numblocks = chunks.numblocks();
+        // Row-major strides of the block grid.
+        let mut grid_stride = vec![1; ndim];
+        for a in (0..last).rev() {
+            grid_stride[a] = grid_stride[a + 1] * numblocks[a + 1];
+        }
+        // Per axis but the last: the block and the index within it.
+        let mut block_at = vec![0usize; last];
+        let mut local = vec![0usize; last];
+        let lanes: usize = shape[..last].iter().product();
+        for _ in 0..lanes {
+            let base: usize = (0..last).map(|a| block_at[a] * grid_stride[a]).sum();
+            for b in 0..numblocks[last] {
+                let block = blocks[base + b];
+                match block.fill_value() {
+                    Some(v) => data.extend(std::iter::repeat_n(v, block.shape()[last])),
+                    None => {
+                        let mut lane = block.view();
+                        for a in (0..last).rev() {
+                            lane = lane.index_axis_move(ndarray::Axis(a), local[a]);
+                        }
+                        match lane.as_slice() {
+                            Some(run) => data.extend_from_slice(run),
+                            None => data.extend(lane.iter().copied()),
+                        }
+                    }
+                }
+            }
+            // Next lane: an odometer over (block, local) per axis.
+            for a in (0..last).rev() {
+                local[a] += 1;
+                if local[a] < chunks.axis(a)[block_at[a]] {
+                    break;
+                }
+                local[a] = 0;
+                block_at[a] += 1;
+                if block_at[a] < numblocks[a] {
+                    break;
+                }
+                block_at[a] = 0;
+            }
+        }
+    }
+    ArrayD::from_shape_vec(IxDyn(&shape), data)
+        .map_err(|e| crate::error::invalid(format!("assembling blocks: {e}")))
+}
+
+fn wrong_block(block: Vec<usize>, expected: Vec<usize>, actual: &[usize]) -> Error {
+    crate::error::ArrayError::BlockShape {
+        name: "the computed array".into(),
+        block,
+        expected,
+        actual: actual.to_vec(),
+        hint: "a map_blocks or from_fn function returned a block of another shape; give the \
+               shape it returns in chunks",
+    }
+    .into()
 }
 
 /// The block in a value, taken without a copy when no one else holds it.
