@@ -7,6 +7,7 @@ mod bad_input;
 mod creation;
 mod elementwise;
 mod layouts;
+mod linalg;
 mod plans;
 mod rechunk_io;
 mod reductions;
