@@ -120,31 +120,7 @@ impl<T: Element + NpyElement> Array<T> {
             shape: self.shape(),
             marker: PhantomData,
         });
-        let created = Key::new(format!("{name}-create"));
-        let mut layer = Layer::with_capacity(name.as_str(), self.chunks.nblocks() + 2);
-        layer.insert(created.clone(), Task::call(&function, []))?;
-        let mut written = Vec::with_capacity(self.chunks.nblocks());
-        for index in self.chunks.block_indices() {
-            let k = block_key(&format!("{name}-write"), &index);
-            let start = self.chunks.block_start(&index).unwrap_or_default();
-            layer.insert(
-                k.clone(),
-                Task::call(
-                    &function,
-                    [
-                        key(block_key(&self.name, &index)),
-                        lit(start),
-                        key(created.clone()),
-                    ],
-                ),
-            )?;
-            written.push(k);
-        }
-        let done = Key::new(name.clone());
-        layer.insert(done.clone(), Task::call(&function, [keys(written)]))?;
-        let mut graph = self.graph.clone();
-        graph.add_layer(Arc::new(layer))?;
-        Ok(Delayed::from_graph(graph, done, self.problem.clone()))
+        self.write_blocks(&name, &function)
     }
 }
 
@@ -223,5 +199,32 @@ impl<T: Element> barrow_core::Collection for StoreInto<'_, T> {
 
     fn default_scheduler(&self) -> Option<&str> {
         barrow_core::Collection::default_scheduler(self.array)
+    }
+}
+
+impl<T: Element> Array<T> {
+    /// The graph of a lazy write: `function` called with no argument
+    /// creates the file, with (block, start, the creation's key) writes one
+    /// block, and with the list of writes gives the path.
+    pub(crate) fn write_blocks(&self, name: &str, function: &Func) -> Result<Delayed<PathBuf>> {
+        let created = Key::new(format!("{name}-create"));
+        let mut layer = Layer::with_capacity(name, self.chunks.nblocks() + 2);
+        layer.insert(created.clone(), Task::call(function, []))?;
+        let mut written = Vec::with_capacity(self.chunks.nblocks());
+        for index in self.chunks.block_indices() {
+            let k = block_key(&format!("{name}-write"), &index);
+            let start = self.chunks.block_start(&index).unwrap_or_default();
+            let block = key(block_key(&self.name, &index));
+            layer.insert(
+                k.clone(),
+                Task::call(function, [block, lit(start), key(created.clone())]),
+            )?;
+            written.push(k);
+        }
+        let done = Key::new(name);
+        layer.insert(done.clone(), Task::call(function, [keys(written)]))?;
+        let mut graph = self.graph.clone();
+        graph.add_layer(Arc::new(layer))?;
+        Ok(Delayed::from_graph(graph, done, self.problem.clone()))
     }
 }

@@ -4,12 +4,12 @@ use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use barrow_core::arg::{key, keys, lit};
+use barrow_core::arg::lit;
 use barrow_core::function::{Function, Input};
-use barrow_core::{Func, Key, Layer, Result, Task, Value};
+use barrow_core::{Func, Result, Task, Value};
 use barrow_delayed::{Delayed, unique_name};
 
-use crate::array::{Array, block_key};
+use crate::array::Array;
 use crate::block::{Block, block_ref};
 use crate::chunks::{ChunkSpec, Chunks};
 use crate::create::{geometry, resolve_chunks};
@@ -170,30 +170,6 @@ impl<T: Element + ZarrElement> Array<T> {
             options,
             marker: PhantomData,
         });
-        let created = Key::new(format!("{name}-create"));
-        let mut layer = Layer::with_capacity(name.as_str(), source.chunks.nblocks() + 2);
-        layer.insert(created.clone(), Task::call(&function, []))?;
-        let mut written = Vec::with_capacity(source.chunks.nblocks());
-        for index in source.chunks.block_indices() {
-            let k = block_key(&format!("{name}-write"), &index);
-            let start = source.chunks.block_start(&index).unwrap_or_default();
-            layer.insert(
-                k.clone(),
-                Task::call(
-                    &function,
-                    [
-                        key(block_key(&source.name, &index)),
-                        lit(start),
-                        key(created.clone()),
-                    ],
-                ),
-            )?;
-            written.push(k);
-        }
-        let done = Key::new(name.clone());
-        layer.insert(done.clone(), Task::call(&function, [keys(written)]))?;
-        let mut graph = source.graph.clone();
-        graph.add_layer(Arc::new(layer))?;
-        Ok(Delayed::from_graph(graph, done, source.problem.clone()))
+        source.write_blocks(&name, &function)
     }
 }
