@@ -60,7 +60,9 @@ impl<T: Element> Array<T> {
             marker: PhantomData,
         });
         let layer = Array::<U>::layer_for(&name, &chunks, |index| {
-            let shape = chunks.block_shape(index).unwrap_or_default();
+            // The block's index, then the shape it must have.
+            let mut shape = index.to_vec();
+            shape.extend(chunks.block_shape(index).unwrap_or_default());
             barrow_core::Task::call(
                 &function,
                 [

@@ -315,13 +315,14 @@ where
 
     fn call(&self, inputs: &[Input]) -> Result<Value> {
         let block = block_ref::<T>(input(inputs, 0)?)?;
-        let expected = input(inputs, 1)?.as_value()?.downcast_ref::<Vec<usize>>()?;
+        let geometry = input(inputs, 1)?.as_value()?.downcast_ref::<Vec<usize>>()?;
+        let (index, expected) = geometry.split_at(geometry.len() / 2);
         let out = (self.f)(block.view())?;
-        if out.shape() != expected.as_slice() {
+        if out.shape() != expected {
             return Err(ArrayError::BlockShape {
                 name: "map_blocks".into(),
-                block: Vec::new(),
-                expected: expected.clone(),
+                block: index.to_vec(),
+                expected: expected.to_vec(),
                 actual: out.shape().to_vec(),
                 hint: "the function must return blocks of the array's chunks; give the chunks it \
                        returns with map_blocks_with_chunks",

@@ -213,6 +213,12 @@ fn map_blocks_of_the_wrong_shape() {
         matches!(typed(&err), ArrayError::BlockShape { .. }),
         "{err}"
     );
+    // The message names the block and both shapes.
+    let msg = err.to_string();
+    assert!(
+        msg.contains("block [") && msg.contains("[1, 2]") && msg.contains("[2, 2]"),
+        "{msg}"
+    );
     let failing = a.map_blocks(|_| -> barrow_core::Result<ArrayD<i64>> {
         Err(barrow_core::Error::new(
             barrow_core::ErrorKind::InvalidArgument,
