@@ -42,8 +42,6 @@ linear fusion), as the anchor measured; `scheduler="sync"`, or
 Exit status: 0 when every workload ran and matched, 1 when one failed (its
 JSON line says why), 2 on a usage error.
 """
-import argparse
-import json
 import os
 import statistics
 import sys
@@ -51,7 +49,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from run_graph import SCHEDULERS, peak_rss_mb, positive  # noqa: E402
+from run_graph import peak_rss_mb, runner_main  # noqa: E402
 
 # The entry of dot-xxT checked against a direct dot product: off the block diagonal.
 DOT_ENTRY = (1234, 3210)
@@ -192,47 +190,7 @@ def measure(name, sched, reps, warmup):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--workload", action="append", default=[],
-                        help="an array workload (repeat or separate with commas)")
-    parser.add_argument("--scheduler", default="sync", choices=SCHEDULERS)
-    parser.add_argument("--reps", type=positive(1), default=3)
-    parser.add_argument("--warmup", type=positive(0), default=1)
-    parser.add_argument("--list", action="store_true", help="print the known workloads")
-    parser.add_argument("--versions", action="store_true", help="print Python and Dask versions")
-    args = parser.parse_args(argv)
-    if args.list:
-        print("\n".join(WORKLOAD_NAMES))
-        return 0
-    if args.versions:
-        from common import versions
-
-        print(json.dumps(versions()))
-        return 0
-    names = [n for arg in args.workload for n in arg.split(",") if n]
-    if not names:
-        parser.error(f"no --workload given; known: {', '.join(WORKLOAD_NAMES)}")
-    unknown = [n for n in names if n not in WORKLOAD_NAMES]
-    if unknown:
-        parser.error(f"unknown workload {unknown[0]!r}; known: {', '.join(WORKLOAD_NAMES)}")
-    all_ok = True
-    for name in names:
-        head = {
-            "system": "dask",
-            "workload": name,
-            "scheduler": args.scheduler,
-            "workers": 2 if args.scheduler == "threads" else None,
-            "reps": args.reps,
-            "warmup": args.warmup,
-        }
-        try:
-            record = {**head, **measure(name, args.scheduler, args.reps, args.warmup)}
-        except Exception as e:  # noqa: BLE001 - record and go on
-            record = {**head, "seconds": None, "peak_rss_mb": round(peak_rss_mb(), 1),
-                      "ok": False, "error": f"{type(e).__name__}: {str(e)[:300]}"}
-        all_ok &= record["ok"]
-        print(json.dumps(record), flush=True)
-    return 0 if all_ok else 1
+    return runner_main(argv, __doc__.split("\n")[0], WORKLOAD_NAMES, measure, "an array workload")
 
 
 if __name__ == "__main__":

@@ -40,7 +40,6 @@ result is checked. `peak_rss_mb` is VmHWM, as in run_graph.py.
 Exit status: 0 when every workload ran and matched, 1 when one failed (its
 JSON line says why), 2 on a usage error.
 """
-import argparse
 import json
 import os
 import statistics
@@ -50,7 +49,7 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from run_graph import SCHEDULERS, peak_rss_mb, positive  # noqa: E402
+from run_graph import peak_rss_mb, runner_main  # noqa: E402
 
 MAPFILTER_ITEMS = 2_000_000
 MAPFILTER_PARTITIONS = 40
@@ -174,50 +173,8 @@ def measure(name, sched, reps, warmup, data):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--workload", action="append", default=[],
-                        help="a bag workload (repeat or separate with commas)")
-    parser.add_argument("--scheduler", default="sync", choices=SCHEDULERS)
-    parser.add_argument("--reps", type=positive(1), default=3)
-    parser.add_argument("--warmup", type=positive(0), default=1)
-    parser.add_argument("--data", default=None,
-                        help="the text corpus directory (benches/compare/gen_text.py --out)")
-    parser.add_argument("--list", action="store_true", help="print the known workloads")
-    parser.add_argument("--versions", action="store_true", help="print Python and Dask versions")
-    args = parser.parse_args(argv)
-    if args.list:
-        print("\n".join(WORKLOADS))
-        return 0
-    if args.versions:
-        from common import versions
-
-        print(json.dumps(versions()))
-        return 0
-    names = [n for arg in args.workload for n in arg.split(",") if n]
-    if not names:
-        parser.error(f"no --workload given; known: {', '.join(WORKLOADS)}")
-    unknown = [n for n in names if n not in WORKLOADS]
-    if unknown:
-        parser.error(f"unknown workload {unknown[0]!r}; known: {', '.join(WORKLOADS)}")
-    all_ok = True
-    for name in names:
-        head = {
-            "system": "dask",
-            "workload": name,
-            "scheduler": args.scheduler,
-            "workers": 2 if args.scheduler == "threads" else None,
-            "reps": args.reps,
-            "warmup": args.warmup,
-        }
-        try:
-            record = {**head, **measure(name, args.scheduler, args.reps, args.warmup, args.data)}
-        except Exception as e:  # noqa: BLE001 - record and go on
-            error = str(e) if isinstance(e, Setup) else f"{type(e).__name__}: {str(e)[:300]}"
-            record = {**head, "seconds": None, "peak_rss_mb": round(peak_rss_mb(), 1),
-                      "ok": False, "error": error}
-        all_ok &= record["ok"]
-        print(json.dumps(record), flush=True)
-    return 0 if all_ok else 1
+    return runner_main(argv, __doc__.split("\n")[0], WORKLOADS, measure, "a bag workload",
+                       data=True, setup_error=Setup)
 
 
 if __name__ == "__main__":

@@ -114,18 +114,29 @@ def measure(name, sched, reps, warmup):
     return record
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def runner_main(argv, description, workloads, measure, what, data=False, setup_error=None):
+    """The command line every Dask runner shares: parses the options, runs
+    each --workload through `measure(name, scheduler, reps, warmup[, data])`
+    and prints one JSON line per workload, recording a failure and going on.
+
+    `what` names a workload in --help ("a graph shape"); `data` adds --data;
+    an exception of type `setup_error` is reported by its message alone.
+    Returns the exit status: 0 when every workload ran and matched, else 1.
+    """
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--workload", action="append", default=[],
-                        help="a graph shape (repeat or separate with commas)")
+                        help=f"{what} (repeat or separate with commas)")
     parser.add_argument("--scheduler", default="sync", choices=SCHEDULERS)
     parser.add_argument("--reps", type=positive(1), default=3)
     parser.add_argument("--warmup", type=positive(0), default=1)
+    if data:
+        parser.add_argument("--data", default=None,
+                            help="the text corpus directory (benches/compare/gen_text.py --out)")
     parser.add_argument("--list", action="store_true", help="print the known workloads")
     parser.add_argument("--versions", action="store_true", help="print Python and Dask versions")
     args = parser.parse_args(argv)
     if args.list:
-        print("\n".join(WORKLOADS))
+        print("\n".join(workloads))
         return 0
     if args.versions:
         from common import versions
@@ -134,10 +145,11 @@ def main(argv=None):
         return 0
     names = [n for arg in args.workload for n in arg.split(",") if n]
     if not names:
-        parser.error(f"no --workload given; known: {', '.join(WORKLOADS)}")
-    unknown = [n for n in names if n not in WORKLOADS]
+        parser.error(f"no --workload given; known: {', '.join(workloads)}")
+    unknown = [n for n in names if n not in workloads]
     if unknown:
-        parser.error(f"unknown workload {unknown[0]!r}; known: {', '.join(WORKLOADS)}")
+        parser.error(f"unknown workload {unknown[0]!r}; known: {', '.join(workloads)}")
+    extra = (args.data,) if data else ()
     all_ok = True
     for name in names:
         head = {
@@ -149,13 +161,21 @@ def main(argv=None):
             "warmup": args.warmup,
         }
         try:
-            record = {**head, **measure(name, args.scheduler, args.reps, args.warmup)}
+            record = {**head, **measure(name, args.scheduler, args.reps, args.warmup, *extra)}
         except Exception as e:  # noqa: BLE001 - record and go on
+            if setup_error is not None and isinstance(e, setup_error):
+                error = str(e)
+            else:
+                error = f"{type(e).__name__}: {str(e)[:300]}"
             record = {**head, "seconds": None, "peak_rss_mb": round(peak_rss_mb(), 1),
-                      "ok": False, "error": f"{type(e).__name__}: {str(e)[:300]}"}
+                      "ok": False, "error": error}
         all_ok &= record["ok"]
         print(json.dumps(record), flush=True)
     return 0 if all_ok else 1
+
+
+def main(argv=None):
+    return runner_main(argv, __doc__.split("\n")[0], WORKLOADS, measure, "a graph shape")
 
 
 if __name__ == "__main__":
