@@ -72,6 +72,19 @@ fn input_mut(inputs: &mut [Input], i: usize) -> Result<&mut Input> {
         .ok_or_else(|| invalid(format!("an array kernel expected argument {i}, got {n}")))
 }
 
+/// `Function::name` and `Function::params` of a kernel with a `sig` field.
+macro_rules! signature_methods {
+    () => {
+        fn name(&self) -> &str {
+            &self.sig.name
+        }
+
+        fn params(&self) -> Option<&[u8]> {
+            self.sig.params.as_deref()
+        }
+    };
+}
+
 /// Names a kernel and the parameters that make two of them the same task.
 #[derive(Debug, Clone)]
 pub(crate) struct Signature {
@@ -94,13 +107,7 @@ where
     U: Element,
     F: Fn(T) -> U + Send + Sync + 'static,
 {
-    fn name(&self) -> &str {
-        &self.sig.name
-    }
-
-    fn params(&self) -> Option<&[u8]> {
-        self.sig.params.as_deref()
-    }
+    signature_methods!();
 
     fn call(&self, inputs: &[Input]) -> Result<Value> {
         let block = block_ref::<T>(input(inputs, 0)?)?;
@@ -120,13 +127,7 @@ where
     T: Element,
     F: Fn(T) -> T + Send + Sync + 'static,
 {
-    fn name(&self) -> &str {
-        &self.sig.name
-    }
-
-    fn params(&self) -> Option<&[u8]> {
-        self.sig.params.as_deref()
-    }
+    signature_methods!();
 
     fn call(&self, inputs: &[Input]) -> Result<Value> {
         let block = block_ref::<T>(input(inputs, 0)?)?;
@@ -177,13 +178,7 @@ where
     C: Element,
     F: Fn(A, B) -> C + Send + Sync + 'static,
 {
-    fn name(&self) -> &str {
-        &self.sig.name
-    }
-
-    fn params(&self) -> Option<&[u8]> {
-        self.sig.params.as_deref()
-    }
+    signature_methods!();
 
     fn call(&self, inputs: &[Input]) -> Result<Value> {
         let a = block_ref::<A>(input(inputs, 0)?)?;
@@ -206,13 +201,7 @@ where
     T: Element,
     F: Fn(T, T) -> T + Send + Sync + 'static,
 {
-    fn name(&self) -> &str {
-        &self.sig.name
-    }
-
-    fn params(&self) -> Option<&[u8]> {
-        self.sig.params.as_deref()
-    }
+    signature_methods!();
 
     fn call(&self, inputs: &[Input]) -> Result<Value> {
         let a = block_ref::<T>(input(inputs, 0)?)?;
@@ -260,13 +249,7 @@ pub(crate) struct Where<T> {
 }
 
 impl<T: Element> Function for Where<T> {
-    fn name(&self) -> &str {
-        &self.sig.name
-    }
-
-    fn params(&self) -> Option<&[u8]> {
-        self.sig.params.as_deref()
-    }
+    signature_methods!();
 
     fn call(&self, inputs: &[Input]) -> Result<Value> {
         let c = block_ref::<bool>(input(inputs, 0)?)?;
@@ -305,13 +288,7 @@ where
     U: Element,
     F: Fn(ndarray::ArrayViewD<'_, T>) -> Result<ArrayD<U>> + Send + Sync + 'static,
 {
-    fn name(&self) -> &str {
-        &self.sig.name
-    }
-
-    fn params(&self) -> Option<&[u8]> {
-        self.sig.params.as_deref()
-    }
+    signature_methods!();
 
     fn call(&self, inputs: &[Input]) -> Result<Value> {
         let block = block_ref::<T>(input(inputs, 0)?)?;
