@@ -109,6 +109,23 @@ where
     }
 }
 
+/// A codec registered at compile time by the crate that defines its type
+/// (`inventory::submit!`), collected into the process-wide registry on first
+/// use, so that a worker process built from the same program decodes what
+/// the caller encodes without any set-up.
+pub struct StaticCodec {
+    /// Makes the codec.
+    pub make: fn() -> Arc<dyn Codec>,
+}
+
+impl fmt::Debug for StaticCodec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("StaticCodec")
+    }
+}
+
+inventory::collect!(StaticCodec);
+
 /// Codecs by tag and by type.
 #[derive(Default)]
 pub struct CodecRegistry {
@@ -145,6 +162,26 @@ impl CodecRegistry {
             f32 => "f32", f64 => "f64", bool => "bool", String => "string"
         );
         registry
+    }
+
+    /// Registers every [`StaticCodec`] linked into this program; a tag or
+    /// type taken already keeps its codec.
+    pub fn register_static(&self) {
+        for item in inventory::iter::<StaticCodec> {
+            let codec = (item.make)();
+            let inner = self.read();
+            let taken = inner.by_tag.contains_key(codec.tag())
+                || inner.by_type.contains_key(&codec.type_id());
+            drop(inner);
+            if !taken {
+                self.insert(codec);
+            }
+        }
+    }
+
+    /// A fingerprint of the registered tags (xxh3-64 of the sorted list).
+    pub fn fingerprint(&self) -> u64 {
+        xxhash_rust::xxh3::xxh3_64(self.tags().join("\n").as_bytes())
     }
 
     /// Registers a codec. A second codec for the same tag or type is an error.

@@ -51,6 +51,9 @@ pub enum ErrorKind {
     Io,
     /// The computation was cancelled.
     Cancelled,
+    /// A worker process failed: it died (an exit, a signal, out of memory),
+    /// sent a damaged message, or is not a compatible build.
+    Worker,
     /// A bug in Barrow: please report it.
     Internal,
 }

@@ -126,6 +126,7 @@ pub use barrow_macros::core_task as task;
 /// Items the macros refer to; not part of the public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::codec::StaticCodec;
     pub use crate::function::{Func, StaticFunction};
     pub use inventory;
 }

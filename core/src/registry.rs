@@ -49,6 +49,7 @@ impl Registry {
     pub fn with_static() -> Registry {
         let registry = Registry::new();
         registry.functions.register_static();
+        registry.codecs.register_static();
         registry.schedulers.register_static();
         registry.stores.register_static();
         registry

@@ -33,6 +33,14 @@ pub enum ErrorKind {
     Codec,
     /// A length does not fit this machine, or memory for it cannot be had.
     TooLarge,
+    /// Reading from or writing to a connection failed, or the peer closed it.
+    Io,
+    /// A message is well formed but out of place, or its body does not
+    /// decode as the message its kind names.
+    Protocol,
+    /// The peer is not one this process may work with: another wire
+    /// version, another build, not a Barrow program, a wrong token.
+    Handshake,
 }
 
 /// The error of `barrow-wire`: what is wrong with a frame or a value, and
@@ -54,7 +62,7 @@ struct Repr {
 
 impl Error {
     /// A new error of `kind` with a message saying what was wrong.
-    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
         Error(Box::new(Repr {
             kind,
             message: message.into(),
@@ -72,7 +80,7 @@ impl Error {
     }
 
     /// Attaches the original error.
-    pub(crate) fn with_source(mut self, source: impl Into<BoxError>) -> Error {
+    pub fn with_source(mut self, source: impl Into<BoxError>) -> Error {
         self.0.source = Some(source.into());
         self
     }
@@ -101,7 +109,14 @@ impl Error {
 
 impl From<Error> for barrow_core::Error {
     fn from(error: Error) -> barrow_core::Error {
-        barrow_core::Error::new(barrow_core::ErrorKind::Codec, error.to_string()).with_source(error)
+        let kind = match error.kind() {
+            // Only connections to other processes read or write.
+            ErrorKind::Io | ErrorKind::Protocol | ErrorKind::Handshake => {
+                barrow_core::ErrorKind::Worker
+            }
+            _ => barrow_core::ErrorKind::Codec,
+        };
+        barrow_core::Error::new(kind, error.to_string()).with_source(error)
     }
 }
 

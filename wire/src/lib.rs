@@ -69,10 +69,14 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs, missing_debug_implementations)]
 
+mod check;
 mod error;
 pub mod frame;
+pub mod handshake;
+pub mod message;
 mod options;
 mod raw;
+pub mod task;
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -81,6 +85,7 @@ use barrow_core::Value;
 pub use barrow_core::codec::SerdeCodec;
 use barrow_core::codec::{Codec, CodecRegistry};
 
+pub use check::{Depth, NotShippable, Problem, check_graph, check_serializable};
 pub use error::{Error, ErrorKind, Result};
 pub use options::{Compression, WireOptions};
 pub use raw::{Dtype, Element, RawVecCodec};

@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use crate::error::{Error, ErrorKind, Result};
 use crate::value::Value;
 
-pub use registry::{FunctionEntry, FunctionRegistry, Origin, StaticFunction};
+pub use registry::{FunctionEntry, FunctionRegistry, Origin, StaticFactory, StaticFunction};
 pub use typed::{FromInput, IntoFunction, IntoPartialFunction, IntoTryFunction, List, Raw};
 
 /// A task's resolved argument: a value, or a list of arguments (Dask's
@@ -109,6 +109,29 @@ pub trait Function: Send + Sync + 'static {
     }
 }
 
+/// Encodes a function's parameters in the format [`Func::partial`] uses
+/// (postcard), for a [`Function`] implemented by hand whose
+/// [`Function::params`] another process decodes with [`decode_params`].
+pub fn encode_params<P: Serialize>(function: &str, params: &P) -> Result<Vec<u8>> {
+    postcard::to_allocvec(params).map_err(|e| {
+        Error::new(
+            ErrorKind::Codec,
+            format!("the parameters of function '{function}' cannot be serialized: {e}"),
+        )
+    })
+}
+
+/// Decodes parameters written by [`encode_params`] or [`Func::partial`];
+/// damaged bytes are an error naming the function, never a panic.
+pub fn decode_params<P: DeserializeOwned>(function: &str, bytes: &[u8]) -> Result<P> {
+    postcard::from_bytes(bytes).map_err(|e| {
+        Error::new(
+            ErrorKind::Codec,
+            format!("the parameters of function '{function}' cannot be decoded: {e}"),
+        )
+    })
+}
+
 /// A cheap, cloneable handle to a task function.
 ///
 /// ```
@@ -170,12 +193,7 @@ impl Func {
         F: IntoPartialFunction<P, M>,
     {
         let name = name.into();
-        let bytes = postcard::to_allocvec(&params).map_err(|e| {
-            Error::new(
-                ErrorKind::Codec,
-                format!("the parameters of function '{name}' cannot be serialized: {e}"),
-            )
-        })?;
+        let bytes = encode_params(&name, &params)?;
         Ok(Func(Arc::new(f.into_partial_function(name, params, bytes))))
     }
 

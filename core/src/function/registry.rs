@@ -88,6 +88,23 @@ pub struct StaticFunction {
 
 inventory::collect!(StaticFunction);
 
+/// A family of functions registered at compile time: one name, and a
+/// constructor that builds a member from its encoded parameters. This is how
+/// a library makes functions it builds at run time (an array kernel bound to
+/// a scalar, a bag operation bound to a separator) runnable in another
+/// process: the task carries the name and the parameters, the other process
+/// calls `make` with them. The [`Func`] that `make` returns must have this
+/// name and these parameters, so it travels unchanged.
+#[derive(Debug)]
+pub struct StaticFactory {
+    /// The stable name of the family.
+    pub name: &'static str,
+    /// Builds one member from its encoded parameters.
+    pub make: fn(&[u8]) -> Result<Func>,
+}
+
+inventory::collect!(StaticFactory);
+
 /// Stable names to functions. One instance is process-wide
 /// ([`Registry::global`](crate::Registry::global)); tests and embedders can
 /// make their own.
@@ -143,18 +160,49 @@ impl FunctionRegistry {
         let name: Arc<str> = Arc::from(name);
         let func_name = name.clone();
         let factory = move |bytes: &[u8]| -> Result<Func> {
-            let params: P = postcard::from_bytes(bytes).map_err(|e| {
-                Error::new(
-                    ErrorKind::Codec,
-                    format!("the parameters of function '{func_name}' cannot be decoded: {e}"),
-                )
-            })?;
+            let params: P = super::decode_params(&func_name, bytes)?;
             Func::partial(func_name.clone(), params, f.clone())
         };
         self.insert(FunctionEntry {
             name,
             origin,
             factory: Factory::Partial(Arc::new(factory)),
+        })
+    }
+
+    /// Registers a family of functions under `name`: `make` rebuilds a
+    /// member from its encoded parameters (see [`StaticFactory`]).
+    ///
+    /// ```
+    /// use barrow_core::function::{FunctionRegistry, Input, Origin, decode_params};
+    /// use barrow_core::{Func, Value};
+    ///
+    /// fn scale(by: f64) -> barrow_core::Result<Func> {
+    ///     Func::partial("example.scale", by, |k: &f64, x: &f64| k * x)
+    /// }
+    /// let functions = FunctionRegistry::new();
+    /// functions.register_factory(
+    ///     "example.scale",
+    ///     |bytes| scale(decode_params("example.scale", bytes)?),
+    ///     Origin::Runtime,
+    /// )?;
+    /// // Another process gets the name and the bytes, and rebuilds the function.
+    /// let sent = scale(3.0)?;
+    /// let rebuilt = functions.resolve(sent.name(), sent.params())?;
+    /// let out = rebuilt.call(&[Input::Value(Value::new(2.0f64))])?;
+    /// assert_eq!(*out.downcast_ref::<f64>()?, 6.0);
+    /// # Ok::<(), barrow_core::Error>(())
+    /// ```
+    pub fn register_factory(
+        &self,
+        name: &str,
+        make: impl Fn(&[u8]) -> Result<Func> + Send + Sync + 'static,
+        origin: Origin,
+    ) -> Result<()> {
+        self.insert(FunctionEntry {
+            name: Arc::from(name),
+            origin,
+            factory: Factory::Partial(Arc::new(make)),
         })
     }
 
@@ -236,8 +284,9 @@ impl FunctionRegistry {
         names
     }
 
-    /// Registers every `#[barrow::task]` function linked into this program.
-    /// Names registered already are skipped.
+    /// Registers every `#[barrow::task]` function and every
+    /// [`StaticFactory`] linked into this program. Names registered already
+    /// are skipped.
     pub fn register_static(&self) {
         let mut entries = self.write();
         for item in inventory::iter::<StaticFunction> {
@@ -250,6 +299,65 @@ impl FunctionRegistry {
                     factory: Factory::Plain((item.make)()),
                 });
         }
+        for item in inventory::iter::<StaticFactory> {
+            let name: Arc<str> = Arc::from(item.name);
+            let make = item.make;
+            entries
+                .entry(name.clone())
+                .or_insert_with(|| FunctionEntry {
+                    name,
+                    origin: Origin::Static,
+                    factory: Factory::Partial(Arc::new(make)),
+                });
+        }
+    }
+
+    /// Whether a task calling `func` can run in another process built from
+    /// the same program: its name is registered here, and it binds
+    /// parameters exactly when the registration takes them. Run-time
+    /// registrations count only if the other process makes them too (in
+    /// the set-up function it hands to its worker hook).
+    pub fn can_ship(&self, func: &Func) -> std::result::Result<(), String> {
+        let entries = self.read();
+        match entries.get(func.name()) {
+            None => Err(self.unknown(func.name(), &entries).message().to_owned()),
+            Some(entry) => match (&entry.factory, func.params()) {
+                (Factory::Plain(_), None) | (Factory::Partial(_), Some(_)) => Ok(()),
+                (Factory::Plain(_), Some(_)) => Err(format!(
+                    "function '{}' binds parameters, but '{}' is registered (by {}) without \
+                     any; register the family with register_factory or register_partial",
+                    func.name(),
+                    func.name(),
+                    entry.origin
+                )),
+                (Factory::Partial(_), None) => Err(format!(
+                    "function '{}' is registered (by {}) as taking parameters, but this one \
+                     binds none; build it with Func::partial",
+                    func.name(),
+                    entry.origin
+                )),
+            },
+        }
+    }
+
+    /// A fingerprint of what is registered: the sorted names with their
+    /// origins, hashed with xxh3-64. Two processes of one build with the same
+    /// registrations agree; a worker registering other functions does not.
+    pub fn fingerprint(&self) -> u64 {
+        let entries = self.read();
+        let mut names: Vec<(&str, String)> = entries
+            .values()
+            .map(|e| (&*e.name, e.origin.to_string()))
+            .collect();
+        names.sort();
+        let mut text = String::new();
+        for (name, origin) in names {
+            text.push_str(name);
+            text.push('\0');
+            text.push_str(&origin);
+            text.push('\n');
+        }
+        xxhash_rust::xxh3::xxh3_64(text.as_bytes())
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Arc<str>, FunctionEntry>> {

@@ -19,6 +19,7 @@
 )]
 
 pub mod cases;
+pub mod functions;
 mod support;
 
 pub use support::{DropCounter, RecordedEvent, Recorder, run, run_with};
@@ -28,24 +29,37 @@ pub use support::{DropCounter, RecordedEvent, Recorder, run, run_with};
 /// `Arc<dyn Scheduler>`, evaluated once per test). Some cases build 100,000
 /// task graphs; they take well under a second on a real scheduler in an
 /// optimized build.
+///
+/// - `scheduler_conformance!(make)`: every case.
+/// - `scheduler_conformance!(small: make)`: every case but the three graphs
+///   of 100,000 tasks, for schedulers wrapped in something slower (a spilling
+///   store, say) whose plain form already runs the large cases.
+/// - `scheduler_conformance!(shipped: make)`: the small cases whose tasks
+///   call only functions registered by name ([`functions`]) and observe the
+///   run through callbacks, for schedulers that run tasks in other processes.
+///   It leaves out the cases that watch values from inside the caller's
+///   process (drop counters, an error's original type).
 #[macro_export]
 macro_rules! scheduler_conformance {
     ($make:expr) => {
         $crate::scheduler_conformance!(small: $make);
         $crate::scheduler_conformance!(@cases $make; independent_100k, chain_100k, tree_100k);
     };
-    // Every case but the three graphs of 100,000 tasks: for schedulers
-    // wrapped in something slower (a spilling store, say) whose plain form
-    // already runs the large cases.
     (small: $make:expr) => {
+        $crate::scheduler_conformance!(shipped: $make);
+        $crate::scheduler_conformance!(@cases $make;
+            failing_task_keeps_its_error, intermediates_freed_early,
+            reduction_streams_through_memory
+        );
+    };
+    (shipped: $make:expr) => {
         $crate::scheduler_conformance!(@cases $make;
             seed_example, get_single_and_many, literal_arguments, nested_calls, lists_of_arguments,
             aliases, tuple_keys, literal_requested_directly, repeated_requests, same_key_read_twice,
             missing_key, missing_dependency, cycle, empty_graph, failing_task, panicking_task,
             wrong_type_in_task, failure_among_many_branches, callbacks_in_order,
-            callbacks_see_failure, intermediates_freed_early, outputs_kept_until_the_end,
-            unrequested_tasks_do_not_run, store_from_the_context, scheduler_is_reusable,
-            layered_graph_shares_work, reduction_streams_through_memory
+            callbacks_see_failure, outputs_kept_until_the_end, unrequested_tasks_do_not_run,
+            store_from_the_context, scheduler_is_reusable, layered_graph_shares_work
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -72,6 +72,16 @@ impl Recorder {
             .clone()
     }
 
+    /// How many times `event` was seen.
+    pub fn count(&self, event: &RecordedEvent) -> usize {
+        self.events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|e| *e == event)
+            .count()
+    }
+
     fn push(&self, event: RecordedEvent) {
         self.events
             .lock()

@@ -2,27 +2,12 @@
 
 use super::*;
 
-#[derive(Debug)]
-struct Negative(i64);
-
-impl std::fmt::Display for Negative {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "negative input {}", self.0)
-    }
-}
-
-impl std::error::Error for Negative {}
+use crate::testing::functions::{Negative, boom, checked_sqrt, fail, fragile, names};
 
 /// A failing task stops the run with its key, function, original error and
 /// the keys waiting on it.
 pub fn failing_task<S: Scheduler + ?Sized>(s: &S) {
-    let checked = Func::try_new("checked-sqrt", |x: &i64| {
-        if *x < 0 {
-            Err(Negative(*x))
-        } else {
-            Ok((*x as f64).sqrt())
-        }
-    });
+    let checked = checked_sqrt();
     let graph = Graph::from_tasks([
         ("x", Task::literal(-4i64)),
         ("root", Task::call(&checked, [key("x")])),
@@ -33,25 +18,31 @@ pub fn failing_task<S: Scheduler + ?Sized>(s: &S) {
     let err = run(s, &graph, &[Key::new("w1"), Key::new("w2")]).expect_err("root fails");
     assert_eq!(err.kind(), ErrorKind::TaskFailed);
     assert_eq!(err.key(), Some(&Key::new("root")));
-    assert_eq!(err.function(), Some("checked-sqrt"));
+    assert_eq!(err.function(), Some(names::CHECKED_SQRT));
     let mut waiting: Vec<String> = err.dependents().iter().map(Key::to_string).collect();
     waiting.sort();
     assert_eq!(waiting, ["w1", "w2"]);
+    assert!(err.to_string().contains("negative input -4"), "{err}");
+}
+
+/// In the caller's process, a failing task keeps its original error value
+/// as the source (across a process boundary only its text survives).
+pub fn failing_task_keeps_its_error<S: Scheduler + ?Sized>(s: &S) {
+    let graph = Graph::from_tasks([
+        ("x", Task::literal(-4i64)),
+        ("root", Task::call(&checked_sqrt(), [key("x")])),
+    ])
+    .expect("a valid graph");
+    let err = run(s, &graph, &[Key::new("root")]).expect_err("root fails");
     assert!(
         err.source_as::<Negative>().is_some(),
         "the original error is kept: {err:?}"
     );
-    assert!(err.to_string().contains("negative input -4"), "{err}");
 }
 
 /// A panic inside a task is caught and reported like a failure.
 pub fn panicking_task<S: Scheduler + ?Sized>(s: &S) {
-    let boom = Func::new("boom", |x: &i64| -> i64 {
-        if *x > 0 {
-            panic!("boom at {x}");
-        }
-        *x
-    });
+    let boom = boom();
     let graph = Graph::from_tasks([
         ("x", Task::literal(3i64)),
         ("y", Task::call(&boom, [key("x")])),
@@ -60,7 +51,7 @@ pub fn panicking_task<S: Scheduler + ?Sized>(s: &S) {
     let err = run(s, &graph, &[Key::new("y")]).expect_err("y panics");
     assert!(err.is_panic());
     assert_eq!(err.key(), Some(&Key::new("y")));
-    assert_eq!(err.function(), Some("boom"));
+    assert_eq!(err.function(), Some(names::BOOM));
     assert!(err.to_string().contains("boom at 3"), "{err}");
     // The scheduler survives and runs the next graph.
     literal_arguments(s);
@@ -82,13 +73,7 @@ pub fn wrong_type_in_task<S: Scheduler + ?Sized>(s: &S) {
 
 /// One failure among many independent branches ends the run, no hang.
 pub fn failure_among_many_branches<S: Scheduler + ?Sized>(s: &S) {
-    let fragile = Func::try_new("fragile", |x: &i64| {
-        if *x == 137 {
-            Err(format!("bad item {x}"))
-        } else {
-            Ok(*x)
-        }
-    });
+    let fragile = fragile();
     let mut tasks: Vec<(Key, Task)> = (0..500u32)
         .map(|i| {
             (
@@ -155,7 +140,7 @@ fn positions(events: &[RecordedEvent], wanted: &RecordedEvent) -> Vec<usize> {
 
 /// `finish` fires after a failure too, and says so.
 pub fn callbacks_see_failure<S: Scheduler + ?Sized>(s: &S) {
-    let fail = Func::try_new("fail", |_: &i64| Err::<i64, _>("no"));
+    let fail = fail();
     let graph = Graph::from_tasks([
         ("a", Task::literal(1i64)),
         ("b", Task::call(&fail, [key("a")])),

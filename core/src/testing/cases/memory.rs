@@ -61,21 +61,25 @@ pub fn outputs_kept_until_the_end<S: Scheduler + ?Sized>(s: &S) {
 
 /// Tasks no requested key needs are culled: they never run.
 pub fn unrequested_tasks_do_not_run<S: Scheduler + ?Sized>(s: &S) {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let seen = calls.clone();
-    let counted = Func::new("counted", move |x: &i64| {
-        seen.fetch_add(1, Ordering::SeqCst);
-        *x
-    });
     let graph = Graph::from_tasks([
         ("x", Task::literal(1i64)),
-        ("used", Task::call(&counted, [key("x")])),
-        ("unused", Task::call(&counted, [key("x")])),
-        ("unused2", Task::call(&counted, [key("unused")])),
+        ("used", Task::call(&inc(), [key("x")])),
+        ("unused", Task::call(&inc(), [key("x")])),
+        ("unused2", Task::call(&inc(), [key("unused")])),
     ])
     .expect("a valid graph");
-    assert_eq!(get_ints(s, &graph, &["used"]), [1]);
-    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    let recorder = Recorder::new();
+    let options = Options::new().callback(recorder.clone());
+    let out = run_with(s, &graph, &[Key::new("used")], &options).expect("the graph runs");
+    assert_eq!(ints(&out), [2]);
+    let events = recorder.events();
+    for unused in ["unused", "unused2"] {
+        assert!(
+            !events.contains(&RecordedEvent::Pretask(Key::new(unused))),
+            "{unused} ran: {events:?}"
+        );
+    }
+    assert_eq!(recorder.count(&RecordedEvent::Pretask(Key::new("used"))), 1);
 }
 
 /// The store comes from the run's options, and is empty after the run.
@@ -155,16 +159,11 @@ pub fn scheduler_is_reusable<S: Scheduler + ?Sized>(s: &S) {
 
 /// Merged layers share their common work: it runs once.
 pub fn layered_graph_shares_work<S: Scheduler + ?Sized>(s: &S) {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let seen = calls.clone();
-    let expensive = Func::new("expensive", move |x: &i64| {
-        seen.fetch_add(1, Ordering::SeqCst);
-        x * 10
-    });
+    let expensive = add();
     let mut shared = Layer::new("shared");
     shared.insert("x", Task::literal(4i64)).expect("a new key");
     shared
-        .insert("big", Task::call(&expensive, [key("x")]))
+        .insert("big", Task::call(&expensive, [key("x"), lit(36i64)]))
         .expect("a new key");
     let shared = Arc::new(shared);
     let mut left = Layer::new("left");
@@ -180,8 +179,16 @@ pub fn layered_graph_shares_work<S: Scheduler + ?Sized>(s: &S) {
     b.add_layer(Arc::new(right)).expect("no conflict");
     let merged = Graph::merge_all([&a, &b]).expect("no conflict");
     assert_eq!(merged.layers().len(), 3, "the shared layer appears once");
-    assert_eq!(get_ints(s, &merged, &["l", "r"]), [41, 44]);
-    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    let recorder = Recorder::new();
+    let options = Options::new().callback(recorder.clone());
+    let out =
+        run_with(s, &merged, &[Key::new("l"), Key::new("r")], &options).expect("the graph runs");
+    assert_eq!(ints(&out), [41, 44]);
+    assert_eq!(
+        recorder.count(&RecordedEvent::Pretask(Key::new("big"))),
+        1,
+        "the shared task runs once"
+    );
 }
 
 /// A tree reduction over 4,096 inputs never holds more than a few dozen

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use super::support::{DropCounter, RecordedEvent, Recorder, run, run_with};
 use crate::callback::{Callback, TaskEvent};
 use crate::error::ErrorKind;
-use crate::function::{Func, List};
+use crate::function::Func;
 use crate::graph::{Graph, Layer};
 use crate::key::Key;
 use crate::options::Options;
@@ -17,17 +17,7 @@ use crate::task::Task;
 use crate::task::arg::{call, key, keys, list, lit};
 use crate::value::Value;
 
-fn add() -> Func {
-    Func::new("add", |a: &i64, b: &i64| a + b)
-}
-
-fn inc() -> Func {
-    Func::new("inc", |x: &i64| x + 1)
-}
-
-fn sum() -> Func {
-    Func::new("sum", |xs: List<i64>| xs.iter().sum::<i64>())
-}
+use crate::testing::functions::{add, inc, sum};
 
 fn ints(values: &[Value]) -> Vec<i64> {
     values

@@ -67,15 +67,7 @@ pub fn nested_calls<S: Scheduler + ?Sized>(s: &S) {
 
 /// List arguments with keys, literals, nested calls and nested lists.
 pub fn lists_of_arguments<S: Scheduler + ?Sized>(s: &S) {
-    let total = Func::new("nested-total", |outer: crate::function::Raw| -> i64 {
-        fn walk(input: &crate::function::Input) -> i64 {
-            match input {
-                crate::function::Input::Value(v) => *v.downcast_ref::<i64>().expect("i64"),
-                crate::function::Input::List(items) => items.iter().map(walk).sum(),
-            }
-        }
-        walk(outer.0)
-    });
+    let total = crate::testing::functions::nested_total();
     let graph = Graph::from_tasks([
         ("a", Task::literal(1i64)),
         ("b", Task::literal(2i64)),
