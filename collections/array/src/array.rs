@@ -41,6 +41,10 @@ pub struct Array<T> {
 /// time, into `sink`: exactly the elements the block task would store.
 pub(crate) trait StreamBlock<T>: Send + Sync {
     fn stream(&self, start: &[usize], shape: &[usize], sink: &mut dyn FnMut(&[T])) -> Result<()>;
+    /// The whole block, as its task makes it.
+    fn fill(&self, start: &[usize], shape: &[usize]) -> Result<Block<T>>;
+    /// What the blocks are, for another process to make them again.
+    fn spec(&self) -> crate::random::RandomSpec;
 }
 
 impl<T> Clone for Array<T> {

@@ -2,14 +2,19 @@
 
 use std::marker::PhantomData;
 
-use barrow_core::{Func, Result};
+use barrow_core::arg::call;
+use barrow_core::function::{Function, Input, encode_params};
+use barrow_core::{Func, Result, Value};
 use barrow_delayed::unique_name;
 use ndarray::{ArrayD, ArrayViewD};
 
 use crate::array::Array;
+use crate::block::{Block, try_take_unique};
 use crate::chunks::Chunks;
-use crate::dtype::Element;
+use crate::dtype::{DType, Element};
+use crate::error::ArrayError;
 use crate::kernel::{BlockFn, Signature};
+use crate::ship::{arg, dispatch, factory};
 
 impl<T: Element> Array<T> {
     /// `f` applied to every block (Dask's `map_blocks`); `f` must return a
@@ -70,6 +75,210 @@ impl<T: Element> Array<T> {
                     barrow_core::arg::lit(shape),
                 ],
             )
+        });
+        match layer {
+            Ok(layer) => Array::from_layer(
+                name.into(),
+                chunks,
+                layer,
+                &[&self.graph],
+                [self.problem.clone()],
+            ),
+            Err(e) => Array::failed(e, chunks),
+        }
+    }
+}
+
+/// `barrow.array.block-to-ndarray`: a block as an `ndarray::ArrayD`, the
+/// argument of a caller's registered block function; the spec is the
+/// element type.
+const TO_NDARRAY: &str = "barrow.array.block-to-ndarray";
+
+/// `barrow.array.ndarray-to-block`: a caller's block function's result as
+/// a block, checked against the shape it must have; the spec is the
+/// element type.
+const TO_BLOCK: &str = "barrow.array.ndarray-to-block";
+
+struct ToNdarray<T> {
+    params: Vec<u8>,
+    marker: PhantomData<fn() -> T>,
+}
+
+impl<T: Element> Function for ToNdarray<T> {
+    fn name(&self) -> &str {
+        TO_NDARRAY
+    }
+    fn params(&self) -> Option<&[u8]> {
+        Some(&self.params)
+    }
+    fn call(&self, inputs: &[Input]) -> Result<Value> {
+        let block = arg::<Block<T>>(inputs, 0)?;
+        Ok(ndarray_value(block.view().to_owned()))
+    }
+    fn call_taking(&self, inputs: &mut [Input]) -> Result<Value> {
+        match inputs.first_mut().and_then(try_take_unique::<T>) {
+            Some(block) => Ok(ndarray_value(block.into_dense())),
+            None => self.call(inputs),
+        }
+    }
+}
+
+fn ndarray_value<T: Element>(data: ArrayD<T>) -> Value {
+    let nbytes = data.len() * T::ITEMSIZE;
+    Value::with_nbytes(data, nbytes)
+}
+
+struct ToBlock<U> {
+    params: Vec<u8>,
+    marker: PhantomData<fn() -> U>,
+}
+
+impl<U: Element> ToBlock<U> {
+    fn finish(&self, data: ArrayD<U>, inputs: &[Input]) -> Result<Value> {
+        let geometry = arg::<Vec<usize>>(inputs, 1)?;
+        let (index, expected) = geometry.split_at(geometry.len() / 2);
+        if data.shape() != expected {
+            return Err(ArrayError::BlockShape {
+                name: "map_blocks_func".into(),
+                block: index.to_vec(),
+                expected: expected.to_vec(),
+                actual: data.shape().to_vec(),
+                hint: "the function must return blocks of the array's chunks; give the chunks it \
+                       returns with map_blocks_func_with_chunks",
+            }
+            .into());
+        }
+        Ok(Block::Dense(data).into_value())
+    }
+}
+
+impl<U: Element> Function for ToBlock<U> {
+    fn name(&self) -> &str {
+        TO_BLOCK
+    }
+    fn params(&self) -> Option<&[u8]> {
+        Some(&self.params)
+    }
+    fn call(&self, inputs: &[Input]) -> Result<Value> {
+        self.finish(arg::<ArrayD<U>>(inputs, 0)?.clone(), inputs)
+    }
+    fn call_taking(&self, inputs: &mut [Input]) -> Result<Value> {
+        let taken = match inputs.first_mut() {
+            Some(Input::Value(value)) => {
+                let value = std::mem::replace(value, Value::new(()));
+                match value.try_take::<ArrayD<U>>() {
+                    Ok(data) => Some(data),
+                    Err(shared) => {
+                        inputs[0] = Input::Value(shared);
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        match taken {
+            Some(data) => self.finish(data, inputs),
+            None => self.call(inputs),
+        }
+    }
+}
+
+fn to_ndarray_kernel(dtype: &DType) -> Result<Func> {
+    let params = encode_params(TO_NDARRAY, dtype)?;
+    dispatch!(element TO_NDARRAY, *dtype, |T| Ok(Func::from_function(ToNdarray::<T> {
+        params,
+        marker: PhantomData,
+    })))
+}
+factory!(TO_NDARRAY, DType, to_ndarray_kernel);
+
+fn to_block_kernel(dtype: &DType) -> Result<Func> {
+    let params = encode_params(TO_BLOCK, dtype)?;
+    dispatch!(element TO_BLOCK, *dtype, |T| Ok(Func::from_function(ToBlock::<T> {
+        params,
+        marker: PhantomData,
+    })))
+}
+factory!(TO_BLOCK, DType, to_block_kernel);
+
+impl<T: Element> Array<T> {
+    /// A registered function applied to every block (Dask's `map_blocks`),
+    /// runnable in worker processes: `f` takes the block as an
+    /// `&ndarray::ArrayD<T>` and returns an `ndarray::ArrayD<U>` of the
+    /// same shape. Register it with `#[barrow::task]` (or
+    /// `#[barrow_core::task]`) so that every process built from the
+    /// program finds it by name; a closure wrapped in a [`Func`] works
+    /// here too, but only on schedulers in this process.
+    ///
+    /// ```
+    /// use barrow_array::Array;
+    /// use barrow_core::Registry;
+    /// use ndarray::ArrayD;
+    ///
+    /// /// Squares every element of a block.
+    /// #[barrow_core::task(name = "example.square")]
+    /// fn square(block: &ArrayD<f64>) -> ArrayD<f64> {
+    ///     block.mapv(|v| v * v)
+    /// }
+    ///
+    /// fn main() -> barrow_core::Result<()> {
+    /// # barrow_local::link();
+    ///     let f = Registry::global().functions().get(square::NAME)?;
+    ///     let x = Array::<f64>::arange(0.0, 4.0, 1.0, 2)?;
+    ///     let y = x.map_blocks_func::<f64>(&f);
+    ///     assert_eq!(y.compute()?.into_raw_vec_and_offset().0, [0.0, 1.0, 4.0, 9.0]);
+    ///     // Every task of `y` can cross a process boundary.
+    ///     barrow_wire::check_serializable(y.graph_ref(), Registry::global())?;
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn map_blocks_func<U: Element>(&self, f: &Func) -> Array<U> {
+        self.map_blocks_func_with_chunks((*self.chunks).clone(), f)
+    }
+
+    /// [`Array::map_blocks_func`] for a function returning blocks shaped by
+    /// `chunks` (with as many blocks along each axis as this array).
+    pub fn map_blocks_func_with_chunks<U: Element>(&self, chunks: Chunks, f: &Func) -> Array<U> {
+        if chunks.numblocks() != self.chunks.numblocks() {
+            return Array::failed(
+                crate::error::invalid(format!(
+                    "map_blocks_func: chunks {chunks} have {:?} blocks per axis but the array has \
+                     {:?}; give one block size per input block",
+                    chunks.numblocks(),
+                    self.chunks.numblocks()
+                )),
+                chunks,
+            );
+        }
+        let (to_ndarray, to_block) = match (to_ndarray_kernel(&T::CODE), to_block_kernel(&U::CODE))
+        {
+            (Ok(a), Ok(b)) => (a, b),
+            (Err(e), _) | (_, Err(e)) => return Array::failed(e, chunks),
+        };
+        // A registered function names the same work in every process; any
+        // other is named afresh.
+        let registered = barrow_core::Registry::global()
+            .functions()
+            .can_ship(f)
+            .is_ok();
+        let name = if registered {
+            let token = (
+                self.name.as_ref(),
+                f.name(),
+                f.params(),
+                chunks.as_slices().to_vec(),
+            );
+            barrow_core::tokenize::token_name("map_blocks", &token)
+        } else {
+            unique_name("map_blocks")
+        };
+        let layer = Array::<U>::layer_for(&name, &chunks, |index| {
+            // The block's index, then the shape it must have.
+            let mut geometry = index.to_vec();
+            geometry.extend(chunks.block_shape(index).unwrap_or_default());
+            let block = barrow_core::arg::key(crate::array::block_key(&self.name, index));
+            let applied = call(f, [call(&to_ndarray, [block])]);
+            barrow_core::Task::call(&to_block, [applied, barrow_core::arg::lit(geometry)])
         });
         match layer {
             Ok(layer) => Array::from_layer(

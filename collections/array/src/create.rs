@@ -4,7 +4,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use barrow_core::arg::{key, lit};
-use barrow_core::function::{Function, Input};
+use barrow_core::function::{Function, Input, encode_params};
 use barrow_core::tokenize::token_name;
 use barrow_core::{Func, Graph, Layer, Result, Task, Value};
 use barrow_delayed::unique_name;
@@ -13,8 +13,10 @@ use ndarray::{ArrayD, IxDyn, SliceInfoElem};
 use crate::array::{Array, block_key};
 use crate::block::Block;
 use crate::chunks::{ChunkSpec, Chunks, normalize_chunks};
-use crate::dtype::{Element, Float, Number};
+use crate::dtype::{DType, Element, Float, Number, Scalar};
 use crate::error::{ArrayError, invalid};
+use crate::random::RandomSpec;
+use crate::ship::{dispatch, factory, scalar};
 
 /// `array.chunk-size` (bytes) and `array.chunk-size-tolerance` from the
 /// configuration in effect.
@@ -45,6 +47,7 @@ pub(crate) fn resolve_chunks<T: Element>(
 
 /// Reads one block out of a whole array held in the graph.
 struct Getter<T> {
+    params: Vec<u8>,
     marker: PhantomData<fn() -> T>,
 }
 
@@ -60,9 +63,25 @@ fn region(start: &[usize], shape: &[usize]) -> Vec<SliceInfoElem> {
         .collect()
 }
 
+/// `barrow.array.from-array`: cuts a block out of a whole array.
+const FROM_ARRAY: &str = "barrow.array.from-array";
+
+fn getter(dtype: &DType) -> Result<Func> {
+    let params = encode_params(FROM_ARRAY, dtype)?;
+    dispatch!(element FROM_ARRAY, *dtype, |T| Ok(Func::from_function(Getter::<T> {
+        params,
+        marker: PhantomData,
+    })))
+}
+factory!(FROM_ARRAY, DType, getter);
+
 impl<T: Element> Function for Getter<T> {
     fn name(&self) -> &str {
-        "getitem"
+        FROM_ARRAY
+    }
+
+    fn params(&self) -> Option<&[u8]> {
+        Some(&self.params)
     }
 
     fn call(&self, inputs: &[Input]) -> Result<Value> {
@@ -81,9 +100,148 @@ impl<T: Element> Function for Getter<T> {
     }
 }
 
+/// What the blocks of a generated array hold.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) enum Source {
+    /// One value everywhere (`full`, `zeros`, `ones`, scalars).
+    Fill(Scalar),
+    /// `start + i * step`.
+    Arange { start: Scalar, step: Scalar },
+    /// The identity matrix.
+    Eye,
+    /// `num` values evenly spaced from `start` to `stop`.
+    Linspace {
+        start: Scalar,
+        stop: Scalar,
+        num: u64,
+    },
+    /// Seeded random numbers.
+    Random(RandomSpec),
+}
+
+/// `barrow.array.create`: the blocks of a generated array of `dtype`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct CreateSpec {
+    pub dtype: DType,
+    pub source: Source,
+}
+
+const CREATE: &str = "barrow.array.create";
+
+fn generator<T: Element>(
+    params: Vec<u8>,
+    label: &str,
+    f: impl Fn(&[usize], &[usize]) -> Result<Block<T>> + Send + Sync + 'static,
+) -> Func {
+    Func::from_function(Generate {
+        name: CREATE.into(),
+        label: label.into(),
+        params: Some(params),
+        f,
+        marker: PhantomData,
+    })
+}
+
+fn arange_block<T: Number>(start: T, step: T, first: usize, len: usize) -> Result<Block<T>> {
+    let data: Vec<T> = (first..first + len)
+        .map(|i| start + step * T::from_usize(i))
+        .collect();
+    Ok(Block::Dense(
+        ArrayD::from_shape_vec(IxDyn(&[len]), data).map_err(|e| invalid(e.to_string()))?,
+    ))
+}
+
+fn eye_block<T: Number>(start: &[usize], shape: &[usize]) -> Result<Block<T>> {
+    let (Some(&r0), Some(&c0), Some(&rows), Some(&cols)) =
+        (start.first(), start.get(1), shape.first(), shape.get(1))
+    else {
+        return Err(invalid("eye makes matrices"));
+    };
+    if r0 + rows <= c0 || c0 + cols <= r0 {
+        return Ok(Block::filled(shape, T::zero()));
+    }
+    Ok(Block::Dense(ArrayD::from_shape_fn(IxDyn(shape), |ix| {
+        if r0 + ix[0] == c0 + ix[1] {
+            T::one()
+        } else {
+            T::zero()
+        }
+    })))
+}
+
+fn linspace_block<T: Float>(
+    start: T,
+    stop: T,
+    num: usize,
+    first: usize,
+    len: usize,
+) -> Result<Block<T>> {
+    let step = if num > 1 {
+        (stop - start) / T::from_usize(num - 1)
+    } else {
+        T::zero()
+    };
+    let data: Vec<T> = (first..first + len)
+        .map(|i| {
+            if i + 1 == num && num > 1 {
+                stop
+            } else {
+                start + step * T::from_usize(i)
+            }
+        })
+        .collect();
+    Ok(Block::Dense(
+        ArrayD::from_shape_vec(IxDyn(&[len]), data).map_err(|e| invalid(e.to_string()))?,
+    ))
+}
+
+/// The first index and the length of a 1-D block.
+fn span(first: &[usize], shape: &[usize]) -> Result<(usize, usize)> {
+    match (first.first(), shape.first()) {
+        (Some(&f), Some(&n)) => Ok((f, n)),
+        _ => Err(invalid("a range makes 1-D blocks")),
+    }
+}
+
+/// The block generator of a spec.
+pub(crate) fn create_kernel(spec: &CreateSpec) -> Result<Func> {
+    let params = encode_params(CREATE, spec)?;
+    match &spec.source {
+        Source::Fill(v) => dispatch!(element CREATE, spec.dtype, |T| {
+            let v: T = scalar(v)?;
+            Ok(generator(params, "full", move |_, shape| Ok(Block::filled(shape, v))))
+        }),
+        Source::Arange { start, step } => dispatch!(number CREATE, spec.dtype, |T| {
+            let (start, step): (T, T) = (scalar(start)?, scalar(step)?);
+            Ok(generator(params, "arange", move |first, shape| {
+                let (first, len) = span(first, shape)?;
+                arange_block(start, step, first, len)
+            }))
+        }),
+        Source::Eye => dispatch!(number CREATE, spec.dtype, |T| {
+            Ok(generator(params, "eye", eye_block::<T>))
+        }),
+        Source::Linspace { start, stop, num } => dispatch!(float CREATE, spec.dtype, |T| {
+            let (start, stop): (T, T) = (scalar(start)?, scalar(stop)?);
+            let num = usize::try_from(*num).map_err(|e| invalid(e.to_string()))?;
+            Ok(generator(params, "linspace", move |first, shape| {
+                let (first, len) = span(first, shape)?;
+                linspace_block(start, stop, num, first, len)
+            }))
+        }),
+        Source::Random(random) => dispatch!(element CREATE, spec.dtype, |T| {
+            let source = crate::random::source::<T>(random)?;
+            Ok(generator(params, "random", move |start, shape| source.fill(start, shape)))
+        }),
+    }
+}
+factory!(CREATE, CreateSpec, create_kernel);
+
 /// Makes one block from its start and shape.
 struct Generate<T, F> {
     name: Arc<str>,
+    /// What the blocks are, for messages.
+    label: Arc<str>,
     params: Option<Vec<u8>>,
     f: F,
     marker: PhantomData<fn() -> T>,
@@ -112,7 +270,7 @@ where
         let block = (self.f)(start, shape)?;
         if block.shape() != shape {
             return Err(ArrayError::BlockShape {
-                name: self.name.to_string(),
+                name: self.label.to_string(),
                 block: start.to_vec(),
                 expected: shape.to_vec(),
                 actual: block.shape().to_vec(),
@@ -149,10 +307,30 @@ impl<T: Element> Array<T> {
         };
         let function = Func::from_function(Generate {
             name: label.into(),
+            label: label.into(),
             params: params.or_else(|| Some(name.as_bytes().to_vec())),
             f,
             marker: PhantomData,
         });
+        Array::generated_by(name, chunks, Ok(function))
+    }
+
+    /// An array of one block per chunk, each made by the registered
+    /// generator of `spec`; `token` names the array.
+    pub(crate) fn created(label: &str, token: Vec<u8>, chunks: Chunks, source: Source) -> Array<T> {
+        let name: Arc<str> = token_name(label, &(token, chunks.as_slices().to_vec())).into();
+        let spec = CreateSpec {
+            dtype: T::CODE,
+            source,
+        };
+        Array::generated_by(name, chunks, create_kernel(&spec))
+    }
+
+    fn generated_by(name: Arc<str>, chunks: Chunks, function: Result<Func>) -> Array<T> {
+        let function = match function {
+            Ok(function) => function,
+            Err(e) => return Array::failed(e, chunks),
+        };
         let layer = Array::<T>::layer_for(&name, &chunks, |index| {
             Task::call(&function, [lit(geometry(&chunks, index))])
         });
@@ -198,9 +376,7 @@ impl<T: Element> Array<T> {
                 source.clone(),
                 Task::value(Value::with_nbytes(data, nbytes)),
             )?;
-            let getter = Func::from_function(Getter::<T> {
-                marker: PhantomData,
-            });
+            let getter = getter(&T::CODE)?;
             for index in chunks.block_indices() {
                 layer.insert(
                     block_key(&name, &index),
@@ -223,9 +399,12 @@ impl<T: Element> Array<T> {
     /// A zero-dimensional array holding `value`.
     pub fn from_scalar(value: T) -> Array<T> {
         let chunks = Chunks::from_vec_unchecked(vec![]);
-        Array::generated("scalar", Some(scalar_bytes(&value)), chunks, move |_, _| {
-            Ok(Block::filled(&[], value))
-        })
+        Array::created(
+            "scalar",
+            scalar_bytes(&value),
+            chunks,
+            Source::Fill(value.to_scalar()),
+        )
     }
 
     /// An array of `shape` filled with `value` (NumPy's `full`). Its blocks
@@ -234,11 +413,11 @@ impl<T: Element> Array<T> {
     pub fn full(shape: &[usize], value: T, chunks: impl Into<ChunkSpec>) -> Result<Array<T>> {
         let chunks = resolve_chunks::<T>(&chunks.into(), shape, None)?;
         let params = scalar_bytes(&value);
-        Ok(Array::generated(
+        Ok(Array::created(
             "full",
-            Some(params),
+            params,
             chunks,
-            move |_, shape| Ok(Block::filled(shape, value)),
+            Source::Fill(value.to_scalar()),
         ))
     }
 
@@ -321,46 +500,18 @@ impl<T: Number> Array<T> {
         let n = if span > 0.0 { span.ceil() as usize } else { 0 };
         let chunks = resolve_chunks::<T>(&chunks.into(), &[n], None)?;
         let params = barrow_core::tokenize::tokenize(&(T::DTYPE, start, stop, step)).into_bytes();
-        Ok(Array::generated(
-            "arange",
-            Some(params),
-            chunks,
-            move |first, shape| {
-                let (first, len) = (first[0], shape[0]);
-                let data: Vec<T> = (first..first + len)
-                    .map(|i| start + step * T::from_usize(i))
-                    .collect();
-                Ok(Block::Dense(
-                    ArrayD::from_shape_vec(IxDyn(&[len]), data)
-                        .map_err(|e| invalid(e.to_string()))?,
-                ))
-            },
-        ))
+        let source = Source::Arange {
+            start: start.to_scalar(),
+            step: step.to_scalar(),
+        };
+        Ok(Array::created("arange", params, chunks, source))
     }
 
     /// The `n × n` identity matrix.
     pub fn eye(n: usize, chunks: impl Into<ChunkSpec>) -> Result<Array<T>> {
         let chunks = resolve_chunks::<T>(&chunks.into(), &[n, n], None)?;
         let params = barrow_core::tokenize::tokenize(&(T::DTYPE, n)).into_bytes();
-        Ok(Array::generated(
-            "eye",
-            Some(params),
-            chunks,
-            |start, shape| {
-                let (r0, c0) = (start[0], start[1]);
-                let (rows, cols) = (shape[0], shape[1]);
-                if r0 + rows <= c0 || c0 + cols <= r0 {
-                    return Ok(Block::filled(shape, T::zero()));
-                }
-                Ok(Block::Dense(ArrayD::from_shape_fn(IxDyn(shape), |ix| {
-                    if r0 + ix[0] == c0 + ix[1] {
-                        T::one()
-                    } else {
-                        T::zero()
-                    }
-                })))
-            },
-        ))
+        Ok(Array::created("eye", params, chunks, Source::Eye))
     }
 }
 
@@ -375,31 +526,11 @@ impl<T: Float> Array<T> {
     ) -> Result<Array<T>> {
         let chunks = resolve_chunks::<T>(&chunks.into(), &[num], None)?;
         let params = barrow_core::tokenize::tokenize(&(T::DTYPE, start, stop, num)).into_bytes();
-        let step = if num > 1 {
-            (stop - start) / T::from_usize(num - 1)
-        } else {
-            T::zero()
+        let source = Source::Linspace {
+            start: start.to_scalar(),
+            stop: stop.to_scalar(),
+            num: num as u64,
         };
-        Ok(Array::generated(
-            "linspace",
-            Some(params),
-            chunks,
-            move |first, shape| {
-                let (first, len) = (first[0], shape[0]);
-                let data: Vec<T> = (first..first + len)
-                    .map(|i| {
-                        if i + 1 == num && num > 1 {
-                            stop
-                        } else {
-                            start + step * T::from_usize(i)
-                        }
-                    })
-                    .collect();
-                Ok(Block::Dense(
-                    ArrayD::from_shape_vec(IxDyn(&[len]), data)
-                        .map_err(|e| invalid(e.to_string()))?,
-                ))
-            },
-        ))
+        Ok(Array::created("linspace", params, chunks, source))
     }
 }

@@ -6,15 +6,17 @@ use std::sync::Arc;
 
 use barrow_core::arg::key;
 use barrow_core::tokenize::{Tokenize, token_name, tokenize};
-use barrow_core::{Func, Graph, Task};
+use barrow_core::{Func, Graph, Result, Task};
 use barrow_delayed::unique_name;
 
 use crate::array::{Array, block_key};
 use crate::chunks::Chunks;
-use crate::dtype::{CastTo, Element, Float, Number};
+use crate::dtype::{CastTo, Element, Number};
 use crate::error::ArrayError;
-use crate::kernel::{
-    Binary, BinaryInPlace, Signature, Unary, UnaryInPlace, Where, broadcast_error, broadcast_shapes,
+use crate::kernel::{Binary, Signature, Unary, UnaryInPlace, broadcast_error, broadcast_shapes};
+use crate::ship::elementwise::{
+    ArithOp, ArithSpec, CastSpec, CmpOp, CompareSpec, Form, LogicOp, LogicSpec, UnaryOp, UnarySpec,
+    arith, astype, compare, logic, unary, where_kernel,
 };
 use crate::warn;
 
@@ -161,7 +163,7 @@ fn signature(label: &str, params: Option<Vec<u8>>) -> Signature {
     }
 }
 
-fn scalar_params<S: Tokenize>(label: &str, side: &str, s: &S) -> Vec<u8> {
+pub(crate) fn scalar_params<S: Tokenize>(label: &str, side: &str, s: &S) -> Vec<u8> {
     format!("{label}:{side}:{}", tokenize(s)).into_bytes()
 }
 
@@ -285,6 +287,32 @@ impl<T: Element> Array<T> {
         )
     }
 
+    /// `function` (a registered kernel of one block) on every block;
+    /// `token` makes the blocks' names.
+    pub(crate) fn with_kernel<U: Element>(
+        &self,
+        label: &str,
+        token: &str,
+        function: Result<Func>,
+    ) -> Array<U> {
+        match function {
+            Ok(function) => elementwise(
+                label,
+                Some(token),
+                &[self.side()],
+                vec![self.problem.clone()],
+                function,
+            ),
+            Err(e) => Array::failed(e, (*self.chunks).clone()),
+        }
+    }
+
+    /// A registered unary operation on every element.
+    pub(crate) fn unary_op<U: Element>(&self, label: &str, token: &str, op: UnaryOp) -> Array<U> {
+        let spec = UnarySpec { dtype: T::CODE, op };
+        self.with_kernel(label, token, unary(&spec))
+    }
+
     pub(crate) fn side(&self) -> Side<'_> {
         Side {
             graph: &self.graph,
@@ -329,55 +357,104 @@ impl<T: Element> Array<T> {
         T: CastTo<U>,
     {
         let label = format!("astype-{}", U::DTYPE);
-        self.unary(&label, Some(label.clone().into_bytes()), |x: T| x.cast())
+        let spec = CastSpec {
+            from: T::CODE,
+            to: U::CODE,
+        };
+        self.with_kernel(&label, &label, astype(&spec))
     }
 
     /// Element-wise `==` (NumPy's `equal`).
     pub fn equal(&self, other: impl Into<Operand<T>>) -> Array<bool> {
-        binary(self.into(), other.into(), "equal", true, |a: T, b: T| {
-            a == b
-        })
+        comparison(self.into(), other.into(), "equal", CmpOp::Eq)
     }
     /// Element-wise `!=`.
     pub fn not_equal(&self, other: impl Into<Operand<T>>) -> Array<bool> {
-        binary(
-            self.into(),
-            other.into(),
-            "not_equal",
-            true,
-            |a: T, b: T| a != b,
-        )
+        comparison(self.into(), other.into(), "not_equal", CmpOp::Ne)
     }
     /// Element-wise `<`.
     pub fn less(&self, other: impl Into<Operand<T>>) -> Array<bool> {
-        binary(self.into(), other.into(), "less", true, |a: T, b: T| a < b)
+        comparison(self.into(), other.into(), "less", CmpOp::Lt)
     }
     /// Element-wise `<=`.
     pub fn less_equal(&self, other: impl Into<Operand<T>>) -> Array<bool> {
-        binary(
-            self.into(),
-            other.into(),
-            "less_equal",
-            true,
-            |a: T, b: T| a <= b,
-        )
+        comparison(self.into(), other.into(), "less_equal", CmpOp::Le)
     }
     /// Element-wise `>`.
     pub fn greater(&self, other: impl Into<Operand<T>>) -> Array<bool> {
-        binary(self.into(), other.into(), "greater", true, |a: T, b: T| {
-            a > b
-        })
+        comparison(self.into(), other.into(), "greater", CmpOp::Gt)
     }
     /// Element-wise `>=`.
     pub fn greater_equal(&self, other: impl Into<Operand<T>>) -> Array<bool> {
-        binary(
-            self.into(),
-            other.into(),
-            "greater_equal",
-            true,
-            |a: T, b: T| a >= b,
-        )
+        comparison(self.into(), other.into(), "greater_equal", CmpOp::Ge)
     }
+}
+
+/// A registered operation on two operands broadcast together: `make`
+/// builds its kernel for where the scalar sits, if there is one.
+fn registered<T: Element, V: Element>(
+    a: Operand<T>,
+    b: Operand<T>,
+    label: &str,
+    make: impl Fn(Form) -> Result<Func>,
+) -> Array<V> {
+    let (x, form, token) = match (a, b) {
+        (Operand::Array(x), Operand::Array(y)) => {
+            return match make(Form::Arrays) {
+                Ok(function) => array_pair(&x, &y, label, true, function),
+                Err(e) => Array::failed(e, (*x.chunks).clone()),
+            };
+        }
+        (Operand::Array(x), Operand::Scalar(s)) => {
+            (x, Form::Right(s.to_scalar()), scalar_params(label, "r", &s))
+        }
+        (Operand::Scalar(s), Operand::Array(y)) => {
+            (y, Form::Left(s.to_scalar()), scalar_params(label, "l", &s))
+        }
+        (Operand::Scalar(s), Operand::Scalar(t)) => (
+            Array::from_scalar(s),
+            Form::Right(t.to_scalar()),
+            scalar_params(label, "r", &t),
+        ),
+    };
+    x.with_kernel(label, &String::from_utf8_lossy(&token), make(form))
+}
+
+/// `a cmp b`, element-wise.
+fn comparison<T: Element>(a: Operand<T>, b: Operand<T>, label: &str, op: CmpOp) -> Array<bool> {
+    registered(a, b, label, |form| {
+        compare(&CompareSpec {
+            dtype: T::CODE,
+            op,
+            form,
+        })
+    })
+}
+
+/// `a op b` between numbers, reusing an unshared block in place.
+pub(crate) fn arith_op<T: Number>(
+    a: Operand<T>,
+    b: Operand<T>,
+    label: &str,
+    op: ArithOp,
+) -> Array<T> {
+    registered(a, b, label, |form| {
+        arith(&ArithSpec {
+            dtype: T::CODE,
+            op,
+            form,
+        })
+    })
+}
+
+/// `a op b` between booleans, reusing an unshared block in place.
+pub(crate) fn logic_op(
+    a: Operand<bool>,
+    b: Operand<bool>,
+    label: &str,
+    op: LogicOp,
+) -> Array<bool> {
+    registered(a, b, label, |form| logic(&LogicSpec { op, form }))
 }
 
 /// `f` on two operands broadcast together; `known` says `f` is a fixed
@@ -415,35 +492,6 @@ where
             let x = Array::<T>::from_scalar(s);
             x.unary(label, params("r", &|| tokenize(&t)), move |v| f(v, t))
         }
-    }
-}
-
-/// As [`binary`] for `T op T -> T`, reusing an unshared block in place.
-pub(crate) fn binary_same<T: Element, F>(
-    a: Operand<T>,
-    b: Operand<T>,
-    label: &str,
-    f: F,
-) -> Array<T>
-where
-    F: Fn(T, T) -> T + Copy + Send + Sync + 'static,
-{
-    match (a, b) {
-        (Operand::Array(x), Operand::Array(y)) => {
-            let function = Func::from_function(BinaryInPlace {
-                sig: signature(label, Some(label.as_bytes().to_vec())),
-                f,
-                marker: PhantomData,
-            });
-            array_pair(&x, &y, label, true, function)
-        }
-        (Operand::Array(x), Operand::Scalar(s)) => {
-            x.unary_in_place(label, Some(scalar_params(label, "r", &s)), move |v| f(v, s))
-        }
-        (Operand::Scalar(s), Operand::Array(y)) => {
-            y.unary_in_place(label, Some(scalar_params(label, "l", &s)), move |v| f(s, v))
-        }
-        (Operand::Scalar(s), Operand::Scalar(t)) => Array::<T>::from_scalar(f(s, t)),
     }
 }
 
@@ -497,10 +545,10 @@ pub fn where_<T: Element>(
     };
     let c = cond.aligned(&targets[0]);
     let (a, b) = (a.aligned(&targets[1]), b.aligned(&targets[2]));
-    let function = Func::from_function(Where::<T> {
-        sig: signature("where", Some(b"where".to_vec())),
-        marker: PhantomData,
-    });
+    let function = match where_kernel(&T::CODE) {
+        Ok(function) => function,
+        Err(e) => return Array::failed(e, (*a.chunks).clone()),
+    };
     elementwise(
         "where",
         Some("where"),
@@ -508,118 +556,4 @@ pub fn where_<T: Element>(
         vec![c.problem.clone(), a.problem.clone(), b.problem.clone()],
         function,
     )
-}
-
-macro_rules! float_fns {
-    ($($(#[$doc:meta])* $name:ident => $f:expr;)*) => {
-        impl<T: Float> Array<T> {
-            $($(#[$doc])*
-            pub fn $name(&self) -> Array<T> {
-                self.unary_in_place(stringify!($name), Some(stringify!($name).as_bytes().to_vec()), $f)
-            })*
-        }
-    };
-}
-float_fns! {
-    /// Square root of every element.
-    sqrt => |x: T| x.sqrt();
-    /// `e` to the power of every element.
-    exp => |x: T| x.exp();
-    /// Natural logarithm of every element.
-    ln => |x: T| x.ln();
-    /// Base-10 logarithm.
-    log10 => |x: T| x.log10();
-    /// Base-2 logarithm.
-    log2 => |x: T| x.log2();
-    /// Sine.
-    sin => |x: T| x.sin();
-    /// Cosine.
-    cos => |x: T| x.cos();
-    /// Tangent.
-    tan => |x: T| x.tan();
-    /// Hyperbolic tangent.
-    tanh => |x: T| x.tanh();
-    /// Largest integer not above each element.
-    floor => |x: T| x.floor();
-    /// Smallest integer not below each element.
-    ceil => |x: T| x.ceil();
-    /// Nearest integer, halves away from zero.
-    round => |x: T| x.round();
-}
-
-impl<T: Float> Array<T> {
-    /// Every element to the power `p`.
-    pub fn powf(&self, p: T) -> Array<T> {
-        self.unary_in_place("powf", Some(scalar_params("powf", "r", &p)), move |x| {
-            x.powf(p)
-        })
-    }
-
-    /// Every element to the integer power `p`.
-    pub fn powi(&self, p: i32) -> Array<T> {
-        self.unary_in_place("powi", Some(scalar_params("powi", "r", &p)), move |x| {
-            x.powi(p)
-        })
-    }
-
-    /// Whether each element is NaN.
-    pub fn is_nan(&self) -> Array<bool> {
-        self.unary("isnan", Some(b"isnan".to_vec()), |x: T| x.is_nan())
-    }
-}
-
-impl<T: Number> Array<T> {
-    /// Absolute value of every element.
-    pub fn abs(&self) -> Array<T> {
-        self.unary_in_place("abs", Some(b"abs".to_vec()), |x: T| {
-            if x < T::zero() { T::zero() - x } else { x }
-        })
-    }
-
-    /// Every element limited to `[low, high]`.
-    pub fn clip(&self, low: T, high: T) -> Array<T> {
-        let params = scalar_params("clip", "r", &(low, high));
-        self.unary_in_place("clip", Some(params), move |x| {
-            if x < low {
-                low
-            } else if x > high {
-                high
-            } else {
-                x
-            }
-        })
-    }
-
-    /// The larger of each pair of elements (NumPy's `maximum`).
-    pub fn maximum(&self, other: impl Into<Operand<T>>) -> Array<T> {
-        binary_same(self.into(), other.into(), "maximum", |a, b| {
-            if b > a { b } else { a }
-        })
-    }
-
-    /// The smaller of each pair of elements (NumPy's `minimum`).
-    pub fn minimum(&self, other: impl Into<Operand<T>>) -> Array<T> {
-        binary_same(self.into(), other.into(), "minimum", |a, b| {
-            if b < a { b } else { a }
-        })
-    }
-}
-
-impl Array<bool> {
-    /// Element-wise logical and.
-    pub fn logical_and(&self, other: impl Into<Operand<bool>>) -> Array<bool> {
-        binary_same(self.into(), other.into(), "and", |a, b| a & b)
-    }
-    /// Element-wise logical or.
-    pub fn logical_or(&self, other: impl Into<Operand<bool>>) -> Array<bool> {
-        binary_same(self.into(), other.into(), "or", |a, b| a | b)
-    }
-    /// Element-wise exclusive or.
-    pub fn logical_xor(&self, other: impl Into<Operand<bool>>) -> Array<bool> {
-        binary_same(self.into(), other.into(), "xor", |a, b| a ^ b)
-    }
-    /// Element-wise not.
-    pub fn logical_not(&self) -> Array<bool> {
-        self.unary_in_place("not", Some(b"not".to_vec()), |a: bool| !a)
-    }
 }

@@ -53,11 +53,13 @@ pub mod error;
 pub mod io;
 mod kernel;
 pub mod linalg;
+mod math;
 mod ops;
 pub mod random;
 mod rechunk;
 mod reduce;
 mod shape;
+mod ship;
 mod slice;
 mod warn;
 
@@ -69,7 +71,7 @@ pub use crate::chunks::{
     auto_chunks, blockdims_from_blockshape, normalize_chunks,
 };
 pub use crate::display::ArrayInfo;
-pub use crate::dtype::{CastTo, Element, Float, Number};
+pub use crate::dtype::{CastTo, DType, Element, Float, Number, Scalar};
 pub use crate::elementwise::{Operand, where_};
 pub use crate::error::ArrayError;
 pub use crate::rechunk::{

@@ -1,5 +1,7 @@
 //! Seeded random arrays, reproducible for a given seed and chunking.
 
+use std::any::Any;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use barrow_core::Result;
@@ -10,10 +12,11 @@ use rand::{RngExt, SeedableRng};
 use rand_distr::StandardNormal;
 use rand_xoshiro::Xoshiro256Plus;
 
-use crate::array::Array;
+use crate::array::{Array, StreamBlock};
 use crate::block::Block;
 use crate::chunks::ChunkSpec;
-use crate::create::resolve_chunks;
+use crate::create::{Source, resolve_chunks};
+use crate::dtype::Element;
 use crate::error::invalid;
 
 /// Random arrays from one seed (Dask's `da.random.default_rng(seed)`).
@@ -63,28 +66,33 @@ fn block_rng(seed: u64, call: u64, start: &[usize]) -> Xoshiro256Plus {
 /// enough to stay in the core's cache.
 const TILE: usize = 1 << 14;
 
+/// What a random array draws: its generator's seed and call, and the
+/// distribution (`barrow.array.create` and streamed reductions carry it).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct RandomSpec {
+    seed: u64,
+    call: u64,
+    dist: Dist,
+}
+
+/// A distribution of [`Generator`].
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+enum Dist {
+    /// `f64` in `[0, 1)`.
+    Random,
+    /// `f64` in `[low, high)`.
+    Uniform { low: f64, high: f64 },
+    /// Normal `f64`.
+    Normal { loc: f64, scale: f64 },
+    /// `i64` in `[low, high)`.
+    Integers { low: i64, high: i64 },
+}
+
 /// The blocks of one random array: each block's generator, and how one
 /// element is drawn from it.
 struct RandomBlocks<D> {
-    seed: u64,
-    call: u64,
+    spec: RandomSpec,
     draw: D,
-}
-
-impl<T, D> RandomBlocks<D>
-where
-    T: crate::dtype::Element,
-    D: Fn(&mut Xoshiro256Plus) -> T + Send + Sync + 'static,
-{
-    fn fill(&self, start: &[usize], shape: &[usize]) -> Result<Block<T>> {
-        let mut rng = block_rng(self.seed, self.call, start);
-        let n: usize = shape.iter().product();
-        let mut data = Vec::with_capacity(n);
-        data.extend((0..n).map(|_| (self.draw)(&mut rng)));
-        ArrayD::from_shape_vec(IxDyn(shape), data)
-            .map(Block::Dense)
-            .map_err(|e| invalid(e.to_string()))
-    }
 }
 
 impl<T, D> crate::array::StreamBlock<T> for RandomBlocks<D>
@@ -92,9 +100,9 @@ where
     T: crate::dtype::Element,
     D: Fn(&mut Xoshiro256Plus) -> T + Send + Sync + 'static,
 {
-    /// The same draws as [`RandomBlocks::fill`], in the same order.
+    /// The same draws as [`StreamBlock::fill`], in the same order.
     fn stream(&self, start: &[usize], shape: &[usize], sink: &mut dyn FnMut(&[T])) -> Result<()> {
-        let mut rng = block_rng(self.seed, self.call, start);
+        let mut rng = block_rng(self.spec.seed, self.spec.call, start);
         let mut left: usize = shape.iter().product();
         let mut tile = Vec::with_capacity(TILE.min(left));
         while left > 0 {
@@ -106,26 +114,76 @@ where
         }
         Ok(())
     }
+
+    fn fill(&self, start: &[usize], shape: &[usize]) -> Result<Block<T>> {
+        let mut rng = block_rng(self.spec.seed, self.spec.call, start);
+        let n: usize = shape.iter().product();
+        let mut data = Vec::with_capacity(n);
+        data.extend((0..n).map(|_| (self.draw)(&mut rng)));
+        ArrayD::from_shape_vec(IxDyn(shape), data)
+            .map(Block::Dense)
+            .map_err(|e| invalid(e.to_string()))
+    }
+
+    fn spec(&self) -> RandomSpec {
+        self.spec
+    }
 }
 
-/// A random array whose blocks `blocks` draws, streamable into reductions.
-fn random_array<T, D>(
+type Blocks<T> = Arc<dyn StreamBlock<T>>;
+
+/// The blocks `spec` draws, as a source of `T` (an error if the
+/// distribution gives another type).
+pub(crate) fn source<T: Element>(spec: &RandomSpec) -> Result<Blocks<T>> {
+    let spec = *spec;
+    let any: Box<dyn Any> = match spec.dist {
+        Dist::Random => {
+            let draw = |rng: &mut Xoshiro256Plus| rng.random::<f64>();
+            Box::new(Arc::new(RandomBlocks { spec, draw }) as Blocks<f64>)
+        }
+        Dist::Uniform { low, high } => {
+            let width = high - low;
+            let draw = move |rng: &mut Xoshiro256Plus| low + width * rng.random::<f64>();
+            Box::new(Arc::new(RandomBlocks { spec, draw }) as Blocks<f64>)
+        }
+        Dist::Normal { loc, scale } => {
+            let draw = move |rng: &mut Xoshiro256Plus| {
+                let z: f64 = StandardNormal.sample(rng);
+                loc + scale * z
+            };
+            Box::new(Arc::new(RandomBlocks { spec, draw }) as Blocks<f64>)
+        }
+        Dist::Integers { low, high } => {
+            let dist = Uniform::new(low, high).map_err(|e| {
+                invalid(format!(
+                    "integers needs low < high, got low = {low}, high = {high}: {e}"
+                ))
+            })?;
+            let draw = move |rng: &mut Xoshiro256Plus| dist.sample(rng);
+            Box::new(Arc::new(RandomBlocks { spec, draw }) as Blocks<i64>)
+        }
+    };
+    any.downcast::<Blocks<T>>().map(|b| *b).map_err(|_| {
+        invalid(format!(
+            "a random source of {:?} cannot give elements of type {}",
+            spec.dist,
+            T::CODE.rust_name()
+        ))
+    })
+}
+
+/// A random array of `T` drawn as `dist` says, streamable into
+/// reductions.
+fn random_array<T: Element>(
     label: &str,
-    params: Vec<u8>,
+    token: Vec<u8>,
     chunks: crate::chunks::Chunks,
-    blocks: RandomBlocks<D>,
-) -> Array<T>
-where
-    T: crate::dtype::Element,
-    D: Fn(&mut Xoshiro256Plus) -> T + Send + Sync + 'static,
-{
-    let blocks = std::sync::Arc::new(blocks);
-    let filler = blocks.clone();
-    let mut array = Array::generated(label, Some(params), chunks, move |start, shape| {
-        filler.fill(start, shape)
-    });
-    array.stream = Some(blocks);
-    array
+    spec: RandomSpec,
+) -> Result<Array<T>> {
+    let stream = source::<T>(&spec)?;
+    let mut array = Array::created(label, token, chunks, Source::Random(spec));
+    array.stream = Some(stream);
+    Ok(array)
 }
 
 impl Generator {
@@ -137,22 +195,20 @@ impl Generator {
         }
     }
 
-    fn next_call(&self) -> u64 {
-        self.calls.fetch_add(1, Ordering::Relaxed)
+    fn next_call(&self, dist: Dist) -> RandomSpec {
+        RandomSpec {
+            seed: self.seed,
+            call: self.calls.fetch_add(1, Ordering::Relaxed),
+            dist,
+        }
     }
 
     /// Uniform values in `[0, 1)`.
     pub fn random(&self, shape: &[usize], chunks: impl Into<ChunkSpec>) -> Result<Array<f64>> {
         let chunks = resolve_chunks::<f64>(&chunks.into(), shape, None)?;
-        let (seed, call) = (self.seed, self.next_call());
-        let params = tokenize(&("random", seed, call)).into_bytes();
-        let draw = |rng: &mut Xoshiro256Plus| rng.random::<f64>();
-        Ok(random_array(
-            "random",
-            params,
-            chunks,
-            RandomBlocks { seed, call, draw },
-        ))
+        let spec = self.next_call(Dist::Random);
+        let token = tokenize(&("random", spec.seed, spec.call)).into_bytes();
+        random_array("random", token, chunks, spec)
     }
 
     /// Uniform values in `[low, high)`.
@@ -169,16 +225,9 @@ impl Generator {
             )));
         }
         let chunks = resolve_chunks::<f64>(&chunks.into(), shape, None)?;
-        let (seed, call) = (self.seed, self.next_call());
-        let params = tokenize(&("uniform", seed, call, low, high)).into_bytes();
-        let width = high - low;
-        let draw = move |rng: &mut Xoshiro256Plus| low + width * rng.random::<f64>();
-        Ok(random_array(
-            "uniform",
-            params,
-            chunks,
-            RandomBlocks { seed, call, draw },
-        ))
+        let spec = self.next_call(Dist::Uniform { low, high });
+        let token = tokenize(&("uniform", spec.seed, spec.call, low, high)).into_bytes();
+        random_array("uniform", token, chunks, spec)
     }
 
     /// Normally distributed values with mean `loc` and standard deviation
@@ -196,18 +245,9 @@ impl Generator {
             )));
         }
         let chunks = resolve_chunks::<f64>(&chunks.into(), shape, None)?;
-        let (seed, call) = (self.seed, self.next_call());
-        let params = tokenize(&("normal", seed, call, loc, scale)).into_bytes();
-        let draw = move |rng: &mut Xoshiro256Plus| {
-            let z: f64 = StandardNormal.sample(rng);
-            loc + scale * z
-        };
-        Ok(random_array(
-            "normal",
-            params,
-            chunks,
-            RandomBlocks { seed, call, draw },
-        ))
+        let spec = self.next_call(Dist::Normal { loc, scale });
+        let token = tokenize(&("normal", spec.seed, spec.call, loc, scale)).into_bytes();
+        random_array("normal", token, chunks, spec)
     }
 
     /// Integers uniformly drawn from `[low, high)`.
@@ -218,20 +258,14 @@ impl Generator {
         shape: &[usize],
         chunks: impl Into<ChunkSpec>,
     ) -> Result<Array<i64>> {
-        let dist = Uniform::new(low, high).map_err(|e| {
+        Uniform::new(low, high).map_err(|e| {
             invalid(format!(
                 "integers needs low < high, got low = {low}, high = {high}: {e}"
             ))
         })?;
         let chunks = resolve_chunks::<i64>(&chunks.into(), shape, None)?;
-        let (seed, call) = (self.seed, self.next_call());
-        let params = tokenize(&("integers", seed, call, low, high)).into_bytes();
-        let draw = move |rng: &mut Xoshiro256Plus| dist.sample(rng);
-        Ok(random_array(
-            "integers",
-            params,
-            chunks,
-            RandomBlocks { seed, call, draw },
-        ))
+        let spec = self.next_call(Dist::Integers { low, high });
+        let token = tokenize(&("integers", spec.seed, spec.call, low, high)).into_bytes();
+        random_array("integers", token, chunks, spec)
     }
 }

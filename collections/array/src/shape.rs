@@ -4,7 +4,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use barrow_core::arg::key;
-use barrow_core::function::{Function, Input};
+use barrow_core::function::{Function, Input, encode_params};
 use barrow_core::tokenize::token_name;
 use barrow_core::{Func, Graph, Layer, Result, Task, Value};
 use ndarray::{Axis, IxDyn};
@@ -12,8 +12,50 @@ use ndarray::{Axis, IxDyn};
 use crate::array::{Array, block_key};
 use crate::block::{Block, block_ref, try_take_unique};
 use crate::chunks::Chunks;
-use crate::dtype::Element;
+use crate::dtype::{DType, Element};
 use crate::error::{ArrayError, invalid};
+use crate::ship::{dispatch, factory};
+
+/// `barrow.array.transpose`: permutes the axes of a block; the spec is
+/// the element type and the permutation.
+const TRANSPOSE: &str = "barrow.array.transpose";
+
+fn transpose_kernel(spec: &(DType, Vec<usize>)) -> Result<Func> {
+    let params = encode_params(TRANSPOSE, spec)?;
+    dispatch!(element TRANSPOSE, spec.0, |T| Ok(Func::from_function(Permute::<T> {
+        perm: spec.1.clone(),
+        params,
+        marker: PhantomData,
+    })))
+}
+factory!(TRANSPOSE, (DType, Vec<usize>), transpose_kernel);
+
+/// `barrow.array.stack`: adds an axis of length 1 to a block; the spec is
+/// the element type and the axis.
+const STACK: &str = "barrow.array.stack";
+
+fn stack_kernel(spec: &(DType, usize)) -> Result<Func> {
+    let params = encode_params(STACK, spec)?;
+    dispatch!(element STACK, spec.0, |T| Ok(Func::from_function(InsertAxis::<T> {
+        axis: spec.1,
+        params,
+        marker: PhantomData,
+    })))
+}
+factory!(STACK, (DType, usize), stack_kernel);
+
+/// `barrow.array.reshape`: reshapes a block; the spec is the element
+/// type.
+const RESHAPE: &str = "barrow.array.reshape";
+
+fn reshape_kernel(dtype: &DType) -> Result<Func> {
+    let params = encode_params(RESHAPE, dtype)?;
+    dispatch!(element RESHAPE, *dtype, |T| Ok(Func::from_function(ReshapeBlock::<T> {
+        params,
+        marker: PhantomData,
+    })))
+}
+factory!(RESHAPE, DType, reshape_kernel);
 
 /// Permutes the axes of one block (free for an unshared block: only the
 /// strides change).
@@ -35,7 +77,7 @@ fn permute<T: Element>(block: Block<T>, perm: &[usize]) -> Block<T> {
 
 impl<T: Element> Function for Permute<T> {
     fn name(&self) -> &str {
-        "transpose"
+        TRANSPOSE
     }
     fn params(&self) -> Option<&[u8]> {
         Some(&self.params)
@@ -66,15 +108,16 @@ impl<T: Element> Function for Permute<T> {
 /// Adds a length-1 axis to one block.
 struct InsertAxis<T> {
     axis: usize,
+    params: Vec<u8>,
     marker: PhantomData<fn() -> T>,
 }
 
 impl<T: Element> Function for InsertAxis<T> {
     fn name(&self) -> &str {
-        "stack"
+        STACK
     }
     fn params(&self) -> Option<&[u8]> {
-        None
+        Some(&self.params)
     }
     fn call(&self, inputs: &[Input]) -> Result<Value> {
         let block = block_ref::<T>(
@@ -148,11 +191,7 @@ impl<T: Element> Array<T> {
             perm.iter().map(|&a| self.chunks.axis(a).to_vec()).collect(),
         );
         let name: Arc<str> = token_name("transpose", &(self.name.as_ref(), perm.to_vec())).into();
-        let function = Func::from_function(Permute::<T> {
-            perm: perm.to_vec(),
-            params: format!("{perm:?}").into_bytes(),
-            marker: PhantomData,
-        });
+        let function = transpose_kernel(&(T::CODE, perm.to_vec()))?;
         let layer = Array::<T>::layer_for(&name, &chunks, |index| {
             let mut source = vec![0; ndim];
             for (out_axis, &in_axis) in perm.iter().enumerate() {
@@ -282,10 +321,7 @@ pub fn stack<T: Element>(arrays: &[Array<T>], axis: isize) -> Result<Array<T>> {
     let chunks = Chunks::from_vec_unchecked(chunks);
     let names: Vec<&str> = aligned.iter().map(|a| a.name.as_ref()).collect();
     let name: Arc<str> = token_name("stack", &(names, axis)).into();
-    let function = Func::from_function(InsertAxis::<T> {
-        axis,
-        marker: PhantomData,
-    });
+    let function = stack_kernel(&(T::CODE, axis))?;
     let mut layer = Layer::with_capacity(name.as_ref(), chunks.nblocks());
     for index in chunks.block_indices() {
         let mut source = index.clone();
@@ -307,12 +343,16 @@ pub fn stack<T: Element>(arrays: &[Array<T>], axis: isize) -> Result<Array<T>> {
 
 /// Reshapes one block in row-major order.
 struct ReshapeBlock<T> {
+    params: Vec<u8>,
     marker: PhantomData<fn() -> T>,
 }
 
 impl<T: Element> Function for ReshapeBlock<T> {
     fn name(&self) -> &str {
-        "reshape"
+        RESHAPE
+    }
+    fn params(&self) -> Option<&[u8]> {
+        Some(&self.params)
     }
     fn call(&self, inputs: &[Input]) -> Result<Value> {
         let (Some(block), Some(shape)) = (inputs.first(), inputs.get(1)) else {
@@ -517,9 +557,7 @@ impl<T: Element> Array<T> {
         let source = self.rechunk_direct(Chunks::from_vec_unchecked(in_chunks));
         let chunks = Chunks::from_vec_unchecked(out_chunks);
         let name: Arc<str> = token_name("reshape", &(source.name.as_ref(), shape.to_vec())).into();
-        let function = Func::from_function(ReshapeBlock::<T> {
-            marker: PhantomData,
-        });
+        let function = reshape_kernel(&T::CODE)?;
         let ndim_in = source.ndim();
         let layer = Array::<T>::layer_for(&name, &chunks, |index| {
             let mut input = vec![0; ndim_in];

@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use barrow_core::arg::{key, lit};
-use barrow_core::function::{Function, Input};
+use barrow_core::function::{Function, Input, encode_params};
 use barrow_core::tokenize::token_name;
 use barrow_core::{Func, Result, Task, Value};
 use ndarray::{Axis, SliceInfoElem};
@@ -13,9 +13,37 @@ use ndarray::{Axis, SliceInfoElem};
 use crate::array::{Array, block_key};
 use crate::block::{Block, block_ref};
 use crate::chunks::Chunks;
-use crate::dtype::Element;
+use crate::dtype::{DType, Element};
 use crate::error::{ArrayError, invalid};
 use crate::shape::resolve_axis;
+use crate::ship::{dispatch, factory};
+
+/// `barrow.array.getitem`: cuts a block by a slice; the spec is the
+/// element type.
+const GETITEM: &str = "barrow.array.getitem";
+
+fn getitem_kernel(dtype: &DType) -> Result<Func> {
+    let params = encode_params(GETITEM, dtype)?;
+    dispatch!(element GETITEM, *dtype, |T| Ok(Func::from_function(SliceBlock::<T> {
+        params,
+        marker: PhantomData,
+    })))
+}
+factory!(GETITEM, DType, getitem_kernel);
+
+/// `barrow.array.take`: gathers positions along an axis of a block; the
+/// spec is the element type and the axis.
+const TAKE: &str = "barrow.array.take";
+
+fn take_kernel(spec: &(DType, usize)) -> Result<Func> {
+    let params = encode_params(TAKE, spec)?;
+    dispatch!(element TAKE, spec.0, |T| Ok(Func::from_function(Take::<T> {
+        axis: spec.1,
+        params,
+        marker: PhantomData,
+    })))
+}
+factory!(TAKE, (DType, usize), take_kernel);
 
 /// What one output block reads from one input axis.
 #[derive(Clone, Copy, Debug)]
@@ -162,12 +190,16 @@ fn plan_axis(
 /// Cuts one block: per input axis (kind, a, b, step) with kind 0 = range
 /// a..b by step, 1 = index a; then positions of new axes.
 struct SliceBlock<T> {
+    params: Vec<u8>,
     marker: PhantomData<fn() -> T>,
 }
 
 impl<T: Element> Function for SliceBlock<T> {
     fn name(&self) -> &str {
-        "getitem"
+        GETITEM
+    }
+    fn params(&self) -> Option<&[u8]> {
+        Some(&self.params)
     }
     fn call(&self, inputs: &[Input]) -> Result<Value> {
         let (Some(block), Some(spec)) = (inputs.first(), inputs.get(1)) else {
@@ -216,12 +248,16 @@ impl<T: Element> Function for SliceBlock<T> {
 /// Gathers positions along one axis of one block.
 struct Take<T> {
     axis: usize,
+    params: Vec<u8>,
     marker: PhantomData<fn() -> T>,
 }
 
 impl<T: Element> Function for Take<T> {
     fn name(&self) -> &str {
-        "take"
+        TAKE
+    }
+    fn params(&self) -> Option<&[u8]> {
+        Some(&self.params)
     }
     fn call(&self, inputs: &[Input]) -> Result<Value> {
         let (Some(block), Some(at)) = (inputs.first(), inputs.get(1)) else {
@@ -295,9 +331,7 @@ impl<T: Element> Array<T> {
         let chunks = Chunks::from_vec_unchecked(out_chunks);
         let spec_token: Vec<String> = info.iter().map(|e| format!("{e:?}")).collect();
         let name: Arc<str> = token_name("getitem", &(self.name.as_ref(), spec_token)).into();
-        let function = Func::from_function(SliceBlock::<T> {
-            marker: PhantomData,
-        });
+        let function = getitem_kernel(&T::CODE)?;
         let layer = Array::<T>::layer_for(&name, &chunks, |index| {
             let mut source = Vec::with_capacity(ndim);
             let mut spec: Vec<isize> = Vec::with_capacity(ndim * 4 + new_axes.len());
@@ -370,10 +404,7 @@ impl<T: Element> Array<T> {
         let chunks = Chunks::from_vec_unchecked(chunks);
         let name: Arc<str> =
             token_name("take", &(self.name.as_ref(), indices.to_vec(), axis)).into();
-        let function = Func::from_function(Take::<T> {
-            axis,
-            marker: PhantomData,
-        });
+        let function = take_kernel(&(T::CODE, axis))?;
         let layer = Array::<T>::layer_for(&name, &chunks, |index| {
             let mut source = index.to_vec();
             let (block, at) = &runs[index[axis]];

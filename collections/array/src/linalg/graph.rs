@@ -15,8 +15,9 @@ use super::tsqr::{check_tall_skinny, svd_step, svd_u_block, tsqr_step1, tsqr_ste
 use crate::array::{Array, block_key};
 use crate::block::Block;
 use crate::chunks::Chunks;
-use crate::dtype::Element;
+use crate::dtype::{DType, Element};
 use crate::error::{ArrayError, invalid};
+use crate::ship::{dispatch, factory, kernel, list_arg};
 
 fn view2<T: Element>(block: &Block<T>) -> Result<ArrayView2<'_, T>> {
     block.view().into_dimensionality::<Ix2>().map_err(|e| {
@@ -29,6 +30,35 @@ fn view2<T: Element>(block: &Block<T>) -> Result<ArrayView2<'_, T>> {
 fn dense<T: Element>(a: Array2<T>) -> Block<T> {
     Block::Dense(a.into_dyn())
 }
+
+/// `barrow.array.dot`: one output block of a matrix product, the sum of
+/// the products of a row of blocks and a column of blocks; the spec is the
+/// element type.
+const DOT: &str = "barrow.array.dot";
+
+fn dot_typed<T: Element + Real>(dtype: &DType) -> Result<Func> {
+    kernel(DOT, dtype, |inputs| {
+        let (rows, cols) = (
+            list_arg::<Block<T>>(inputs, 0)?,
+            list_arg::<Block<T>>(inputs, 1)?,
+        );
+        let mut acc: Option<Array2<T>> = None;
+        for (x, y) in rows.iter().zip(cols.iter()) {
+            let (x, y) = (view2(x)?, view2(y)?);
+            match acc.as_mut() {
+                None => acc = Some(matmul(x, y)?),
+                Some(acc) => matmul_acc(acc, x, y)?,
+            }
+        }
+        acc.map(|a| dense(a).into_value())
+            .ok_or_else(|| invalid("dot of an empty contraction"))
+    })
+}
+
+fn dot_kernel(dtype: &DType) -> Result<Func> {
+    dispatch!(float DOT, *dtype, |T| dot_typed::<T>(dtype))
+}
+factory!(DOT, DType, dot_kernel);
 
 impl<T: Element + Real> Array<T> {
     /// The matrix product (NumPy's `dot` for 1-D and 2-D arrays): each
@@ -110,21 +140,10 @@ impl<T: Element + Real> Array<T> {
         let chunks =
             Chunks::from_vec_unchecked(vec![a.chunks.axis(0).to_vec(), b.chunks.axis(1).to_vec()]);
         let name: Arc<str> = token_name("dot", &(a.name.as_ref(), b.name.as_ref())).into();
-        let function = Func::try_new(
-            "dot",
-            |rows: List<Block<T>>, cols: List<Block<T>>| -> Result<Block<T>> {
-                let mut acc: Option<Array2<T>> = None;
-                for (x, y) in rows.iter().zip(cols.iter()) {
-                    let (x, y) = (view2(x)?, view2(y)?);
-                    match acc.as_mut() {
-                        None => acc = Some(matmul(x, y)?),
-                        Some(acc) => matmul_acc(acc, x, y)?,
-                    }
-                }
-                acc.map(dense)
-                    .ok_or_else(|| invalid("dot of an empty contraction"))
-            },
-        );
+        let function = match dot_kernel(&T::CODE) {
+            Ok(function) => function,
+            Err(e) => return Array::failed(e, chunks),
+        };
         let nk = k.len();
         let layer = Array::<T>::layer_for(&name, &chunks, |index| {
             let (i, j) = (index[0], index[1]);

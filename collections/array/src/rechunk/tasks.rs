@@ -7,7 +7,7 @@ use std::ops::Range;
 use barrow_core::Error;
 
 use barrow_core::arg::{keys, lit};
-use barrow_core::function::{Function, Input};
+use barrow_core::function::{Function, Input, encode_params};
 use barrow_core::tokenize::token_name;
 use barrow_core::{Func, Result, Task, Value};
 use ndarray::{ArrayD, IxDyn, SliceInfoElem};
@@ -15,8 +15,22 @@ use ndarray::{ArrayD, IxDyn, SliceInfoElem};
 use crate::array::{Array, block_key};
 use crate::block::{Block, block_ref};
 use crate::chunks::{AxisChunks, ChunkSpec, Chunks};
-use crate::dtype::Element;
+use crate::dtype::{DType, Element};
 use crate::error::invalid;
+use crate::ship::{dispatch, factory};
+
+/// `barrow.array.rechunk`: puts pieces of old blocks together into a new
+/// one; the spec is the element type.
+const RECHUNK: &str = "barrow.array.rechunk";
+
+fn rechunk_kernel(dtype: &DType) -> Result<Func> {
+    let params = encode_params(RECHUNK, dtype)?;
+    dispatch!(element RECHUNK, *dtype, |T| Ok(Func::from_function(Assemble::<T> {
+        params,
+        marker: PhantomData,
+    })))
+}
+factory!(RECHUNK, DType, rechunk_kernel);
 
 /// Puts pieces of old blocks together into one new block.
 ///
@@ -24,12 +38,17 @@ use crate::error::invalid;
 /// geometry: the new block's shape, then per piece and per axis
 /// (start in old block, end in old block, start in new block).
 struct Assemble<T> {
+    params: Vec<u8>,
     marker: PhantomData<fn() -> T>,
 }
 
 impl<T: Element> Function for Assemble<T> {
     fn name(&self) -> &str {
-        "rechunk-assemble"
+        RECHUNK
+    }
+
+    fn params(&self) -> Option<&[u8]> {
+        Some(&self.params)
     }
 
     fn call(&self, inputs: &[Input]) -> Result<Value> {
@@ -105,9 +124,10 @@ impl<T: Element> Array<T> {
             Ok(maps) => maps,
             Err(e) => return self.clone().with_problem(e.into()),
         };
-        let assemble = Func::from_function(Assemble::<T> {
-            marker: PhantomData,
-        });
+        let assemble = match rechunk_kernel(&T::CODE) {
+            Ok(assemble) => assemble,
+            Err(e) => return self.clone().with_problem(e),
+        };
         let layer = Array::<T>::layer_for(&name, &target, |index| {
             let per_axis: Vec<&Vec<(usize, Range<usize>)>> = index
                 .iter()

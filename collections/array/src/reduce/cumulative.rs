@@ -10,9 +10,10 @@ use ndarray::{ArrayD, Axis};
 
 use crate::array::{Array, block_key};
 use crate::block::Block;
-use crate::dtype::Number;
+use crate::dtype::{DType, Number};
 use crate::kernel::zip_blocks;
 use crate::shape::resolve_axis;
+use crate::ship::{arg, dispatch, factory, kernel};
 
 /// The running sum of `block` along `axis`, in the accumulator type.
 fn running_sum<T: Number>(block: &Block<T>, axis: usize) -> Block<T::Acc> {
@@ -39,6 +40,59 @@ fn last_plus<A: Number>(
     }
 }
 
+/// Which task of a cumulative sum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+enum CumsumStep {
+    /// A block's own running sum.
+    Local,
+    /// The carry into the second block: the first block's last slice.
+    FirstCarry,
+    /// The carry into a later block: the previous block's last slice plus
+    /// its carry.
+    NextCarry,
+    /// A block's running sum plus its carry.
+    Add,
+}
+
+/// `barrow.array.cumsum`: one task of a cumulative sum along `axis` of
+/// elements of `dtype`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct CumsumSpec {
+    dtype: DType,
+    axis: usize,
+    step: CumsumStep,
+}
+
+const CUMSUM: &str = "barrow.array.cumsum";
+
+fn cumsum_typed<T: Number>(spec: &CumsumSpec) -> Result<Func> {
+    let axis = spec.axis;
+    match spec.step {
+        CumsumStep::Local => kernel(CUMSUM, spec, move |inputs| {
+            Ok(running_sum(arg::<Block<T>>(inputs, 0)?, axis).into_value())
+        }),
+        CumsumStep::FirstCarry => kernel(CUMSUM, spec, move |inputs| {
+            Ok(last_plus(arg::<Block<T::Acc>>(inputs, 0)?, axis, None)?.into_value())
+        }),
+        CumsumStep::NextCarry => kernel(CUMSUM, spec, move |inputs| {
+            let carry = arg::<Block<T::Acc>>(inputs, 1)?;
+            Ok(last_plus(arg::<Block<T::Acc>>(inputs, 0)?, axis, Some(carry))?.into_value())
+        }),
+        CumsumStep::Add => kernel(CUMSUM, spec, |inputs| {
+            let (b, c) = (
+                arg::<Block<T::Acc>>(inputs, 0)?,
+                arg::<Block<T::Acc>>(inputs, 1)?,
+            );
+            Ok(zip_blocks(b, c, |x, y| x + y)?.into_value())
+        }),
+    }
+}
+
+fn cumsum_kernel(spec: &CumsumSpec) -> Result<Func> {
+    dispatch!(number CUMSUM, spec.dtype, |T| cumsum_typed::<T>(spec))
+}
+factory!(CUMSUM, CumsumSpec, cumsum_kernel);
+
 impl<T: Number> Array<T> {
     /// The cumulative sum along `axis` (NumPy's `cumsum`; integers add up
     /// in 64 bits). Blocks along the axis depend on the ones before them
@@ -57,17 +111,17 @@ impl<T: Number> Array<T> {
         let name: Arc<str> = token_name("cumsum", &(self.name.as_ref(), axis)).into();
         let local = format!("{name}-local");
         let carry = format!("{name}-carry");
-        let local_fn = Func::new("cumsum-block", move |b: &Block<T>| running_sum(b, axis));
-        let first_carry = Func::try_new("cumsum-carry", move |b: &Block<T::Acc>| {
-            last_plus(b, axis, None)
-        });
-        let next_carry = Func::try_new(
-            "cumsum-carry",
-            move |b: &Block<T::Acc>, c: &Block<T::Acc>| last_plus(b, axis, Some(c)),
-        );
-        let add = Func::try_new("cumsum-add", |b: &Block<T::Acc>, c: &Block<T::Acc>| {
-            zip_blocks(b, c, |x, y| x + y)
-        });
+        let step = |step: CumsumStep| {
+            cumsum_kernel(&CumsumSpec {
+                dtype: T::CODE,
+                axis,
+                step,
+            })
+        };
+        let local_fn = step(CumsumStep::Local)?;
+        let first_carry = step(CumsumStep::FirstCarry)?;
+        let next_carry = step(CumsumStep::NextCarry)?;
+        let add = step(CumsumStep::Add)?;
         let mut layer = barrow_core::Layer::with_capacity(name.as_ref(), self.chunks.nblocks() * 3);
         for index in self.chunks.block_indices() {
             layer.insert(

@@ -6,6 +6,7 @@
 //! along each reduced axis; the last task turns partials into results.
 
 mod cumulative;
+mod kernels;
 mod reducers;
 mod tree;
 

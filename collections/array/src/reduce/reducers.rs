@@ -8,6 +8,30 @@ use num_traits::{One, Zero};
 use crate::dtype::{Element, Number};
 use crate::error::ArrayError;
 
+/// A reduction, as task parameters carry it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) enum ReducerSpec {
+    Sum,
+    Prod,
+    Any,
+    All,
+    Min,
+    Max,
+    ArgMin {
+        axis: Option<usize>,
+        strides: Vec<usize>,
+    },
+    ArgMax {
+        axis: Option<usize>,
+        strides: Vec<usize>,
+    },
+    Mean,
+    Var {
+        ddof: usize,
+        sqrt: bool,
+    },
+}
+
 /// A reduction: per-position partials `P`, combined pairwise, finished into
 /// `Out`.
 pub(crate) trait Reducer<T: Element>: Clone + Send + Sync + 'static {
@@ -17,6 +41,8 @@ pub(crate) trait Reducer<T: Element>: Clone + Send + Sync + 'static {
     type Out: Element;
     /// Names the tasks (`sum`, `mean`).
     fn name(&self) -> &'static str;
+    /// The reduction, for another process to make it again.
+    fn spec(&self) -> ReducerSpec;
     /// Identifies the reduction's parameters, so equal reductions of the
     /// same array share keys.
     fn params(&self) -> String {
@@ -114,6 +140,9 @@ pub(crate) struct SumR;
 impl<T: Number> Reducer<T> for SumR {
     type P = T::Acc;
     type Out = T::Acc;
+    fn spec(&self) -> ReducerSpec {
+        ReducerSpec::Sum
+    }
     fn name(&self) -> &'static str {
         "sum"
     }
@@ -137,6 +166,9 @@ pub(crate) struct ProdR;
 impl<T: Number> Reducer<T> for ProdR {
     type P = T::Acc;
     type Out = T::Acc;
+    fn spec(&self) -> ReducerSpec {
+        ReducerSpec::Prod
+    }
     fn name(&self) -> &'static str {
         "prod"
     }
@@ -157,6 +189,9 @@ pub(crate) struct AnyR;
 impl<T: Element> Reducer<T> for AnyR {
     type P = bool;
     type Out = bool;
+    fn spec(&self) -> ReducerSpec {
+        ReducerSpec::Any
+    }
     fn name(&self) -> &'static str {
         "any"
     }
@@ -178,6 +213,9 @@ pub(crate) struct AllR;
 impl<T: Element> Reducer<T> for AllR {
     type P = bool;
     type Out = bool;
+    fn spec(&self) -> ReducerSpec {
+        ReducerSpec::All
+    }
     fn name(&self) -> &'static str {
         "all"
     }
@@ -218,6 +256,13 @@ impl<T: Element, const MAX: bool> Reducer<T> for MinMaxR<MAX> {
     type Out = T;
     fn has_identity(&self) -> bool {
         false
+    }
+    fn spec(&self) -> ReducerSpec {
+        if MAX {
+            ReducerSpec::Max
+        } else {
+            ReducerSpec::Min
+        }
     }
     fn name(&self) -> &'static str {
         if MAX { "max" } else { "min" }
@@ -266,6 +311,11 @@ impl<const MAX: bool> ArgR<MAX> {
         }
     }
 
+    /// The reducer of a spec's fields.
+    pub(crate) fn from_parts(axis: Option<usize>, strides: Vec<usize>) -> ArgR<MAX> {
+        ArgR { axis, strides }
+    }
+
     pub(crate) fn along(axis: usize) -> ArgR<MAX> {
         ArgR {
             axis: Some(axis),
@@ -292,6 +342,14 @@ impl<const MAX: bool> ArgR<MAX> {
 impl<T: Element, const MAX: bool> Reducer<T> for ArgR<MAX> {
     type P = (T, usize);
     type Out = usize;
+    fn spec(&self) -> ReducerSpec {
+        let (axis, strides) = (self.axis, self.strides.clone());
+        if MAX {
+            ReducerSpec::ArgMax { axis, strides }
+        } else {
+            ReducerSpec::ArgMin { axis, strides }
+        }
+    }
     fn name(&self) -> &'static str {
         if MAX { "argmax" } else { "argmin" }
     }
@@ -345,6 +403,9 @@ impl<T: Element> Reducer<T> for MeanR {
     /// Sum and count.
     type P = (f64, usize);
     type Out = f64;
+    fn spec(&self) -> ReducerSpec {
+        ReducerSpec::Mean
+    }
     fn name(&self) -> &'static str {
         "mean"
     }
@@ -374,6 +435,12 @@ pub(crate) struct VarR {
 impl<T: Element> Reducer<T> for VarR {
     type P = (usize, f64, f64);
     type Out = f64;
+    fn spec(&self) -> ReducerSpec {
+        ReducerSpec::Var {
+            ddof: self.ddof,
+            sqrt: self.sqrt,
+        }
+    }
     fn name(&self) -> &'static str {
         if self.sqrt { "std" } else { "var" }
     }

@@ -4,225 +4,20 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use barrow_core::arg::{key, keys, lit};
-use barrow_core::function::{Function, Input};
 use barrow_core::tokenize::token_name;
-use barrow_core::{Func, Graph, Key, Layer, Result, Task, Value};
+use barrow_core::{Graph, Key, Layer, Result, Task};
 use barrow_delayed::Delayed;
-use ndarray::{ArrayD, Axis, IxDyn, Zip};
 
+use super::kernels::{ReduceSpec, Step, step_kernel};
 use super::{Axes, Reducer};
-use crate::array::{Array, StreamBlock, block_key};
-use crate::block::{Block, block_ref};
+use crate::array::{Array, block_key};
 use crate::chunks::Chunks;
 use crate::dtype::Element;
-use crate::error::invalid;
 
 /// Partial results a reduction task combines, unless the array says
 /// otherwise ([`Array::split_every`]): Dask's default, spread over the
 /// reduced axes.
 pub const DEFAULT_SPLIT_EVERY: usize = 16;
-
-/// Per output position of a block, the partial result (`None`: no
-/// elements).
-type Partials<P> = ArrayD<Option<P>>;
-
-/// Reduces one block along the reduced axes, keeping them with length 1.
-struct ChunkReduce<T, R> {
-    name: Arc<str>,
-    params: Vec<u8>,
-    reducer: R,
-    axes: Vec<usize>,
-    marker: PhantomData<fn() -> T>,
-}
-
-fn chunk_partials<T: Element, R: Reducer<T>>(
-    r: &R,
-    block: &Block<T>,
-    start: &[usize],
-    axes: &[usize],
-) -> Result<Partials<R::P>> {
-    let shape = block.shape();
-    let ndim = shape.len();
-    let keep_shape: Vec<usize> = (0..ndim)
-        .map(|a| if axes.contains(&a) { 1 } else { shape[a] })
-        .collect();
-    let fill = block.fill_value();
-    if axes.len() == ndim {
-        let p = match fill.and_then(|v| r.fold_fill(v, block.len())) {
-            Some(p) => p,
-            None => r.fold_view(block.view(), start),
-        };
-        return Ok(ArrayD::from_elem(IxDyn(&keep_shape), p));
-    }
-    let view = block.view();
-    let kept: Vec<usize> = (0..ndim).filter(|a| !axes.contains(a)).collect();
-    let kept_shape: Vec<usize> = kept.iter().map(|&a| shape[a]).collect();
-    let lane_len: usize = axes.iter().map(|&a| shape[a]).product();
-    let origin: Vec<usize> = axes
-        .iter()
-        .map(|&a| start.get(a).copied().unwrap_or(0))
-        .collect();
-    let lanes = ArrayD::from_shape_fn(IxDyn(&kept_shape), |ix| {
-        if let Some(p) = fill.and_then(|v| r.fold_fill(v, lane_len)) {
-            return p;
-        }
-        let mut sub = view.view();
-        for (k, &a) in kept.iter().enumerate().rev() {
-            sub = sub.index_axis_move(Axis(a), ix[k]);
-        }
-        r.fold_view(sub, &origin)
-    });
-    lanes
-        .into_shape_with_order(IxDyn(&keep_shape))
-        .map_err(|e| invalid(format!("reduction: {e}")))
-}
-
-impl<T: Element, R: Reducer<T>> Function for ChunkReduce<T, R> {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn params(&self) -> Option<&[u8]> {
-        Some(&self.params)
-    }
-    fn call(&self, inputs: &[Input]) -> Result<Value> {
-        let (Some(block), Some(start)) = (inputs.first(), inputs.get(1)) else {
-            return Err(invalid("a chunk reduction takes a block and its start"));
-        };
-        let block = block_ref::<T>(block)?;
-        let start = start.as_value()?.downcast_ref::<Vec<usize>>()?;
-        let partials = chunk_partials(&self.reducer, block, start, &self.axes)?;
-        let nbytes = partials.len() * std::mem::size_of::<Option<R::P>>();
-        Ok(Value::with_nbytes(partials, nbytes.max(64)))
-    }
-}
-
-fn combine_list<T: Element, R: Reducer<T>>(r: &R, inputs: &[Input]) -> Result<Partials<R::P>> {
-    let list = inputs
-        .first()
-        .ok_or_else(|| invalid("a reduction combine takes a list of partials"))?
-        .as_list()?;
-    let mut iter = list.iter();
-    let first = iter
-        .next()
-        .ok_or_else(|| invalid("a reduction combine got no partials"))?;
-    let mut acc: Partials<R::P> = first.as_value()?.downcast_ref::<Partials<R::P>>()?.clone();
-    for item in iter {
-        let next = item.as_value()?.downcast_ref::<Partials<R::P>>()?;
-        if next.shape() != acc.shape() {
-            return Err(invalid("reduction partials of different shapes"));
-        }
-        Zip::from(&mut acc).and(next).for_each(|a, b| {
-            *a = match (a.take(), b.clone()) {
-                (Some(x), Some(y)) => Some(r.combine(x, y)),
-                (x, None) => x,
-                (None, y) => y,
-            };
-        });
-    }
-    Ok(acc)
-}
-
-/// Reduces one generated block without storing it: its elements come a
-/// tile at a time from the array's generator.
-struct StreamReduce<T, R> {
-    name: Arc<str>,
-    params: Vec<u8>,
-    reducer: R,
-    stream: Arc<dyn StreamBlock<T>>,
-    marker: PhantomData<fn() -> T>,
-}
-
-impl<T: Element, R: Reducer<T>> Function for StreamReduce<T, R> {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn params(&self) -> Option<&[u8]> {
-        Some(&self.params)
-    }
-    fn call(&self, inputs: &[Input]) -> Result<Value> {
-        let geometry = inputs
-            .first()
-            .ok_or_else(|| invalid("a streamed reduction takes its block's region"))?
-            .as_value()?
-            .downcast_ref::<Vec<usize>>()?;
-        let (start, shape) = geometry.split_at(geometry.len() / 2);
-        let r = &self.reducer;
-        let mut acc: Option<R::P> = None;
-        self.stream.stream(start, shape, &mut |tile: &[T]| {
-            let view = ndarray::ArrayView1::from(tile).into_dyn();
-            if let Some(p) = r.fold_view(view, &[]) {
-                acc = Some(match acc.take() {
-                    Some(a) => r.combine(a, p),
-                    None => p,
-                });
-            }
-        })?;
-        let partials: Partials<R::P> = ArrayD::from_elem(IxDyn(&vec![1; shape.len()]), acc);
-        Ok(Value::with_nbytes(partials, 64))
-    }
-}
-
-/// Combines a group of partials into one.
-struct Combine<T, R> {
-    name: Arc<str>,
-    params: Vec<u8>,
-    reducer: R,
-    marker: PhantomData<fn() -> T>,
-}
-
-impl<T: Element, R: Reducer<T>> Function for Combine<T, R> {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn params(&self) -> Option<&[u8]> {
-        Some(&self.params)
-    }
-    fn call(&self, inputs: &[Input]) -> Result<Value> {
-        let partials = combine_list(&self.reducer, inputs)?;
-        let nbytes = partials.len() * std::mem::size_of::<Option<R::P>>();
-        Ok(Value::with_nbytes(partials, nbytes.max(64)))
-    }
-}
-
-/// Combines the last group and finishes: a block of results, or (for a
-/// reduction over every axis) the one result itself.
-struct Aggregate<T, R> {
-    name: Arc<str>,
-    params: Vec<u8>,
-    reducer: R,
-    /// The output block's shape (`None`: a scalar).
-    out_shape: Option<Vec<usize>>,
-    /// The reduced array's shape, for messages.
-    shape: Vec<usize>,
-    marker: PhantomData<fn() -> T>,
-}
-
-impl<T: Element, R: Reducer<T>> Function for Aggregate<T, R> {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn params(&self) -> Option<&[u8]> {
-        Some(&self.params)
-    }
-    fn call(&self, inputs: &[Input]) -> Result<Value> {
-        let partials = combine_list(&self.reducer, inputs)?;
-        let mut results = Vec::with_capacity(partials.len());
-        for p in partials.iter() {
-            results.push(self.reducer.finish(p.clone(), &self.shape)?);
-        }
-        match &self.out_shape {
-            None => match results.as_slice() {
-                [one] => Ok(Value::new(*one)),
-                _ => Err(invalid("a full reduction ended with more than one result")),
-            },
-            Some(shape) => {
-                let data = ArrayD::from_shape_vec(IxDyn(shape), results)
-                    .map_err(|e| invalid(format!("reduction: {e}")))?;
-                Ok(Block::Dense(data).into_value())
-            }
-        }
-    }
-}
 
 /// The group size along each reduced axis: `split_every` spread so their
 /// product stays near it (Dask's rule).
@@ -276,26 +71,23 @@ fn build<T: Element, R: Reducer<T>>(
         split,
     );
     let out_name: Arc<str> = token_name(label, &token).into();
-    let params = out_name.as_bytes().to_vec();
     let chunk_name = format!("{label}-chunk-{}", &out_name[label.len() + 1..]);
-    let chunk_fn = Func::from_function(ChunkReduce::<T, R> {
-        name: format!("{label}-chunk").into(),
-        params: params.clone(),
-        reducer: reducer.clone(),
+    let kernel = |step: Step| {
+        let spec = ReduceSpec {
+            dtype: T::CODE,
+            reducer: reducer.spec(),
+            step,
+        };
+        step_kernel::<T, R>(reducer.clone(), &spec)
+    };
+    let chunk_fn = kernel(Step::Chunk {
         axes: reduced.clone(),
-        marker: PhantomData,
-    });
+    })?;
     let mut layer = Layer::with_capacity(out_name.as_ref(), x.chunks.nblocks() * 2);
     // Generated blocks reduced over every axis never need to exist whole.
     let streamed = match &x.stream {
         Some(stream) if reduced.len() == ndim && ndim > 0 && reducer.streams() => {
-            Some(Func::from_function(StreamReduce::<T, R> {
-                name: format!("{label}-chunk").into(),
-                params: params.clone(),
-                reducer: reducer.clone(),
-                stream: stream.clone(),
-                marker: PhantomData,
-            }))
+            Some(kernel(Step::Stream(stream.spec()))?)
         }
         _ => None,
     };
@@ -312,12 +104,7 @@ fn build<T: Element, R: Reducer<T>>(
     let mut grid = x.chunks.numblocks();
     let mut level_name = chunk_name;
     let mut level = 0;
-    let combine_fn = Func::from_function(Combine::<T, R> {
-        name: format!("{label}-combine").into(),
-        params: params.clone(),
-        reducer: reducer.clone(),
-        marker: PhantomData,
-    });
+    let combine_fn = kernel(Step::Combine)?;
     // Combine while some reduced axis has more blocks than one group.
     while reduced.iter().any(|&a| grid[a] > split) {
         level += 1;
@@ -365,14 +152,10 @@ fn build<T: Element, R: Reducer<T>>(
             .map(|a| index[a])
             .collect();
         let out_shape = (!scalar).then(|| out_chunks.block_shape(&out_index).unwrap_or_default());
-        let aggregate = Func::from_function(Aggregate::<T, R> {
-            name: format!("{label}-aggregate").into(),
-            params: params.clone(),
-            reducer: reducer.clone(),
+        let aggregate = kernel(Step::Aggregate {
             out_shape,
             shape: shape.clone(),
-            marker: PhantomData,
-        });
+        })?;
         let out_key = if scalar {
             Key::new(out_name.clone())
         } else {
