@@ -8,7 +8,9 @@ use barrow_core::{Graph, Key, Layer, Result, Task};
 use barrow_delayed::Delayed;
 
 use crate::error::BagError;
-use crate::feed::{Element, Feed, Part, Sink, name_of, partition_value, stored_feed, unique_name};
+use crate::feed::{Element, name_of, partition_value, stored_feed, unique_name};
+use crate::recipe::{Recipe, SourceSpec};
+use crate::steps;
 use crate::{Bag, Source};
 
 impl<T: Element> Bag<T> {
@@ -159,7 +161,14 @@ impl<T: Element> Bag<T> {
             .collect();
         Ok(Bag {
             source: Source::Aliased,
-            ..Bag::fed(graph, problem, name, "", parts, stored_feed(0))
+            ..Bag::fed(
+                graph,
+                problem,
+                name,
+                "",
+                parts,
+                (stored_feed(0), Recipe::stored::<T>()),
+            )
         })
     }
 }
@@ -188,15 +197,10 @@ impl Bag<u64> {
             .into());
         }
         let parts_n = npartitions as u64;
-        let feed: Feed<u64> = Arc::new(move |part: &Part<'_>, sink: Sink<'_, u64>| {
-            let i = part.index as u64;
-            // Partition i holds [i·n/p, (i+1)·n/p): sizes differ by at most one.
-            let start = (u128::from(i) * u128::from(n) / u128::from(parts_n)) as u64;
-            let end = (u128::from(i + 1) * u128::from(n) / u128::from(parts_n)) as u64;
-            for x in start..end {
-                sink(x)?;
-            }
-            Ok(())
+        let feed = steps::range(n, parts_n);
+        let recipe = Recipe::new(SourceSpec::Range {
+            n,
+            partitions: parts_n,
         });
         let name = name_of("range", &(n, parts_n));
         Ok(Bag::fed(
@@ -205,7 +209,7 @@ impl Bag<u64> {
             name,
             "range",
             vec![Vec::new(); npartitions],
-            feed,
+            (feed, Some(recipe)),
         ))
     }
 }

@@ -3,12 +3,12 @@
 use std::sync::Arc;
 
 use barrow_core::Result;
-use rand::rngs::Xoshiro256PlusPlus;
-use rand::{RngExt, SeedableRng};
 
 use crate::Bag;
 use crate::error::{BagError, invalid};
 use crate::feed::{Element, Feed, Part, Sink, element_error, name_of, unique_name};
+use crate::recipe::{ElemType, Step};
+use crate::steps;
 
 impl<T: Element> Bag<T> {
     /// Applies `f` to every element (Dask's `map`).
@@ -222,19 +222,14 @@ impl<T: Element> Bag<T> {
                 "random_sample: prob must be between 0 and 1, got {prob}"
             )));
         }
-        let parent = self.feed.clone();
-        let feed: Feed<T> = Arc::new(move |part: &Part<'_>, sink: Sink<'_, T>| {
-            let mut rng = Xoshiro256PlusPlus::seed_from_u64(mix(seed, part.index as u64));
-            parent(part, &mut |x| {
-                if rng.random::<f64>() < prob {
-                    sink(x)
-                } else {
-                    Ok(())
-                }
-            })
-        });
+        let feed = steps::sample(self.feed.clone(), prob, seed);
         let name = name_of("random_sample", &(&*self.name, prob.to_bits(), seed));
-        Ok(self.derive("random_sample", name, feed))
+        Ok(self.derive_step(
+            "random_sample",
+            name,
+            feed,
+            Some(Step::Sample { prob, seed }),
+        ))
     }
 
     /// Pairs the elements of two bags partitioned alike (Dask's
@@ -293,7 +288,7 @@ impl<T: Element> Bag<T> {
             Ok(())
         });
         let name = name_of("zip", &(&*left.name, &*right.name));
-        Ok(Bag::fed(graph, problem, name, "zip", parts, feed))
+        Ok(Bag::fed(graph, problem, name, "zip", parts, (feed, None)))
     }
 }
 
@@ -314,57 +309,13 @@ where
     /// # Ok::<(), barrow_core::Error>(())
     /// ```
     pub fn flatten(&self) -> Bag<I::Item> {
-        let parent = self.feed.clone();
-        let feed: Feed<I::Item> = Arc::new(move |part: &Part<'_>, sink: Sink<'_, I::Item>| {
-            parent(part, &mut |x| {
-                for y in x {
-                    sink(y)?;
-                }
-                Ok(())
-            })
-        });
-        self.derive("flatten", name_of("flatten", &*self.name), feed)
-    }
-}
-
-/// Mixes a seed with a partition index into one generator seed
-/// (SplitMix64's finalizer), so nearby indexes give unrelated streams.
-fn mix(seed: u64, index: u64) -> u64 {
-    let mut z = seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-impl Bag<String> {
-    /// The whitespace-separated words of every string, as one bag of words
-    /// (Dask's `.str.split().flatten()`), each word pushed straight on
-    /// without a list per string.
-    ///
-    /// ```
-    /// use barrow_bag::Bag;
-    /// use barrow_core::{Options, compute_with};
-    /// # barrow_local::link();
-    ///
-    /// let lines = Bag::from_sequence(["to be", "  or\tnot "].map(String::from), 2)?;
-    /// let words = lines.split_whitespace();
-    /// assert_eq!(compute_with(&words, &Options::new().scheduler("sync"))?, ["to", "be", "or", "not"]);
-    /// # Ok::<(), barrow_core::Error>(())
-    /// ```
-    pub fn split_whitespace(&self) -> Bag<String> {
-        let parent = self.feed.clone();
-        let feed: Feed<String> = Arc::new(move |part: &Part<'_>, sink: Sink<'_, String>| {
-            parent(part, &mut |line: String| {
-                for word in line.split_whitespace() {
-                    sink(word.to_owned())?;
-                }
-                Ok(())
-            })
-        });
-        self.derive(
-            "split_whitespace",
-            name_of("split_whitespace", &*self.name),
-            feed,
+        // Registered for lists of strings.
+        let step = (ElemType::of::<I>() == Some(ElemType::Strings)).then_some(Step::Flatten);
+        self.derive_step(
+            "flatten",
+            name_of("flatten", &*self.name),
+            steps::flatten(self.feed.clone()),
+            step,
         )
     }
 }

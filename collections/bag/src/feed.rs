@@ -94,6 +94,8 @@ pub(crate) type Consume<T, R> = Arc<dyn Fn(&Elements<'_, T>) -> Result<R> + Send
 /// partition index (a `u32` literal), the others the partition's inputs.
 struct PartitionFn<T, R> {
     name: Arc<str>,
+    /// The encoded recipe, when the function is registered.
+    params: Option<Arc<[u8]>>,
     feed: Feed<T>,
     consume: Consume<T, R>,
     to_value: fn(R) -> Value,
@@ -102,6 +104,10 @@ struct PartitionFn<T, R> {
 impl<T: Send + Sync + 'static, R: Send + Sync + 'static> Function for PartitionFn<T, R> {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn params(&self) -> Option<&[u8]> {
+        self.params.as_deref()
     }
 
     fn call(&self, inputs: &[Input]) -> Result<Value> {
@@ -121,9 +127,11 @@ impl<T: Send + Sync + 'static, R: Send + Sync + 'static> Function for PartitionF
 }
 
 /// A [`Func`] running `feed` into `consume` for one partition, whose
-/// result becomes a value with `to_value`.
+/// result becomes a value with `to_value`; `params` are the encoded recipe
+/// of a registered function (see [`crate::registered`]).
 pub(crate) fn partition_func<T, R>(
-    name: &str,
+    name: Arc<str>,
+    params: Option<Arc<[u8]>>,
     feed: Feed<T>,
     consume: Consume<T, R>,
     to_value: fn(R) -> Value,
@@ -133,11 +141,42 @@ where
     R: Send + Sync + 'static,
 {
     Func::from_function(PartitionFn {
-        name: Arc::from(name),
+        name,
+        params,
         feed,
         consume,
         to_value,
     })
+}
+
+/// What a task function does with its inputs.
+pub(crate) type Body = Arc<dyn Fn(&[Input]) -> Result<Value> + Send + Sync>;
+
+/// A task function running `body`, under `name` with `params` (those of a
+/// registered function, or none).
+struct BodyFn {
+    name: Arc<str>,
+    params: Option<Arc<[u8]>>,
+    body: Body,
+}
+
+impl Function for BodyFn {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn params(&self) -> Option<&[u8]> {
+        self.params.as_deref()
+    }
+
+    fn call(&self, inputs: &[Input]) -> Result<Value> {
+        (self.body)(inputs)
+    }
+}
+
+/// A [`Func`] running `body`, named `name`, with `params`.
+pub(crate) fn body_func(name: Arc<str>, params: Option<Arc<[u8]>>, body: Body) -> Func {
+    Func::from_function(BodyFn { name, params, body })
 }
 
 /// A partition as a value that tells the store its size: what core can

@@ -1,20 +1,23 @@
-//! Counting, ranking and grouping: `frequencies`, `topk`, `distinct`,
-//! `foldby` (a tree reduction of hash maps) and `groupby` (a shuffle).
+//! Counting, ranking and grouping: `frequencies`, `topk`, `most_common`,
+//! `distinct`, `foldby` (a tree reduction of hash maps) and `groupby` (a
+//! shuffle). The reductions without closures are built in
+//! [`crate::reductions`].
 
-use std::cmp::Ordering;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher, Hash};
 use std::sync::Arc;
 
 use barrow_core::arg::{key, keys, lit};
 use barrow_core::function::{Function, Input, List};
 use barrow_core::{Error, Func, Key, Layer, Result, Task, Value};
+use hashbrown::HashMap;
 use hashbrown::hash_map::Entry;
-use hashbrown::{HashMap, HashSet};
 
 use crate::Bag;
 use crate::error::BagError;
 use crate::feed::{Element, Elements, name_of, partition_nbytes, partition_value, unique_name};
+use crate::recipe::End;
 use crate::reduce::Reduction;
+use crate::reductions;
 
 /// Where a shuffle sends an element: the same bucket for the same key in
 /// every process of one build (std's SipHash with its fixed keys), unlike a
@@ -47,28 +50,8 @@ impl<T: Element> Bag<T> {
         self.reduce_to_bag(
             "frequencies",
             name_of("frequencies", &*self.name),
-            Reduction {
-                per_part: Arc::new(|elements: &Elements<'_, T>| {
-                    let mut counts: HashMap<T, u64> = HashMap::new();
-                    elements.for_each(&mut |x| {
-                        *counts.entry(x).or_insert(0) += 1;
-                        Ok(())
-                    })?;
-                    Ok(counts)
-                }),
-                merge: Arc::new(|a: &mut HashMap<T, u64>, b: &HashMap<T, u64>| {
-                    a.reserve(b.len() / 2);
-                    for (x, n) in b {
-                        match a.get_mut(x) {
-                            Some(count) => *count += n,
-                            None => {
-                                a.insert(x.clone(), *n);
-                            }
-                        }
-                    }
-                }),
-                finish: Arc::new(|counts: HashMap<T, u64>| Ok(counts.into_iter().collect())),
-            },
+            Some(End::Frequencies),
+            reductions::frequencies(),
         )
     }
 
@@ -89,11 +72,11 @@ impl<T: Element> Bag<T> {
     where
         T: Ord,
     {
-        self.top_by(
+        self.reduce_to_bag(
             "topk",
             name_of("topk", &(&*self.name, k as u64)),
-            k,
-            |x: &T| x.clone(),
+            Some(End::TopK(k as u64)),
+            reductions::top(k, reductions::itself::<T>),
         )
     }
 
@@ -134,57 +117,7 @@ impl<T: Element> Bag<T> {
         K: Ord + Clone + Send + Sync + 'static,
         F: Fn(&T) -> K + Send + Sync + 'static,
     {
-        self.top_by("topk", unique_name("topk"), k, key)
-    }
-
-    fn top_by<K, F>(&self, op: &str, name: Arc<str>, k: usize, key: F) -> Bag<T>
-    where
-        K: Ord + Clone + Send + Sync + 'static,
-        F: Fn(&T) -> K + Send + Sync + 'static,
-    {
-        type Ranked<K, T> = Vec<(K, (u32, u64), T)>;
-        // Larger keys first, then earlier positions.
-        fn order<K: Ord, T>(a: &(K, (u32, u64), T), b: &(K, (u32, u64), T)) -> Ordering {
-            b.0.cmp(&a.0).then(a.1.cmp(&b.1))
-        }
-        fn keep<K: Ord, T>(ranked: &mut Ranked<K, T>, k: usize) {
-            if ranked.len() > k {
-                if k > 0 {
-                    ranked.select_nth_unstable_by(k - 1, order);
-                }
-                ranked.truncate(k);
-            }
-        }
-        self.reduce_to_bag(
-            op,
-            name,
-            Reduction {
-                per_part: Arc::new(move |elements: &Elements<'_, T>| {
-                    let partition = elements.index() as u32;
-                    let mut ranked: Ranked<K, T> = Vec::new();
-                    let mut position = 0u64;
-                    elements.for_each(&mut |x| {
-                        ranked.push((key(&x), (partition, position), x));
-                        position += 1;
-                        // Selecting at 2k keeps the work linear in the partition.
-                        if ranked.len() >= 2 * k.max(16) {
-                            keep(&mut ranked, k);
-                        }
-                        Ok(())
-                    })?;
-                    keep(&mut ranked, k);
-                    Ok(ranked)
-                }),
-                merge: Arc::new(move |a: &mut Ranked<K, T>, b: &Ranked<K, T>| {
-                    a.extend(b.iter().cloned());
-                    keep(a, k);
-                }),
-                finish: Arc::new(|mut ranked: Ranked<K, T>| {
-                    ranked.sort_by(order);
-                    Ok(ranked.into_iter().map(|(_, _, x)| x).collect())
-                }),
-            },
-        )
+        self.reduce_to_bag("topk", unique_name("topk"), None, reductions::top(k, key))
     }
 
     /// The distinct elements, in the order they first appear, as a bag of
@@ -203,39 +136,11 @@ impl<T: Element> Bag<T> {
     where
         T: Hash + Eq,
     {
-        #[derive(Clone)]
-        struct Seen<T> {
-            order: Vec<T>,
-            set: HashSet<T>,
-        }
         self.reduce_to_bag(
             "distinct",
             name_of("distinct", &*self.name),
-            Reduction {
-                per_part: Arc::new(|elements: &Elements<'_, T>| {
-                    let mut seen = Seen {
-                        order: Vec::new(),
-                        set: HashSet::new(),
-                    };
-                    elements.for_each(&mut |x| {
-                        if !seen.set.contains(&x) {
-                            seen.set.insert(x.clone());
-                            seen.order.push(x);
-                        }
-                        Ok(())
-                    })?;
-                    Ok(seen)
-                }),
-                merge: Arc::new(|a: &mut Seen<T>, b: &Seen<T>| {
-                    for x in &b.order {
-                        if !a.set.contains(x) {
-                            a.set.insert(x.clone());
-                            a.order.push(x.clone());
-                        }
-                    }
-                }),
-                finish: Arc::new(|seen: Seen<T>| Ok(seen.order)),
-            },
+            Some(End::Distinct),
+            reductions::distinct(),
         )
     }
 
@@ -269,6 +174,7 @@ impl<T: Element> Bag<T> {
         self.reduce_to_bag(
             "foldby",
             unique_name("foldby"),
+            None,
             Reduction {
                 per_part: Arc::new(move |elements: &Elements<'_, T>| {
                     let mut groups: HashMap<K, A> = HashMap::new();
@@ -366,6 +272,7 @@ impl<T: Element> Bag<T> {
         let split = self.partition_layer_with(
             &split_name,
             "groupby-split",
+            None,
             Arc::new(move |elements: &Elements<'_, T>| {
                 let mut buckets: Vec<Vec<T>> = vec![Vec::new(); outputs];
                 elements.for_each(&mut |x| {
@@ -429,6 +336,34 @@ impl<T: Element> Bag<T> {
             split_every: self.split_every,
             ..Bag::stored(graph, problem, name, outputs)
         }
+    }
+}
+
+impl<K: Element> Bag<(K, u64)> {
+    /// The `k` pairs with the largest counts, largest first, as a bag of
+    /// one partition (Python's `Counter.most_common`): what
+    /// `topk_by(k, |(_, n)| *n)` gives, with no closure, so that it can run
+    /// in worker processes after [`Bag::frequencies`]. Ties keep the
+    /// earlier pair first.
+    ///
+    /// ```
+    /// use barrow_bag::Bag;
+    /// use barrow_core::{Options, compute_with};
+    /// # barrow_local::link();
+    ///
+    /// let words = Bag::from_sequence(["a", "b", "a", "c", "a", "b"].map(String::from), 3)?;
+    /// let top = words.frequencies().most_common(2);
+    /// let top = compute_with(&top, &Options::new().scheduler("sync"))?;
+    /// assert_eq!(top, [("a".to_string(), 3), ("b".to_string(), 2)]);
+    /// # Ok::<(), barrow_core::Error>(())
+    /// ```
+    pub fn most_common(&self, k: usize) -> Bag<(K, u64)> {
+        self.reduce_to_bag(
+            "most_common",
+            name_of("most_common", &(&*self.name, k as u64)),
+            Some(End::MostCommon(k as u64)),
+            reductions::top(k, reductions::count_of::<K>),
+        )
     }
 }
 

@@ -48,6 +48,22 @@
 //! functions in parallel without copying partitions between processes. A
 //! scheduler named in the call's options or in the configuration wins.
 //!
+//! # Worker processes
+//!
+//! Tasks reach a worker process as a registered function name with
+//! serialized parameters; a closure cannot. A bag built only from
+//! registered operations — its sources, the string steps
+//! ([`Bag::split_whitespace`], [`Bag::split`], [`Bag::to_lowercase`], …),
+//! `flatten` of strings, `random_sample`, functions registered with
+//! `#[barrow::task]` through [`Bag::map_func`], [`Bag::filter_func`] and
+//! [`Bag::flat_map_func`], then `compute`, `count`, `sum`, `frequencies`,
+//! `topk`, [`Bag::most_common`] and the other reductions without closures
+//! — on elements of the common types (`String`, `i64`, `u64`, `f64`,
+//! `bool`, …) keeps a serializable recipe of its pipeline, and its tasks
+//! can cross (`barrow_wire::check_serializable` accepts its graph). The
+//! crate's README lists exactly what is registered. Closures keep working
+//! in this process, as fast as ever.
+//!
 //! # Errors
 //!
 //! Building a bag fails on bad arguments (zero partitions, a glob matching
@@ -60,11 +76,17 @@ mod create;
 mod elementwise;
 pub mod error;
 mod feed;
+mod funcs;
 mod group;
 mod io;
 mod numeric;
 mod output;
+mod recipe;
 mod reduce;
+mod reductions;
+mod registered;
+mod steps;
+mod strings;
 mod text;
 
 use std::fmt;
@@ -83,7 +105,8 @@ pub use crate::numeric::Numeric;
 pub use crate::output::{BagIter, register_codecs};
 pub use crate::text::{Patterns, ReadText, read_text};
 
-use crate::feed::{Consume, Feed, partition_func, partition_value, stored_feed};
+use crate::feed::{Consume, Feed, partition_func, stored_feed};
+use crate::recipe::{End, Recipe, Step};
 
 /// How many partial results a reduction combines in one task, unless
 /// [`Bag::split_every`] says otherwise (Dask's default for bags).
@@ -105,6 +128,9 @@ pub struct Bag<T> {
     /// Per partition: the arguments (keys, literals) its feed reads.
     parts: Arc<[Vec<Arg>]>,
     feed: Feed<T>,
+    /// The feed as a serializable description, when every operation in it
+    /// is registered (see [`crate::recipe`]).
+    recipe: Option<Arc<Recipe>>,
     source: Source,
     split_every: usize,
     /// The layer storing the partitions under `(name, i)`, built once.
@@ -200,6 +226,7 @@ impl<T: Element> Bag<T> {
             label: Arc::from(""),
             parts: parts.into(),
             feed: stored_feed(0),
+            recipe: Recipe::stored::<T>(),
             source: Source::Stored,
             split_every: DEFAULT_SPLIT_EVERY,
             stored_layer: Arc::default(),
@@ -207,14 +234,15 @@ impl<T: Element> Bag<T> {
         }
     }
 
-    /// A bag whose partitions come from `feed`, reading `parts[i]`.
+    /// A bag whose partitions come from `feed` (described by `recipe`, if
+    /// registered), reading `parts[i]`.
     fn fed(
         graph: Graph,
         problem: Option<Arc<str>>,
         name: Arc<str>,
         label: &str,
         parts: Vec<Vec<Arg>>,
-        feed: Feed<T>,
+        (feed, recipe): (Feed<T>, Option<Arc<Recipe>>),
     ) -> Self {
         Bag {
             graph,
@@ -223,6 +251,7 @@ impl<T: Element> Bag<T> {
             label: Arc::from(label),
             parts: parts.into(),
             feed,
+            recipe,
             source: Source::Fed,
             split_every: DEFAULT_SPLIT_EVERY,
             stored_layer: Arc::default(),
@@ -231,8 +260,26 @@ impl<T: Element> Bag<T> {
     }
 
     /// A new bag over the same partitions with `feed` in place of this
-    /// one's, after operation `op`.
+    /// one's, after operation `op`: a closure's (unregistered).
     fn derive<U: Element>(&self, op: &str, name: Arc<str>, feed: Feed<U>) -> Bag<U> {
+        self.derive_step(op, name, feed, None)
+    }
+
+    /// [`Bag::derive`] for an operation that a recipe `step` describes
+    /// (when this bag has a recipe and `U` is a registered element type).
+    fn derive_step<U: Element>(
+        &self,
+        op: &str,
+        name: Arc<str>,
+        feed: Feed<U>,
+        step: Option<Step>,
+    ) -> Bag<U> {
+        let recipe = match (&self.recipe, step) {
+            (Some(recipe), Some(step)) if recipe::ElemType::of::<U>().is_some() => {
+                Some(recipe.then(step))
+            }
+            _ => None,
+        };
         let label = if self.label.is_empty() {
             Arc::from(op)
         } else {
@@ -245,6 +292,7 @@ impl<T: Element> Bag<T> {
             label,
             parts: self.parts.clone(),
             feed,
+            recipe,
             source: Source::Fed,
             split_every: self.split_every,
             stored_layer: Arc::default(),
@@ -263,26 +311,35 @@ impl<T: Element> Bag<T> {
     }
 
     /// One task per partition under `(layer_name, i)`, each running the feed
-    /// into `consume`.
+    /// into `consume` (a closure: not registered).
     fn partition_layer<R: Send + Sync + 'static>(
         &self,
         layer_name: &Arc<str>,
         what: &str,
         consume: Consume<T, R>,
     ) -> Layer {
-        self.partition_layer_with(layer_name, what, consume, Value::new)
+        self.partition_layer_with(layer_name, what, None, consume, Value::new)
     }
 
     /// [`Bag::partition_layer`], making each result a value with `to_value`
-    /// (to tell the store its size).
+    /// (to tell the store its size). With an `end` that this bag's recipe
+    /// and element type have registered, the tasks carry the registered
+    /// name and parameters; otherwise a name made of the operations
+    /// (`map-filter-count`).
     fn partition_layer_with<R: Send + Sync + 'static>(
         &self,
         layer_name: &Arc<str>,
         what: &str,
+        end: Option<End>,
         consume: Consume<T, R>,
         to_value: fn(R) -> Value,
     ) -> Layer {
-        let func = partition_func(&self.step_name(what), self.feed.clone(), consume, to_value);
+        let (name, params) =
+            match registered::partition_naming::<T>(self.recipe.as_deref(), end.as_ref()) {
+                Some((name, params)) => (name, Some(params)),
+                None => (Arc::from(self.step_name(what)), None),
+            };
+        let func = partition_func(name, params, self.feed.clone(), consume, to_value);
         let mut layer = Layer::with_capacity(layer_name.clone(), self.npartitions());
         for (i, args) in self.parts.iter().enumerate() {
             let mut call_args = Vec::with_capacity(args.len() + 1);
@@ -322,8 +379,9 @@ impl<T: Element> Bag<T> {
                 _ => self.partition_layer_with(
                     &self.name,
                     "store",
-                    Arc::new(|elements: &feed::Elements<'_, T>| elements.collect()),
-                    partition_value::<T>,
+                    Some(End::Store),
+                    registered::store::<T>(),
+                    |value| value,
                 ),
             };
             Arc::new(layer)
@@ -399,6 +457,7 @@ impl<T> Clone for Bag<T> {
             label: self.label.clone(),
             parts: self.parts.clone(),
             feed: self.feed.clone(),
+            recipe: self.recipe.clone(),
             source: self.source,
             split_every: self.split_every,
             stored_layer: self.stored_layer.clone(),

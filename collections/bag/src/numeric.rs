@@ -24,7 +24,7 @@ numeric!(
 /// Count, mean and sum of squared deviations, merged without losing
 /// precision (Chan et al.'s parallel form of Welford's algorithm): partial
 /// results of any partitions combine into the moments of their union.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Moments {
     pub(crate) n: u64,
     pub(crate) mean: f64,

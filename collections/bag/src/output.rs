@@ -157,7 +157,7 @@ impl<T: Element> Bag<T> {
                 name,
                 "repartition",
                 parts,
-                feed,
+                (feed, None),
             )
         })
     }
@@ -336,10 +336,13 @@ impl<T> std::fmt::Debug for BagIter<T> {
     }
 }
 
-/// Registers the codec partitions of `T` need to be spilled to disk (and,
-/// later, to travel to worker processes): `Vec<T>` in postcard, under
-/// `tag`. Bags of numbers and strings need none: the built-in codecs cover
-/// `Vec` of every primitive and of `String`.
+/// Registers the codec partitions of `T` need to be spilled to disk (and
+/// to travel to worker processes): `Vec<T>` in postcard, under `tag`.
+/// Bags of numbers and strings need none: the built-in codecs cover `Vec`
+/// of every primitive and of `String`, and this crate adds (to every
+/// registry with the static registrations, such as the global one) those
+/// of `Vec<String>` and of the pairs `frequencies` gives (`(String, u64)`,
+/// `(i64, u64)`, `(u64, u64)`).
 ///
 /// ```
 /// use barrow_core::Registry;

@@ -5,14 +5,15 @@ use std::ops::Add;
 use std::sync::Arc;
 
 use barrow_core::arg::keys;
-use barrow_core::function::List;
-use barrow_core::{Func, Graph, Key, Layer, Result, Task};
+use barrow_core::function::{FromInput, Input, List};
+use barrow_core::{Error, Graph, Key, Layer, Result, Task, Value};
 use barrow_delayed::Delayed;
 
 use crate::Bag;
-use crate::error::invalid;
-use crate::feed::{Consume, Element, Elements, name_of, unique_name};
-use crate::numeric::{Moments, Numeric};
+use crate::feed::{Body, Consume, Element, Elements, name_of, unique_name};
+use crate::numeric::Numeric;
+use crate::recipe::End;
+use crate::reductions;
 
 /// Folds one partial result into another.
 pub(crate) type Merge<A> = Arc<dyn Fn(&mut A, &A) + Send + Sync>;
@@ -28,15 +29,60 @@ pub(crate) struct Reduction<T, A, R> {
     pub(crate) finish: Finish<A, R>,
 }
 
+/// A reduction as its three kinds of tasks run it, partial results behind
+/// values.
+pub(crate) struct Erased<T> {
+    /// A partition's partial result.
+    pub(crate) per_part: Consume<T, Value>,
+    /// A list of partial results combined into one.
+    pub(crate) aggregate: Body,
+    /// A list of partial results combined into the result.
+    pub(crate) finish: Body,
+}
+
+impl<T, A, R> Reduction<T, A, R>
+where
+    T: Element,
+    A: Clone + Send + Sync + 'static,
+    R: Send + Sync + 'static,
+{
+    /// The reduction's tasks.
+    pub(crate) fn erase(self) -> Erased<T> {
+        let Reduction {
+            per_part,
+            merge,
+            finish,
+        } = self;
+        let merge_last = merge.clone();
+        Erased {
+            per_part: Arc::new(move |elements: &Elements<'_, T>| {
+                per_part(elements).map(Value::new)
+            }),
+            aggregate: Arc::new(move |inputs: &[Input]| {
+                Ok(Value::new(combine_inputs::<A>(inputs, &*merge)?))
+            }),
+            finish: Arc::new(move |inputs: &[Input]| {
+                Ok(Value::new(finish(combine_inputs::<A>(
+                    inputs,
+                    &*merge_last,
+                )?)?))
+            }),
+        }
+    }
+}
+
 impl<T: Element> Bag<T> {
     /// Builds the tasks of `reduction` under names made from `base`
     /// (`op-token`): `(op-part-token, i)` per partition, `(op-agg-token,
-    /// level, j)` per combining task, and `out` for the result.
+    /// level, j)` per combining task, and `out` for the result. With an
+    /// `end`, the tasks are registered ones when the bag and its element
+    /// type allow (see [`crate::registered`]).
     pub(crate) fn reduce_graph<A, R>(
         &self,
         op: &str,
         base: &str,
         out: Key,
+        end: Option<End>,
         reduction: Reduction<T, A, R>,
     ) -> Graph
     where
@@ -46,24 +92,21 @@ impl<T: Element> Bag<T> {
         let token = base.strip_prefix(op).unwrap_or(base);
         let part_name: Arc<str> = Arc::from(format!("{op}-part{token}"));
         let agg_name: Arc<str> = Arc::from(format!("{op}-agg{token}"));
+        let erased = reduction.erase();
+        let (aggregate, finish) =
+            crate::registered::reduce_funcs::<T>(op, end.as_ref(), erased.aggregate, erased.finish);
         let mut graph = self.graph.clone();
-        let mut layers = vec![self.partition_layer(&part_name, op, reduction.per_part)];
+        let mut layers =
+            vec![self.partition_layer_with(&part_name, op, end, erased.per_part, |value| value)];
         let mut level: Vec<Key> = layers[0].iter().map(|(k, _)| k.clone()).collect();
 
-        let merge = reduction.merge;
-        let combine = {
-            let merge = merge.clone();
-            Func::try_new(format!("{op}-aggregate"), move |parts: List<A>| {
-                combine_all(&parts, &*merge)
-            })
-        };
         let mut depth = 0u32;
         while level.len() > self.split_every {
             let mut layer = Layer::with_capacity(agg_name.clone(), level.len() / 2);
             let mut next = Vec::with_capacity(level.len().div_ceil(self.split_every));
             for (j, group) in level.chunks(self.split_every).enumerate() {
                 let key = Key::from((agg_name.clone(), depth, j as u32));
-                let task = Task::call(&combine, [keys(group.iter().cloned())]);
+                let task = Task::call(&aggregate, [keys(group.iter().cloned())]);
                 let inserted = layer.insert(key.clone(), task);
                 debug_assert!(inserted.is_ok(), "(name, depth, j) keys are distinct");
                 next.push(key);
@@ -72,12 +115,8 @@ impl<T: Element> Bag<T> {
             level = next;
             depth += 1;
         }
-        let finish = reduction.finish;
-        let last = Func::try_new(op.to_string(), move |parts: List<A>| {
-            finish(combine_all(&parts, &*merge)?)
-        });
         let mut layer = Layer::with_capacity(Arc::from(out.name()), 1);
-        let inserted = layer.insert(out, Task::call(&last, [keys(level)]));
+        let inserted = layer.insert(out, Task::call(&finish, [keys(level)]));
         debug_assert!(inserted.is_ok());
         layers.push(layer);
         for layer in layers {
@@ -95,6 +134,7 @@ impl<T: Element> Bag<T> {
         &self,
         op: &str,
         base: Arc<str>,
+        end: Option<End>,
         reduction: Reduction<T, A, R>,
     ) -> Delayed<R>
     where
@@ -102,7 +142,7 @@ impl<T: Element> Bag<T> {
         R: Send + Sync + 'static,
     {
         let out = Key::new(base.clone());
-        let graph = self.reduce_graph(op, &base, out.clone(), reduction);
+        let graph = self.reduce_graph(op, &base, out.clone(), end, reduction);
         Delayed::from_graph(graph, out, self.problem.clone())
     }
 
@@ -111,6 +151,7 @@ impl<T: Element> Bag<T> {
         &self,
         op: &str,
         base: Arc<str>,
+        end: Option<End>,
         reduction: Reduction<T, A, Vec<U>>,
     ) -> Bag<U>
     where
@@ -118,7 +159,7 @@ impl<T: Element> Bag<T> {
         U: Element,
     {
         let out = Key::from((base.clone(), 0u32));
-        let graph = self.reduce_graph(op, &base, out, reduction);
+        let graph = self.reduce_graph(op, &base, out, end, reduction);
         Bag {
             split_every: self.split_every,
             ..Bag::stored(graph, self.problem.clone(), base, 1)
@@ -140,18 +181,8 @@ impl<T: Element> Bag<T> {
         self.reduce_to_delayed(
             "count",
             name_of("count", &*self.name),
-            Reduction {
-                per_part: Arc::new(|elements: &Elements<'_, T>| {
-                    let mut n = 0u64;
-                    elements.for_each(&mut |_| {
-                        n += 1;
-                        Ok(())
-                    })?;
-                    Ok(n)
-                }),
-                merge: Arc::new(|a: &mut u64, b: &u64| *a += b),
-                finish: Arc::new(Ok),
-            },
+            Some(End::Count),
+            reductions::count(),
         )
     }
 
@@ -179,6 +210,7 @@ impl<T: Element> Bag<T> {
         self.reduce_to_delayed(
             "fold",
             unique_name("fold"),
+            None,
             Reduction {
                 per_part: Arc::new(move |elements: &Elements<'_, T>| {
                     let mut acc = Some(init.clone());
@@ -222,6 +254,7 @@ impl<T: Element> Bag<T> {
         self.reduce_to_delayed(
             "reduction",
             unique_name("reduction"),
+            None,
             Reduction {
                 per_part: Arc::new(move |elements: &Elements<'_, T>| {
                     Ok(perpartition(elements.collect()?))
@@ -252,7 +285,7 @@ impl<T: Element> Bag<T> {
     where
         T: PartialOrd,
     {
-        self.extreme("min", |candidate, best| candidate < best)
+        self.extreme("min", End::Min, reductions::less)
     }
 
     /// The largest element, `None` for an empty bag (see [`Bag::min`]).
@@ -260,36 +293,18 @@ impl<T: Element> Bag<T> {
     where
         T: PartialOrd,
     {
-        self.extreme("max", |candidate, best| candidate > best)
+        self.extreme("max", End::Max, reductions::greater)
     }
 
-    fn extreme(&self, op: &str, better: fn(&T, &T) -> bool) -> Delayed<Option<T>>
+    fn extreme(&self, op: &str, end: End, better: fn(&T, &T) -> bool) -> Delayed<Option<T>>
     where
         T: PartialOrd,
     {
         self.reduce_to_delayed(
             op,
             name_of(op, &*self.name),
-            Reduction {
-                per_part: Arc::new(move |elements: &Elements<'_, T>| {
-                    let mut best: Option<T> = None;
-                    elements.for_each(&mut |x| {
-                        if best.as_ref().is_none_or(|b| better(&x, b)) {
-                            best = Some(x);
-                        }
-                        Ok(())
-                    })?;
-                    Ok(best)
-                }),
-                merge: Arc::new(move |a: &mut Option<T>, b: &Option<T>| {
-                    if let Some(b) = b
-                        && a.as_ref().is_none_or(|a| better(b, a))
-                    {
-                        *a = Some(b.clone());
-                    }
-                }),
-                finish: Arc::new(Ok),
-            },
+            Some(end),
+            reductions::extreme(better),
         )
     }
 
@@ -311,37 +326,9 @@ impl<T: Element> Bag<T> {
         self.reduce_to_delayed(
             "sum",
             name_of("sum", &*self.name),
-            Reduction {
-                per_part: Arc::new(|elements: &Elements<'_, T>| {
-                    let mut acc = Some(T::default());
-                    elements.for_each(&mut |x| {
-                        acc = acc.take().map(|a| a + x);
-                        Ok(())
-                    })?;
-                    Ok(acc.unwrap_or_default())
-                }),
-                merge: Arc::new(|a: &mut T, b: &T| *a = std::mem::take(a) + b.clone()),
-                finish: Arc::new(Ok),
-            },
+            Some(End::Sum),
+            reductions::sum(),
         )
-    }
-
-    fn moments(&self) -> Reduction<T, Moments, Moments>
-    where
-        T: Numeric,
-    {
-        Reduction {
-            per_part: Arc::new(|elements: &Elements<'_, T>| {
-                let mut m = Moments::default();
-                elements.for_each(&mut |x| {
-                    m.push(x.to_f64());
-                    Ok(())
-                })?;
-                Ok(m)
-            }),
-            merge: Arc::new(|a: &mut Moments, b: &Moments| a.merge(b)),
-            finish: Arc::new(Ok),
-        }
     }
 
     /// The arithmetic mean, as an `f64`; an error for an empty bag.
@@ -363,25 +350,11 @@ impl<T: Element> Bag<T> {
     where
         T: Numeric,
     {
-        let Reduction {
-            per_part, merge, ..
-        } = self.moments();
         self.reduce_to_delayed(
             "mean",
             name_of("mean", &*self.name),
-            Reduction {
-                per_part,
-                merge,
-                finish: Arc::new(|m: Moments| {
-                    if m.n == 0 {
-                        Err(invalid(
-                            "mean of an empty bag: there is no element to average",
-                        ))
-                    } else {
-                        Ok(m.mean)
-                    }
-                }),
-            },
+            Some(End::Mean),
+            reductions::moments(reductions::mean()),
         )
     }
 
@@ -392,7 +365,7 @@ impl<T: Element> Bag<T> {
     where
         T: Numeric,
     {
-        self.spread("var", ddof, |v| v)
+        self.spread("var", End::Var(ddof), ddof, |v| v)
     }
 
     /// The standard deviation with `ddof` delta degrees of freedom (see
@@ -401,33 +374,18 @@ impl<T: Element> Bag<T> {
     where
         T: Numeric,
     {
-        self.spread("std", ddof, f64::sqrt)
+        self.spread("std", End::Std(ddof), ddof, f64::sqrt)
     }
 
-    fn spread(&self, op: &'static str, ddof: u32, then: fn(f64) -> f64) -> Delayed<f64>
+    fn spread(&self, op: &'static str, end: End, ddof: u32, then: fn(f64) -> f64) -> Delayed<f64>
     where
         T: Numeric,
     {
-        let Reduction {
-            per_part, merge, ..
-        } = self.moments();
         self.reduce_to_delayed(
             op,
             name_of(op, &(&*self.name, ddof)),
-            Reduction {
-                per_part,
-                merge,
-                finish: Arc::new(move |m: Moments| {
-                    if m.n <= u64::from(ddof) {
-                        Err(invalid(format!(
-                            "{op} with ddof = {ddof} needs more than {ddof} elements, the bag has {}",
-                            m.n
-                        )))
-                    } else {
-                        Ok(then(m.m2 / (m.n - u64::from(ddof)) as f64))
-                    }
-                }),
-            },
+            Some(end),
+            reductions::moments(reductions::spread(op, ddof, then)),
         )
     }
 }
@@ -446,32 +404,20 @@ impl Bag<bool> {
     /// # Ok::<(), barrow_core::Error>(())
     /// ```
     pub fn any(&self) -> Delayed<bool> {
-        self.truth("any", false)
+        self.truth("any", End::Any, false)
     }
 
     /// Whether every element is true (true for an empty bag).
     pub fn all(&self) -> Delayed<bool> {
-        self.truth("all", true)
+        self.truth("all", End::All, true)
     }
 
-    fn truth(&self, op: &str, all: bool) -> Delayed<bool> {
+    fn truth(&self, op: &str, end: End, all: bool) -> Delayed<bool> {
         self.reduce_to_delayed(
             op,
             name_of(op, &*self.name),
-            Reduction {
-                per_part: Arc::new(move |elements: &Elements<'_, bool>| {
-                    let mut acc = all;
-                    elements.for_each(&mut |x| {
-                        acc = if all { acc && x } else { acc || x };
-                        Ok(())
-                    })?;
-                    Ok(acc)
-                }),
-                merge: Arc::new(move |a: &mut bool, b: &bool| {
-                    *a = if all { *a && *b } else { *a || *b };
-                }),
-                finish: Arc::new(Ok),
-            },
+            Some(end),
+            reductions::truth(all),
         )
     }
 }
@@ -487,4 +433,18 @@ fn combine_all<A: Clone>(parts: &List<'_, A>, merge: &dyn Fn(&mut A, &A)) -> Res
         merge(&mut acc, part);
     }
     Ok(acc)
+}
+
+/// The partial results listed in a combining task's one argument, merged.
+fn combine_inputs<A>(inputs: &[Input], merge: &dyn Fn(&mut A, &A)) -> Result<A>
+where
+    A: Clone + Send + Sync + 'static,
+{
+    let [list] = inputs else {
+        return Err(Error::internal(format!(
+            "a bag reduction's combining task takes one list of partial results, got {} arguments",
+            inputs.len()
+        )));
+    };
+    combine_all(&List::<A>::from_input(list)?, merge)
 }

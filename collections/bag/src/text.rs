@@ -9,12 +9,12 @@ use barrow_delayed::Delayed;
 
 use crate::Bag;
 use crate::error::BagError;
-use crate::feed::{Element, Elements, Feed, Part, Sink, name_of, unique_name};
+use crate::feed::{Element, Elements, name_of, unique_name};
 use crate::io::compression::Compression;
 use crate::io::paths::expand;
-use crate::io::text::{
-    LineWriter, ReadError, TextBlock, expand_name_pattern, plan_blocks, read_lines,
-};
+use crate::io::text::{LineWriter, TextBlock, expand_name_pattern, plan_blocks};
+use crate::recipe::{BlockSpec, Recipe, SourceSpec};
+use crate::steps;
 
 /// Paths or glob patterns: one (`"logs/*.gz"`) or several
 /// (`["a.txt", "b/*.txt"]`).
@@ -143,17 +143,16 @@ impl ReadText {
             plan_blocks(&paths, self.blocksize, self.compression)?.into();
         let name = name_of("read_text", &describe(&blocks));
         let parts = vec![Vec::new(); blocks.len()];
-        let feed: Feed<String> = Arc::new(move |part: &Part<'_>, sink: Sink<'_, String>| {
-            let block = blocks
-                .get(part.index)
-                .ok_or_else(|| Error::internal(format!("read_text has no block {}", part.index)))?;
-            match read_lines(block, &mut *sink) {
-                Ok(_) => Ok(()),
-                Err(ReadError::Bag(error)) => Err(error.into()),
-                Err(ReadError::Sink(error)) => Err(error),
-            }
-        });
-        Ok(Bag::fed(Graph::new(), None, name, "read_text", parts, feed))
+        let recipe = BlockSpec::describe(&blocks).map(|specs| Recipe::new(SourceSpec::Text(specs)));
+        let feed = steps::text(blocks);
+        Ok(Bag::fed(
+            Graph::new(),
+            None,
+            name,
+            "read_text",
+            parts,
+            (feed, recipe),
+        ))
     }
 }
 
