@@ -4,6 +4,11 @@
 //!
 //! - `local` (default): the local schedulers (`sync`, `threads`) and the
 //!   spilling store from `barrow-local`, re-exported as [`local`].
+//! - `processes` (default): the `processes` scheduler, a pool of worker
+//!   processes, from `barrow-processes`, re-exported as [`processes`]; and
+//!   [`check_serializable`], which tells whether a graph can cross a process
+//!   boundary. A program that computes on `processes` calls
+//!   [`processes::worker_main`] first in `main`.
 //! - `bag` (default): bags, Dask's partitioned sequences, with text files
 //!   in and out, from `barrow-bag`, re-exported as `bag` (brings `delayed`).
 //! - `delayed`: lazy function calls (Dask's `delayed`) from `barrow-delayed`,
@@ -29,6 +34,16 @@ pub use barrow_macros::task;
 #[cfg(feature = "local")]
 #[cfg_attr(docsrs, doc(cfg(feature = "local")))]
 pub use barrow_local as local;
+
+/// The `processes` scheduler: a pool of worker processes on the local
+/// engine. Put `barrow::processes::worker_main();` first in `main`.
+#[cfg(feature = "processes")]
+#[cfg_attr(docsrs, doc(cfg(feature = "processes")))]
+pub use barrow_processes as processes;
+
+#[cfg(feature = "processes")]
+#[cfg_attr(docsrs, doc(cfg(feature = "processes")))]
+pub use barrow_wire::check_serializable;
 
 /// Lazy function calls: Dask's `delayed`.
 #[cfg(feature = "delayed")]

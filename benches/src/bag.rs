@@ -30,14 +30,15 @@ pub fn mapfilter_expected(items: i64) -> u64 {
     (0..items).filter(|x| (x * 3 + 1) % 7 == 0).count() as u64
 }
 
-/// `read_text(pattern).split_whitespace().frequencies().topk(10, by count)`
+/// `read_text(pattern).split_whitespace().frequencies().most_common(10)`
 /// (Dask: `read_text(pattern).str.split().flatten().frequencies().topk(10, key=...)`):
-/// the ten most frequent words with their counts, most frequent first.
+/// the ten most frequent words with their counts, most frequent first. Every
+/// step is a registered operation, so it runs on `processes` too.
 pub fn text_frequencies(pattern: &Path, blocksize: Option<u64>) -> Result<Bag<(String, u64)>> {
     Ok(read_text(pattern)
         .blocksize_option(blocksize)
         .into_bag()?
         .split_whitespace()
         .frequencies()
-        .topk_by(10, |(_, n)| *n))
+        .most_common(10))
 }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use barrow_core::arg::{key, keys, lit, value};
 use barrow_core::function::List;
-use barrow_core::{Func, Graph, Key, Layer, Result, Task, Value};
+use barrow_core::{Graph, Key, Layer, Result, Task, Value};
 
 /// A graph to run, with the key to ask for and the expected result.
 #[derive(Debug)]
@@ -23,15 +23,24 @@ pub struct Workload {
     pub expected: i64,
 }
 
-fn add() -> Func {
-    Func::new("add", |a: &i64, b: &i64| a + b)
+/// `a + b`: the task of every graph shape. Registered by name, so the
+/// graphs also run on `processes`.
+#[barrow_core::task]
+pub fn add(a: &i64, b: &i64) -> i64 {
+    a + b
+}
+
+/// The sum of a list: the last task of `indepN`.
+#[barrow_core::task]
+pub fn sum(xs: List<i64>) -> i64 {
+    xs.iter().sum()
 }
 
 /// `indepN`: `('x', i) = add(i, 1)` for `i < n`, plus `total = sum(all)`:
 /// n + 1 tasks.
 pub fn indep(n: u32) -> Result<Workload> {
-    let add = add();
-    let sum = Func::new("sum", |xs: List<i64>| xs.iter().sum::<i64>());
+    let add = add::func();
+    let sum = sum::func();
     let one = Value::new(1i64);
     let name: std::sync::Arc<str> = "x".into();
     let mut tasks = Layer::with_capacity("indep", n as usize + 1);
@@ -55,7 +64,7 @@ pub fn indep(n: u32) -> Result<Workload> {
 
 /// `chainN`: `('c', 0) = add(0, 1)`, `('c', i) = add(('c', i - 1), 1)`: n tasks.
 pub fn chain(n: u32) -> Result<Workload> {
-    let add = add();
+    let add = add::func();
     let one = Value::new(1i64);
     let name: std::sync::Arc<str> = "c".into();
     let mut tasks = Layer::with_capacity("chain", n as usize);
@@ -82,7 +91,7 @@ pub fn chain(n: u32) -> Result<Workload> {
 /// `tree2^k`: 2^k leaves `add(i, 1)`, then pairwise `add` up to one root:
 /// 2^(k+1) - 1 tasks.
 pub fn tree(levels: u32) -> Result<Workload> {
-    let add = add();
+    let add = add::func();
     let one = Value::new(1i64);
     let name: std::sync::Arc<str> = "t".into();
     let leaves = 1u32 << levels;

@@ -29,7 +29,12 @@ fn the_embedded_defaults_declare_every_key_with_doc_type_and_valid_default() {
             ("optimization.fuse.ave-width", "float"),
             ("plugins.load", "list"),
             ("plugins.paths", "path-list"),
+            ("processes.compress-above", "byte-size"),
+            ("processes.compression", "enum"),
             ("processes.context", "enum"),
+            ("processes.max-message-size", "byte-size"),
+            ("processes.start-timeout", "duration"),
+            ("processes.worker-threads", "integer"),
             ("scheduler", "string"),
             ("temporary-directory", "path"),
         ]
@@ -58,6 +63,7 @@ fn the_embedded_defaults_declare_every_key_with_doc_type_and_valid_default() {
         [
             "local.spill.memory-limit",
             "num-workers",
+            "processes.worker-threads",
             "scheduler",
             "temporary-directory"
         ]

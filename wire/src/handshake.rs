@@ -13,12 +13,13 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::WIRE_VERSION;
 
-/// What identifies a build: the executable's bytes, and what it registered.
+/// What identifies a build: the executable file, and what it registered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BuildIdentity {
     /// The version of Barrow it was built with.
     pub barrow_version: String,
-    /// xxh3-64 of the executable file's bytes (0 when it cannot be read).
+    /// The running executable file: xxh3-64 of its device, inode, size and
+    /// modification time (see [`executable_id`]).
     pub executable: u64,
     /// [`FunctionRegistry::fingerprint`](barrow_core::function::FunctionRegistry::fingerprint).
     pub functions: u64,
@@ -31,7 +32,7 @@ impl BuildIdentity {
     pub fn current(registry: &Registry) -> BuildIdentity {
         BuildIdentity {
             barrow_version: env!("CARGO_PKG_VERSION").to_owned(),
-            executable: executable_hash(),
+            executable: executable_id(),
             functions: registry.functions().fingerprint(),
             codecs: registry.codecs().fingerprint(),
         }
@@ -48,14 +49,42 @@ impl fmt::Display for BuildIdentity {
     }
 }
 
-/// xxh3-64 of this process's executable, read once per process.
-pub fn executable_hash() -> u64 {
-    static HASH: OnceLock<u64> = OnceLock::new();
-    *HASH.get_or_init(|| {
-        std::env::current_exe()
-            .and_then(std::fs::read)
-            .map(|bytes| xxhash_rust::xxh3::xxh3_64(&bytes))
-            .unwrap_or(0)
+/// Identifies the file this process runs, read once per process: xxh3-64
+/// of its device, inode, size and modification time. On Linux it is read
+/// through `/proc/self/exe`, which stays bound to the file the process
+/// started from even when the path is rebuilt or replaced, so a worker
+/// started from a newer binary differs from the program that started it.
+/// (Hashing the bytes would cost 50 ms for a 140 MB binary with debug
+/// information, in every worker start.) 0 when the file cannot be read.
+pub fn executable_id() -> u64 {
+    static ID: OnceLock<u64> = OnceLock::new();
+    *ID.get_or_init(|| {
+        let path = if cfg!(target_os = "linux") {
+            std::path::PathBuf::from("/proc/self/exe")
+        } else {
+            match std::env::current_exe() {
+                Ok(path) => path,
+                Err(_) => return 0,
+            }
+        };
+        let Ok(meta) = std::fs::metadata(path) else {
+            return 0;
+        };
+        let mut bytes = Vec::with_capacity(40);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            bytes.extend_from_slice(&meta.dev().to_le_bytes());
+            bytes.extend_from_slice(&meta.ino().to_le_bytes());
+        }
+        bytes.extend_from_slice(&meta.len().to_le_bytes());
+        let modified = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        bytes.extend_from_slice(&modified.to_le_bytes());
+        xxhash_rust::xxh3::xxh3_64(&bytes)
     })
 }
 
@@ -152,6 +181,12 @@ pub struct Welcome {
     /// The seed this worker derives its random number generators from:
     /// different for every worker started.
     pub seed: u64,
+    /// How to compress the values it sends back: "none", "lz4", "zstd".
+    pub compression: String,
+    /// Values larger than this many bytes are compressed.
+    pub compress_above: u64,
+    /// The largest message it accepts.
+    pub max_message_size: u64,
 }
 
 #[cfg(test)]

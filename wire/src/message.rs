@@ -54,7 +54,7 @@ pub enum Kind {
     Refused = 3,
     /// Tasks to run ([`RunBatch`](crate::task::RunBatch)).
     Run = 4,
-    /// A finished task ([`TaskDone`](crate::task::TaskDone)).
+    /// Finished tasks ([`DoneBatch`](crate::task::DoneBatch)).
     Done = 5,
     /// The worker should exit after what it is running.
     Shutdown = 6,

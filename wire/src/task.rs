@@ -123,8 +123,21 @@ pub struct WireTask {
 /// A batch of tasks, sent in one message; the frames follow the body.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RunBatch {
+    /// The computation they belong to, echoed in the answer (results of an
+    /// abandoned computation are recognized and dropped).
+    pub run: u64,
     /// The tasks, in the order to run them.
     pub tasks: Vec<WireTask>,
+}
+
+/// Finished tasks of one computation, sent in one message; the frames of
+/// their values follow the body.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DoneBatch {
+    /// The computation, as its [`RunBatch`] named it.
+    pub run: u64,
+    /// The tasks, in the order they finished.
+    pub done: Vec<TaskDone>,
 }
 
 /// A failure as it travels: enough to rebuild the same [`Error`] on the

@@ -123,7 +123,7 @@ def measure(name, sched, reps, warmup, data):
 
     build, expected, normalize, size, (size_key, unit) = WORKLOADS[name](data)
     kwargs = {"scheduler": sched}
-    if sched == "threads":
+    if sched in ("threads", "processes"):
         kwargs["num_workers"] = 2
     build_times = []
     coll = partitions = None

@@ -40,7 +40,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from bench_graph import WORKLOADS, make_runner  # noqa: E402
 
-SCHEDULERS = ("sync", "threads")
+SCHEDULERS = ("sync", "threads", "processes")
 
 
 def peak_rss_mb():
@@ -156,7 +156,7 @@ def runner_main(argv, description, workloads, measure, what, data=False, setup_e
             "system": "dask",
             "workload": name,
             "scheduler": args.scheduler,
-            "workers": 2 if args.scheduler == "threads" else None,
+            "workers": None if args.scheduler == "sync" else 2,
             "reps": args.reps,
             "warmup": args.warmup,
         }

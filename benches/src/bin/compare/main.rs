@@ -4,7 +4,7 @@
 //! object per workload on standard output.
 //!
 //! ```text
-//! compare --workload NAME [--workload NAME…] [--scheduler sync|threads]
+//! compare --workload NAME [--workload NAME…] [--scheduler sync|threads|processes]
 //!         [--reps N] [--warmup N] [--workers N]
 //! compare --list
 //! ```
@@ -18,7 +18,7 @@
 //!    one call of [`barrow_core::compute_with`] on a
 //!    [`GraphKeys`] with
 //!    `Options::new().scheduler(NAME).optimize_graph(false)` (and
-//!    `num_workers(N)` for `threads`, 2 by default to match Dask's
+//!    `num_workers(N)` for `threads` and `processes`, 2 by default to match Dask's
 //!    `num_workers=2`), so the figure is pure scheduling of the given tasks,
 //!    like Dask's `optimize_graph=False`;
 //! 3. checks every result against the closed form in
@@ -73,16 +73,16 @@ const KNOWN: &[&str] = &[
 ];
 
 /// The schedulers this runner accepts.
-const SCHEDULERS: &[&str] = &["sync", "threads"];
+const SCHEDULERS: &[&str] = &["sync", "threads", "processes"];
 
 const USAGE: &str = "usage: compare --workload NAME [--workload NAME...] \
-[--scheduler sync|threads] [--reps N] [--warmup N] [--workers N] [--data DIR]
+[--scheduler sync|threads|processes] [--reps N] [--warmup N] [--workers N] [--data DIR]
        compare --list
   --workload NAME   a graph shape, bag or array workload (repeat or separate with commas)
-  --scheduler NAME  sync or threads (default: sync)
+  --scheduler NAME  sync, threads or processes (default: sync)
   --reps N          timed runs, the median is reported (default: 3, at least 1)
   --warmup N        untimed runs first (default: 1)
-  --workers N       threads of the threads scheduler (default: 2)
+  --workers N       workers of threads and processes (default: 2)
   --data DIR        the text corpus of benches/compare/gen_text.py (bag-text-*)
   --list            print the known workloads, one a line";
 
@@ -265,10 +265,11 @@ fn run_once(target: &GraphKeys, options: &Options) -> Result<i64, String> {
         .map_err(|e| format!("unexpected result: {e}"))
 }
 
-/// The options of every run: the scheduler, and its workers for `threads`.
+/// The options of every run: the scheduler, and its workers for `threads`
+/// and `processes`.
 fn run_options(args: &Args) -> Options {
     let options = Options::new().scheduler(args.scheduler.as_str());
-    if args.scheduler == "threads" {
+    if args.scheduler != "sync" {
         options.num_workers(args.workers)
     } else {
         options
@@ -356,7 +357,7 @@ fn json_float(x: Option<f64>, digits: usize) -> String {
 
 /// One JSON line for one workload.
 fn record(name: &str, args: &Args, outcome: &Result<Measured, String>) -> String {
-    let workers = if args.scheduler == "threads" {
+    let workers = if args.scheduler != "sync" {
         args.workers.to_string()
     } else {
         "null".to_owned()
@@ -418,6 +419,8 @@ fn record(name: &str, args: &Args, outcome: &Result<Measured, String>) -> String
 }
 
 fn main() -> ExitCode {
+    // The workers of `processes` are this program started again.
+    barrow_processes::worker_main();
     let args = match parse(std::env::args().skip(1)) {
         Ok(Command::Run(args)) => args,
         Ok(Command::List) => {
@@ -435,8 +438,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // Registers `sync` and `threads` with the process-wide registry.
+    // Registers `sync`, `threads` and `processes` with the process-wide registry.
     barrow_local::link();
+    barrow_processes::link();
     let mut all_ok = true;
     for name in &args.workloads {
         let outcome = if name.starts_with("bag-") {
@@ -473,7 +477,8 @@ mod tests {
         let unknown = args(&["--workload", "nope"]);
         assert!(matches!(&unknown, Err(m) if m.contains("indep100k")));
         assert!(args(&["--workload", "chain1k", "--reps", "0"]).is_err());
-        assert!(args(&["--workload", "chain1k", "--scheduler", "processes"]).is_err());
+        assert!(args(&["--workload", "chain1k", "--scheduler", "distributed"]).is_err());
+        assert!(args(&["--workload", "chain1k", "--scheduler", "processes"]).is_ok());
         assert!(args(&["--reps"]).is_err());
         assert!(args(&[]).is_err());
     }

@@ -1,0 +1,267 @@
+//! The engine's executor over a pool: ready tasks go to the least busy
+//! worker in batches; results come back through the reader threads.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::MutexGuard;
+
+use barrow_core::task::TaskBody;
+use barrow_core::{Error, ErrorKind, Registry, Result};
+use barrow_local::engine::{Executor, Finished, Job};
+use barrow_wire::WireOptions;
+use barrow_wire::message::{Kind, Message, write_message};
+use barrow_wire::task::{DoneBatch, RunBatch, TaskEncoder};
+
+use crate::pool::{Event, State, slots_by_id, worker_label};
+
+/// One computation's use of a pool.
+pub(crate) struct PoolExecutor<'p> {
+    state: MutexGuard<'p, State>,
+    registry: &'static Registry,
+    options: WireOptions,
+    chunksize: usize,
+    run: u64,
+    /// Which worker runs each submitted task.
+    running: HashMap<u32, u32>,
+    /// Tasks submitted per worker slot.
+    load: Vec<usize>,
+    /// Results already received, not yet handed to the engine.
+    finished: VecDeque<Finished>,
+    /// Messages for a worker whose sending failed: it is lost.
+    lost: Vec<(u32, String)>,
+}
+
+impl<'p> PoolExecutor<'p> {
+    pub(crate) fn new(
+        state: MutexGuard<'p, State>,
+        options: WireOptions,
+        chunksize: usize,
+    ) -> Self {
+        let run = state.run;
+        let load = vec![0; state.workers.len()];
+        PoolExecutor {
+            state,
+            registry: Registry::global(),
+            options,
+            chunksize: chunksize.max(1),
+            run,
+            running: HashMap::new(),
+            load,
+            finished: VecDeque::new(),
+            lost: Vec::new(),
+        }
+    }
+
+    /// The live worker with the fewest tasks in flight.
+    fn least_busy(&self) -> Option<usize> {
+        (0..self.state.workers.len())
+            .filter(|&slot| self.state.workers[slot].is_some())
+            .min_by_key(|&slot| self.load[slot])
+    }
+
+    fn send(&mut self, slot: usize, jobs: Vec<Job<'_>>) {
+        let mut encoder = TaskEncoder::new(self.registry.codecs(), self.options);
+        let mut batch = RunBatch {
+            run: self.run,
+            tasks: Vec::with_capacity(jobs.len()),
+        };
+        for job in jobs {
+            match encoder.encode(job.id, job.task, &job.inputs) {
+                Ok(task) => batch.tasks.push(task),
+                Err(error) => self.finished.push_back(Finished {
+                    id: job.id,
+                    worker: 0,
+                    result: Err(error),
+                }),
+            }
+        }
+        if batch.tasks.is_empty() {
+            return;
+        }
+        let frames = encoder.take_frames();
+        let slices: Vec<&[u8]> = frames.iter().map(|f| f.as_slice()).collect();
+        let Some(worker) = self.state.workers[slot].as_mut() else {
+            return;
+        };
+        let id = worker.id;
+        for task in &batch.tasks {
+            self.running.insert(task.id, id);
+        }
+        self.load[slot] += batch.tasks.len();
+        if let Err(error) = write_message(&mut worker.stream, Kind::Run, &batch, &slices) {
+            // The reader thread sees the connection end too; say why here.
+            self.lost.push((id, error.to_string()));
+        }
+    }
+
+    /// Records one event from the reader threads.
+    fn receive(&mut self, event: Event) {
+        match event {
+            Event::Message { worker, message } => self.results(worker, &message),
+            Event::Lost { worker, error } => self.worker_lost(worker, error.map(|e| e.to_string())),
+        }
+    }
+
+    fn results(&mut self, worker: u32, message: &Message) {
+        if message.kind() != Kind::Done {
+            let what = format!("sent an unexpected {:?} message", message.kind());
+            return self.worker_lost(worker, Some(what));
+        }
+        let batch: DoneBatch = match message.body() {
+            Ok(batch) => batch,
+            Err(error) => return self.worker_lost(worker, Some(error.to_string())),
+        };
+        if batch.run != self.run {
+            return; // late results of an abandoned computation
+        }
+        let slots = slots_by_id(&self.state);
+        let origin = slots
+            .get(&worker)
+            .and_then(|&slot| self.state.workers[slot].as_ref())
+            .map_or_else(|| format!("worker {worker}"), worker_label);
+        for done in batch.done {
+            if self.running.remove(&done.id).is_none() {
+                continue;
+            }
+            if let Some(&slot) = slots.get(&worker) {
+                self.load[slot] = self.load[slot].saturating_sub(1);
+            }
+            let result = match done.result {
+                Ok(index) => message
+                    .frame(index as usize)
+                    .and_then(|bytes| barrow_wire::decode(bytes, self.registry.codecs()))
+                    .map_err(|e| {
+                        Error::new(
+                            ErrorKind::Worker,
+                            format!("the result sent by {origin} cannot be read: {e}"),
+                        )
+                        .with_source(e)
+                    }),
+                Err(wire) => Err(wire.into_error(&origin)),
+            };
+            self.finished.push_back(Finished {
+                id: done.id,
+                worker: worker as usize,
+                result,
+            });
+        }
+    }
+
+    /// A worker died or broke its connection: every task it was running
+    /// fails, naming the worker and the cause; its slot is freed so the
+    /// pool starts a replacement for the next computation.
+    fn worker_lost(&mut self, worker: u32, error: Option<String>) {
+        let slots = slots_by_id(&self.state);
+        let Some(&slot) = slots.get(&worker) else {
+            return; // already handled
+        };
+        let Some(process) = self.state.workers[slot].take() else {
+            return;
+        };
+        let label = worker_label(&process);
+        let cause = match error {
+            // A damaged message: the worker may still be alive; stop it.
+            Some(what) => {
+                let exit = process.reap_now();
+                format!("its connection broke ({what}); it {exit}")
+            }
+            None => process.reap(),
+        };
+        self.load[slot] = 0;
+        let mut tasks: Vec<u32> = self
+            .running
+            .iter()
+            .filter(|&(_, &w)| w == worker)
+            .map(|(&task, _)| task)
+            .collect();
+        tasks.sort_unstable();
+        for id in tasks {
+            self.running.remove(&id);
+            self.finished.push_back(Finished {
+                id,
+                worker: worker as usize,
+                result: Err(Error::new(
+                    ErrorKind::Worker,
+                    format!(
+                        "{label} died while running this task: it {cause}; the pool starts a \
+                         new worker for the next computation"
+                    ),
+                )),
+            });
+        }
+    }
+}
+
+impl<'g> Executor<'g> for PoolExecutor<'_> {
+    fn workers(&self) -> usize {
+        self.state.workers.len()
+    }
+
+    fn capacity(&self) -> usize {
+        // Two batches per worker: one running, one waiting in its socket.
+        2 * self.chunksize * self.state.workers.len()
+    }
+
+    fn submit(&mut self, jobs: Vec<Job<'g>>) {
+        // Literals and aliases cost nothing here and would cost a round
+        // trip of their value to a worker.
+        let (local, remote): (Vec<Job<'g>>, Vec<Job<'g>>) = jobs
+            .into_iter()
+            .partition(|job| !matches!(job.task.body(), TaskBody::Call(_)));
+        for job in local {
+            let id = job.id;
+            self.finished.push_back(Finished {
+                id,
+                worker: 0,
+                result: job.run(),
+            });
+        }
+        let mut jobs = remote.into_iter().peekable();
+        while jobs.peek().is_some() {
+            let chunk: Vec<Job<'g>> = jobs.by_ref().take(self.chunksize).collect();
+            match self.least_busy() {
+                Some(slot) => self.send(slot, chunk),
+                None => {
+                    for job in chunk {
+                        self.finished.push_back(Finished {
+                            id: job.id,
+                            worker: 0,
+                            result: Err(Error::new(
+                                ErrorKind::Worker,
+                                "every worker of the pool has died",
+                            )),
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    fn next_finished(&mut self) -> Result<Finished> {
+        loop {
+            if let Some((worker, error)) = self.lost.pop() {
+                self.worker_lost(worker, Some(error));
+            }
+            if let Some(done) = self.finished.pop_front() {
+                return Ok(done);
+            }
+            let event = self
+                .state
+                .received
+                .recv()
+                .map_err(|_| Error::internal("the pool's reader threads are gone"))?;
+            self.receive(event);
+        }
+    }
+
+    fn try_next_finished(&mut self) -> Option<Finished> {
+        if self.finished.is_empty() {
+            while let Ok(event) = self.state.received.try_recv() {
+                self.receive(event);
+                if !self.finished.is_empty() {
+                    break;
+                }
+            }
+        }
+        self.finished.pop_front()
+    }
+}

@@ -1,0 +1,113 @@
+//! What a pool is configured with, read from the configuration once when the
+//! pool is made.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use barrow_core::config::ByteSize;
+use barrow_core::config::Snapshot;
+use barrow_core::{Error, ErrorKind, Result};
+use barrow_wire::{Compression, WireOptions};
+
+/// How a pool starts and talks to its workers.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Settings {
+    /// Number of worker processes.
+    pub workers: usize,
+    /// Threads each worker's parallel libraries may use.
+    pub threads_per_worker: usize,
+    /// How long a worker may take to start and say hello.
+    pub start_timeout: Duration,
+    /// The largest message accepted.
+    pub max_message_size: u64,
+    /// "none", "lz4" or "zstd".
+    pub compression: String,
+    /// Values above this size are compressed.
+    pub compress_above: u64,
+    /// The program to start, and its arguments, instead of this one (tests
+    /// of what happens when a worker is not a Barrow program).
+    pub program: Option<(PathBuf, Vec<String>)>,
+}
+
+impl Settings {
+    /// The settings for `workers` workers under `config`.
+    pub fn from_config(workers: usize, config: &Snapshot) -> Result<Settings> {
+        if workers == 0 {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "num-workers is 0: the processes scheduler needs at least one worker",
+            ));
+        }
+        if let Some(context) = config.get::<String>("processes.context")?
+            && context != "spawn"
+        {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "processes.context is '{context}', but this build starts workers only by \
+                     re-executing the program (\"spawn\"); set processes.context to spawn"
+                ),
+            ));
+        }
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let threads_per_worker = match config.get::<i64>("processes.worker-threads")? {
+            Some(n) => usize::try_from(n).unwrap_or(1).max(1),
+            None => (cores / workers).max(1),
+        };
+        let start_timeout = config
+            .get::<Duration>("processes.start-timeout")?
+            .unwrap_or(Duration::from_secs(30));
+        let max_message_size = config
+            .get::<ByteSize>("processes.max-message-size")?
+            .map_or(u64::MAX, u64::from);
+        let compression = config
+            .get::<String>("processes.compression")?
+            .unwrap_or_else(|| "none".to_owned());
+        let compress_above = config
+            .get::<ByteSize>("processes.compress-above")?
+            .map_or(WireOptions::DEFAULT_COMPRESS_ABOVE as u64, u64::from);
+        // Fail now, not in every worker.
+        wire_options(&compression, compress_above)?;
+        Ok(Settings {
+            workers,
+            threads_per_worker,
+            start_timeout,
+            max_message_size,
+            compression,
+            compress_above,
+            program: None,
+        })
+    }
+
+    /// The wire options values are written with.
+    pub fn wire_options(&self) -> Result<WireOptions> {
+        wire_options(&self.compression, self.compress_above)
+    }
+}
+
+/// Wire options for a compression name and threshold.
+pub(crate) fn wire_options(compression: &str, compress_above: u64) -> Result<WireOptions> {
+    let kind = match compression {
+        "none" => Compression::None,
+        "lz4" => Compression::Lz4,
+        "zstd" => Compression::Zstd { level: 1 },
+        other => {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!("processes.compression is '{other}'; use none, lz4 or zstd"),
+            ));
+        }
+    };
+    if !kind.is_available() {
+        return Err(Error::new(
+            ErrorKind::Config,
+            format!(
+                "processes.compression is '{compression}', which this build cannot write: \
+                 enable barrow-wire's `zstd` feature, or choose lz4"
+            ),
+        ));
+    }
+    Ok(WireOptions::new()
+        .compression(kind)
+        .compress_above(usize::try_from(compress_above).unwrap_or(usize::MAX)))
+}

@@ -1,0 +1,259 @@
+//! Worker mode: connect to the pool, introduce ourselves, run tasks until
+//! told to stop or the pool goes away.
+
+use std::cell::RefCell;
+use std::io::{BufWriter, Write};
+use std::os::unix::net::UnixStream;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use barrow_core::{Error, ErrorKind, Registry, Result};
+use barrow_wire::WireOptions;
+use barrow_wire::handshake::{Hello, Welcome};
+use barrow_wire::message::{Kind, Message, read_message, write_message};
+use barrow_wire::task::{DoneBatch, FunctionCache, RunBatch, TaskDone, WireError};
+
+use crate::hook::env;
+use crate::settings::wire_options;
+
+/// What a worker knows about itself, for task code that wants it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerInfo {
+    /// The worker's id in its pool (from 1).
+    pub id: u32,
+    /// A seed different for every worker the pool starts: derive random
+    /// number generators from it (Dask reseeds each worker process).
+    pub seed: u64,
+}
+
+static INFO: OnceLock<WorkerInfo> = OnceLock::new();
+
+/// This process's worker id and seed, when it is a worker of a pool; `None`
+/// in the program itself.
+pub fn worker_info() -> Option<&'static WorkerInfo> {
+    INFO.get()
+}
+
+/// Exit codes of a worker, for the pool's messages.
+pub(crate) mod exit {
+    /// The pool closed the connection or asked the worker to stop.
+    pub const DONE: i32 = 0;
+    /// The worker could not connect or was refused.
+    pub const REFUSED: i32 = 70;
+    /// The connection broke or a message was damaged.
+    pub const BROKEN: i32 = 71;
+}
+
+/// Runs the worker; returns the process's exit code.
+pub(crate) fn run(setup: Result<()>) -> i32 {
+    match serve(setup) {
+        Ok(()) => exit::DONE,
+        Err((code, error)) => {
+            eprintln!("barrow worker: {error}");
+            code
+        }
+    }
+}
+
+type Failure = (i32, Error);
+
+fn serve(setup: Result<()>) -> std::result::Result<(), Failure> {
+    let refused = |e: Error| (exit::REFUSED, e);
+    let broken = |e: barrow_wire::Error| (exit::BROKEN, Error::from(e));
+    let socket = std::env::var_os(env::SOCKET).unwrap_or_default();
+    let token = std::env::var(env::TOKEN)
+        .ok()
+        .and_then(|t| u64::from_str_radix(&t, 16).ok())
+        .ok_or_else(|| {
+            refused(Error::new(
+                ErrorKind::Worker,
+                format!("{} is missing or not a hex number", env::TOKEN),
+            ))
+        })?;
+    let stream = UnixStream::connect(&socket).map_err(|e| {
+        refused(Error::new(
+            ErrorKind::Worker,
+            format!(
+                "cannot connect to the pool at {}: {e}",
+                socket.to_string_lossy()
+            ),
+        ))
+    })?;
+    let mut writer = BufWriter::with_capacity(
+        1 << 16,
+        stream.try_clone().map_err(|e| {
+            refused(Error::new(
+                ErrorKind::Worker,
+                format!("cannot share the connection: {e}"),
+            ))
+        })?,
+    );
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, stream);
+    let registry = Registry::global();
+    if let Err(error) = setup {
+        let reason = format!("the worker's set-up function failed: {error}");
+        let _ = write_message(&mut writer, Kind::Refused, &reason, &[]);
+        return Err(refused(error));
+    }
+    write_message(
+        &mut writer,
+        Kind::Hello,
+        &Hello::current(registry, token),
+        &[],
+    )
+    .map_err(broken)?;
+    let max = u64::MAX;
+    let message = read_message(&mut reader, max)
+        .map_err(broken)?
+        .ok_or_else(|| {
+            refused(Error::new(
+                ErrorKind::Worker,
+                "the pool closed the connection",
+            ))
+        })?;
+    let welcome: Welcome = match message.kind() {
+        Kind::Welcome => message.body().map_err(broken)?,
+        Kind::Refused => {
+            let reason: String = message.body().map_err(broken)?;
+            return Err(refused(Error::new(
+                ErrorKind::Worker,
+                format!("refused: {reason}"),
+            )));
+        }
+        other => {
+            return Err(refused(Error::new(
+                ErrorKind::Worker,
+                format!("expected a Welcome message, got {other:?}"),
+            )));
+        }
+    };
+    let _ = INFO.set(WorkerInfo {
+        id: welcome.worker,
+        seed: welcome.seed,
+    });
+    let options = wire_options(&welcome.compression, welcome.compress_above).map_err(refused)?;
+    install_panic_hook();
+    let mut runner = Runner {
+        registry,
+        options,
+        cache: FunctionCache::default(),
+    };
+    loop {
+        let Some(message) = read_message(&mut reader, welcome.max_message_size).map_err(broken)?
+        else {
+            return Ok(());
+        };
+        match message.kind() {
+            Kind::Run => runner.run_batch(&message, &mut writer)?,
+            Kind::Shutdown => return Ok(()),
+            other => {
+                return Err((
+                    exit::BROKEN,
+                    Error::new(ErrorKind::Worker, format!("unexpected {other:?} message")),
+                ));
+            }
+        }
+    }
+}
+
+struct Runner {
+    registry: &'static Registry,
+    options: WireOptions,
+    cache: FunctionCache,
+}
+
+/// Results are sent as soon as this much time has passed since the last
+/// send, or at the end of a batch: short tasks share a message, a long one
+/// does not hold back the results before it.
+const FLUSH_AFTER: Duration = Duration::from_millis(2);
+
+impl Runner {
+    fn run_batch(
+        &mut self,
+        message: &Message,
+        out: &mut impl Write,
+    ) -> std::result::Result<(), Failure> {
+        let broken = |e: barrow_wire::Error| (exit::BROKEN, Error::from(e));
+        let batch: RunBatch = message.body().map_err(broken)?;
+        let frame = |index: u32| message.frame(index as usize);
+        let mut pending = DoneBatch {
+            run: batch.run,
+            done: Vec::new(),
+        };
+        let mut frames: Vec<Vec<u8>> = Vec::new();
+        let mut last_send = Instant::now();
+        for task in &batch.tasks {
+            let result = task
+                .run(
+                    &frame,
+                    self.registry.functions(),
+                    self.registry.codecs(),
+                    &mut self.cache,
+                )
+                .and_then(|value| {
+                    barrow_wire::encode_with(&value, self.registry.codecs(), &self.options).map_err(
+                        |e| {
+                            Error::new(
+                                ErrorKind::NotShippable,
+                                format!(
+                                    "the task's result, a {}, cannot be sent back: {e}",
+                                    value.type_name()
+                                ),
+                            )
+                        },
+                    )
+                });
+            let result = match result {
+                Ok(bytes) => {
+                    frames.push(bytes);
+                    Ok((frames.len() - 1) as u32)
+                }
+                Err(error) => {
+                    let backtrace = error.is_panic().then(take_backtrace).flatten();
+                    Err(WireError::from_error(&error, backtrace))
+                }
+            };
+            pending.done.push(TaskDone {
+                id: task.id,
+                result,
+            });
+            if last_send.elapsed() >= FLUSH_AFTER {
+                send(out, &mut pending, &mut frames).map_err(broken)?;
+                last_send = Instant::now();
+            }
+        }
+        send(out, &mut pending, &mut frames).map_err(broken)
+    }
+}
+
+fn send(
+    out: &mut impl Write,
+    pending: &mut DoneBatch,
+    frames: &mut Vec<Vec<u8>>,
+) -> barrow_wire::Result<()> {
+    if pending.done.is_empty() {
+        return Ok(());
+    }
+    let slices: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+    write_message(out, Kind::Done, pending, &slices)?;
+    pending.done.clear();
+    frames.clear();
+    Ok(())
+}
+
+thread_local! {
+    static BACKTRACE: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// A panic in a task is caught by the executor and sent back as an error;
+/// the hook keeps its backtrace for that error instead of printing it.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|_info| {
+        let backtrace = std::backtrace::Backtrace::force_capture().to_string();
+        BACKTRACE.with(|slot| *slot.borrow_mut() = Some(backtrace));
+    }));
+}
+
+fn take_backtrace() -> Option<String> {
+    BACKTRACE.with(|slot| slot.borrow_mut().take())
+}
