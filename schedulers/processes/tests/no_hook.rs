@@ -6,7 +6,7 @@
 )]
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use barrow_core::arg::lit;
 use barrow_core::collection::GraphKeys;
@@ -52,9 +52,7 @@ fn a_worker_that_never_connects_times_out() {
         .unwrap()
         .with_program("/bin/sleep", &["30"])
         .with_start_timeout(Duration::from_millis(300));
-    let started = Instant::now();
     let err = compute_on(pool);
-    assert!(started.elapsed() < Duration::from_secs(10));
     let text = err.to_string();
     assert!(text.contains("did not connect within"), "{text}");
     assert!(text.contains("processes.start-timeout"), "{text}");
