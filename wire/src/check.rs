@@ -129,6 +129,7 @@ pub fn check_graph(
         depth,
         problems: Vec::new(),
         functions: HashMap::new(),
+        last_shippable: None,
         values: HashMap::new(),
         types: HashMap::new(),
     };
@@ -154,6 +155,9 @@ struct Checker<'a> {
     problems: Vec<Problem>,
     /// Verdicts by function name and parameters.
     functions: HashMap<(String, Option<Vec<u8>>), Option<String>>,
+    /// The last function found shippable: most graphs call one function
+    /// from many tasks, and comparing handles is cheaper than a lookup.
+    last_shippable: Option<Func>,
     /// Round-trip verdicts by value (the address of its shared data).
     values: HashMap<usize, Option<String>>,
     /// Codec verdicts by type.
@@ -187,6 +191,13 @@ impl Checker<'_> {
     }
 
     fn function(&mut self, key: &Key, function: &Func) {
+        if self
+            .last_shippable
+            .as_ref()
+            .is_some_and(|last| last.same_as(function))
+        {
+            return;
+        }
         let probe = (
             function.name().to_owned(),
             function.params().map(<[u8]>::to_vec),
@@ -196,18 +207,20 @@ impl Checker<'_> {
             .functions
             .entry(probe)
             .or_insert_with(|| registry.functions().can_ship(function).err());
-        if let Some(reason) = verdict.clone() {
-            self.problems.push(Problem {
-                key: key.clone(),
-                function: Some(function.name().to_owned()),
-                type_name: None,
-                reason,
-                fix: "put #[barrow::task] on a named function (a closure cannot cross a \
-                      process boundary), or register it in the set-up function given to the \
-                      worker hook (barrow::processes::worker_main_with)"
-                    .to_owned(),
-            });
-        }
+        let Some(reason) = verdict.clone() else {
+            self.last_shippable = Some(function.clone());
+            return;
+        };
+        self.problems.push(Problem {
+            key: key.clone(),
+            function: Some(function.name().to_owned()),
+            type_name: None,
+            reason,
+            fix: "put #[barrow::task] on a named function (a closure cannot cross a process \
+                  boundary), or register it in the set-up function given to the worker hook \
+                  (barrow::processes::worker_main_with)"
+                .to_owned(),
+        });
     }
 
     fn value(&mut self, key: &Key, function: Option<&str>, value: &Value) {
