@@ -58,6 +58,10 @@ pub enum Kind {
     Done = 5,
     /// The worker should exit after what it is running.
     Shutdown = 6,
+    /// A request to a fork server.
+    Fork = 7,
+    /// A fork server's reply.
+    Forked = 8,
 }
 
 impl Kind {
@@ -69,6 +73,8 @@ impl Kind {
             4 => Kind::Run,
             5 => Kind::Done,
             6 => Kind::Shutdown,
+            7 => Kind::Fork,
+            8 => Kind::Forked,
             _ => return None,
         })
     }

@@ -36,7 +36,12 @@ fn spawn_copier(worker: u32, source: impl Read + Send + 'static, to_stderr: bool
 }
 
 /// Copies `source` line by line into `sink`, with the worker's prefix.
-fn copy_lines(worker: u32, source: impl Read, mut skip_banner: bool, sink: &mut dyn FnMut(&str)) {
+pub(crate) fn copy_lines(
+    worker: u32,
+    source: impl Read,
+    mut skip_banner: bool,
+    sink: &mut dyn FnMut(&str),
+) {
     let mut reader = BufReader::new(source);
     let mut line = Vec::new();
     let prefix = format!("[worker {worker}] ");

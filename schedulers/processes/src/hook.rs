@@ -31,7 +31,8 @@ pub(crate) fn started_as_worker() -> bool {
 /// The one line that makes a program able to run the `processes`
 /// scheduler: put it first in `main`. When the pool starts the program
 /// again as a worker, this call runs the worker and exits the process; in
-/// the program itself it returns at once.
+/// the program itself it returns at once (after starting the fork server
+/// when `processes.context` is `fork`).
 ///
 /// ```no_run
 /// fn main() {
@@ -78,7 +79,12 @@ pub fn worker_main_with(setup: impl FnOnce(&Registry) -> Result<()>) -> Result<(
         std::process::exit(code);
     }
     HOOK_SEEN.store(true, Ordering::Relaxed);
-    outcome
+    outcome?;
+    let config = barrow_core::config::snapshot()?;
+    if config.get::<String>("processes.context")?.as_deref() == Some("fork") {
+        crate::fork::start_server()?;
+    }
+    Ok(())
 }
 
 /// Set-up runs once per process, however often the hook is reached.

@@ -38,7 +38,12 @@
 //!
 //! - **Start**: the pool starts lazily on the first computation, listens on
 //!   a Unix socket in a private temporary directory, and re-executes the
-//!   program with the socket's path and a secret token in its environment.
+//!   program with the socket's path and a secret token in its environment
+//!   (`processes.context = spawn`, the default). With `fork`, set in the
+//!   environment or a config file so the hook sees it as `main` starts, the
+//!   hook forks a single-threaded fork server before any thread exists, and
+//!   the pool asks it for workers: they start as copies of the program's
+//!   state at the hook.
 //!   Each worker connects, says which build it is (a hash of its executable,
 //!   of its registered functions and codecs) and is refused with both
 //!   identities named when it differs.
@@ -67,9 +72,11 @@
 #![deny(missing_docs, missing_debug_implementations)]
 
 mod executor;
+mod fork;
 mod forward;
 mod hook;
 mod pool;
+mod proc;
 mod settings;
 mod worker;
 

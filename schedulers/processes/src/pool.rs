@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::io::BufReader;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
@@ -17,6 +17,7 @@ use barrow_wire::message::{Kind, Message, read_message, write_message};
 
 use crate::forward::forward_output;
 use crate::hook::{self, env};
+use crate::proc::Proc;
 use crate::settings::Settings;
 
 /// A pool of worker processes for the `processes` scheduler (Dask's
@@ -68,7 +69,7 @@ struct Endpoint {
 pub(crate) struct WorkerProcess {
     pub(crate) id: u32,
     pub(crate) pid: u32,
-    child: Child,
+    child: Proc,
     /// Where messages to it are written.
     pub(crate) stream: UnixStream,
 }
@@ -188,7 +189,16 @@ impl ProcessPool {
         if missing.is_empty() {
             return Ok(());
         }
-        if self.settings.program.is_none() {
+        if self.settings.fork {
+            if !crate::fork::server_running() {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    "processes.context is fork, but no fork server runs: the worker hook starts \
+                     it as `main` starts when the configuration says fork then (set \
+                     BARROW_PROCESSES__CONTEXT=fork or a config file, not a scoped override)",
+                ));
+            }
+        } else if self.settings.program.is_none() {
             check_hook()?;
         }
         // Hashing this executable overlaps with the workers' start-up.
@@ -234,6 +244,20 @@ impl ProcessPool {
             .endpoint
             .as_ref()
             .ok_or_else(|| Error::internal("the pool has no socket"))?;
+        if self.settings.fork {
+            let socket = endpoint.dir.path().join("pool.sock");
+            let pid = crate::fork::fork_worker_via_server(
+                id,
+                &socket.to_string_lossy(),
+                state.token,
+                self.settings.threads_per_worker,
+            )?;
+            return Ok(Pending {
+                id,
+                program: "a fork of this program".to_owned(),
+                child: Proc::Forked { pid, status: None },
+            });
+        }
         let (program, args) = match &self.settings.program {
             Some((program, args)) => (program.clone(), args.clone()),
             None => {
@@ -278,7 +302,7 @@ impl ProcessPool {
         Ok(Pending {
             id,
             program: program.display().to_string(),
-            child,
+            child: Proc::Spawned(child),
         })
     }
 
@@ -459,7 +483,7 @@ impl State {
 struct Pending {
     id: u32,
     program: String,
-    child: Child,
+    child: Proc,
 }
 
 impl Pending {

@@ -27,6 +27,8 @@ pub(crate) struct Settings {
     /// The program to start, and its arguments, instead of this one (tests
     /// of what happens when a worker is not a Barrow program).
     pub program: Option<(PathBuf, Vec<String>)>,
+    /// Workers are forked by the fork server (`processes.context = fork`).
+    pub fork: bool,
 }
 
 impl Settings {
@@ -38,17 +40,7 @@ impl Settings {
                 "num-workers is 0: the processes scheduler needs at least one worker",
             ));
         }
-        if let Some(context) = config.get::<String>("processes.context")?
-            && context != "spawn"
-        {
-            return Err(Error::new(
-                ErrorKind::Config,
-                format!(
-                    "processes.context is '{context}', but this build starts workers only by \
-                     re-executing the program (\"spawn\"); set processes.context to spawn"
-                ),
-            ));
-        }
+        let fork = config.get::<String>("processes.context")?.as_deref() == Some("fork");
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let threads_per_worker = match config.get::<i64>("processes.worker-threads")? {
             Some(n) => usize::try_from(n).unwrap_or(1).max(1),
@@ -76,6 +68,7 @@ impl Settings {
             compression,
             compress_above,
             program: None,
+            fork,
         })
     }
 

@@ -251,15 +251,16 @@ fn the_scheduler_is_found_by_name_with_workers_from_the_call() {
 }
 
 #[test]
-fn the_fork_context_is_refused_with_what_to_set() {
+fn the_fork_context_without_a_fork_server_says_how_to_start_one() {
     let config = barrow_core::config::snapshot()
         .unwrap()
         .with_options([("processes.context", "fork")])
         .unwrap();
-    let err = ProcessPool::with_config(2, &config).unwrap_err();
+    let pool = Arc::new(ProcessPool::with_config(2, &config).unwrap());
+    let (graph, keys) = graph_of(&whoami::func(), 1);
+    let err = run(graph, keys, &on(&pool)).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config);
-    assert!(
-        err.to_string().contains("set processes.context to spawn"),
-        "{err}"
-    );
+    let text = err.to_string();
+    assert!(text.contains("no fork server runs"), "{text}");
+    assert!(text.contains("BARROW_PROCESSES__CONTEXT=fork"), "{text}");
 }
