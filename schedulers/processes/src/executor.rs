@@ -11,7 +11,8 @@ use barrow_wire::WireOptions;
 use barrow_wire::message::{Kind, Message, write_message};
 use barrow_wire::task::{DoneBatch, RunBatch, TaskEncoder};
 
-use crate::pool::{Event, State, slots_by_id, worker_label};
+use crate::pool::{Event, State, slots_by_id};
+use crate::proc::worker_label;
 
 /// One computation's use of a pool.
 pub(crate) struct PoolExecutor<'p> {

@@ -14,6 +14,12 @@ pub(crate) mod env {
     pub const TOKEN: &str = "BARROW_WORKER_TOKEN";
 }
 
+/// What the error says when a worker never arrives.
+pub(crate) const HOOK_HINT: &str = "the processes scheduler runs this program again as its workers; add \
+     `barrow::processes::worker_main();` as the first line of `fn main()` (or \
+     `barrow_processes::worker_main();` without the facade), or \
+     `barrow_processes::worker_entry!();` in a test file";
+
 /// Whether this process passed through the hook without being a worker:
 /// then a re-executed copy of it will reach the hook too.
 static HOOK_SEEN: AtomicBool = AtomicBool::new(false);

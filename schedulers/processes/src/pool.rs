@@ -4,8 +4,7 @@
 use std::collections::HashMap;
 use std::io::BufReader;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
@@ -16,8 +15,9 @@ use barrow_wire::handshake::{BuildIdentity, Hello, Welcome};
 use barrow_wire::message::{Kind, Message, read_message, write_message};
 
 use crate::forward::forward_output;
+use crate::hook::HOOK_HINT;
 use crate::hook::{self, env};
-use crate::proc::Proc;
+use crate::proc::{Pending, Proc, WorkerProcess};
 use crate::settings::Settings;
 
 /// A pool of worker processes for the `processes` scheduler (Dask's
@@ -62,16 +62,6 @@ pub(crate) struct State {
 struct Endpoint {
     dir: tempfile::TempDir,
     listener: UnixListener,
-}
-
-/// One live worker.
-#[derive(Debug)]
-pub(crate) struct WorkerProcess {
-    pub(crate) id: u32,
-    pub(crate) pid: u32,
-    child: Proc,
-    /// Where messages to it are written.
-    pub(crate) stream: UnixStream,
 }
 
 /// What the connections' reader threads report.
@@ -432,12 +422,6 @@ impl ProcessPool {
     }
 }
 
-/// What the error says when a worker never arrives.
-const HOOK_HINT: &str = "the processes scheduler runs this program again as its workers; add \
-     `barrow::processes::worker_main();` as the first line of `fn main()` (or \
-     `barrow_processes::worker_main();` without the facade), or \
-     `barrow_processes::worker_entry!();` in a test file";
-
 fn check_hook() -> Result<()> {
     if hook::started_as_worker() {
         return Err(Error::new(
@@ -473,81 +457,6 @@ impl State {
                 .is_some_and(|w| dead.contains(&w.id) || !matches!(w.child.try_wait(), Ok(None)));
             if gone && let Some(worker) = slot.take() {
                 drop(worker.reap_now());
-            }
-        }
-    }
-}
-
-/// A worker started and not yet connected.
-#[derive(Debug)]
-struct Pending {
-    id: u32,
-    program: String,
-    child: Proc,
-}
-
-impl Pending {
-    fn exited_early(&self, status: ExitStatus) -> Error {
-        Error::new(
-            ErrorKind::Worker,
-            format!(
-                "worker {} ({}, pid {}) {} before connecting to the pool: it is not a Barrow \
-                 program, or its worker set-up failed (see its output above), or {HOOK_HINT}",
-                self.id,
-                self.program,
-                self.child.id(),
-                describe_exit(status)
-            ),
-        )
-    }
-}
-
-/// "exited with code 3", "was killed by signal 9 (SIGKILL)".
-pub(crate) fn describe_exit(status: ExitStatus) -> String {
-    if let Some(code) = status.code() {
-        return format!("exited with code {code}");
-    }
-    match status.signal() {
-        Some(signal) => {
-            let name = match signal {
-                6 => " (SIGABRT: an abort)",
-                9 => " (SIGKILL: killed, perhaps for running out of memory)",
-                11 => " (SIGSEGV: a memory fault)",
-                15 => " (SIGTERM)",
-                _ => "",
-            };
-            format!("was killed by signal {signal}{name}")
-        }
-        None => format!("ended ({status})"),
-    }
-}
-
-impl WorkerProcess {
-    /// Stops a worker that broke its connection, and describes its end.
-    pub(crate) fn reap_now(mut self) -> String {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            return describe_exit(status);
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        "was stopped by the pool".to_owned()
-    }
-
-    /// Waits (briefly) for the dead worker's exit status and describes it.
-    pub(crate) fn reap(mut self) -> String {
-        let deadline = Instant::now() + Duration::from_secs(2);
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => return describe_exit(status),
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(2));
-                }
-                Ok(None) => {
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
-                    return "stopped answering and was killed".to_owned();
-                }
-                Err(e) => return format!("ended (its status cannot be read: {e})"),
             }
         }
     }
@@ -638,11 +547,6 @@ pub(crate) fn shared_pool(settings: Settings) -> Arc<ProcessPool> {
     let pool = Arc::new(ProcessPool::from_settings(settings));
     pools.push(pool.clone());
     pool
-}
-
-/// Worker ids by slot, for messages.
-pub(crate) fn worker_label(worker: &WorkerProcess) -> String {
-    format!("worker {} (pid {})", worker.id, worker.pid)
 }
 
 /// Slots by worker id.
