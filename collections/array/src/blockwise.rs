@@ -105,12 +105,7 @@ struct ToNdarray<T> {
 }
 
 impl<T: Element> Function for ToNdarray<T> {
-    fn name(&self) -> &str {
-        TO_NDARRAY
-    }
-    fn params(&self) -> Option<&[u8]> {
-        Some(&self.params)
-    }
+    crate::kernel::registered_methods!(TO_NDARRAY);
     fn call(&self, inputs: &[Input]) -> Result<Value> {
         let block = arg::<Block<T>>(inputs, 0)?;
         Ok(ndarray_value(block.view().to_owned()))
@@ -153,12 +148,7 @@ impl<U: Element> ToBlock<U> {
 }
 
 impl<U: Element> Function for ToBlock<U> {
-    fn name(&self) -> &str {
-        TO_BLOCK
-    }
-    fn params(&self) -> Option<&[u8]> {
-        Some(&self.params)
-    }
+    crate::kernel::registered_methods!(TO_BLOCK);
     fn call(&self, inputs: &[Input]) -> Result<Value> {
         self.finish(arg::<ArrayD<U>>(inputs, 0)?.clone(), inputs)
     }

@@ -76,13 +76,7 @@ fn getter(dtype: &DType) -> Result<Func> {
 factory!(FROM_ARRAY, DType, getter);
 
 impl<T: Element> Function for Getter<T> {
-    fn name(&self) -> &str {
-        FROM_ARRAY
-    }
-
-    fn params(&self) -> Option<&[u8]> {
-        Some(&self.params)
-    }
+    crate::kernel::registered_methods!(FROM_ARRAY);
 
     fn call(&self, inputs: &[Input]) -> Result<Value> {
         let (Some(source), Some(geometry)) = (inputs.first(), inputs.get(1)) else {

@@ -85,6 +85,31 @@ macro_rules! signature_methods {
     };
 }
 
+/// `Function::name` and `Function::params` of a registered kernel with a
+/// `params` field: named by a factory's constant (`registered_methods!(RESHAPE)`)
+/// or by its own `name` field (`registered_methods!()`).
+macro_rules! registered_methods {
+    () => {
+        fn name(&self) -> &str {
+            &self.name
+        }
+
+        fn params(&self) -> Option<&[u8]> {
+            Some(&self.params)
+        }
+    };
+    ($name:expr) => {
+        fn name(&self) -> &str {
+            $name
+        }
+
+        fn params(&self) -> Option<&[u8]> {
+            Some(&self.params)
+        }
+    };
+}
+pub(crate) use registered_methods;
+
 /// Names a kernel and the parameters that make two of them the same task.
 #[derive(Debug, Clone)]
 pub(crate) struct Signature {

@@ -76,12 +76,7 @@ fn permute<T: Element>(block: Block<T>, perm: &[usize]) -> Block<T> {
 }
 
 impl<T: Element> Function for Permute<T> {
-    fn name(&self) -> &str {
-        TRANSPOSE
-    }
-    fn params(&self) -> Option<&[u8]> {
-        Some(&self.params)
-    }
+    crate::kernel::registered_methods!(TRANSPOSE);
     fn call(&self, inputs: &[Input]) -> Result<Value> {
         let block = block_ref::<T>(
             inputs
@@ -113,12 +108,7 @@ struct InsertAxis<T> {
 }
 
 impl<T: Element> Function for InsertAxis<T> {
-    fn name(&self) -> &str {
-        STACK
-    }
-    fn params(&self) -> Option<&[u8]> {
-        Some(&self.params)
-    }
+    crate::kernel::registered_methods!(STACK);
     fn call(&self, inputs: &[Input]) -> Result<Value> {
         let block = block_ref::<T>(
             inputs
@@ -348,12 +338,7 @@ struct ReshapeBlock<T> {
 }
 
 impl<T: Element> Function for ReshapeBlock<T> {
-    fn name(&self) -> &str {
-        RESHAPE
-    }
-    fn params(&self) -> Option<&[u8]> {
-        Some(&self.params)
-    }
+    crate::kernel::registered_methods!(RESHAPE);
     fn call(&self, inputs: &[Input]) -> Result<Value> {
         let (Some(block), Some(shape)) = (inputs.first(), inputs.get(1)) else {
             return Err(invalid("reshape takes a block and its new shape"));

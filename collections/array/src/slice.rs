@@ -195,12 +195,7 @@ struct SliceBlock<T> {
 }
 
 impl<T: Element> Function for SliceBlock<T> {
-    fn name(&self) -> &str {
-        GETITEM
-    }
-    fn params(&self) -> Option<&[u8]> {
-        Some(&self.params)
-    }
+    crate::kernel::registered_methods!(GETITEM);
     fn call(&self, inputs: &[Input]) -> Result<Value> {
         let (Some(block), Some(spec)) = (inputs.first(), inputs.get(1)) else {
             return Err(invalid("getitem takes a block and a slice"));
@@ -253,12 +248,7 @@ struct Take<T> {
 }
 
 impl<T: Element> Function for Take<T> {
-    fn name(&self) -> &str {
-        TAKE
-    }
-    fn params(&self) -> Option<&[u8]> {
-        Some(&self.params)
-    }
+    crate::kernel::registered_methods!(TAKE);
     fn call(&self, inputs: &[Input]) -> Result<Value> {
         let (Some(block), Some(at)) = (inputs.first(), inputs.get(1)) else {
             return Err(invalid("take takes a block and positions"));

@@ -43,13 +43,7 @@ struct Assemble<T> {
 }
 
 impl<T: Element> Function for Assemble<T> {
-    fn name(&self) -> &str {
-        RECHUNK
-    }
-
-    fn params(&self) -> Option<&[u8]> {
-        Some(&self.params)
-    }
+    crate::kernel::registered_methods!(RECHUNK);
 
     fn call(&self, inputs: &[Input]) -> Result<Value> {
         let (Some(pieces), Some(geometry)) = (inputs.first(), inputs.get(1)) else {

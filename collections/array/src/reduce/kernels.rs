@@ -179,12 +179,7 @@ fn chunk_partials<T: Element, R: Reducer<T>>(
 }
 
 impl<T: Element, R: Reducer<T>> Function for ChunkReduce<T, R> {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn params(&self) -> Option<&[u8]> {
-        Some(&self.params)
-    }
+    crate::kernel::registered_methods!();
     fn call(&self, inputs: &[Input]) -> Result<Value> {
         let (Some(block), Some(start)) = (inputs.first(), inputs.get(1)) else {
             return Err(invalid("a chunk reduction takes a block and its start"));
@@ -234,12 +229,7 @@ struct StreamReduce<T, R> {
 }
 
 impl<T: Element, R: Reducer<T>> Function for StreamReduce<T, R> {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn params(&self) -> Option<&[u8]> {
-        Some(&self.params)
-    }
+    crate::kernel::registered_methods!();
     fn call(&self, inputs: &[Input]) -> Result<Value> {
         let geometry = inputs
             .first()
@@ -272,12 +262,7 @@ struct Combine<T, R> {
 }
 
 impl<T: Element, R: Reducer<T>> Function for Combine<T, R> {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn params(&self) -> Option<&[u8]> {
-        Some(&self.params)
-    }
+    crate::kernel::registered_methods!();
     fn call(&self, inputs: &[Input]) -> Result<Value> {
         let partials = combine_list(&self.reducer, inputs)?;
         let nbytes = partials.len() * std::mem::size_of::<Option<R::P>>();
@@ -299,12 +284,7 @@ struct Aggregate<T, R> {
 }
 
 impl<T: Element, R: Reducer<T>> Function for Aggregate<T, R> {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn params(&self) -> Option<&[u8]> {
-        Some(&self.params)
-    }
+    crate::kernel::registered_methods!();
     fn call(&self, inputs: &[Input]) -> Result<Value> {
         let partials = combine_list(&self.reducer, inputs)?;
         let mut results = Vec::with_capacity(partials.len());
