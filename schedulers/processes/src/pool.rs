@@ -45,7 +45,7 @@ pub struct ProcessPool {
 /// What a running pool holds; one computation holds it at a time.
 #[derive(Debug)]
 pub(crate) struct State {
-    /// Made with the first worker: the socket's directory and listener.
+    /// The socket's directory and listener, while workers are joining.
     endpoint: Option<Endpoint>,
     /// One slot per worker; `None` until started, or after it died.
     pub(crate) workers: Vec<Option<WorkerProcess>>,
@@ -199,7 +199,7 @@ impl ProcessPool {
                 registry.functions().names(),
             )
         });
-        if state.endpoint.is_none() {
+        {
             let dir = tempfile::Builder::new()
                 .prefix("barrow-pool-")
                 .tempdir()
@@ -221,6 +221,11 @@ impl ProcessPool {
             .join()
             .map_err(|_| Error::internal("hashing the executable panicked"))?;
         let result = self.accept_all(state, &mut starting, &own);
+        // The socket is only for joining: removing it now leaves nothing
+        // behind in the temporary folder, even for a pool that is never
+        // dropped (a shared pool lives in a static). A replacement worker
+        // gets a fresh one.
+        state.endpoint = None;
         // Whatever did not make it is stopped.
         for (_, mut pending) in starting {
             let _ = pending.child.kill();
