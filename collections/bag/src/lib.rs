@@ -55,8 +55,8 @@
 //! registered operations — its sources, the string steps
 //! ([`Bag::split_whitespace`], [`Bag::split`], [`Bag::to_lowercase`], …),
 //! `flatten` of strings, `random_sample`, functions registered with
-//! `#[barrow::task]` through [`Bag::map_func`], [`Bag::filter_func`] and
-//! [`Bag::flat_map_func`], then `compute`, `count`, `sum`, `frequencies`,
+//! `#[barrow::task]` through [`Bag::map_func`], [`Bag::filter_func`],
+//! [`Bag::flat_map_func`] and [`Bag::map_partitions_func`], then `compute`, `count`, `sum`, `frequencies`,
 //! `topk`, [`Bag::most_common`] and the other reductions without closures
 //! — on elements of the common types (`String`, `i64`, `u64`, `f64`,
 //! `bool`, …) keeps a serializable recipe of its pipeline, and its tasks

@@ -5,11 +5,11 @@
 //! registered operations keeps a *recipe*: where the elements come from
 //! (stored partitions, a range, blocks of text files) and the steps applied
 //! since (built-in string steps, `flatten`, `random_sample`, and functions
-//! registered by name). The recipe is encoded into the parameters of the
-//! bag's partition tasks when the graph is built; a worker process decodes
-//! it and rebuilds the same feed from the same builders
-//! ([`crate::steps`]), so the two cannot drift apart. Locally the recipe is
-//! never read: the closures run as they always did.
+//! registered by name, on elements or on whole partitions). The recipe is
+//! encoded into the parameters of the bag's partition tasks when the graph
+//! is built; a worker process decodes it and rebuilds the same feed from
+//! the same builders ([`crate::steps`]), so the two cannot drift apart.
+//! Locally the recipe is never read: the closures run as they always did.
 
 use std::any::{Any, TypeId};
 use std::sync::Arc;
@@ -187,6 +187,15 @@ pub(crate) enum Step {
         /// The type of the elements of the lists it returns.
         out: ElemType,
     },
+    /// `map_partitions_func`: a registered function from a whole partition
+    /// (a `Vec` of the elements) to the new partition, a list of `out`s.
+    /// Last, so the encodings of the steps before it are unchanged.
+    MapPartitions {
+        /// The function.
+        func: FuncRef,
+        /// The type of the elements of the list it returns.
+        out: ElemType,
+    },
 }
 
 /// One block of a text file, as a recipe carries it.
@@ -331,6 +340,12 @@ impl Step {
                 let func = func.resolve()?;
                 with_elem!(feed.elem, T => with_elem!(*out, U => {
                     AnyFeed::new(steps::flat_map_func::<T, U>(feed.typed()?, func))
+                }))
+            }
+            Step::MapPartitions { func, out } => {
+                let func = func.resolve()?;
+                with_elem!(feed.elem, T => with_elem!(*out, U => {
+                    AnyFeed::new(steps::map_partitions_func::<T, U>(feed.typed()?, func))
                 }))
             }
         })

@@ -5,7 +5,37 @@ use barrow_core::function::Input;
 use barrow_core::{ErrorKind, Registry, Value};
 
 use super::*;
-use crate::recipe::{SourceSpec, Step};
+use crate::recipe::{FuncRef, SourceSpec, Step};
+
+/// A partition, reversed: a registered whole-partition function.
+#[barrow_core::task(name = "barrow.bag.tests.reversed")]
+#[allow(
+    clippy::ptr_arg,
+    reason = "task functions take partitions as the type values hold"
+)]
+fn reversed(part: &Vec<i64>) -> Vec<i64> {
+    part.iter().rev().copied().collect()
+}
+
+/// A partition's length, as a partition of one `u64`.
+#[barrow_core::task(name = "barrow.bag.tests.length")]
+#[allow(
+    clippy::ptr_arg,
+    reason = "task functions take partitions as the type values hold"
+)]
+fn length(part: &Vec<i64>) -> Vec<u64> {
+    vec![part.len() as u64]
+}
+
+/// Negates a number: a registered element function.
+#[barrow_core::task(name = "barrow.bag.tests.negated")]
+fn negated(x: &i64) -> i64 {
+    -x
+}
+
+fn registered(func: &Func) -> FuncRef {
+    FuncRef::to_registered(func).expect("registered by #[barrow_core::task]")
+}
 
 /// A few elements of each registered type.
 trait Examples: Sized {
@@ -178,4 +208,119 @@ fn damaged_or_mismatched_parameters_are_errors() {
     let params = encode_params(AGGREGATE, &(ElemType::Str, End::Sum)).unwrap();
     let error = functions.resolve(AGGREGATE, Some(&params)).unwrap_err();
     assert!(error.to_string().contains("no registered Sum"), "{error}");
+}
+
+#[test]
+fn recipes_with_every_step_round_trip_through_their_encoding() {
+    let func = registered(&reversed::func());
+    let every_step = [
+        Step::SplitWhitespace,
+        Step::Lowercase,
+        Step::Uppercase,
+        Step::Trim,
+        Step::Split(",".into()),
+        Step::Flatten,
+        Step::Sample {
+            prob: 0.25,
+            seed: 9,
+        },
+        Step::Map {
+            func: func.clone(),
+            out: ElemType::U64,
+        },
+        Step::Filter(func.clone()),
+        Step::FlatMap {
+            func: func.clone(),
+            out: ElemType::Str,
+        },
+        Step::MapPartitions {
+            func,
+            out: ElemType::I64Count,
+        },
+    ];
+    let sources = [
+        SourceSpec::Stored(ElemType::I64),
+        SourceSpec::Range {
+            n: 10,
+            partitions: 3,
+        },
+    ];
+    for source in sources {
+        let recipe = every_step.iter().fold(Recipe::new(source), |recipe, step| {
+            recipe.then(step.clone())
+        });
+        for end in &End::ALL {
+            let bytes = encode_params(PARTITION, &(&*recipe, end)).unwrap();
+            let (decoded, decoded_end): (Recipe, End) = decode_params(PARTITION, &bytes).unwrap();
+            assert_eq!((&decoded, &decoded_end), (&*recipe, end));
+        }
+    }
+}
+
+/// Runs the partition task of `recipe` ending in `end` as a worker would:
+/// rebuilt from its name and parameters, on `partition` crossed as bytes.
+fn run_partition<T: 'static>(recipe: &Recipe, end: &End, partition: Vec<i64>) -> Value {
+    let (name, params) = partition_naming::<T>(Some(recipe), Some(end)).unwrap();
+    let part = resolve(&name, &params);
+    let inputs = [
+        Input::Value(Value::new(1u32)),
+        Input::Value(ship(&Value::new(partition))),
+    ];
+    ship(&part.call(&inputs).unwrap())
+}
+
+#[test]
+fn a_map_partitions_step_rebuilds_in_a_worker() {
+    let recipe = Recipe::stored::<i64>().unwrap().then(Step::MapPartitions {
+        func: registered(&reversed::func()),
+        out: ElemType::I64,
+    });
+    let stored = run_partition::<i64>(&recipe, &End::Store, vec![1, 2, 3]);
+    assert_eq!(stored.downcast_ref::<Vec<i64>>().unwrap(), &[3, 2, 1]);
+    // An element step after it, fused into the same task.
+    let then_map = recipe.then(Step::Map {
+        func: registered(&negated::func()),
+        out: ElemType::I64,
+    });
+    let stored = run_partition::<i64>(&then_map, &End::Store, vec![1, 2, 3]);
+    assert_eq!(stored.downcast_ref::<Vec<i64>>().unwrap(), &[-3, -2, -1]);
+    let sum = run_partition::<i64>(&then_map, &End::Sum, vec![1, 2, 3]);
+    assert_eq!(sum.downcast_ref::<i64>().unwrap(), &-6);
+    // To another element type, on an empty partition.
+    let lengths = Recipe::stored::<i64>().unwrap().then(Step::MapPartitions {
+        func: registered(&length::func()),
+        out: ElemType::U64,
+    });
+    let stored = run_partition::<u64>(&lengths, &End::Store, Vec::new());
+    assert_eq!(stored.downcast_ref::<Vec<u64>>().unwrap(), &[0]);
+}
+
+#[test]
+fn a_map_partitions_step_that_does_not_fit_fails_naming_the_function() {
+    // A list of u64s where the recipe says i64s: the rebuilt task fails
+    // when it runs, naming the function and both types.
+    let recipe = Recipe::stored::<i64>().unwrap().then(Step::MapPartitions {
+        func: registered(&length::func()),
+        out: ElemType::I64,
+    });
+    let (name, params) = partition_naming::<i64>(Some(&recipe), Some(&End::Store)).unwrap();
+    let part = resolve(&name, &params);
+    let inputs = [
+        Input::Value(Value::new(0u32)),
+        Input::Value(Value::new(vec![1i64])),
+    ];
+    let error = part.call(&inputs).unwrap_err();
+    let text = error.to_string();
+    assert_eq!(error.kind(), ErrorKind::TaskFailed, "{text}");
+    assert!(
+        text.contains("map_partitions_func('barrow.bag.tests.length') on partition 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("alloc::vec::Vec<u64>") && text.contains("alloc::vec::Vec<i64>"),
+        "{text}"
+    );
+    // A closure is not registered, so no recipe step names it.
+    let closure = Func::new("not-registered", |part: &Vec<i64>| part.clone());
+    assert!(FuncRef::to_registered(&closure).is_none());
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use barrow_core::function::Input;
-use barrow_core::{Error, Func, Result, Value};
+use barrow_core::{Error, ErrorKind, Func, Result, Value};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 
@@ -190,4 +190,52 @@ pub(crate) fn flat_map_func<T: Element, U: Element>(parent: Feed<T>, func: Func)
             Ok(())
         })
     })
+}
+
+/// The elements of the list `func` (a task function from `&Vec<T>` to
+/// `Vec<U>`) gives for each whole partition: the partition's elements are
+/// gathered into one `Vec<T>`, handed to `func` as its only argument, and
+/// the `Vec<U>` it returns is fed on, element by element, to the steps
+/// after it.
+pub(crate) fn map_partitions_func<T: Element, U: Element>(parent: Feed<T>, func: Func) -> Feed<U> {
+    Arc::new(move |part: &Part<'_>, sink: Sink<'_, U>| {
+        let op = || format!("map_partitions_func('{}')", func.name());
+        let mut elements = Vec::new();
+        parent(part, &mut |x| {
+            elements.push(x);
+            Ok(())
+        })?;
+        let mut inputs = [Input::Value(Value::new(elements))];
+        let out = func
+            .call_taking(&mut inputs)
+            .map_err(|e| partition_error(&op(), part.index, e))?;
+        let got = out.type_name();
+        let items = out.take_or_clone::<Vec<U>>().map_err(|e| {
+            Error::new(
+                ErrorKind::TaskFailed,
+                format!(
+                    "{} on partition {} returned a {got}, but it must return the new \
+                     partition, a {}",
+                    op(),
+                    part.index,
+                    std::any::type_name::<Vec<U>>()
+                ),
+            )
+            .with_source(e)
+        })?;
+        for y in items {
+            sink(y)?;
+        }
+        Ok(())
+    })
+}
+
+/// An error of a user function on a whole partition, with the operation
+/// and the partition (the task's key is added by the scheduler).
+fn partition_error(operation: &str, partition: usize, error: Error) -> Error {
+    Error::new(
+        ErrorKind::TaskFailed,
+        format!("{operation} failed on partition {partition}: {error}"),
+    )
+    .with_source(error)
 }

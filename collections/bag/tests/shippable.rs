@@ -64,6 +64,55 @@ fn vowels(word: &String) -> Vec<String> {
         .collect()
 }
 
+/// The running totals of a partition: depends on the whole partition.
+#[barrow_core::task(name = "tests.shippable.running_total")]
+#[allow(
+    clippy::ptr_arg,
+    reason = "task functions take partitions as the type values hold"
+)]
+fn running_total(part: &Vec<i64>) -> Vec<i64> {
+    part.iter()
+        .scan(0, |total, x| {
+            *total += x;
+            Some(*total)
+        })
+        .collect()
+}
+
+/// A partition's length, as a partition of one element.
+#[barrow_core::task(name = "tests.shippable.partition_len")]
+#[allow(
+    clippy::ptr_arg,
+    reason = "task functions take partitions as the type values hold"
+)]
+fn partition_len(part: &Vec<i64>) -> Vec<u64> {
+    vec![part.len() as u64]
+}
+
+/// A partition's total: a number, not the new partition a
+/// `map_partitions_func` needs.
+#[barrow_core::task(name = "tests.shippable.partition_total")]
+#[allow(
+    clippy::ptr_arg,
+    reason = "task functions take partitions as the type values hold"
+)]
+fn partition_total(part: &Vec<i64>) -> i64 {
+    part.iter().sum()
+}
+
+/// The distinct words of a partition, sorted: a partition of strings.
+#[barrow_core::task(name = "tests.shippable.sorted_distinct")]
+#[allow(
+    clippy::ptr_arg,
+    reason = "task functions take partitions as the type values hold"
+)]
+fn sorted_distinct(part: &Vec<String>) -> Vec<String> {
+    let mut words = part.clone();
+    words.sort_unstable();
+    words.dedup();
+    words
+}
+
 fn sync() -> Options {
     barrow_local::link();
     Options::new().scheduler("sync")
@@ -359,5 +408,205 @@ fn a_failing_registered_function_names_itself_and_the_partition() -> Result<()> 
             .contains("map_func('tests.shippable.vowels')"),
         "{error}"
     );
+    Ok(())
+}
+
+/// Running totals of `partitions`, partition by partition.
+fn running_totals(partitions: &[Vec<i64>]) -> Vec<i64> {
+    partitions
+        .iter()
+        .flat_map(|part| {
+            part.iter().scan(0, |total, x| {
+                *total += x;
+                Some(*total)
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn map_partitions_func_ships_and_sees_whole_partitions() -> Result<()> {
+    let partitions = vec![vec![1, 2, 3], vec![4, 5], vec![6], vec![7, 8, 9, 10]];
+    let bag = Bag::from_partitions(partitions.clone())?;
+    let totals = bag.map_partitions_func::<i64>(&running_total::func());
+    barrow_wire::check_serializable(totals.graph_ref(), Registry::global())?;
+    // Locally (sync and threads), with rebuilt functions, and with values
+    // crossing as bytes.
+    let expected = running_totals(&partitions);
+    assert_eq!(expected, [1, 3, 6, 4, 9, 6, 7, 15, 24, 34]);
+    assert_ships(&totals, &expected);
+    let graph = totals.graph()?;
+    let partition_tasks: Vec<&str> = graph
+        .iter()
+        .filter_map(|(_, task)| task.function_name())
+        .collect();
+    assert_eq!(partition_tasks, ["barrow.bag.partition"; 4]);
+
+    // After a registered element step, and before a reduction.
+    let after_map = bag
+        .map_func::<i64>(&triple_plus_one::func())
+        .map_partitions_func::<i64>(&running_total::func());
+    let tripled: Vec<Vec<i64>> = partitions
+        .iter()
+        .map(|p| p.iter().map(|x| x * 3 + 1).collect())
+        .collect();
+    assert_ships(&after_map.count(), &10);
+    assert_ships(
+        &after_map.max(),
+        &running_totals(&tripled).into_iter().max(),
+    );
+    // To another element type.
+    let lengths = bag.map_partitions_func::<u64>(&partition_len::func());
+    assert_ships(&lengths, &vec![3, 2, 1, 4]);
+    assert_ships(&lengths.sum(), &10);
+    Ok(())
+}
+
+#[test]
+fn map_partitions_func_then_map_func_then_sum_fuses_into_one_task_per_partition() -> Result<()> {
+    let partitions = vec![vec![1, 2, 3], vec![4, 5], vec![6, 7]];
+    let bag = Bag::from_partitions(partitions.clone())?;
+    let chain = bag
+        .map_partitions_func::<i64>(&running_total::func())
+        .map_func::<i64>(&triple_plus_one::func())
+        .filter_func(&divisible_by_seven::func());
+    let expected: Vec<i64> = running_totals(&partitions)
+        .into_iter()
+        .map(|x| x * 3 + 1)
+        .filter(|x| x % 7 == 0)
+        .collect();
+    assert_eq!(expected, [28]);
+    assert_ships(&chain, &expected);
+    let total = bag
+        .map_partitions_func::<i64>(&running_total::func())
+        .map_func::<i64>(&triple_plus_one::func())
+        .sum();
+    let expected_total: i64 = running_totals(&partitions).iter().map(|x| x * 3 + 1).sum();
+    assert_ships(&total, &expected_total);
+    // The steps add no task: as many as the sum of the bag itself.
+    assert_eq!(total.graph()?.len(), bag.sum().graph()?.len());
+    // Steps after it keep their own names in the task names of a local bag.
+    let closure = Func::new("batch-closure", |part: &Vec<i64>| part.clone());
+    let local = bag
+        .map_partitions_func::<i64>(&closure)
+        .map(|x| x + 1)
+        .count();
+    assert_eq!(local.graph()?.len(), bag.count().graph()?.len());
+    Ok(())
+}
+
+#[test]
+fn map_partitions_func_is_called_on_empty_partitions() -> Result<()> {
+    let bag = Bag::from_partitions(vec![vec![5i64, 6], Vec::new(), vec![7]])?;
+    let lengths = bag.map_partitions_func::<u64>(&partition_len::func());
+    assert_ships(&lengths, &vec![2, 0, 1]);
+    let totals = bag.map_partitions_func::<i64>(&running_total::func());
+    assert_ships(&totals, &vec![5, 11, 7]);
+    assert_ships(&totals.count(), &3);
+    // A filter leaving a partition empty before it.
+    let none_of_them = bag
+        .filter_func(&divisible_by_seven::func())
+        .map_partitions_func::<u64>(&partition_len::func());
+    assert_ships(&none_of_them, &vec![0, 0, 1]);
+    Ok(())
+}
+
+#[test]
+fn map_partitions_func_on_strings_ships_after_text_steps() -> Result<()> {
+    // Partitions ["b a b", "c a"] and ["a d d"].
+    let lines = Bag::from_sequence(["b a b", "c a", "a d d"].map(String::from), 2)?;
+    let words = lines
+        .split_whitespace()
+        .map_partitions_func::<String>(&sorted_distinct::func())
+        .to_uppercase();
+    assert_ships(
+        &words,
+        &["A", "B", "C", "A", "D"].map(String::from).to_vec(),
+    );
+    assert_ships(
+        &words.frequencies().most_common(1),
+        &vec![("A".to_string(), 2)],
+    );
+    Ok(())
+}
+
+#[test]
+fn map_partitions_func_of_the_wrong_type_names_the_function_and_the_types() -> Result<()> {
+    let bag = Bag::from_partitions(vec![vec![1i64, 2], vec![3]])?;
+    // A function returning a number, not a partition.
+    let wrong = bag.map_partitions_func::<i64>(&partition_total::func());
+    barrow_wire::check_serializable(&wrong.graph()?, Registry::global())?;
+    for scheduler in ["sync", "threads"] {
+        let options = Options::new().scheduler(scheduler);
+        let error = compute_with(&wrong, &options).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::TaskFailed, "{error}");
+        let text = error.to_string();
+        assert!(
+            text.contains("map_partitions_func('tests.shippable.partition_total')"),
+            "{text}"
+        );
+        assert!(text.contains("alloc::vec::Vec<i64>"), "{text}");
+        assert!(text.contains("returned a i64"), "{text}");
+        assert!(text.contains("on partition "), "{text}");
+    }
+    // A list of the wrong element type.
+    let error = compute_with(
+        bag.map_partitions_func::<i64>(&partition_len::func()).sum(),
+        &sync(),
+    )
+    .unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains("map_partitions_func('tests.shippable.partition_len')"),
+        "{text}"
+    );
+    assert!(
+        text.contains("returned a alloc::vec::Vec<u64>") && text.contains("a alloc::vec::Vec<i64>"),
+        "{text}"
+    );
+    // A function over partitions of another element type.
+    let texts = Bag::from_partitions(vec![vec![1.5f64]])?;
+    let error = compute_with(
+        &texts.map_partitions_func::<i64>(&running_total::func()),
+        &sync(),
+    )
+    .unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains("map_partitions_func('tests.shippable.running_total') failed on partition 0"),
+        "{text}"
+    );
+    assert!(text.contains("Vec<f64>"), "{text}");
+    Ok(())
+}
+
+#[test]
+fn map_partitions_func_with_a_closure_computes_locally_but_is_refused() -> Result<()> {
+    let closure = Func::new("my-batch", |part: &Vec<i64>| -> Vec<i64> {
+        part.iter().rev().copied().collect()
+    });
+    let bag = Bag::from_partitions(vec![vec![1i64, 2, 3], Vec::new(), vec![4, 5]])?;
+    let reversed = bag.map_partitions_func::<i64>(&closure);
+    for scheduler in ["sync", "threads"] {
+        let options = Options::new().scheduler(scheduler);
+        assert_eq!(compute_with(&reversed, &options)?, [3, 2, 1, 5, 4]);
+    }
+    let total = reversed.map_func::<i64>(&triple_plus_one::func()).sum();
+    let error = barrow_wire::check_serializable(&total.graph()?, Registry::global()).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::NotShippable);
+    assert!(
+        error
+            .to_string()
+            .contains("'map_partitions_func(my-batch)-map_func-sum'"),
+        "{error}"
+    );
+    assert_eq!(compute_with(total, &sync())?, 15 * 3 + 5);
+    // An element type outside the registered set computes locally too.
+    let small = Bag::from_partitions(vec![vec![1i64, 2]])?;
+    let as_i32 = Func::new("to-i32", |part: &Vec<i64>| -> Vec<i32> {
+        part.iter().map(|&x| x as i32).collect()
+    });
+    let ints = small.map_partitions_func::<i32>(&as_i32);
+    assert_eq!(compute_with(&ints, &sync())?, [1, 2]);
     Ok(())
 }
