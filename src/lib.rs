@@ -65,6 +65,13 @@ pub use barrow_array as array;
 #[cfg_attr(docsrs, doc(cfg(feature = "diagnostics")))]
 pub use barrow_diagnostics as diagnostics;
 
+/// Plugins: libraries built against `barrow-plugin`, loaded at run time
+/// from the configuration (`BARROW_PLUGINS__LOAD`, `plugins.paths`) or in
+/// code with [`plugins::load`](barrow_plugin_host::load).
+#[cfg(feature = "plugins")]
+#[cfg_attr(docsrs, doc(cfg(feature = "plugins")))]
+pub use barrow_plugin_host as plugins;
+
 /// Items the macros refer to; not part of the public API.
 #[doc(hidden)]
 pub mod __private {

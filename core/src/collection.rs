@@ -285,7 +285,12 @@ fn run(
         Some(registry) => registry,
         None => Registry::global(),
     };
-    let config = options.resolve_config()?;
+    let mut config = options.resolve_config()?;
+    if crate::hooks::before_run(registry, &config)? {
+        // Keys a plugin declared were unknown when first read.
+        config = options.resolve_config()?;
+        crate::hooks::before_run(registry, &config)?;
+    }
     let scheduler = choose_scheduler(registry, options, &config, collection_default)?;
     let optimize = match options.optimize_graph_option() {
         Some(on) => on,

@@ -48,6 +48,7 @@ pub mod error;
 pub mod execute;
 pub mod function;
 pub mod graph;
+pub mod hooks;
 pub mod inspect;
 pub mod key;
 pub mod optimize;

@@ -1,6 +1,8 @@
-//! The `barrow` command: `barrow config list | get | paths | validate`.
+//! The `barrow` command: `barrow config list | get | paths | validate` and
+//! `barrow plugin inspect | list`.
 //!
-//! A thin shell over `barrow_config::cli`, where the logic and its tests live.
+//! A thin shell over `barrow_config::cli` and `barrow_plugin_host::cli`,
+//! where the logic and its tests live.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -22,6 +24,22 @@ enum Command {
     /// Show and check Barrow's configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Inspect plugin libraries and the plugins the configuration loads.
+    #[cfg(feature = "plugins")]
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[cfg(feature = "plugins")]
+#[derive(Debug, Subcommand)]
+enum PluginCommand {
+    /// A plugin's name, version, ABI version and everything it provides.
+    Inspect {
+        /// The plugin's library file.
+        path: PathBuf,
+    },
+    /// The plugins the configuration loads, and from where.
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -52,11 +70,17 @@ enum ConfigCommand {
 fn main() -> ExitCode {
     let args = Args::parse();
     let config = Config::process();
+    #[cfg(feature = "plugins")]
+    if let Command::Plugin(command) = &args.command {
+        return plugin(command, config);
+    }
     let output = match args.command {
         Command::Config(ConfigCommand::List { json }) => cli::list(config, json),
         Command::Config(ConfigCommand::Get { key }) => cli::get(config, &key),
         Command::Config(ConfigCommand::Paths) => cli::paths(config),
         Command::Config(ConfigCommand::Validate { files }) => cli::validate(config, &files),
+        #[cfg(feature = "plugins")]
+        Command::Plugin(_) => return ExitCode::FAILURE,
     };
     // A closed pipe (`barrow config list | head`) is not an error worth a panic.
     let _ = std::io::stdout().write_all(output.stdout().as_bytes());
@@ -65,5 +89,27 @@ fn main() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+#[cfg(feature = "plugins")]
+fn plugin(command: &PluginCommand, config: &Config) -> ExitCode {
+    use barrow_plugin_host::cli as plugins;
+    let result = match command {
+        PluginCommand::Inspect { path } => plugins::inspect(path).map(|text| (text, true)),
+        PluginCommand::List => config
+            .snapshot()
+            .map_err(barrow_plugin_host::Error::from)
+            .and_then(|snapshot| plugins::list(&snapshot)),
+    };
+    match result {
+        Ok((text, ok)) => {
+            let _ = std::io::stdout().write_all(text.as_bytes());
+            if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+        }
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }

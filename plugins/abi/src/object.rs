@@ -109,6 +109,7 @@ pub(crate) fn downcast<T: Object>(object: &AbiObject) -> Option<&T> {
 /// Runs `f`, turning its error or its panic into an [`AbiError`]: a panic
 /// must never unwind into the host, which would abort it.
 pub(crate) fn guard<T>(f: impl FnOnce() -> Result<T>) -> RResult<T, AbiError> {
+    quiet_panics();
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(value)) => ROk(value),
         Ok(Err(error)) => RErr(AbiError {
@@ -121,12 +122,36 @@ pub(crate) fn guard<T>(f: impl FnOnce() -> Result<T>) -> RResult<T, AbiError> {
                 .map(|s| s.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "a panic without a message".to_owned());
+            let message = match PANIC_AT.with(|at| at.take()) {
+                Some(at) => format!("{message} (at {at})"),
+                None => message,
+            };
             RErr(AbiError {
                 panicked: true,
                 message: message.into(),
             })
         }
     }
+}
+
+thread_local! {
+    /// Where the last panic on this thread happened, for its error.
+    static PANIC_AT: std::cell::Cell<Option<String>> = const { std::cell::Cell::new(None) };
+}
+
+/// A plugin has its own copy of `std`, whose default hook would print every
+/// caught panic with a backtrace to the host's stderr: the host reports it
+/// as the task's error instead, with the place this hook records.
+fn quiet_panics() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            if let Some(location) = info.location() {
+                let at = format!("{}:{}:{}", location.file(), location.line(), location.column());
+                PANIC_AT.with(|cell| cell.set(Some(at)));
+            }
+        }));
+    });
 }
 
 /// The boxed author's decoder, for [`crate::Codec::of`].
