@@ -244,7 +244,8 @@ pub trait SinkImpl {
     /// Sets a string result.
     fn string(&mut self, value: RStr<'_>);
     /// Sets a result of numbers and returns its zeroed buffer to fill.
-    fn numbers(&mut self, kind: Shape, dtype: Dtype, shape: RSlice<'_, usize>) -> RSliceMut<'_, u8>;
+    fn numbers(&mut self, kind: Shape, dtype: Dtype, shape: RSlice<'_, usize>)
+    -> RSliceMut<'_, u8>;
     /// Sets an empty `Vec<String>` result, with room for `capacity`.
     fn strings(&mut self, capacity: usize);
     /// Adds one string to the `Vec<String>` result.
@@ -318,7 +319,8 @@ pub struct CodecDecl {
 }
 
 /// Decodes bytes with codec `index` of a [`CodecsTable`].
-pub type DecodeFn = extern "C" fn(index: usize, bytes: RSlice<'_, u8>) -> RResult<AbiObject, AbiError>;
+pub type DecodeFn =
+    extern "C" fn(index: usize, bytes: RSlice<'_, u8>) -> RResult<AbiObject, AbiError>;
 
 /// Capability [`capability::CODECS`].
 #[repr(C)]
@@ -372,7 +374,8 @@ pub struct SetupOutcome {
 }
 
 /// Runs set-up step `index` of a [`SetupTable`].
-pub type RunSetupFn = extern "C" fn(index: usize, env: &SetupEnv) -> RResult<SetupOutcome, AbiError>;
+pub type RunSetupFn =
+    extern "C" fn(index: usize, env: &SetupEnv) -> RResult<SetupOutcome, AbiError>;
 
 /// Capability [`capability::SETUP`].
 #[repr(C)]
@@ -432,6 +435,9 @@ pub struct SchedulersTable {
     /// The schedulers, in index order.
     pub schedulers: RVec<SchedulerDecl>,
     /// Runs a graph with one ([`ScheduleFn`]).
-    pub schedule:
-        extern "C" fn(index: usize, graph: &AbiGraph, runner: AbiRunner<'_>) -> RResult<(), AbiError>,
+    pub schedule: extern "C" fn(
+        index: usize,
+        graph: &AbiGraph,
+        runner: AbiRunner<'_>,
+    ) -> RResult<(), AbiError>,
 }

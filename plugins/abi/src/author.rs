@@ -150,7 +150,10 @@ impl<'a> Call<'a> {
         match self.arg(index)? {
             AbiArg::I64(v) => Ok(*v),
             AbiArg::U64(v) => i64::try_from(*v).map_err(|_| {
-                Error::new(format!("{}: argument {index} ({v}) is too large for i64", self.function))
+                Error::new(format!(
+                    "{}: argument {index} ({v}) is too large for i64",
+                    self.function
+                ))
             }),
             other => Err(self.wrong(index, "an integer", other)),
         }
@@ -161,7 +164,10 @@ impl<'a> Call<'a> {
         match self.arg(index)? {
             AbiArg::U64(v) => Ok(*v),
             AbiArg::I64(v) => u64::try_from(*v).map_err(|_| {
-                Error::new(format!("{}: argument {index} ({v}) is negative", self.function))
+                Error::new(format!(
+                    "{}: argument {index} ({v}) is negative",
+                    self.function
+                ))
             }),
             other => Err(self.wrong(index, "an unsigned integer", other)),
         }
@@ -205,7 +211,11 @@ impl<'a> Call<'a> {
                     data,
                 })
             }
-            other => Err(self.wrong(index, &format!("numbers of type {}", T::DTYPE.name()), other)),
+            other => Err(self.wrong(
+                index,
+                &format!("numbers of type {}", T::DTYPE.name()),
+                other,
+            )),
         }
     }
 
@@ -328,8 +338,12 @@ impl Out<'_, '_> {
                 T::DTYPE.name()
             )));
         }
-        bytemuck::try_cast_slice_mut(bytes)
-            .map_err(|e| Error::new(format!("the host's buffer is not a [{}]: {e}", T::DTYPE.name())))
+        bytemuck::try_cast_slice_mut(bytes).map_err(|e| {
+            Error::new(format!(
+                "the host's buffer is not a [{}]: {e}",
+                T::DTYPE.name()
+            ))
+        })
     }
 
     /// Sets a result of strings (a bag partition).

@@ -80,56 +80,64 @@ pub fn capability(
 ) -> ROption<Capability> {
     let found = match name.as_str() {
         names::FUNCTIONS if !plugin.functions.is_empty() => {
-            Capability::of(tables.functions.get_or_init(|| FunctionsTable {
-                functions: plugin
-                    .functions
-                    .iter()
-                    .map(|f| FunctionDecl {
-                        name: f.name.into(),
-                        doc: f.doc.into(),
-                        takes_params: f.takes_params,
-                    })
-                    .collect(),
-                call: entries.call,
+            Capability::of(tables.functions.get_or_init(|| {
+                FunctionsTable {
+                    functions: plugin
+                        .functions
+                        .iter()
+                        .map(|f| FunctionDecl {
+                            name: f.name.into(),
+                            doc: f.doc.into(),
+                            takes_params: f.takes_params,
+                        })
+                        .collect(),
+                    call: entries.call,
+                }
             }))
         }
         names::CODECS if !plugin.codecs.is_empty() => {
-            Capability::of(tables.codecs.get_or_init(|| CodecsTable {
-                codecs: plugin
-                    .codecs
-                    .iter()
-                    .map(|c| CodecDecl {
-                        tag: c.tag.into(),
-                        type_name: c.type_name().into(),
-                    })
-                    .collect(),
-                decode: entries.decode,
+            Capability::of(tables.codecs.get_or_init(|| {
+                CodecsTable {
+                    codecs: plugin
+                        .codecs
+                        .iter()
+                        .map(|c| CodecDecl {
+                            tag: c.tag.into(),
+                            type_name: c.type_name().into(),
+                        })
+                        .collect(),
+                    decode: entries.decode,
+                }
             }))
         }
         names::SETUP if !plugin.setup.is_empty() => {
-            Capability::of(tables.setup.get_or_init(|| SetupTable {
-                steps: plugin
-                    .setup
-                    .iter()
-                    .map(|s| SetupDecl {
-                        name: s.name.into(),
-                        doc: s.doc.into(),
-                    })
-                    .collect(),
-                run: entries.run_setup,
+            Capability::of(tables.setup.get_or_init(|| {
+                SetupTable {
+                    steps: plugin
+                        .setup
+                        .iter()
+                        .map(|s| SetupDecl {
+                            name: s.name.into(),
+                            doc: s.doc.into(),
+                        })
+                        .collect(),
+                    run: entries.run_setup,
+                }
             }))
         }
         names::SCHEDULERS if !plugin.schedulers.is_empty() => {
-            Capability::of(tables.schedulers.get_or_init(|| SchedulersTable {
-                schedulers: plugin
-                    .schedulers
-                    .iter()
-                    .map(|s| SchedulerDecl {
-                        name: s.name.into(),
-                        doc: s.doc.into(),
-                    })
-                    .collect(),
-                schedule: entries.schedule,
+            Capability::of(tables.schedulers.get_or_init(|| {
+                SchedulersTable {
+                    schedulers: plugin
+                        .schedulers
+                        .iter()
+                        .map(|s| SchedulerDecl {
+                            name: s.name.into(),
+                            doc: s.doc.into(),
+                        })
+                        .collect(),
+                    schedule: entries.schedule,
+                }
             }))
         }
         _ => return RNone,

@@ -86,7 +86,7 @@ pub mod __private {
         Entries, ROOT_SYMBOL, Tables, call, capability, decode, header, info, root, run_setup,
         schedule,
     };
-    pub use abi_stable::library::{LibHeader, RootModuleResult, __call_root_module_loader};
+    pub use abi_stable::library::{__call_root_module_loader, LibHeader, RootModuleResult};
     pub use abi_stable::std_types::{ROption, RResult, RSlice, RStr};
 }
 

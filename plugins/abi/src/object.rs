@@ -147,7 +147,12 @@ fn quiet_panics() {
     INSTALLED.call_once(|| {
         std::panic::set_hook(Box::new(|info| {
             if let Some(location) = info.location() {
-                let at = format!("{}:{}:{}", location.file(), location.line(), location.column());
+                let at = format!(
+                    "{}:{}:{}",
+                    location.file(),
+                    location.line(),
+                    location.column()
+                );
                 PANIC_AT.with(|cell| cell.set(Some(at)));
             }
         }));

@@ -79,7 +79,9 @@ impl Function {
 
 impl fmt::Debug for Function {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Function").field("name", &self.name).finish()
+        f.debug_struct("Function")
+            .field("name", &self.name)
+            .finish()
     }
 }
 
@@ -146,7 +148,9 @@ impl SetupContext {
         match self.config_json(key) {
             None | Some("null") => Ok(Vec::new()),
             Some(json) => serde_json::from_str::<Vec<String>>(json).map_err(|e| {
-                Error::new(format!("configuration key '{key}' should be a list of strings: {e}"))
+                Error::new(format!(
+                    "configuration key '{key}' should be a list of strings: {e}"
+                ))
             }),
         }
     }
@@ -276,6 +280,8 @@ pub struct Scheduler {
 
 impl fmt::Debug for Scheduler {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Scheduler").field("name", &self.name).finish()
+        f.debug_struct("Scheduler")
+            .field("name", &self.name)
+            .finish()
     }
 }

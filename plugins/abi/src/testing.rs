@@ -33,7 +33,9 @@ use abi_stable::sabi_types::RMut;
 use abi_stable::std_types::{RSlice, RSliceMut, RStr, RVec};
 use abi_stable::type_level::downcasting::TD_Opaque;
 
-use crate::abi::{AbiArg, AbiObject, AbiScalar, ConfigEntry, Dtype, SetupEnv, Shape, SinkImpl, SinkImpl_TO};
+use crate::abi::{
+    AbiArg, AbiObject, AbiScalar, ConfigEntry, Dtype, SetupEnv, Shape, SinkImpl, SinkImpl_TO,
+};
 use crate::author::{Element, Error, Result};
 use crate::object::{Object, ObjectBox, downcast};
 use crate::plugin::{Outcome, Plugin, SetupContext};
@@ -183,11 +185,7 @@ pub fn call_with_params(
             _ => Vec::new(),
         })
         .collect();
-    let abi_args: Vec<AbiArg<'_>> = args
-        .iter()
-        .zip(&strs)
-        .map(|(a, s)| a.as_arg(s))
-        .collect();
+    let abi_args: Vec<AbiArg<'_>> = args.iter().zip(&strs).map(|(a, s)| a.as_arg(s)).collect();
     let mut sink = TestSink(None);
     let result = crate::export::call(
         plugin,
@@ -216,7 +214,12 @@ pub fn decode(plugin: &'static Plugin, tag: &str, bytes: &[u8]) -> Result<Value>
         .iter()
         .position(|c| c.tag == tag)
         .ok_or_else(|| Error::new(format!("plugin '{}' has no codec '{tag}'", plugin.name)))?;
-    into_result(crate::export::decode(plugin, index, RSlice::from_slice(bytes))).map(Value::Object)
+    into_result(crate::export::decode(
+        plugin,
+        index,
+        RSlice::from_slice(bytes),
+    ))
+    .map(Value::Object)
 }
 
 /// Runs set-up step `name` of `plugin` in `context`.
@@ -225,7 +228,12 @@ pub fn run_setup(plugin: &'static Plugin, name: &str, context: &SetupContext) ->
         .setup
         .iter()
         .position(|s| s.name == name)
-        .ok_or_else(|| Error::new(format!("plugin '{}' has no set-up step '{name}'", plugin.name)))?;
+        .ok_or_else(|| {
+            Error::new(format!(
+                "plugin '{}' has no set-up step '{name}'",
+                plugin.name
+            ))
+        })?;
     let env = SetupEnv {
         worker: context.worker,
         config: context
@@ -270,7 +278,12 @@ impl SinkImpl for TestSink {
         self.0 = Some(Value::String(value.to_string()));
     }
 
-    fn numbers(&mut self, kind: Shape, dtype: Dtype, shape: RSlice<'_, usize>) -> RSliceMut<'_, u8> {
+    fn numbers(
+        &mut self,
+        kind: Shape,
+        dtype: Dtype,
+        shape: RSlice<'_, usize>,
+    ) -> RSliceMut<'_, u8> {
         self.0 = Some(Value::Numbers(Numbers::zeroed(kind, dtype, &shape)));
         match &mut self.0 {
             Some(Value::Numbers(n)) => RSliceMut::from_mut_slice(n.bytes_mut()),

@@ -61,7 +61,10 @@ fn describe(plugin: &Plugin) -> String {
         let _ = writeln!(out, "configuration keys: none");
     } else {
         let _ = writeln!(out, "configuration keys (under '{}.'):", plugin.name());
-        for line in declared.lines().filter(|l| !l.starts_with(' ') && l.ends_with(':')) {
+        for line in declared
+            .lines()
+            .filter(|l| !l.starts_with(' ') && l.ends_with(':'))
+        {
             let _ = writeln!(out, "  {}.{}", plugin.name(), line.trim_end_matches(':'));
         }
     }

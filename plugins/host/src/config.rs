@@ -21,7 +21,10 @@ pub const WORKER_PLUGINS: &str = "BARROW_WORKER_PLUGINS";
 /// `lib<name>.so` (with `-` as `_`, as cargo names libraries), then
 /// `<name>.so`.
 pub fn configured(config: &Snapshot) -> Result<Vec<PathBuf>> {
-    configured_each(config)?.into_iter().map(|(_, path)| path).collect()
+    configured_each(config)?
+        .into_iter()
+        .map(|(_, path)| path)
+        .collect()
 }
 
 /// [`configured`], entry by entry: each `plugins.load` item with its file
@@ -140,7 +143,10 @@ pub(crate) fn worker_env() -> Vec<(String, String)> {
         return Vec::new();
     }
     match std::env::join_paths(&paths) {
-        Ok(joined) => vec![(WORKER_PLUGINS.to_owned(), joined.to_string_lossy().into_owned())],
+        Ok(joined) => vec![(
+            WORKER_PLUGINS.to_owned(),
+            joined.to_string_lossy().into_owned(),
+        )],
         Err(e) => {
             tracing::warn!("plugin paths cannot be passed to workers: {e}");
             Vec::new()

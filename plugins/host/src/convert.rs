@@ -233,7 +233,12 @@ impl SinkImpl for HostSink {
         self.produced = Produced::Value(Value::new(value.to_string()));
     }
 
-    fn numbers(&mut self, kind: Shape, dtype: Dtype, shape: RSlice<'_, usize>) -> RSliceMut<'_, u8> {
+    fn numbers(
+        &mut self,
+        kind: Shape,
+        dtype: Dtype,
+        shape: RSlice<'_, usize>,
+    ) -> RSliceMut<'_, u8> {
         let shape = shape.to_vec();
         let Some(len) = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) else {
             self.produced = Produced::TooLarge(format!("shape {shape:?} overflows"));

@@ -266,7 +266,10 @@ fn open(path: &Path) -> Result<Plugin> {
             },
             other => Error::Invalid {
                 path: path.to_path_buf(),
-                problem: format!("its root module failed to load: {}", first_line(&other.to_string())),
+                problem: format!(
+                    "its root module failed to load: {}",
+                    first_line(&other.to_string())
+                ),
             },
         })?;
     let info = (root.info())();
@@ -385,46 +388,68 @@ fn layout_error(path: &Path, plugin_version: &str, place: &str, report: &str) ->
     }
 }
 
-/// "field `a.b`: mismatched type, expected X, found Y" from a layout report.
+/// "`PluginInfo` (through `info`, its return value): unexpected field,
+/// expected `description`, found `summary`" from a layout report: the type
+/// and the path to it from the report's trail, and its last difference.
 pub(crate) fn summarize_layout(report: &str) -> String {
-    let lines: Vec<&str> = report.lines().map(str::trim).collect();
-    let mut fields: Vec<&str> = Vec::new();
-    for line in &lines {
-        if let Some(name) = line.strip_prefix("field_name:") {
-            let name = name.trim();
-            // Tuple positions (`0`) and abi_stable's own names add noise.
-            if !name.is_empty()
-                && !name.chars().all(|c| c.is_ascii_digit())
-                && !name.starts_with("__")
-                && fields.last() != Some(&name)
-            {
-                fields.push(name);
+    let lines: Vec<&str> = report.lines().collect();
+    // The trail of the innermost mismatch follows the last "N error(s)inside:".
+    let trail_start = lines.iter().rposition(|l| {
+        l.trim()
+            .strip_suffix(" error(s)inside:")
+            .and_then(|n| n.parse::<usize>().ok())
+            .is_some_and(|n| n > 0)
+    });
+    let mut path: Vec<String> = Vec::new();
+    let mut place = None;
+    if let Some(start) = trail_start {
+        for line in &lines[start + 1..] {
+            if line.starts_with("Layout of") || line.starts_with("Error:") {
+                break;
+            }
+            // Trail entries are indented by four spaces; the dumps, deeper.
+            let Some(entry) = line.strip_prefix("    ").filter(|l| !l.starts_with(' ')) else {
+                continue;
+            };
+            if let Some(name) = entry.strip_prefix("field_name:") {
+                match name {
+                    "__returns" => path.push("its return value".to_owned()),
+                    n if n.chars().all(|c| c.is_ascii_digit()) => {}
+                    n => path.push(format!("`{n}`")),
+                }
+            } else if let Some(ty) = entry.strip_prefix("type:") {
+                place = Some(ty.to_owned());
             }
         }
     }
-    let what = lines
+    let difference = lines
         .iter()
         .rposition(|l| l.starts_with("Error:"))
         .map(|at| {
-            let title = lines[at].trim_start_matches("Error:").trim();
+            let title = lines[at].trim_start_matches("Error:").trim().to_owned();
             let after = &lines[at + 1..];
             let value_after = |label: &str| {
                 after
                     .iter()
-                    .position(|l| *l == label)
-                    .and_then(|i| after[i + 1..].iter().find(|l| !l.is_empty()))
-                    .copied()
+                    .position(|l| l.trim() == label)
+                    .and_then(|i| {
+                        after[i + 1..]
+                            .iter()
+                            .map(|l| l.trim())
+                            .find(|l| !l.is_empty())
+                    })
+                    .map(|v| v.trim_start_matches("field_name:").to_owned())
             };
             match (value_after("Expected:"), value_after("Found:")) {
-                (Some(e), Some(f)) => format!("{title} (expected {e}, found {f})"),
-                _ => title.to_owned(),
+                (Some(e), Some(f)) => format!("{title}, expected `{e}`, found `{f}`"),
+                _ => title,
             }
         })
         .unwrap_or_else(|| first_line(report));
-    if fields.is_empty() {
-        what
-    } else {
-        format!("field `{}`: {what}", fields.join("."))
+    match place {
+        Some(place) if path.is_empty() => format!("`{place}`: {difference}"),
+        Some(place) => format!("`{place}` (through {}): {difference}", path.join(", ")),
+        None => difference,
     }
 }
 
@@ -435,12 +460,15 @@ mod tests {
     #[test]
     fn a_layout_report_shrinks_to_one_line_naming_the_field() {
         let report = "\nCompared <this>:\n    --- Type Layout ---\n    type:PrefixRef<'a, PluginRoot>\n\
-            field_name:0\n    type:PluginRoot\n\n1 error(s)inside:\n    field_name:info\n\
-            field_name:__returns\n    field_name:description\n\nError:mismatched type\n\
-            Expected:\n    RString\nFound:\n    u64\n";
+            0 error(s).\n\n1 error(s)inside:\n    <other>\n\n    field_name:0\n    type:PluginRoot\n\n\
+            \x20   field_name:info\n    type:AFunctionPointer\n    fn pointer(s):\n        fn()->PluginInfo\n\n\
+            \x20   field_name:__returns\n    type:PluginInfo\n\nLayout of expected type:\n\
+            \x20           field_name:description\n\nError:unexpected field\nExpected:\n\
+            \x20   field_name:description\n    type:RString\nFound:\n    field_name:summary\n";
         assert_eq!(
             summarize_layout(report),
-            "field `info.description`: mismatched type (expected RString, found u64)"
+            "`PluginInfo` (through `info`, its return value): unexpected field, expected \
+             `description`, found `summary`"
         );
     }
 

@@ -114,7 +114,10 @@ impl Codec for ObjectCodec {
         let object = value.downcast_ref::<ForeignObject>()?;
         let tag = object.tag();
         let len = u16::try_from(tag.len()).map_err(|_| {
-            Error::new(ErrorKind::Codec, format!("plugin codec tag '{tag}' is too long"))
+            Error::new(
+                ErrorKind::Codec,
+                format!("plugin codec tag '{tag}' is too long"),
+            )
         })?;
         out.extend_from_slice(&len.to_le_bytes());
         out.extend_from_slice(tag.as_bytes());

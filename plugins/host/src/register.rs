@@ -96,7 +96,10 @@ pub(crate) fn registered_paths() -> Vec<PathBuf> {
 /// is an error naming both, and nothing of this plugin is registered.
 /// Returns whether this call registered it (false: done before).
 pub fn register(plugin: &Plugin, registry: &Registry) -> Result<bool> {
-    let id = (std::ptr::from_ref(registry) as usize, plugin.path().to_path_buf());
+    let id = (
+        std::ptr::from_ref(registry) as usize,
+        plugin.path().to_path_buf(),
+    );
     let mut done = registered().lock().unwrap_or_else(PoisonError::into_inner);
     if done.contains(&id) {
         return Ok(false);
@@ -277,7 +280,11 @@ impl<'g> HostRunner<'g> {
 
     fn abi_graph(&self) -> AbiGraph {
         AbiGraph {
-            keys: self.tasks.iter().map(|(k, _)| k.to_string().into()).collect(),
+            keys: self
+                .tasks
+                .iter()
+                .map(|(k, _)| k.to_string().into())
+                .collect(),
             dependencies: self
                 .tasks
                 .iter()

@@ -18,6 +18,9 @@ fn a_plugin_file_that_disappears_is_named() {
     let err = load(&copy).unwrap_err();
     assert!(matches!(err, Error::Gone { .. }), "{err:?}");
     let text = err.to_string();
-    assert!(text.contains("has disappeared since it was loaded"), "{text}");
+    assert!(
+        text.contains("has disappeared since it was loaded"),
+        "{text}"
+    );
     assert!(text.contains("libbarrow_example_scheduler.so"), "{text}");
 }

@@ -26,12 +26,18 @@ fn inspect_fails_clearly_on_a_text_file() {
     let path = dir.path().join("notes.so");
     std::fs::write(&path, "hello").unwrap();
     let err = cli::inspect(&path).unwrap_err().to_string();
-    assert!(err.contains("notes.so is not a loadable plugin library"), "{err}");
+    assert!(
+        err.contains("notes.so is not a loadable plugin library"),
+        "{err}"
+    );
 }
 
 #[test]
 fn list_shows_each_configured_plugin_and_where_it_comes_from() {
-    let dir = library("barrow-example-functions").parent().unwrap().to_path_buf();
+    let dir = library("barrow-example-functions")
+        .parent()
+        .unwrap()
+        .to_path_buf();
     let config = barrow_core::Options::new()
         .set("plugins.paths", vec![dir.display().to_string()])
         .set("plugins.load", vec!["stats", "missing-one"])
@@ -39,7 +45,13 @@ fn list_shows_each_configured_plugin_and_where_it_comes_from() {
         .unwrap();
     let (text, ok) = cli::list(&config).unwrap();
     assert!(!ok, "{text}");
-    assert!(text.contains("stats 0.1.0 (barrow-plugin 1.1) from "), "{text}");
+    assert!(
+        text.contains("stats 0.1.0 (barrow-plugin 1.1) from "),
+        "{text}"
+    );
     assert!(text.contains("libbarrow_example_functions"), "{text}");
-    assert!(text.contains("missing-one: error: plugin 'missing-one' not found"), "{text}");
+    assert!(
+        text.contains("missing-one: error: plugin 'missing-one' not found"),
+        "{text}"
+    );
 }

@@ -14,7 +14,9 @@ fn graph() -> (Graph, Vec<String>) {
     let (histogram, merge, total) = (f("hist.histogram"), f("hist.merge"), f("hist.total"));
     let mut tasks = Vec::new();
     for part in 0..4 {
-        let values: Vec<f64> = (0..250).map(|i| f64::from(part * 250 + i) / 1000.0).collect();
+        let values: Vec<f64> = (0..250)
+            .map(|i| f64::from(part * 250 + i) / 1000.0)
+            .collect();
         tasks.push((format!("h{part}"), Task::call(&histogram, [lit(values)])));
     }
     tasks.push(("m01".into(), Task::call(&merge, [key("h0"), key("h1")])));
@@ -33,7 +35,11 @@ fn graph() -> (Graph, Vec<String>) {
 fn plugin_values_flow_between_tasks_on_threads() {
     barrow_local::link();
     let (graph, keys) = graph();
-    let out = compute_with(GraphKeys::new(graph, keys), &Options::new().scheduler("threads")).unwrap();
+    let out = compute_with(
+        GraphKeys::new(graph, keys),
+        &Options::new().scheduler("threads"),
+    )
+    .unwrap();
     assert_eq!(*out[0].downcast_ref::<u64>().unwrap(), 1000);
     let all = out[1].downcast_ref::<ForeignObject>().unwrap();
     assert_eq!(all.tag(), "hist.histogram");
@@ -58,16 +64,22 @@ fn plugin_values_spill_to_disk_and_come_back() {
 #[test]
 fn plugin_values_cross_the_wire_format() {
     let (graph, _) = graph();
-    let value = barrow_core::execute::run_task(
-        graph.get(&"h1".into()).unwrap(),
-        &mut |_| unreachable!("h1 has no dependencies"),
-    )
+    let value = barrow_core::execute::run_task(graph.get(&"h1".into()).unwrap(), &mut |_| {
+        unreachable!("h1 has no dependencies")
+    })
     .unwrap();
     let codecs = Registry::global().codecs();
     let bytes = barrow_wire::encode(&value, codecs).unwrap();
     let back = barrow_wire::decode(&bytes, codecs).unwrap();
     let back = back.downcast_ref::<ForeignObject>().unwrap();
-    assert_eq!(back.encode().unwrap(), value.downcast_ref::<ForeignObject>().unwrap().encode().unwrap());
+    assert_eq!(
+        back.encode().unwrap(),
+        value
+            .downcast_ref::<ForeignObject>()
+            .unwrap()
+            .encode()
+            .unwrap()
+    );
     // Damaged bytes are an error, never a crash.
     let codec = codecs.by_tag(OBJECT_TAG).unwrap();
     for cut in [0, 1, 5, 20] {

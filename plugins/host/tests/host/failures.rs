@@ -23,7 +23,10 @@ fn a_text_file_is_not_a_library() {
 fn a_missing_file_is_not_found() {
     let err = load(std::path::Path::new("/nonexistent/libnothing.so")).unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
-    assert!(err.to_string().contains("/nonexistent/libnothing.so"), "{err}");
+    assert!(
+        err.to_string().contains("/nonexistent/libnothing.so"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -75,7 +78,10 @@ fn an_argument_a_plugin_cannot_take_is_an_error_naming_its_type() {
     let err = call("faulty.identity", vec![Value::new(vec![vec![1u8]])]).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::WrongType, "{err}");
     assert!(err.to_string().contains("argument 0"), "{err}");
-    assert!(err.to_string().contains("Vec<alloc::vec::Vec<u8>>"), "{err}");
+    assert!(
+        err.to_string().contains("Vec<alloc::vec::Vec<u8>>"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -88,7 +94,10 @@ fn a_name_taken_by_the_program_is_an_error_naming_both() {
     let plugin = load(&library("barrow-test-faulty")).unwrap();
     let err = register(&plugin, &registry).unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("'faulty.identity' is registered twice"), "{text}");
+    assert!(
+        text.contains("'faulty.identity' is registered twice"),
+        "{text}"
+    );
     assert!(text.contains("plugin 'faulty'"), "{text}");
     // Nothing of the plugin was registered.
     assert!(!registry.functions().contains("faulty.panics"));

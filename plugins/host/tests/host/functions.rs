@@ -17,9 +17,15 @@ fn stats() {
 fn the_plugin_describes_itself() {
     let plugin = load(&library("barrow-example-functions")).unwrap();
     assert_eq!(plugin.name(), "stats");
-    assert_eq!(plugin.abi_version(), (barrow_plugin::ABI_MAJOR, barrow_plugin::ABI_MINOR));
+    assert_eq!(
+        plugin.abi_version(),
+        (barrow_plugin::ABI_MAJOR, barrow_plugin::ABI_MINOR)
+    );
     let functions: Vec<String> = plugin.functions().into_iter().map(|(n, _)| n).collect();
-    assert!(functions.contains(&"stats.zscore".to_string()), "{functions:?}");
+    assert!(
+        functions.contains(&"stats.zscore".to_string()),
+        "{functions:?}"
+    );
     let capabilities = plugin.capabilities();
     assert_eq!(capabilities[0], ("functions", Provides::Yes));
     assert_eq!(capabilities[3], ("schedulers", Provides::No));
@@ -36,12 +42,18 @@ fn zscore_native(block: &ArrayD<f64>) -> ArrayD<f64> {
 fn an_array_computation_calls_a_plugin_kernel_on_every_block() {
     stats();
     let zscore = Registry::global().functions().get("stats.zscore").unwrap();
-    let x = Array::<f64>::arange(0.0, 24.0, 1.0, 5).unwrap().map_blocks(|b| Ok(b.mapv(|v| v * v)));
+    let x = Array::<f64>::arange(0.0, 24.0, 1.0, 5)
+        .unwrap()
+        .map_blocks(|b| Ok(b.mapv(|v| v * v)));
     let z = x.map_blocks_func::<f64>(&zscore).compute().unwrap();
     let blocks: Vec<f64> = x.compute().unwrap().into_raw_vec_and_offset().0;
     let expected: Vec<f64> = blocks
         .chunks(5)
-        .flat_map(|c| zscore_native(&ArrayD::from_shape_vec(vec![c.len()], c.to_vec()).unwrap()).into_raw_vec_and_offset().0)
+        .flat_map(|c| {
+            zscore_native(&ArrayD::from_shape_vec(vec![c.len()], c.to_vec()).unwrap())
+                .into_raw_vec_and_offset()
+                .0
+        })
         .collect();
     let got = z.into_raw_vec_and_offset().0;
     assert_eq!(got.len(), 24);

@@ -2,9 +2,9 @@
 
 mod support;
 
-mod failures;
-mod functions;
 mod cli;
 mod codec;
+mod failures;
+mod functions;
 mod scheduler;
 mod setup;

@@ -11,10 +11,18 @@ fn run(commands: &str, state: &std::path::Path) -> barrow_core::Result<()> {
     barrow_local::link();
     let mut sandbox = barrow_config::Sandbox::new()?;
     sandbox
-        .set_env("BARROW_PLUGINS__LOAD", &library("barrow-example-setup").display().to_string())
+        .set_env(
+            "BARROW_PLUGINS__LOAD",
+            &library("barrow-example-setup").display().to_string(),
+        )
         .set_env("BARROW_SETUP_EXAMPLE__COMMANDS", commands)
-        .set_env("BARROW_SETUP_EXAMPLE__STATE_DIR", &state.display().to_string());
-    let options = Options::new().scheduler("sync").config(sandbox.config().snapshot()?);
+        .set_env(
+            "BARROW_SETUP_EXAMPLE__STATE_DIR",
+            &state.display().to_string(),
+        );
+    let options = Options::new()
+        .scheduler("sync")
+        .config(sandbox.config().snapshot()?);
     let graph = Graph::from_tasks([("a", Task::literal(1i64))])?;
     compute_with(GraphKeys::new(graph, ["a"]), &options).map(|_| ())
 }

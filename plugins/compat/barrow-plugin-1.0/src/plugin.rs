@@ -1,0 +1,198 @@
+//! A plugin's description, in plain Rust: what [`export_plugin!`] exports
+//! and what [`testing`](crate::testing) runs in-process.
+//!
+//! [`export_plugin!`]: crate::export_plugin
+
+use std::fmt;
+
+use crate::abi::AbiObject;
+use crate::author::{Call, Error, Out, Result};
+use crate::object::{Object, decode_boxed};
+
+/// Everything a plugin provides. Build it as a `static` with struct-update
+/// syntax from [`Plugin::EMPTY`] and export it with
+/// [`export_plugin!`](crate::export_plugin).
+#[derive(Debug)]
+pub struct Plugin {
+    /// The plugin's name: the namespace of its functions and configuration
+    /// keys (`stats` gives `stats.zscore`). Lowercase, digits and `-`.
+    pub name: &'static str,
+    /// The plugin's version, usually `env!("CARGO_PKG_VERSION")`.
+    pub version: &'static str,
+    /// One line on what it provides.
+    pub description: &'static str,
+    /// The configuration keys it reads, declared in the YAML format of
+    /// `barrow_config::register_namespace` (keys relative to its name).
+    pub config: &'static str,
+    /// Task functions.
+    pub functions: &'static [Function],
+    /// Codecs for its own types.
+    pub codecs: &'static [Codec],
+    /// Steps run once in every worker before it takes tasks.
+    pub setup: &'static [Setup],
+}
+
+impl Plugin {
+    /// A plugin that provides nothing, to fill the fields not given.
+    pub const EMPTY: Plugin = Plugin {
+        name: "",
+        version: "0.0.0",
+        description: "",
+        config: "",
+        functions: &[],
+        codecs: &[],
+        setup: &[],
+    };
+}
+
+/// The body of a plugin function.
+pub type FunctionBody = fn(&Call<'_>, &mut Out<'_, '_>) -> Result<()>;
+
+/// A task function: called with a task's arguments, it puts one result in
+/// [`Out`]. It should work on whole chunks (an array block, a bag partition):
+/// a call into a plugin costs a few nanoseconds more than a native one.
+pub struct Function {
+    /// Its name in the plugin's namespace.
+    pub name: &'static str,
+    /// One paragraph on what it does and takes.
+    pub doc: &'static str,
+    /// Whether tasks bind parameters to it ([`Call::params`]).
+    pub takes_params: bool,
+    /// The body.
+    pub body: FunctionBody,
+}
+
+impl Function {
+    /// A function without parameters.
+    pub const fn new(name: &'static str, doc: &'static str, body: FunctionBody) -> Function {
+        Function {
+            name,
+            doc,
+            takes_params: false,
+            body,
+        }
+    }
+}
+
+impl fmt::Debug for Function {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Function").field("name", &self.name).finish()
+    }
+}
+
+/// The codec of an [`Object`] type.
+pub struct Codec {
+    /// [`Object::TAG`].
+    pub tag: &'static str,
+    pub(crate) type_name: fn() -> &'static str,
+    pub(crate) decode: fn(&[u8]) -> Result<AbiObject>,
+}
+
+impl Codec {
+    /// The codec of `T`.
+    pub const fn of<T: Object>() -> Codec {
+        Codec {
+            tag: T::TAG,
+            type_name: std::any::type_name::<T>,
+            decode: decode_boxed::<T>,
+        }
+    }
+
+    /// The Rust type it encodes.
+    pub fn type_name(&self) -> &'static str {
+        (self.type_name)()
+    }
+}
+
+impl fmt::Debug for Codec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Codec").field("tag", &self.tag).finish()
+    }
+}
+
+/// Where a set-up step runs and the configuration it reads.
+#[derive(Debug, Clone)]
+pub struct SetupContext {
+    pub(crate) worker: u32,
+    pub(crate) config: Vec<(String, String)>,
+}
+
+impl SetupContext {
+    /// A context for worker `worker` (0: the program itself), with
+    /// configuration values as `(key, JSON)` pairs.
+    pub fn new(worker: u32, config: Vec<(String, String)>) -> SetupContext {
+        SetupContext { worker, config }
+    }
+
+    /// The worker's id; 0 for the program itself.
+    pub fn worker(&self) -> u32 {
+        self.worker
+    }
+
+    /// The JSON text of configuration key `key` (relative to the plugin's
+    /// namespace), if set.
+    pub fn config_json(&self, key: &str) -> Option<&str> {
+        self.config
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Configuration key `key` as a list of strings (empty when unset).
+    pub fn config_strings(&self, key: &str) -> Result<Vec<String>> {
+        match self.config_json(key) {
+            None | Some("null") => Ok(Vec::new()),
+            Some(json) => serde_json::from_str::<Vec<String>>(json).map_err(|e| {
+                Error::new(format!("configuration key '{key}' should be a list of strings: {e}"))
+            }),
+        }
+    }
+
+    /// Configuration key `key` as a string, if set.
+    pub fn config_string(&self, key: &str) -> Result<Option<String>> {
+        match self.config_json(key) {
+            None | Some("null") => Ok(None),
+            Some(json) => serde_json::from_str::<String>(json).map(Some).map_err(|e| {
+                Error::new(format!("configuration key '{key}' should be a string: {e}"))
+            }),
+        }
+    }
+
+    /// Configuration key `key` as a bool (`false` when unset).
+    pub fn config_bool(&self, key: &str) -> Result<bool> {
+        match self.config_json(key) {
+            None | Some("null") | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(other) => Err(Error::new(format!(
+                "configuration key '{key}' should be true or false, not {other}"
+            ))),
+        }
+    }
+}
+
+/// What a set-up step did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// A line for the log.
+    pub message: String,
+    /// Whether the worker must restart to see what the step installed.
+    pub restart: bool,
+}
+
+/// A worker set-up step (Dask's `PipInstall`): run once in every worker
+/// before it takes tasks, and in the program itself on the threads
+/// scheduler.
+pub struct Setup {
+    /// Its name in the plugin's namespace.
+    pub name: &'static str,
+    /// One paragraph on what it does and the keys it reads.
+    pub doc: &'static str,
+    /// The body.
+    pub run: fn(&SetupContext) -> Result<Outcome>,
+}
+
+impl fmt::Debug for Setup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Setup").field("name", &self.name).finish()
+    }
+}

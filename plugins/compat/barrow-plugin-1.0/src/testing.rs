@@ -1,0 +1,295 @@
+//! Runs a plugin's functions, codecs and set-up steps in-process, through
+//! the same entry points a host calls, so authors unit-test without one.
+//!
+//! ```
+//! use barrow_plugin::testing::{self, Value};
+//! use barrow_plugin::{Call, Function, Out, Plugin, Result};
+//!
+//! fn double(call: &Call<'_>, out: &mut Out<'_, '_>) -> Result<()> {
+//!     let x = call.numbers::<f64>(0)?;
+//!     let y = out.array::<f64>(x.shape)?;
+//!     for (y, x) in y.iter_mut().zip(x.data) {
+//!         *y = 2.0 * x;
+//!     }
+//!     Ok(())
+//! }
+//!
+//! static PLUGIN: Plugin = Plugin {
+//!     name: "demo",
+//!     functions: &[Function::new("double", "Doubles every element.", double)],
+//!     ..Plugin::EMPTY
+//! };
+//!
+//! let out = testing::call(&PLUGIN, "double", &[Value::array(&[2], &[1.0f64, 2.5])])?;
+//! assert_eq!(out.numbers::<f64>(), Some((&[2usize][..], &[2.0, 5.0][..])));
+//!
+//! // A wrong argument is an error naming the function and the argument.
+//! let err = testing::call(&PLUGIN, "double", &[Value::F64(1.0)]).unwrap_err();
+//! assert!(err.message().contains("double: argument 0 should be numbers of type f64"));
+//! # Ok::<(), barrow_plugin::Error>(())
+//! ```
+
+use abi_stable::sabi_types::RMut;
+use abi_stable::std_types::{RSlice, RSliceMut, RStr, RVec};
+use abi_stable::type_level::downcasting::TD_Opaque;
+
+use crate::abi::{AbiArg, AbiObject, AbiScalar, ConfigEntry, Dtype, SetupEnv, Shape, SinkImpl, SinkImpl_TO};
+use crate::author::{Element, Error, Result};
+use crate::object::{Object, ObjectBox, downcast};
+use crate::plugin::{Outcome, Plugin, SetupContext};
+
+/// An argument or a result, owned.
+#[derive(Debug)]
+pub enum Value {
+    /// `f64`
+    F64(f64),
+    /// `i64`
+    I64(i64),
+    /// `u64`
+    U64(u64),
+    /// `bool`
+    Bool(bool),
+    /// `String`
+    String(String),
+    /// An array or a vector of numbers.
+    Numbers(Numbers),
+    /// `Vec<String>`
+    Strings(Vec<String>),
+    /// A value of a plugin's own type.
+    Object(AbiObject),
+}
+
+/// Numbers with their kind, element type and shape.
+#[derive(Debug, Clone)]
+pub struct Numbers {
+    kind: Shape,
+    dtype: Dtype,
+    shape: Vec<usize>,
+    // Words keep the bytes aligned for every element type.
+    words: Vec<u64>,
+    len: usize,
+}
+
+impl Numbers {
+    fn zeroed(kind: Shape, dtype: Dtype, shape: &[usize]) -> Numbers {
+        let len = shape.iter().product::<usize>() * dtype.size();
+        Numbers {
+            kind,
+            dtype,
+            shape: shape.to_vec(),
+            words: vec![0; len.div_ceil(8)],
+            len,
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &bytemuck::cast_slice(&self.words)[..self.len]
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut bytemuck::cast_slice_mut(&mut self.words)[..self.len]
+    }
+}
+
+impl Value {
+    /// An array of this shape (row-major elements).
+    pub fn array<T: Element>(shape: &[usize], data: &[T]) -> Value {
+        Value::from_numbers(Shape::Array, shape, data)
+    }
+
+    /// A vector.
+    pub fn vec<T: Element>(data: &[T]) -> Value {
+        Value::from_numbers(Shape::Vec, &[data.len()], data)
+    }
+
+    fn from_numbers<T: Element>(kind: Shape, shape: &[usize], data: &[T]) -> Value {
+        let mut numbers = Numbers::zeroed(kind, T::DTYPE, shape);
+        let bytes: &[u8] = bytemuck::cast_slice(data);
+        let n = bytes.len().min(numbers.len);
+        numbers.bytes_mut()[..n].copy_from_slice(&bytes[..n]);
+        Value::Numbers(numbers)
+    }
+
+    /// Strings.
+    pub fn strings<'s>(items: impl IntoIterator<Item = &'s str>) -> Value {
+        Value::Strings(items.into_iter().map(str::to_owned).collect())
+    }
+
+    /// A value of a plugin type.
+    pub fn object<T: Object>(value: T) -> Value {
+        Value::Object(ObjectBox::erase(value))
+    }
+
+    /// The shape and elements, if this holds numbers of type `T`.
+    pub fn numbers<T: Element>(&self) -> Option<(&[usize], &[T])> {
+        match self {
+            Value::Numbers(n) if n.dtype == T::DTYPE => {
+                Some((&n.shape, bytemuck::try_cast_slice(n.bytes()).ok()?))
+            }
+            _ => None,
+        }
+    }
+
+    /// The plugin value, if this holds a `T`.
+    pub fn as_object<T: Object>(&self) -> Option<&T> {
+        match self {
+            Value::Object(object) => downcast::<T>(object),
+            _ => None,
+        }
+    }
+
+    fn as_arg<'a>(&'a self, strs: &'a [RStr<'a>]) -> AbiArg<'a> {
+        match self {
+            Value::F64(v) => AbiArg::F64(*v),
+            Value::I64(v) => AbiArg::I64(*v),
+            Value::U64(v) => AbiArg::U64(*v),
+            Value::Bool(v) => AbiArg::Bool(*v),
+            Value::String(s) => AbiArg::Str(s.as_str().into()),
+            Value::Numbers(n) => AbiArg::Numbers {
+                kind: n.kind,
+                dtype: n.dtype,
+                shape: RSlice::from_slice(&n.shape),
+                data: RSlice::from_slice(n.bytes()),
+            },
+            Value::Strings(_) => AbiArg::Strs(RSlice::from_slice(strs)),
+            Value::Object(object) => AbiArg::Object(object),
+        }
+    }
+}
+
+/// Calls function `name` of `plugin` with `args`, as a host would: panics
+/// and errors come back as an [`Error`] (a panic's message starts with
+/// "panicked: ").
+pub fn call(plugin: &'static Plugin, name: &str, args: &[Value]) -> Result<Value> {
+    call_with_params(plugin, name, &[], args)
+}
+
+/// [`call`] with parameters bound.
+pub fn call_with_params(
+    plugin: &'static Plugin,
+    name: &str,
+    params: &[u8],
+    args: &[Value],
+) -> Result<Value> {
+    let index = plugin
+        .functions
+        .iter()
+        .position(|f| f.name == name)
+        .ok_or_else(|| Error::new(format!("plugin '{}' has no function '{name}'", plugin.name)))?;
+    let strs: Vec<Vec<RStr<'_>>> = args
+        .iter()
+        .map(|a| match a {
+            Value::Strings(items) => items.iter().map(|s| RStr::from(s.as_str())).collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    let abi_args: Vec<AbiArg<'_>> = args
+        .iter()
+        .zip(&strs)
+        .map(|(a, s)| a.as_arg(s))
+        .collect();
+    let mut sink = TestSink(None);
+    let result = crate::export::call(
+        plugin,
+        index,
+        RSlice::from_slice(params),
+        RSlice::from_slice(&abi_args),
+        SinkImpl_TO::from_ptr(RMut::new(&mut sink), TD_Opaque),
+    );
+    into_result(result)?;
+    sink.0
+        .ok_or_else(|| Error::new(format!("{name} returned without a result")))
+}
+
+/// Encodes `value` (a plugin object) with its own codec.
+pub fn encode(value: &Value) -> Result<Vec<u8>> {
+    match value {
+        Value::Object(object) => into_result(object.encode()).map(RVec::into_vec),
+        other => Err(Error::new(format!("{other:?} is not a plugin object"))),
+    }
+}
+
+/// Decodes `bytes` with `plugin`'s codec for `tag`.
+pub fn decode(plugin: &'static Plugin, tag: &str, bytes: &[u8]) -> Result<Value> {
+    let index = plugin
+        .codecs
+        .iter()
+        .position(|c| c.tag == tag)
+        .ok_or_else(|| Error::new(format!("plugin '{}' has no codec '{tag}'", plugin.name)))?;
+    into_result(crate::export::decode(plugin, index, RSlice::from_slice(bytes))).map(Value::Object)
+}
+
+/// Runs set-up step `name` of `plugin` in `context`.
+pub fn run_setup(plugin: &'static Plugin, name: &str, context: &SetupContext) -> Result<Outcome> {
+    let index = plugin
+        .setup
+        .iter()
+        .position(|s| s.name == name)
+        .ok_or_else(|| Error::new(format!("plugin '{}' has no set-up step '{name}'", plugin.name)))?;
+    let env = SetupEnv {
+        worker: context.worker,
+        config: context
+            .config
+            .iter()
+            .map(|(key, json)| ConfigEntry {
+                key: key.as_str().into(),
+                json: json.as_str().into(),
+            })
+            .collect(),
+    };
+    let outcome = into_result(crate::export::run_setup(plugin, index, &env))?;
+    Ok(Outcome {
+        message: outcome.message.into_string(),
+        restart: outcome.restart,
+    })
+}
+
+fn into_result<T>(result: abi_stable::std_types::RResult<T, crate::abi::AbiError>) -> Result<T> {
+    result.into_result().map_err(|e| {
+        if e.panicked {
+            Error::new(format!("panicked: {}", e.message))
+        } else {
+            Error::new(e.message.into_string())
+        }
+    })
+}
+
+struct TestSink(Option<Value>);
+
+impl SinkImpl for TestSink {
+    fn number(&mut self, value: AbiScalar) {
+        self.0 = Some(match value {
+            AbiScalar::F64(v) => Value::F64(v),
+            AbiScalar::I64(v) => Value::I64(v),
+            AbiScalar::U64(v) => Value::U64(v),
+            AbiScalar::Bool(v) => Value::Bool(v),
+        });
+    }
+
+    fn string(&mut self, value: RStr<'_>) {
+        self.0 = Some(Value::String(value.to_string()));
+    }
+
+    fn numbers(&mut self, kind: Shape, dtype: Dtype, shape: RSlice<'_, usize>) -> RSliceMut<'_, u8> {
+        self.0 = Some(Value::Numbers(Numbers::zeroed(kind, dtype, &shape)));
+        match &mut self.0 {
+            Some(Value::Numbers(n)) => RSliceMut::from_mut_slice(n.bytes_mut()),
+            _ => RSliceMut::from_mut_slice(&mut []),
+        }
+    }
+
+    fn strings(&mut self, capacity: usize) {
+        self.0 = Some(Value::Strings(Vec::with_capacity(capacity)));
+    }
+
+    fn push_string(&mut self, value: RStr<'_>) {
+        match &mut self.0 {
+            Some(Value::Strings(items)) => items.push(value.to_string()),
+            _ => self.0 = Some(Value::Strings(vec![value.to_string()])),
+        }
+    }
+
+    fn object(&mut self, value: AbiObject) {
+        self.0 = Some(Value::Object(value));
+    }
+}
