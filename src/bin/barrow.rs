@@ -105,7 +105,11 @@ fn plugin(command: &PluginCommand, config: &Config) -> ExitCode {
     match result {
         Ok((text, ok)) => {
             let _ = std::io::stdout().write_all(text.as_bytes());
-            if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         Err(e) => {
             let _ = writeln!(std::io::stderr(), "error: {e}");

@@ -205,6 +205,15 @@ impl<'a> Call<'a> {
                         dtype.name()
                     ))
                 })?;
+                let elements = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+                if elements != Some(data.len()) {
+                    return Err(Error::new(format!(
+                        "{}: argument {index} is shaped {:?} but holds {} elements",
+                        self.function,
+                        shape.as_slice(),
+                        data.len()
+                    )));
+                }
                 Ok(Numbers {
                     kind: *kind,
                     shape: shape.as_slice(),
@@ -314,6 +323,13 @@ impl Out<'_, '_> {
     /// (row-major) to fill.
     pub fn array<T: Element>(&mut self, shape: &[usize]) -> Result<&mut [T]> {
         self.numbers(Shape::Array, shape)
+    }
+
+    /// Sets a result shaped like `input` (an array of its shape, or a
+    /// vector of its length) and returns its zeroed elements to fill: what
+    /// an elementwise function on blocks and partitions alike returns.
+    pub fn like<T: Element, U: Element>(&mut self, input: &Numbers<'_, U>) -> Result<&mut [T]> {
+        self.numbers(input.kind, input.shape)
     }
 
     /// Sets a vector result of `len` elements and returns them, zeroed, to

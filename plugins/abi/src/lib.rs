@@ -12,7 +12,8 @@
 //!     let n = x.data.len().max(1) as f64;
 //!     let mean = x.data.iter().sum::<f64>() / n;
 //!     let std = (x.data.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
-//!     let y = out.array::<f64>(x.shape)?;
+//!     // A block gives a block, a bag's partition a vector.
+//!     let y = out.like::<f64, f64>(&x)?;
 //!     for (y, x) in y.iter_mut().zip(x.data) {
 //!         *y = if std > 0.0 { (x - mean) / std } else { 0.0 };
 //!     }

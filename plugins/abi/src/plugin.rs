@@ -77,6 +77,23 @@ impl Function {
     }
 }
 
+impl Function {
+    /// A function whose tasks bind parameters ([`Call::params`]): the host
+    /// encodes them with postcard (an `f64` is its 8 little-endian bytes).
+    pub const fn with_params(
+        name: &'static str,
+        doc: &'static str,
+        body: FunctionBody,
+    ) -> Function {
+        Function {
+            name,
+            doc,
+            takes_params: true,
+            body,
+        }
+    }
+}
+
 impl fmt::Debug for Function {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Function")

@@ -7,7 +7,7 @@
 //!
 //! fn double(call: &Call<'_>, out: &mut Out<'_, '_>) -> Result<()> {
 //!     let x = call.numbers::<f64>(0)?;
-//!     let y = out.array::<f64>(x.shape)?;
+//!     let y = out.like::<f64, f64>(&x)?;
 //!     for (y, x) in y.iter_mut().zip(x.data) {
 //!         *y = 2.0 * x;
 //!     }
@@ -128,6 +128,14 @@ impl Value {
             Value::Numbers(n) if n.dtype == T::DTYPE => {
                 Some((&n.shape, bytemuck::try_cast_slice(n.bytes()).ok()?))
             }
+            _ => None,
+        }
+    }
+
+    /// Whether numbers are an array or a vector (`None` for other values).
+    pub fn kind(&self) -> Option<Shape> {
+        match self {
+            Value::Numbers(n) => Some(n.kind),
             _ => None,
         }
     }

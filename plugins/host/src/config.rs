@@ -137,21 +137,41 @@ pub(crate) fn before_run(registry: &Registry, config: &Snapshot) -> barrow_core:
     Ok(false)
 }
 
+/// The variable carrying the configuration each plugin's set-up ran with in
+/// the program (JSON: path -> [[key, JSON value]]), so that workers set up
+/// the same way whatever their own configuration says.
+pub const WORKER_PLUGIN_CONFIG: &str = "BARROW_WORKER_PLUGIN_CONFIG";
+
 pub(crate) fn worker_env() -> Vec<(String, String)> {
     let paths = crate::register::registered_paths();
     if paths.is_empty() {
         return Vec::new();
     }
+    let mut env = Vec::new();
     match std::env::join_paths(&paths) {
-        Ok(joined) => vec![(
+        Ok(joined) => env.push((
             WORKER_PLUGINS.to_owned(),
             joined.to_string_lossy().into_owned(),
-        )],
-        Err(e) => {
-            tracing::warn!("plugin paths cannot be passed to workers: {e}");
-            Vec::new()
-        }
+        )),
+        Err(e) => tracing::warn!("plugin paths cannot be passed to workers: {e}"),
     }
+    let configs: serde_json::Map<String, serde_json::Value> = crate::register::last_setup_configs()
+        .into_iter()
+        .map(|(path, entries)| {
+            let pairs = entries
+                .into_iter()
+                .map(|(k, v)| serde_json::Value::from(vec![k, v]))
+                .collect();
+            (path.display().to_string(), serde_json::Value::Array(pairs))
+        })
+        .collect();
+    if !configs.is_empty() {
+        env.push((
+            WORKER_PLUGIN_CONFIG.to_owned(),
+            serde_json::Value::Object(configs).to_string(),
+        ));
+    }
+    env
 }
 
 pub(crate) fn worker_start(worker: u32, registry: &Registry) -> barrow_core::Result<bool> {
@@ -160,11 +180,24 @@ pub(crate) fn worker_start(worker: u32, registry: &Registry) -> barrow_core::Res
         .map(|v| std::env::split_paths(&v).collect())
         .unwrap_or_default();
     paths.extend(configured(&config)?);
+    let given: std::collections::BTreeMap<String, Vec<(String, String)>> =
+        match std::env::var(WORKER_PLUGIN_CONFIG) {
+            Ok(json) => serde_json::from_str(&json).map_err(|e| {
+                barrow_core::Error::new(
+                    barrow_core::ErrorKind::Worker,
+                    format!("{WORKER_PLUGIN_CONFIG} is not valid: {e}"),
+                )
+            })?,
+            Err(_) => Default::default(),
+        };
     let mut restart = false;
     for path in paths {
         let plugin = load(&path)?;
         register(&plugin, registry)?;
-        restart |= run_setup(&plugin, worker, &config)?;
+        restart |= match given.get(&path.display().to_string()) {
+            Some(entries) => crate::register::run_setup_with(&plugin, worker, entries)?,
+            None => run_setup(&plugin, worker, &config)?,
+        };
     }
     Ok(restart)
 }

@@ -40,7 +40,9 @@ mod load;
 mod object;
 mod register;
 
-pub use config::{WORKER_PLUGINS, configured, configured_each, load_configured, load_into};
+pub use config::{
+    WORKER_PLUGIN_CONFIG, WORKER_PLUGINS, configured, configured_each, load_configured, load_into,
+};
 pub use error::{Error, Result};
 pub use load::{Plugin, Provides, load, loaded};
 pub use object::{ForeignObject, OBJECT_TAG};

@@ -80,11 +80,16 @@ fn registered() -> &'static Mutex<HashSet<(usize, PathBuf)>> {
     REGISTERED.get_or_init(Default::default)
 }
 
-/// The files of every plugin registered somewhere in this process, in a
+/// The files of every plugin registered in the process-wide registry, in a
 /// stable order: what workers load.
 pub(crate) fn registered_paths() -> Vec<PathBuf> {
+    let global = std::ptr::from_ref(Registry::global()) as usize;
     let done = registered().lock().unwrap_or_else(PoisonError::into_inner);
-    let mut paths: Vec<PathBuf> = done.iter().map(|(_, path)| path.clone()).collect();
+    let mut paths: Vec<PathBuf> = done
+        .iter()
+        .filter(|(registry, _)| *registry == global)
+        .map(|(_, path)| path.clone())
+        .collect();
     paths.sort();
     paths.dedup();
     paths
@@ -396,22 +401,16 @@ fn setup_done() -> &'static Mutex<HashSet<(PathBuf, usize, String)>> {
     DONE.get_or_init(Default::default)
 }
 
-/// Runs `plugin`'s set-up steps not yet run in this process, as worker
-/// `worker` (0: the program itself), with the plugin's configuration from
-/// `config` (a step runs again when it changes; a failed step runs again
-/// next time). Returns whether a step asks for the worker to restart.
-pub fn run_setup(plugin: &Plugin, worker: u32, config: &barrow_config::Snapshot) -> Result<bool> {
-    let Some(table) = plugin.setup else {
-        return Ok(false);
-    };
+/// `plugin`'s configuration in `config`: (key without the namespace, JSON).
+pub(crate) fn setup_config(
+    plugin: &Plugin,
+    config: &barrow_config::Snapshot,
+) -> Result<Vec<(String, String)>> {
     let prefix = format!("{}.", plugin.name());
-    let mut entries = abi_stable::std_types::RVec::new();
+    let mut entries: Vec<(String, String)> = Vec::new();
     for lookup in config.iter() {
         if let Some(key) = lookup.key().strip_prefix(&prefix) {
-            entries.push(ConfigEntry {
-                key: key.into(),
-                json: crate::config::to_json(&lookup.setting()?).into(),
-            });
+            entries.push((key.to_owned(), crate::config::to_json(&lookup.setting()?)));
         }
     }
     // A snapshot taken before the plugin declared its keys holds them as
@@ -419,22 +418,66 @@ pub fn run_setup(plugin: &Plugin, worker: u32, config: &barrow_config::Snapshot)
     // them.
     for (key, layers) in config.unknown_keys() {
         if let (Some(key), Some(entry)) = (key.strip_prefix(&prefix), layers.last())
-            && !entries.iter().any(|e| e.key.as_str() == key)
+            && !entries.iter().any(|(k, _)| k == key)
         {
-            entries.push(ConfigEntry {
-                key: key.into(),
-                json: crate::config::value_to_json(entry.value()).into(),
-            });
+            entries.push((key.to_owned(), crate::config::value_to_json(entry.value())));
         }
     }
+    Ok(entries)
+}
+
+/// The configuration each plugin's set-up last ran with in this program,
+/// which workers run theirs with.
+fn last_setup() -> &'static Mutex<std::collections::BTreeMap<PathBuf, Vec<(String, String)>>> {
+    static LAST: OnceLock<Mutex<std::collections::BTreeMap<PathBuf, Vec<(String, String)>>>> =
+        OnceLock::new();
+    LAST.get_or_init(Default::default)
+}
+
+/// [`last_setup`], for the workers' environment.
+pub(crate) fn last_setup_configs() -> std::collections::BTreeMap<PathBuf, Vec<(String, String)>> {
+    last_setup()
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
+}
+
+/// Runs `plugin`'s set-up steps not yet run in this process, as worker
+/// `worker` (0: the program itself), with the plugin's configuration from
+/// `config` (a step runs again when it changes; a failed step runs again
+/// next time). Returns whether a step asks for the worker to restart.
+pub fn run_setup(plugin: &Plugin, worker: u32, config: &barrow_config::Snapshot) -> Result<bool> {
+    if plugin.setup.is_none() {
+        return Ok(false);
+    }
+    let entries = setup_config(plugin, config)?;
+    last_setup()
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(plugin.path().to_path_buf(), entries.clone());
+    run_setup_with(plugin, worker, &entries)
+}
+
+/// [`run_setup`] with the plugin's configuration given as (key, JSON).
+pub(crate) fn run_setup_with(
+    plugin: &Plugin,
+    worker: u32,
+    entries: &[(String, String)],
+) -> Result<bool> {
+    let Some(table) = plugin.setup else {
+        return Ok(false);
+    };
     // A step runs again when its configuration changes.
-    let settings: String = entries
-        .iter()
-        .map(|e| format!("{}={}\n", e.key, e.json))
-        .collect();
+    let settings: String = entries.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
     let env = SetupEnv {
         worker,
-        config: entries,
+        config: entries
+            .iter()
+            .map(|(key, json)| ConfigEntry {
+                key: key.as_str().into(),
+                json: json.as_str().into(),
+            })
+            .collect(),
     };
     let mut restart = false;
     for (index, step) in table.steps.iter().enumerate() {

@@ -34,6 +34,8 @@ enum Request {
         socket: String,
         token: u64,
         threads: usize,
+        /// Variables the program's hooks pass on.
+        env: Vec<(String, String)>,
     },
     /// Has worker `pid` ended? (never blocks)
     TryWait { pid: u32 },
@@ -128,7 +130,8 @@ fn serve(mut control: UnixStream) {
                 socket,
                 token,
                 threads,
-            }) => fork_worker(id, &socket, token, threads),
+                env,
+            }) => fork_worker(id, &socket, token, threads, &env),
             Ok(Request::TryWait { pid }) => wait(pid, libc::WNOHANG),
             Ok(Request::Kill { pid }) => {
                 // SAFETY: sending a signal has no memory-safety conditions.
@@ -145,7 +148,13 @@ fn serve(mut control: UnixStream) {
     }
 }
 
-fn fork_worker(id: u32, socket: &str, token: u64, threads: usize) -> Reply {
+fn fork_worker(
+    id: u32,
+    socket: &str,
+    token: u64,
+    threads: usize,
+    extra: &[(String, String)],
+) -> Reply {
     // SAFETY: the server is single-threaded (it was forked from a program
     // with one thread and starts none), so the child is a whole copy.
     let pid = unsafe { libc::fork() };
@@ -155,15 +164,21 @@ fn fork_worker(id: u32, socket: &str, token: u64, threads: usize) -> Reply {
         },
         0 => {
             let threads = threads.to_string();
+            let id_text = id.to_string();
+            let extra = extra.iter().map(|(k, v)| (k.as_str(), v.as_str()));
             for (name, value) in [
                 (env::SOCKET, socket),
                 (env::TOKEN, &format!("{token:x}")),
+                (env::ID, &id_text),
                 ("RAYON_NUM_THREADS", &threads),
                 ("OMP_NUM_THREADS", &threads),
                 ("OPENBLAS_NUM_THREADS", &threads),
                 ("MKL_NUM_THREADS", &threads),
                 ("BARROW_NUM_WORKERS", &threads),
-            ] {
+            ]
+            .into_iter()
+            .chain(extra)
+            {
                 // SAFETY: this process has one thread (a fork of the
                 // single-threaded server), so nothing reads the
                 // environment while it changes.
@@ -285,6 +300,7 @@ pub(crate) fn fork_worker_via_server(
         socket: socket.to_owned(),
         token,
         threads,
+        env: barrow_core::hooks::worker_env(),
     })? {
         Reply::Forked { pid } => Ok(pid),
         other => Err(Error::new(

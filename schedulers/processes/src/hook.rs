@@ -12,6 +12,11 @@ pub(crate) mod env {
     pub const SOCKET: &str = "BARROW_WORKER_SOCKET";
     /// The secret the worker repeats in its greeting.
     pub const TOKEN: &str = "BARROW_WORKER_TOKEN";
+    /// The worker's id, for set-up steps that run before it joins.
+    pub const ID: &str = "BARROW_WORKER_ID";
+    /// Set when a worker restarted itself after its set-up asked to: it does
+    /// not restart again.
+    pub const RESTARTED: &str = "BARROW_WORKER_RESTARTED";
 }
 
 /// What the error says when a worker never arrives.

@@ -277,6 +277,10 @@ impl ProcessPool {
             .args(&args)
             .env(env::SOCKET, endpoint.dir.path().join("pool.sock"))
             .env(env::TOKEN, format!("{:x}", state.token))
+            .env(env::ID, id.to_string())
+            // What crates linked into the program pass on (the plugins it
+            // loaded, say).
+            .envs(barrow_core::hooks::worker_env())
             // Each worker's parallel libraries get its share of the cores.
             .env("RAYON_NUM_THREADS", &threads)
             .env("OMP_NUM_THREADS", &threads)

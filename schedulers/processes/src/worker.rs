@@ -57,6 +57,35 @@ pub(crate) fn run(setup: Result<()>) -> i32 {
 
 type Failure = (i32, Error);
 
+/// Runs this program afresh in this process (same pid, arguments and
+/// output), marked so that it does not restart again; returns only if that
+/// fails.
+fn restart() -> Error {
+    use std::os::unix::process::CommandExt;
+    let program = match std::env::current_exe() {
+        Ok(program) => program,
+        Err(e) => {
+            return Error::new(
+                ErrorKind::Worker,
+                format!(
+                    "a set-up step asked for a restart, but this program's path is unknown: {e}"
+                ),
+            );
+        }
+    };
+    let error = std::process::Command::new(&program)
+        .args(std::env::args_os().skip(1))
+        .env(env::RESTARTED, "1")
+        .exec();
+    Error::new(
+        ErrorKind::Worker,
+        format!(
+            "a set-up step asked for a restart, but {} could not be run again: {error}",
+            program.display()
+        ),
+    )
+}
+
 fn serve(setup: Result<()>) -> std::result::Result<(), Failure> {
     let refused = |e: Error| (exit::REFUSED, e);
     let broken = |e: barrow_wire::Error| (exit::BROKEN, Error::from(e));
@@ -70,6 +99,18 @@ fn serve(setup: Result<()>) -> std::result::Result<(), Failure> {
                 format!("{} is missing or not a hex number", env::TOKEN),
             ))
         })?;
+    // Crates linked into the program set the worker up (load the plugins
+    // its parent loaded, run their set-up steps) before it greets the pool,
+    // whose handshake compares registered functions.
+    let id = std::env::var(env::ID)
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(0);
+    let started = barrow_core::hooks::worker_start(id, Registry::global());
+    if matches!(started, Ok(true)) && std::env::var_os(env::RESTARTED).is_none() {
+        return Err(refused(restart()));
+    }
+    let setup = setup.and(started.map(|_| ()));
     let stream = UnixStream::connect(&socket).map_err(|e| {
         refused(Error::new(
             ErrorKind::Worker,
