@@ -3,6 +3,7 @@
 //! their set-up steps with the parent's configuration.
 #![allow(
     clippy::unwrap_used,
+    clippy::expect_used,
     reason = "a test fails loudly on the first surprise"
 )]
 
@@ -156,4 +157,53 @@ fn workers_set_up_with_the_programs_configuration_once_per_host() {
     }
     // The program and both workers ran the step; the commands ran once.
     assert_eq!(std::fs::read_to_string(&log).unwrap(), "ran\n");
+}
+
+/// `barrow plugin inspect | list`, as an operator runs them.
+#[test]
+fn the_barrow_command_inspects_and_lists_plugins() {
+    let barrow = env!("CARGO_BIN_EXE_barrow");
+    let functions = library("barrow-example-functions");
+    let out = std::process::Command::new(barrow)
+        .args(["plugin", "inspect"])
+        .arg(&functions)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("name: stats"), "{text}");
+    assert!(text.contains("  stats.zscore: "), "{text}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let text_file = dir.path().join("libnotes.so");
+    std::fs::write(&text_file, "some notes\n").unwrap();
+    let out = std::process::Command::new(barrow)
+        .args(["plugin", "inspect"])
+        .arg(&text_file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("libnotes.so is not a loadable plugin library"),
+        "{err}"
+    );
+
+    let out = std::process::Command::new(barrow)
+        .args(["plugin", "list"])
+        .env("BARROW_PLUGINS__PATHS", functions.parent().unwrap())
+        .env("BARROW_PLUGINS__LOAD", "stats")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("plugins.load = \"stats\" (from BARROW_PLUGINS__LOAD)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("stats 0.1.0 (barrow-plugin 1.1) from "),
+        "{text}"
+    );
 }

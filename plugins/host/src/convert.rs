@@ -8,6 +8,7 @@ use barrow_core::{Error, ErrorKind, Result, Value};
 use barrow_plugin::Dtype;
 use barrow_plugin::abi::{AbiArg, AbiObject, AbiScalar, Shape, SinkImpl};
 use ndarray::{ArrayD, IxDyn};
+use smallvec::SmallVec;
 
 use crate::object::ForeignObject;
 
@@ -21,7 +22,10 @@ pub(crate) struct Prepared<'v> {
 }
 
 /// Readies `inputs` for [`args`]: copies arrays that are not row-major.
-pub(crate) fn prepare<'v>(function: &str, inputs: &'v [Input]) -> Result<Vec<Prepared<'v>>> {
+pub(crate) fn prepare<'v>(
+    function: &str,
+    inputs: &'v [Input],
+) -> Result<SmallVec<[Prepared<'v>; 4]>> {
     inputs
         .iter()
         .enumerate()
@@ -81,24 +85,7 @@ pub(crate) fn arg<'a>(function: &str, index: usize, p: &'a mut Prepared<'_>) -> 
         Some(copy) => copy,
         None => p.value,
     };
-    macro_rules! scalar {
-        ($($t:ty => $variant:ident as $as:ty),*) => {$(
-            if let Some(v) = get::<$t>(value) {
-                return Ok(AbiArg::$variant(*v as $as));
-            }
-        )*};
-    }
-    scalar!(f64 => F64 as f64, f32 => F64 as f64, i64 => I64 as i64, i32 => I64 as i64,
-        u64 => U64 as u64, u32 => U64 as u64, usize => U64 as u64);
-    if let Some(b) = get::<bool>(value) {
-        return Ok(AbiArg::Bool(*b));
-    }
-    if let Some(s) = get::<String>(value) {
-        return Ok(AbiArg::Str(s.as_str().into()));
-    }
-    if value.is::<Vec<String>>() {
-        return Ok(AbiArg::Strs(RSlice::from_slice(&p.strs)));
-    }
+    // Blocks and partitions first: they are what plugin kernels take.
     macro_rules! numbers {
         ($($t:ty => $d:ident),*) => {$(
             if let Some(array) = get::<ArrayD<$t>>(value) {
@@ -124,6 +111,24 @@ pub(crate) fn arg<'a>(function: &str, index: usize, p: &'a mut Prepared<'_>) -> 
         )*};
     }
     dtypes!(numbers);
+    macro_rules! scalar {
+        ($($t:ty => $variant:ident as $as:ty),*) => {$(
+            if let Some(v) = get::<$t>(value) {
+                return Ok(AbiArg::$variant(*v as $as));
+            }
+        )*};
+    }
+    scalar!(f64 => F64 as f64, f32 => F64 as f64, i64 => I64 as i64, i32 => I64 as i64,
+        u64 => U64 as u64, u32 => U64 as u64, usize => U64 as u64);
+    if let Some(b) = get::<bool>(value) {
+        return Ok(AbiArg::Bool(*b));
+    }
+    if let Some(s) = get::<String>(value) {
+        return Ok(AbiArg::Str(s.as_str().into()));
+    }
+    if value.is::<Vec<String>>() {
+        return Ok(AbiArg::Strs(RSlice::from_slice(&p.strs)));
+    }
     if let Some(object) = get::<ForeignObject>(value) {
         return Ok(AbiArg::Object(object.object()));
     }
@@ -212,11 +217,9 @@ impl HostSink {
     }
 }
 
-fn zeroed<T: Clone + Default>(len: usize) -> Option<Vec<T>> {
-    let mut items = Vec::new();
-    items.try_reserve_exact(len).ok()?;
-    items.resize(len, T::default());
-    Some(items)
+/// A plugin's absurd request is an error for its task, not an abort.
+fn zeroed<T: bytemuck::Zeroable + Clone>(len: usize) -> Option<Vec<T>> {
+    bytemuck::allocation::try_zeroed_vec(len).ok()
 }
 
 impl SinkImpl for HostSink {

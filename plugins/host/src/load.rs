@@ -363,8 +363,7 @@ fn loader_reason(text: &str, path: &Path) -> String {
     let reason = text
         .lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .last()
+        .rfind(|l| !l.is_empty())
         .unwrap_or(text);
     let shown = path.display().to_string();
     reason

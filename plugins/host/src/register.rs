@@ -45,7 +45,7 @@ impl Function for ForeignFunction {
             .iter_mut()
             .enumerate()
             .map(|(i, p)| arg(&self.name, i, p))
-            .collect::<barrow_core::Result<Vec<_>>>()?;
+            .collect::<barrow_core::Result<smallvec::SmallVec<[_; 4]>>>()?;
         let mut sink = HostSink::new();
         let result = (self.table.call)(
             self.index,
@@ -426,16 +426,19 @@ pub(crate) fn setup_config(
     Ok(entries)
 }
 
+/// Each plugin's configuration for its set-up steps: (key, JSON) pairs by
+/// plugin file.
+type SetupConfigs = std::collections::BTreeMap<PathBuf, Vec<(String, String)>>;
+
 /// The configuration each plugin's set-up last ran with in this program,
 /// which workers run theirs with.
-fn last_setup() -> &'static Mutex<std::collections::BTreeMap<PathBuf, Vec<(String, String)>>> {
-    static LAST: OnceLock<Mutex<std::collections::BTreeMap<PathBuf, Vec<(String, String)>>>> =
-        OnceLock::new();
+fn last_setup() -> &'static Mutex<SetupConfigs> {
+    static LAST: OnceLock<Mutex<SetupConfigs>> = OnceLock::new();
     LAST.get_or_init(Default::default)
 }
 
 /// [`last_setup`], for the workers' environment.
-pub(crate) fn last_setup_configs() -> std::collections::BTreeMap<PathBuf, Vec<(String, String)>> {
+pub(crate) fn last_setup_configs() -> SetupConfigs {
     last_setup()
         .lock()
         .unwrap_or_else(PoisonError::into_inner)

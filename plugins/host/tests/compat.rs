@@ -3,6 +3,11 @@
 //! changed layout, is refused with one line. Each plugin here is built
 //! against its own copy of the ABI crate, in a target folder of its own
 //! (`<target>/plugin-compat`): a shared one would reuse a previous build.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly on the first surprise"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

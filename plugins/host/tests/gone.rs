@@ -1,5 +1,10 @@
 //! A plugin file that disappears after it was loaded (its own process: the
 //! copy it loads would clash by name with the original in the main tests).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly on the first surprise"
+)]
 
 #[path = "host/support.rs"]
 mod support;

@@ -1,4 +1,9 @@
 //! The plugin host, end to end, with real plugin libraries.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly on the first surprise"
+)]
 
 mod support;
 
