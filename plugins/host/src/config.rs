@@ -9,7 +9,8 @@ use barrow_core::Registry;
 
 use crate::error::{Error, Result};
 use crate::load::{Plugin, load};
-use crate::register::{register, run_setup};
+use crate::register::register;
+use crate::setup::run_setup;
 
 /// The variable through which a pool tells its workers which plugin files
 /// the program loaded (paths joined as `PATH` joins them).
@@ -155,7 +156,7 @@ pub(crate) fn worker_env() -> Vec<(String, String)> {
         )),
         Err(e) => tracing::warn!("plugin paths cannot be passed to workers: {e}"),
     }
-    let configs: serde_json::Map<String, serde_json::Value> = crate::register::last_setup_configs()
+    let configs: serde_json::Map<String, serde_json::Value> = crate::setup::last_setup_configs()
         .into_iter()
         .map(|(path, entries)| {
             let pairs = entries
@@ -195,7 +196,7 @@ pub(crate) fn worker_start(worker: u32, registry: &Registry) -> barrow_core::Res
         let plugin = load(&path)?;
         register(&plugin, registry)?;
         restart |= match given.get(&path.display().to_string()) {
-            Some(entries) => crate::register::run_setup_with(&plugin, worker, entries)?,
+            Some(entries) => crate::setup::run_setup_with(&plugin, worker, entries)?,
             None => run_setup(&plugin, worker, &config)?,
         };
     }

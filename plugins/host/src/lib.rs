@@ -39,6 +39,8 @@ mod error;
 mod load;
 mod object;
 mod register;
+mod scheduler;
+mod setup;
 
 pub use config::{
     WORKER_PLUGIN_CONFIG, WORKER_PLUGINS, configured, configured_each, load_configured, load_into,
@@ -46,7 +48,8 @@ pub use config::{
 pub use error::{Error, Result};
 pub use load::{Plugin, Provides, load, loaded};
 pub use object::{ForeignObject, OBJECT_TAG};
-pub use register::{register, run_setup};
+pub use register::register;
+pub use setup::run_setup;
 
 #[doc(hidden)]
 pub use load::forget_for_tests;
