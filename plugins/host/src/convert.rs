@@ -159,7 +159,8 @@ enum Produced {
     Value(Value),
     Numbers {
         kind: Shape,
-        shape: Vec<usize>,
+        // Inline for up to four axes: no allocation on the hot path.
+        shape: SmallVec<[usize; 4]>,
         buffer: Buffer,
     },
     Strings(Vec<String>),
@@ -242,7 +243,7 @@ impl SinkImpl for HostSink {
         dtype: Dtype,
         shape: RSlice<'_, usize>,
     ) -> RSliceMut<'_, u8> {
-        let shape = shape.to_vec();
+        let shape: SmallVec<[usize; 4]> = SmallVec::from_slice(&shape);
         let Some(len) = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) else {
             self.produced = Produced::TooLarge(format!("shape {shape:?} overflows"));
             return RSliceMut::from_mut_slice(&mut []);

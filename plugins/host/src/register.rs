@@ -93,6 +93,12 @@ pub(crate) fn registered_paths() -> Vec<PathBuf> {
     paths
 }
 
+/// Scheduler names plugins registered, with the plugin's name.
+fn scheduler_owners() -> &'static Mutex<std::collections::HashMap<String, String>> {
+    static OWNERS: OnceLock<Mutex<std::collections::HashMap<String, String>>> = OnceLock::new();
+    OWNERS.get_or_init(Default::default)
+}
+
 /// Registers everything `plugin` provides into `registry` (once: a second
 /// call does nothing): functions under `<plugin>.<name>`, codecs, schedulers,
 /// and its configuration keys. A name another plugin (or the program) took
@@ -113,6 +119,29 @@ pub fn register(plugin: &Plugin, registry: &Registry) -> Result<bool> {
         source,
     };
     let origin = Origin::Plugin(plugin.name().to_owned());
+    // Scheduler names are not namespaced: checked before anything is
+    // registered, like function names below.
+    if let Some(table) = plugin.schedulers {
+        let owners = scheduler_owners()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for decl in table.schedulers.iter() {
+            if registry.schedulers().contains(&decl.name) {
+                let owner = match owners.get(decl.name.as_str()) {
+                    Some(other) => format!("plugin '{other}'"),
+                    None => "this program".to_owned(),
+                };
+                return Err(fail(CoreError::new(
+                    ErrorKind::UnknownScheduler,
+                    format!(
+                        "scheduler '{}' is registered twice: by {owner} and by {origin}; load \
+                         only one of them",
+                        decl.name
+                    ),
+                )));
+            }
+        }
+    }
     if let Some(table) = plugin.functions {
         let names: Vec<String> = table
             .functions
@@ -188,6 +217,10 @@ pub fn register(plugin: &Plugin, registry: &Registry) -> Result<bool> {
                     }) as Arc<dyn Scheduler>)
                 })
                 .map_err(fail)?;
+            scheduler_owners()
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(name, plugin.name().to_owned());
         }
     }
     if !plugin.config_declarations().trim().is_empty() {

@@ -102,3 +102,24 @@ fn a_name_taken_by_the_program_is_an_error_naming_both() {
     // Nothing of the plugin was registered.
     assert!(!registry.functions().contains("faulty.panics"));
 }
+
+#[test]
+fn a_scheduler_name_taken_by_the_program_is_an_error_naming_both() {
+    let registry = Registry::new();
+    registry
+        .schedulers()
+        .register(&["lifo"], |_| {
+            Ok(barrow_core::reference::ReferenceScheduler::shared() as _)
+        })
+        .unwrap();
+    let plugin = load(&library("barrow-example-scheduler")).unwrap();
+    let err = register(&plugin, &registry).unwrap_err().to_string();
+    assert!(
+        err.contains("scheduler 'lifo' is registered twice"),
+        "{err}"
+    );
+    assert!(
+        err.contains("by this program and by plugin 'lifo-example'"),
+        "{err}"
+    );
+}
