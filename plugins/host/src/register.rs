@@ -39,11 +39,10 @@ impl Function for ForeignFunction {
 
     fn call(&self, inputs: &[Input]) -> barrow_core::Result<Value> {
         let mut prepared = prepare(&self.name, inputs)?;
-        let args = prepared
-            .iter_mut()
-            .enumerate()
-            .map(|(i, p)| arg(&self.name, i, p))
-            .collect::<barrow_core::Result<smallvec::SmallVec<[_; 4]>>>()?;
+        let mut args: smallvec::SmallVec<[_; 4]> = smallvec::SmallVec::new();
+        for (i, p) in prepared.iter_mut().enumerate() {
+            args.push(arg(&self.name, i, p)?);
+        }
         let mut sink = HostSink::new();
         let result = (self.table.call)(
             self.index,
