@@ -207,3 +207,24 @@ fn the_barrow_command_inspects_and_lists_plugins() {
         "{text}"
     );
 }
+
+/// Workers started before the program loads a plugin are replaced by
+/// workers that load it.
+#[test]
+fn a_plugin_loaded_after_the_workers_started_reaches_new_workers() {
+    // The examples first: other tests load them at any moment.
+    on("threads");
+    let pool = std::sync::Arc::new(barrow::processes::ProcessPool::new(1).unwrap());
+    let before = pool.start().unwrap();
+    let config = barrow::Options::new().resolve_config().unwrap();
+    barrow::plugins::load_into(&library("barrow-test-faulty"), Registry::global(), &config)
+        .unwrap();
+    let options = Options::new().scheduler_object(std::sync::Arc::new(
+        barrow::processes::ProcessesScheduler::with_pool(pool.clone()),
+    ));
+    let identity = func("faulty.identity");
+    let graph = Graph::from_tasks([("x", Task::call(&identity, [lit(2.5f64)]))]).unwrap();
+    let out = compute_with(GraphKeys::new(graph, ["x"]), &options).unwrap();
+    assert_eq!(*out[0].downcast_ref::<f64>().unwrap(), 2.5);
+    assert_ne!(pool.start().unwrap(), before, "the worker was replaced");
+}

@@ -56,6 +56,9 @@ pub(crate) struct State {
     /// The id of the last computation, to drop late results of an
     /// abandoned one.
     pub(crate) run: u64,
+    /// What the program's hooks passed to the running workers (the plugins
+    /// it had loaded, say): when it changes, the workers are replaced.
+    env: Vec<(String, String)>,
 }
 
 #[derive(Debug)]
@@ -103,6 +106,7 @@ impl ProcessPool {
                 token: fresh_seed(),
                 started: 0,
                 run: 0,
+                env: Vec::new(),
             }),
             settings,
         }
@@ -140,6 +144,15 @@ impl ProcessPool {
         // A computation that panicked in a callback leaves consistent state.
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         state.forget_the_dead();
+        // Workers started before the program loaded a plugin (or changed a
+        // plugin's set-up configuration) lack it: start them afresh.
+        let env = barrow_core::hooks::worker_env();
+        if env != state.env {
+            for worker in state.workers.iter_mut().filter_map(Option::take) {
+                drop(worker.reap_now());
+            }
+            state.env = env;
+        }
         self.start_missing(&mut state)?;
         state.run += 1;
         Ok(state)
@@ -280,7 +293,7 @@ impl ProcessPool {
             .env(env::ID, id.to_string())
             // What crates linked into the program pass on (the plugins it
             // loaded, say).
-            .envs(barrow_core::hooks::worker_env())
+            .envs(state.env.iter().cloned())
             // Each worker's parallel libraries get its share of the cores.
             .env("RAYON_NUM_THREADS", &threads)
             .env("OMP_NUM_THREADS", &threads)
