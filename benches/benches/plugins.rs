@@ -1,7 +1,10 @@
 //! A plugin kernel called through the function registry costs what the same
 //! kernel registered natively costs (target: ≤ 1.1×): `stats.zscore` from
-//! `barrow-example-functions` against a native `zscore` on a 1,000-element
-//! block, both called as a task calls them (`Func::call` on a `Value`).
+//! `barrow-example-functions` against the same code compiled into this
+//! program and registered as a native function (`native`), on a
+//! 1,000-element block, both called as a task calls them (`Func::call` on a
+//! `Value`). `native-ndarray` is the same computation written with ndarray's
+//! iterators, for context.
 #![allow(
     clippy::expect_used,
     reason = "a benchmark stops on the first surprise"
@@ -15,7 +18,7 @@ use barrow_core::{Func, Registry, Value};
 use criterion::{Criterion, criterion_group, criterion_main};
 use ndarray::ArrayD;
 
-/// The same computation as the plugin's `zscore`, as natural Rust.
+/// The same computation as the plugin's `zscore`, written with ndarray.
 fn zscore_native(x: &ArrayD<f64>) -> ArrayD<f64> {
     let n = x.len().max(1) as f64;
     let mean = x.iter().sum::<f64>() / n;
@@ -83,8 +86,8 @@ fn bench(c: &mut Criterion) {
     ))];
     let mut group = c.benchmark_group("plugin-call-1000");
     for (label, name) in [
-        ("native", "native.zscore"),
-        ("native-slices", "native.zscore-slices"),
+        ("native", "native.zscore-slices"),
+        ("native-ndarray", "native.zscore"),
         ("plugin", "stats.zscore"),
     ] {
         let func = registry.functions().get(name).expect("registered");

@@ -203,6 +203,11 @@ impl HostSink {
                         match buffer {$(
                             Buffer::$d(items) => match kind {
                                 Shape::Vec => Ok(Value::new(items)),
+                                // One axis, the usual block of a plugin
+                                // kernel: no shape to check.
+                                Shape::Array if shape.len() == 1 => {
+                                    Ok(Value::new(ndarray::Array1::from_vec(items).into_dyn()))
+                                }
                                 Shape::Array => ArrayD::from_shape_vec(IxDyn(&shape), items)
                                     .map(Value::new)
                                     .map_err(|e| Error::internal(format!(
