@@ -285,7 +285,19 @@ fn run(
         Some(registry) => registry,
         None => Registry::global(),
     };
-    let mut config = options.resolve_config()?;
+    let mut config = match options.resolve_config() {
+        Ok(config) => config,
+        // The call may set keys that a plugin declares, unknown until the
+        // hooks have loaded it: they run first on the settings accepted now.
+        Err(error) if !options.settings().is_empty() => {
+            let accepted = options.resolve_accepted_config()?;
+            crate::hooks::before_run(registry, &accepted)?;
+            // Declared now (by these hooks, or by another computation's
+            // meanwhile), or refused with the first error.
+            options.resolve_config().map_err(|_| error)?
+        }
+        Err(error) => return Err(error),
+    };
     if crate::hooks::before_run(registry, &config)? {
         // Keys a plugin declared were unknown when first read.
         config = options.resolve_config()?;

@@ -160,6 +160,23 @@ impl Options {
         };
         Ok(base.with_options(self.settings.iter().map(|(k, v)| (k.as_str(), v.clone())))?)
     }
+
+    /// [`Options::resolve_config`] with only the call's settings that the
+    /// configuration accepts now: what hooks read before they load the
+    /// plugins that declare the other keys.
+    pub(crate) fn resolve_accepted_config(&self) -> crate::Result<barrow_config::Snapshot> {
+        let base = match &self.config {
+            Some(snapshot) => snapshot.clone(),
+            None => barrow_config::snapshot()?,
+        };
+        let accepted: Vec<(&str, barrow_config::Value)> = self
+            .settings
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .filter(|setting| base.with_options([setting.clone()]).is_ok())
+            .collect();
+        Ok(base.with_options(accepted)?)
+    }
 }
 
 impl fmt::Debug for Options {

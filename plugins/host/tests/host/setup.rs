@@ -46,3 +46,24 @@ fn a_failing_command_fails_the_computation_with_its_status_and_output() {
     assert!(text.contains('3'), "{text}");
     assert!(text.contains("oops-output"), "{text}");
 }
+
+#[test]
+fn a_call_sets_the_plugins_keys_along_with_loading_it() {
+    barrow_local::link();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let options = Options::new()
+        .scheduler("sync")
+        .set(
+            "plugins.load",
+            vec![library("barrow-example-setup").display().to_string()],
+        )
+        .set(
+            "setup-example.commands",
+            vec![format!("echo call >> {}", log.display())],
+        )
+        .set("setup-example.state-dir", dir.path().display().to_string());
+    let graph = Graph::from_tasks([("a", Task::literal(1i64))]).unwrap();
+    compute_with(GraphKeys::new(graph, ["a"]), &options).unwrap();
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "call\n");
+}
