@@ -29,12 +29,15 @@
 //! # Ok::<(), barrow_plugin::Error>(())
 //! ```
 
-use abi_stable::sabi_types::RMut;
+use std::sync::{Mutex, PoisonError};
+
+use abi_stable::sabi_types::{RMut, RRef};
 use abi_stable::std_types::{RSlice, RSliceMut, RStr, RVec};
 use abi_stable::type_level::downcasting::TD_Opaque;
 
 use crate::abi::{
-    AbiArg, AbiObject, AbiScalar, ConfigEntry, Dtype, SetupEnv, Shape, SinkImpl, SinkImpl_TO,
+    AbiArg, AbiError, AbiGraph, AbiObject, AbiScalar, ConfigEntry, Dtype, RunnerImpl,
+    RunnerImpl_TO, SetupEnv, Shape, SinkImpl, SinkImpl_TO,
 };
 use crate::author::{Element, Error, Result};
 use crate::object::{Object, ObjectBox, downcast};
@@ -312,5 +315,153 @@ impl SinkImpl for TestSink {
 
     fn object(&mut self, value: AbiObject) {
         self.0 = Some(Value::Object(value));
+    }
+}
+
+/// What a scheduler did with a graph: the tasks it ran and the results it
+/// released, in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Schedule {
+    /// Tasks in the order they ran.
+    pub ran: Vec<usize>,
+    /// Tasks whose results were released, in order.
+    pub released: Vec<usize>,
+}
+
+/// Runs scheduler `name` of `plugin` on a graph given as each task's
+/// dependencies, as a host would, and records what it did. Running a task
+/// twice, before its dependencies or after one was released, releasing an
+/// output, or finishing with an output not computed, is an error.
+///
+/// ```
+/// use barrow_plugin::testing;
+/// use barrow_plugin::{Graph, Plugin, Result, Runner, Scheduler};
+///
+/// /// Runs tasks in index order (fine for graphs whose tasks come after
+/// /// their dependencies).
+/// fn in_order(graph: &Graph<'_>, runner: &Runner<'_>) -> Result<()> {
+///     (0..graph.len()).try_for_each(|i| runner.run(i))
+/// }
+///
+/// static PLUGIN: Plugin = Plugin {
+///     name: "demo",
+///     schedulers: &[Scheduler { name: "in-order", doc: "Index order.", run: in_order }],
+///     ..Plugin::EMPTY
+/// };
+///
+/// let done = testing::schedule(&PLUGIN, "in-order", &[vec![], vec![0], vec![0, 1]], &[2])?;
+/// assert_eq!(done.ran, [0, 1, 2]);
+/// // Index order breaks on a graph whose task 0 needs task 1.
+/// assert!(testing::schedule(&PLUGIN, "in-order", &[vec![1], vec![]], &[0]).is_err());
+/// # Ok::<(), barrow_plugin::Error>(())
+/// ```
+pub fn schedule(
+    plugin: &'static Plugin,
+    name: &str,
+    dependencies: &[Vec<usize>],
+    outputs: &[usize],
+) -> Result<Schedule> {
+    let index = plugin
+        .schedulers
+        .iter()
+        .position(|s| s.name == name)
+        .ok_or_else(|| {
+            Error::new(format!(
+                "plugin '{}' has no scheduler '{name}'",
+                plugin.name
+            ))
+        })?;
+    let graph = AbiGraph {
+        keys: (0..dependencies.len())
+            .map(|i| format!("t{i}").into())
+            .collect(),
+        dependencies: dependencies
+            .iter()
+            .map(|d| d.iter().copied().collect())
+            .collect(),
+        outputs: outputs.iter().copied().collect(),
+    };
+    let runner = TestRunner {
+        dependencies,
+        outputs,
+        state: Mutex::new((Schedule::default(), None)),
+    };
+    let result = crate::export::schedule(
+        plugin,
+        index,
+        &graph,
+        RunnerImpl_TO::from_ptr(RRef::new(&runner), TD_Opaque),
+    );
+    let (done, misuse) = runner
+        .state
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    if let Some(misuse) = misuse {
+        return Err(Error::new(misuse));
+    }
+    into_result(result)?;
+    if let Some(missing) = outputs.iter().find(|o| !done.ran.contains(o)) {
+        return Err(Error::new(format!(
+            "scheduler '{name}' finished without running output t{missing}"
+        )));
+    }
+    Ok(done)
+}
+
+/// The host's side of [`schedule`]: checks every request.
+struct TestRunner<'g> {
+    dependencies: &'g [Vec<usize>],
+    outputs: &'g [usize],
+    /// What happened, and the first misuse.
+    state: Mutex<(Schedule, Option<String>)>,
+}
+
+impl TestRunner<'_> {
+    fn check_run(&self, done: &Schedule, index: usize) -> std::result::Result<(), String> {
+        let deps = self
+            .dependencies
+            .get(index)
+            .ok_or_else(|| format!("ran t{index}, which is not in the graph"))?;
+        if done.ran.contains(&index) {
+            return Err(format!("ran t{index} twice"));
+        }
+        for dep in deps {
+            if !done.ran.contains(dep) {
+                return Err(format!("ran t{index} before t{dep}, which it needs"));
+            }
+            if done.released.contains(dep) {
+                return Err(format!(
+                    "ran t{index} after releasing t{dep}, which it needs"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl RunnerImpl for TestRunner<'_> {
+    fn run(&self, index: usize) -> abi_stable::std_types::RResult<(), AbiError> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        match self.check_run(&state.0, index) {
+            Ok(()) => {
+                state.0.ran.push(index);
+                abi_stable::std_types::ROk(())
+            }
+            Err(misuse) => {
+                state.1.get_or_insert(misuse.clone());
+                abi_stable::std_types::RErr(AbiError {
+                    panicked: false,
+                    message: misuse.into(),
+                })
+            }
+        }
+    }
+
+    fn release(&self, index: usize) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.outputs.contains(&index) {
+            state.1.get_or_insert(format!("released output t{index}"));
+        }
+        state.0.released.push(index);
     }
 }

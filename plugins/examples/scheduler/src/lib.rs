@@ -432,4 +432,22 @@ mod tests {
         assert_eq!(PLUGIN.schedulers.len(), 1);
         assert_eq!(PLUGIN.schedulers[0].name, "lifo");
     }
+
+    /// The exported scheduler, through the entry point a host calls: every
+    /// task runs after its dependencies, results nobody needs are released,
+    /// outputs are kept, and a cycle is an error.
+    #[test]
+    fn the_exported_scheduler_runs_a_diamond_through_the_host_entry_point() {
+        use barrow_plugin::testing;
+        let diamond = [vec![], vec![0], vec![0], vec![1, 2]];
+        let done = testing::schedule(&PLUGIN, "lifo", &diamond, &[3]).unwrap();
+        assert_eq!(done.ran.len(), 4);
+        assert_eq!(done.ran.first(), Some(&0));
+        assert_eq!(done.ran.last(), Some(&3));
+        let mut released = done.released.clone();
+        released.sort_unstable();
+        assert_eq!(released, [0, 1, 2]);
+        let err = testing::schedule(&PLUGIN, "lifo", &[vec![1], vec![0]], &[0]).unwrap_err();
+        assert!(err.message().contains("stuck"), "{err}");
+    }
 }
