@@ -28,6 +28,21 @@ pub trait Codec: Send + Sync + 'static {
     /// Appends the encoding of `value` to `out`.
     fn encode(&self, value: &Value, out: &mut Vec<u8>) -> Result<()>;
 
+    /// The encoding of `value` in two parts, when its end is a buffer the
+    /// value already holds (the elements of a vector of numbers): appends
+    /// the start to `prefix` and returns that buffer, so that the encoding
+    /// is `prefix` followed by it. A transport then writes the buffer from
+    /// where it lies (into shared memory, to a socket) instead of copying
+    /// it into a new one first.
+    ///
+    /// `Ok(None)`, the default, writes nothing and means "use
+    /// [`encode`](Codec::encode)". An implementation must give exactly the
+    /// bytes `encode` gives.
+    fn encode_split<'v>(&self, value: &'v Value, prefix: &mut Vec<u8>) -> Result<Option<&'v [u8]>> {
+        let _ = (value, prefix);
+        Ok(None)
+    }
+
     /// Decodes a value from `bytes`.
     fn decode(&self, bytes: &[u8]) -> Result<Value>;
 }

@@ -31,7 +31,7 @@
 
 use std::borrow::Cow;
 
-use xxhash_rust::xxh3::xxh3_64;
+use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::options::{Compression, WireOptions};
@@ -246,14 +246,112 @@ pub fn write_frame(tag: &str, payload: &[u8], options: &WireOptions) -> Result<V
     })
 }
 
-/// Frames the payload that `fill` appends, under `tag`. `size_hint` is the
-/// expected payload size, for the first allocation.
-pub(crate) fn write_frame_with(
+/// A frame ready to send, in two parts: its head (header, tag and the
+/// start of the payload) and the rest of the payload, which may be borrowed
+/// from the value it encodes (a vector's elements), so that a transport
+/// writes it from where it lies instead of copying it into a new buffer
+/// first. The frame's bytes are the head followed by the tail.
+///
+/// ```
+/// use barrow_core::codec::CodecRegistry;
+/// use barrow_core::Value;
+/// use barrow_wire::WireOptions;
+///
+/// let value = Value::new(vec![2.5f64; 1000]);
+/// let codecs = CodecRegistry::with_builtins();
+/// let frame = barrow_wire::encode_frame(&value, &codecs, &WireOptions::new())?;
+/// // The elements are not copied: the tail is the vector's own buffer.
+/// assert_eq!(frame.tail().len(), 8000);
+/// assert_eq!(frame.to_vec(), barrow_wire::encode(&value, &codecs)?);
+/// # Ok::<(), barrow_wire::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct EncodedFrame<'v> {
+    head: Cow<'v, [u8]>,
+    tail: &'v [u8],
+}
+
+impl<'v> EncodedFrame<'v> {
+    /// Bytes of the whole frame.
+    pub fn len(&self) -> usize {
+        self.head.len() + self.tail.len()
+    }
+
+    /// Whether the frame has no bytes (never true of a real frame).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The head: header, tag and the start of the payload.
+    pub fn head(&self) -> &[u8] {
+        &self.head
+    }
+
+    /// The rest of the payload (empty when the head holds it all).
+    pub fn tail(&self) -> &'v [u8] {
+        self.tail
+    }
+
+    /// The frame's bytes in one buffer (a copy of the tail).
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len());
+        out.extend_from_slice(&self.head);
+        out.extend_from_slice(self.tail);
+        out
+    }
+
+    /// Copies the frame into `out`, which must be exactly [`len`](Self::len)
+    /// bytes long.
+    pub fn copy_to(&self, out: &mut [u8]) {
+        let (head, tail) = out.split_at_mut(self.head.len());
+        head.copy_from_slice(&self.head);
+        crate::copy::copy(tail, self.tail);
+    }
+}
+
+impl From<Vec<u8>> for EncodedFrame<'_> {
+    fn from(bytes: Vec<u8>) -> Self {
+        EncodedFrame {
+            head: Cow::Owned(bytes),
+            tail: &[],
+        }
+    }
+}
+
+impl<'v> From<&'v [u8]> for EncodedFrame<'v> {
+    fn from(bytes: &'v [u8]) -> Self {
+        EncodedFrame {
+            head: Cow::Borrowed(bytes),
+            tail: &[],
+        }
+    }
+}
+
+/// Frames the payload `prefix` followed by `tail`, uncompressed, without
+/// copying `tail`.
+pub(crate) fn write_split_frame<'v>(
     tag: &str,
-    options: &WireOptions,
-    size_hint: usize,
-    fill: impl FnOnce(&mut Vec<u8>) -> Result<()>,
-) -> Result<Vec<u8>> {
+    prefix: &[u8],
+    tail: &'v [u8],
+) -> Result<EncodedFrame<'v>> {
+    check_tag(tag)?;
+    let mut head = Vec::with_capacity(HEADER_LEN + tag.len() + prefix.len());
+    head.resize(HEADER_LEN, 0);
+    head.extend_from_slice(tag.as_bytes());
+    head.extend_from_slice(prefix);
+    let payload_len = prefix.len() + tail.len();
+    fill_header(&mut head, tag, Compression::None, payload_len, payload_len);
+    let mut hasher = Xxh3::new();
+    hasher.update(&head[CHECKED_FROM..]);
+    hasher.update(tail);
+    head[4..12].copy_from_slice(&hasher.digest().to_le_bytes());
+    Ok(EncodedFrame {
+        head: Cow::Owned(head),
+        tail,
+    })
+}
+
+fn check_tag(tag: &str) -> Result<()> {
     if tag.is_empty() || tag.len() > MAX_TAG_LEN {
         return Err(Error::new(
             ErrorKind::Codec,
@@ -264,6 +362,34 @@ pub(crate) fn write_frame_with(
             ),
         ));
     }
+    Ok(())
+}
+
+/// Writes the header fields other than the checksum.
+fn fill_header(
+    out: &mut [u8],
+    tag: &str,
+    compression: Compression,
+    payload_len: usize,
+    stored_len: usize,
+) {
+    out[..4].copy_from_slice(&MAGIC);
+    out[12..14].copy_from_slice(&VERSION.to_le_bytes());
+    out[14] = compression.code();
+    out[16..18].copy_from_slice(&(tag.len() as u16).to_le_bytes());
+    out[20..28].copy_from_slice(&(payload_len as u64).to_le_bytes());
+    out[28..36].copy_from_slice(&(stored_len as u64).to_le_bytes());
+}
+
+/// Frames the payload that `fill` appends, under `tag`. `size_hint` is the
+/// expected payload size, for the first allocation.
+pub(crate) fn write_frame_with(
+    tag: &str,
+    options: &WireOptions,
+    size_hint: usize,
+    fill: impl FnOnce(&mut Vec<u8>) -> Result<()>,
+) -> Result<Vec<u8>> {
+    check_tag(tag)?;
     let start = HEADER_LEN + tag.len();
     let mut out = Vec::new();
     reserve(&mut out, start.saturating_add(size_hint))?;
@@ -280,12 +406,7 @@ pub(crate) fn write_frame_with(
         compression = options.compression_kind();
     }
     let stored_len = out.len() - start;
-    out[..4].copy_from_slice(&MAGIC);
-    out[12..14].copy_from_slice(&VERSION.to_le_bytes());
-    out[14] = compression.code();
-    out[16..18].copy_from_slice(&(tag.len() as u16).to_le_bytes());
-    out[20..28].copy_from_slice(&(payload_len as u64).to_le_bytes());
-    out[28..36].copy_from_slice(&(stored_len as u64).to_le_bytes());
+    fill_header(&mut out, tag, compression, payload_len, stored_len);
     let checksum = xxh3_64(&out[CHECKED_FROM..]);
     out[4..12].copy_from_slice(&checksum.to_le_bytes());
     Ok(out)

@@ -187,6 +187,11 @@ pub struct Welcome {
     pub compress_above: u64,
     /// The largest message it accepts.
     pub max_message_size: u64,
+    /// Values of this many bytes or more (encoded) may go in shared memory,
+    /// both ways ([`SharedMemory`](crate::shared::SharedMemory)); 0: never.
+    pub shared_memory_above: u64,
+    /// Idle shared memory each side keeps for reuse, at most.
+    pub shared_memory_retain: u64,
 }
 
 #[cfg(test)]

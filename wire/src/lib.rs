@@ -49,6 +49,14 @@
 //!   number as a small header (element type, count) and the raw bytes.
 //!   [`encode`] prefers it over the registry's codec for those types (see
 //!   [`WireOptions::raw_numeric`]); [`decode`] always understands it.
+//! - **Split frames** ([`encode_frame`]): a frame whose payload ends with
+//!   a buffer the value holds (a vector of numbers, a dense array block:
+//!   [`Codec::encode_split`]) is written from that buffer, not copied into a
+//!   new one first.
+//! - **Shared memory** ([`shared`], Linux): between processes on one
+//!   machine, a message's large frames go in a reusable sealed memory file
+//!   sent with it, and buffers of values already sent are reused to
+//!   receive the next ([`Recycler`]).
 //! - **Compression** ([`Compression`]): lz4 (pure Rust) or zstd (feature
 //!   `zstd`), for payloads above a threshold, kept only when it saves at
 //!   least 1/16.
@@ -70,12 +78,16 @@
 #![deny(missing_docs, missing_debug_implementations)]
 
 mod check;
+mod copy;
 mod error;
 pub mod frame;
 pub mod handshake;
 pub mod message;
 mod options;
 mod raw;
+mod recycle;
+#[cfg(unix)]
+pub mod shared;
 pub mod task;
 
 use std::ops::Deref;
@@ -87,8 +99,10 @@ use barrow_core::codec::{Codec, CodecRegistry};
 
 pub use check::{Depth, NotShippable, Problem, check_graph, check_serializable};
 pub use error::{Error, ErrorKind, Result};
+pub use frame::EncodedFrame;
 pub use options::{Compression, WireOptions};
 pub use raw::{Dtype, Element, RawVecCodec};
+pub use recycle::{Recycler, decode_recycling};
 
 /// Encodes `value` as one frame with the default [`WireOptions`]: no
 /// compression, raw buffers for vectors of numbers.
@@ -106,16 +120,53 @@ pub fn encode_with(
     options: &WireOptions,
 ) -> Result<Vec<u8>> {
     let codec = codec_for(value, codecs, options)?;
+    encode_whole(value, &*codec, options)
+}
+
+/// Encodes `value` as one frame, as `options` say, leaving the value's own
+/// buffer uncopied where its codec can ([`Codec::encode_split`]: vectors of
+/// numbers) and the payload is not to be compressed. The frame borrows
+/// from `value`; its bytes are those [`encode_with`] gives.
+pub fn encode_frame<'v>(
+    value: &'v Value,
+    codecs: &CodecRegistry,
+    options: &WireOptions,
+) -> Result<EncodedFrame<'v>> {
+    let codec = codec_for(value, codecs, options)?;
+    let mut prefix = Vec::new();
+    let split = codec
+        .encode_split(value, &mut prefix)
+        .map_err(|e| codec_error(&*codec, value, e))?;
+    if let Some(tail) = split {
+        let payload_len = prefix.len() + tail.len();
+        let compress = options.compression_kind() != Compression::None
+            && payload_len > options.compress_above_bytes();
+        if !compress {
+            return frame::write_split_frame(codec.tag(), &prefix, tail);
+        }
+    }
+    encode_whole(value, &*codec, options).map(EncodedFrame::from)
+}
+
+fn encode_whole(value: &Value, codec: &dyn Codec, options: &WireOptions) -> Result<Vec<u8>> {
     let tag = codec.tag();
     frame::write_frame_with(tag, options, value.nbytes(), |out| {
-        codec.encode(value, out).map_err(|e| {
-            Error::new(
-                ErrorKind::Codec,
-                format!("codec '{tag}' cannot encode a {}: {e}", value.type_name()),
-            )
-            .with_source(e)
-        })
+        codec
+            .encode(value, out)
+            .map_err(|e| codec_error(codec, value, e))
     })
+}
+
+fn codec_error(codec: &dyn Codec, value: &Value, error: barrow_core::Error) -> Error {
+    Error::new(
+        ErrorKind::Codec,
+        format!(
+            "codec '{}' cannot encode a {}: {error}",
+            codec.tag(),
+            value.type_name()
+        ),
+    )
+    .with_source(error)
 }
 
 /// Decodes the frame that `bytes` holds (exactly: no bytes before or after)
@@ -126,7 +177,11 @@ pub fn encode_with(
 /// unknown tag ([`ErrorKind::NoCodec`]), a codec that rejects its payload
 /// ([`ErrorKind::Codec`]). Never panics, whatever the bytes.
 pub fn decode(bytes: &[u8], codecs: &CodecRegistry) -> Result<Value> {
-    let frame = frame::read_frame(bytes)?;
+    decode_frame(&frame::read_frame(bytes)?, codecs)
+}
+
+/// Decodes a frame already read and checked.
+pub(crate) fn decode_frame(frame: &frame::Frame<'_>, codecs: &CodecRegistry) -> Result<Value> {
     let tag = frame.tag();
     let codec = match raw::raw_codec_by_tag(tag) {
         Some(codec) => CodecRef::Static(codec),
@@ -136,17 +191,19 @@ pub fn decode(bytes: &[u8], codecs: &CodecRegistry) -> Result<Value> {
                 .with_source(e)
         })?),
     };
-    codec.decode(frame.payload()).map_err(|e| {
-        Error::new(
-            ErrorKind::Codec,
-            format!(
-                "codec '{tag}' cannot decode its {}-byte payload: {e}",
-                frame.payload().len()
-            ),
-        )
-        .with_tag(tag)
-        .with_source(e)
-    })
+    codec
+        .decode(frame.payload())
+        .map_err(|e| payload_error(tag, frame.payload().len(), e))
+}
+
+/// A codec rejected its payload.
+pub(crate) fn payload_error(tag: &str, len: usize, error: barrow_core::Error) -> Error {
+    Error::new(
+        ErrorKind::Codec,
+        format!("codec '{tag}' cannot decode its {len}-byte payload: {error}"),
+    )
+    .with_tag(tag)
+    .with_source(error)
 }
 
 /// Whether [`encode_with`] has a codec for `value`.

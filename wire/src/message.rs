@@ -2,26 +2,35 @@
 //!
 //! A message is a fixed header, a body (postcard) and zero or more value
 //! [frames](crate::frame) appended as they are, so a large array is written
-//! once from its own buffer and never copied into the body. All integers
-//! are little-endian:
+//! once from its own buffer and never copied into the body. Over a local
+//! connection, large frames may travel in a shared-memory segment instead
+//! ([`SharedMemory`](crate::shared::SharedMemory)), whose descriptor comes
+//! with the message. All integers are little-endian:
 //!
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 4 | magic bytes `BRWM` |
 //! | 4 | 2 | wire version ([`WIRE_VERSION`]) |
 //! | 6 | 1 | kind: what the body holds ([`Kind`]) |
-//! | 7 | 1 | reserved, 0 |
+//! | 7 | 1 | flags: 1 = a shared-memory segment comes with it, 2 = segments to forget |
 //! | 8 | 4 | body length |
 //! | 12 | 4 | number of frames |
-//! | 16 | 8 | total length of body, frame lengths and frames |
-//! | 24 | 8 | xxh3-64 of the header's bytes 4..24, the frame lengths and the body |
-//! | 32 | … | one u64 length per frame, the body, then the frames |
+//! | 16 | 8 | bytes after the header: entries, body, frames |
+//! | 24 | 8 | xxh3-64 of the header's bytes 4..24, the entries and the body |
+//! | 32 | … | one u64 entry per frame, the segment and the forget list if flagged, the body, then the frames |
 //!
-//! The body's checksum guards what decides control flow; every frame has its
-//! own checksum, checked when it is decoded. A reader checks the magic
-//! bytes, the version (a peer of another version is named with both
-//! versions), the lengths against its limit before allocating, and the
-//! checksum; a damaged or hostile message is an error, never a panic.
+//! A frame's entry is its length; with the top bit set, the frame is in the
+//! segment rather than in the stream. The segment, when flag 1 is set, is
+//! its id and its length (two u64); its frames lie in it from its start, in
+//! frame order, one after the other. Forget, when flag 2 is set, is a count
+//! and that many segment ids (u64) that the writer has given back to the
+//! system: a reader keeping them mapped unmaps them.
+//!
+//! The checksum guards what decides control flow; every frame has its own
+//! checksum, checked when it is decoded. A reader checks the magic bytes,
+//! the version (a peer of another version is named with both versions), the
+//! lengths against its limit before allocating, and the checksum; a
+//! damaged or hostile message is an error, never a panic.
 
 use std::io::{Read, Write};
 
@@ -30,16 +39,26 @@ use serde::de::DeserializeOwned;
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::frame::EncodedFrame;
 
 /// The bytes every message starts with.
 pub const MESSAGE_MAGIC: [u8; 4] = *b"BRWM";
 
 /// The version of the message protocol (handshake, tasks, results) this
 /// build speaks. Peers of different versions refuse each other.
-pub const WIRE_VERSION: u16 = 1;
+pub const WIRE_VERSION: u16 = 2;
 
 /// Bytes of the fixed header.
 pub const MESSAGE_HEADER_LEN: usize = 32;
+
+/// The flag saying a shared-memory segment comes with a message.
+const FLAG_SEGMENT: u8 = 1;
+
+/// The flag saying a list of segments to forget comes with a message.
+const FLAG_FORGET: u8 = 2;
+
+/// The bit of a frame entry saying the frame is in the segment.
+const IN_SEGMENT: u64 = 1 << 63;
 
 /// What a message's body holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +81,9 @@ pub enum Kind {
     Fork = 7,
     /// A fork server's reply.
     Forked = 8,
+    /// The reader of a shared-memory segment is done with it: its writer
+    /// may use it again (a u64, the segment's id).
+    Release = 9,
 }
 
 impl Kind {
@@ -75,9 +97,19 @@ impl Kind {
             6 => Kind::Shutdown,
             7 => Kind::Fork,
             8 => Kind::Forked,
+            9 => Kind::Release,
             _ => return None,
         })
     }
+}
+
+/// Where a frame of a received message lies.
+#[derive(Debug, Clone, Copy)]
+enum Place {
+    /// In the message's bytes.
+    Inline { start: usize, end: usize },
+    /// In its shared-memory segment.
+    Shared { start: usize, end: usize },
 }
 
 /// A message read from a connection: its kind, body and frames.
@@ -85,9 +117,24 @@ impl Kind {
 pub struct Message {
     kind: Kind,
     body_len: usize,
-    frame_ends: Vec<usize>,
-    /// Body, then the frames (their lengths are left out).
+    frames: Vec<Place>,
+    /// Body, then the inline frames.
     bytes: Vec<u8>,
+    segment: Option<Segment>,
+}
+
+/// The shared-memory segment a message came with, mapped for reading.
+#[derive(Debug)]
+pub(crate) struct Segment {
+    pub(crate) id: u64,
+    /// Bytes of the message's frames in it (from its start).
+    pub(crate) len: usize,
+    pub(crate) bytes: std::sync::Arc<dyn SegmentBytes>,
+}
+
+/// Read access to a received segment's memory.
+pub(crate) trait SegmentBytes: std::fmt::Debug + Send + Sync {
+    fn bytes(&self) -> &[u8];
 }
 
 impl Message {
@@ -112,27 +159,43 @@ impl Message {
 
     /// Number of frames.
     pub fn frame_count(&self) -> usize {
-        self.frame_ends.len()
+        self.frames.len()
     }
 
     /// The bytes of frame `index`; an index past the end is a
     /// [`ErrorKind::Protocol`] error.
     pub fn frame(&self, index: usize) -> Result<&[u8]> {
-        let end = *self.frame_ends.get(index).ok_or_else(|| {
+        let place = *self.frames.get(index).ok_or_else(|| {
             Error::new(
                 ErrorKind::Protocol,
                 format!(
                     "a {:?} message refers to frame {index}, but holds {}",
                     self.kind,
-                    self.frame_ends.len()
+                    self.frames.len()
                 ),
             )
         })?;
-        let start = match index {
-            0 => self.body_len,
-            i => self.frame_ends[i - 1],
-        };
-        Ok(&self.bytes[start..end])
+        match (place, &self.segment) {
+            (Place::Inline { start, end }, _) => Ok(&self.bytes[start..end]),
+            (Place::Shared { start, end }, Some(segment)) => Ok(&segment.bytes.bytes()[start..end]),
+            // Not made by `read_message_with`, which refuses such messages.
+            (Place::Shared { .. }, None) => Err(Error::new(
+                ErrorKind::Protocol,
+                format!("frame {index} is in shared memory, and no segment came with it"),
+            )),
+        }
+    }
+
+    /// The id of the shared-memory segment this message came with: once
+    /// its frames are read and the message dropped, tell the writer with a
+    /// [`Kind::Release`] message so that it can use the segment again.
+    pub fn segment(&self) -> Option<u64> {
+        self.segment.as_ref().map(|s| s.id)
+    }
+
+    /// Bytes of the message's frames that came in shared memory.
+    pub fn shared_len(&self) -> usize {
+        self.segment.as_ref().map_or(0, |s| s.len)
     }
 }
 
@@ -144,6 +207,49 @@ pub fn write_message<W: Write + ?Sized>(
     body: &impl Serialize,
     frames: &[&[u8]],
 ) -> Result<()> {
+    let frames: Vec<EncodedFrame<'_>> = frames.iter().map(|f| EncodedFrame::from(*f)).collect();
+    write_frames(out, kind, body, &frames)
+}
+
+/// Writes one message: `body` (postcard) and `frames` after it, each
+/// written from where its parts lie.
+pub fn write_frames<W: Write + ?Sized>(
+    out: &mut W,
+    kind: Kind,
+    body: &impl Serialize,
+    frames: &[EncodedFrame<'_>],
+) -> Result<()> {
+    let layout = Layout::inline(frames.len());
+    let head = compose(kind, body, frames, &layout)?;
+    send_rest(out, kind, &head, frames, &layout)?;
+    out.flush().map_err(|e| io_error(kind, e))
+}
+
+/// Which frames go in a segment, and which segment.
+#[derive(Debug)]
+pub(crate) struct Layout {
+    pub(crate) shared: Vec<bool>,
+    pub(crate) segment: Option<(u64, u64)>,
+    pub(crate) forget: Vec<u64>,
+}
+
+impl Layout {
+    pub(crate) fn inline(count: usize) -> Layout {
+        Layout {
+            shared: vec![false; count],
+            segment: None,
+            forget: Vec::new(),
+        }
+    }
+}
+
+/// The header, entries, segment and body of a message.
+pub(crate) fn compose(
+    kind: Kind,
+    body: &impl Serialize,
+    frames: &[EncodedFrame<'_>],
+    layout: &Layout,
+) -> Result<Vec<u8>> {
     let body = postcard::to_allocvec(body).map_err(|e| {
         Error::new(
             ErrorKind::Protocol,
@@ -158,65 +264,141 @@ pub fn write_message<W: Write + ?Sized>(
     };
     let body_len = u32::try_from(body.len()).map_err(|_| too_large())?;
     let count = u32::try_from(frames.len()).map_err(|_| too_large())?;
-    let total = frames
-        .iter()
-        .fold(body.len() + 8 * frames.len(), |n, f| n + f.len());
-    let mut header = [0u8; MESSAGE_HEADER_LEN];
-    header[..4].copy_from_slice(&MESSAGE_MAGIC);
-    header[4..6].copy_from_slice(&WIRE_VERSION.to_le_bytes());
-    header[6] = kind as u8;
-    header[8..12].copy_from_slice(&body_len.to_le_bytes());
-    header[12..16].copy_from_slice(&count.to_le_bytes());
-    header[16..24].copy_from_slice(&(total as u64).to_le_bytes());
-    let mut lengths = Vec::with_capacity(8 * frames.len());
-    for frame in frames {
-        lengths.extend_from_slice(&(frame.len() as u64).to_le_bytes());
+    let mut extra = if layout.segment.is_some() { 16 } else { 0 };
+    if !layout.forget.is_empty() {
+        extra += 8 + 8 * layout.forget.len();
     }
-    let checksum = checksum(&header, &lengths, &body);
-    header[24..32].copy_from_slice(&checksum.to_le_bytes());
-    let io = |e: std::io::Error| {
-        Error::new(
-            ErrorKind::Io,
-            format!("cannot send a {kind:?} message: {e}"),
-        )
-        .with_source(e)
-    };
-    // Small messages go out in one write; a large frame is written from
-    // its own buffer rather than copied behind the header.
-    if total < 64 << 10 {
-        let mut all = Vec::with_capacity(MESSAGE_HEADER_LEN + total);
-        all.extend_from_slice(&header);
-        all.extend_from_slice(&lengths);
-        all.extend_from_slice(&body);
-        for frame in frames {
-            all.extend_from_slice(frame);
-        }
-        out.write_all(&all).map_err(io)?;
-    } else {
-        let mut head = Vec::with_capacity(MESSAGE_HEADER_LEN + body.len() + lengths.len());
-        head.extend_from_slice(&header);
-        head.extend_from_slice(&lengths);
-        head.extend_from_slice(&body);
-        out.write_all(&head).map_err(io)?;
-        for frame in frames {
-            out.write_all(frame).map_err(io)?;
+    let mut entries = Vec::with_capacity(8 * frames.len() + extra);
+    let mut total = body.len() + 8 * frames.len() + extra;
+    for (frame, &shared) in frames.iter().zip(&layout.shared) {
+        let len = frame.len() as u64;
+        if shared {
+            entries.extend_from_slice(&(len | IN_SEGMENT).to_le_bytes());
+        } else {
+            entries.extend_from_slice(&len.to_le_bytes());
+            total += frame.len();
         }
     }
-    out.flush().map_err(io)
+    let mut flags = 0;
+    if let Some((id, len)) = layout.segment {
+        flags |= FLAG_SEGMENT;
+        entries.extend_from_slice(&id.to_le_bytes());
+        entries.extend_from_slice(&len.to_le_bytes());
+    }
+    if !layout.forget.is_empty() {
+        flags |= FLAG_FORGET;
+        entries.extend_from_slice(&(layout.forget.len() as u64).to_le_bytes());
+        for id in &layout.forget {
+            entries.extend_from_slice(&id.to_le_bytes());
+        }
+    }
+    let mut head = Vec::with_capacity(MESSAGE_HEADER_LEN + entries.len() + body.len());
+    head.extend_from_slice(&MESSAGE_MAGIC);
+    head.extend_from_slice(&WIRE_VERSION.to_le_bytes());
+    head.push(kind as u8);
+    head.push(flags);
+    head.extend_from_slice(&body_len.to_le_bytes());
+    head.extend_from_slice(&count.to_le_bytes());
+    head.extend_from_slice(&(total as u64).to_le_bytes());
+    let checksum = checksum(&head[4..24], &entries, &body);
+    head.extend_from_slice(&checksum.to_le_bytes());
+    head.extend_from_slice(&entries);
+    head.extend_from_slice(&body);
+    Ok(head)
 }
 
-fn checksum(header: &[u8; MESSAGE_HEADER_LEN], lengths: &[u8], body: &[u8]) -> u64 {
+/// Writes what follows the first `sent` bytes of `head`: the rest of it,
+/// then the inline frames.
+pub(crate) fn send_rest<W: Write + ?Sized>(
+    out: &mut W,
+    kind: Kind,
+    head: &[u8],
+    frames: &[EncodedFrame<'_>],
+    layout: &Layout,
+) -> Result<()> {
+    let inline = frames
+        .iter()
+        .zip(&layout.shared)
+        .filter(|(_, shared)| !**shared)
+        .map(|(frame, _)| frame);
+    let inline_len: usize = inline.clone().map(EncodedFrame::len).sum();
+    let io = |e| io_error(kind, e);
+    // Small messages go out in one write; large parts are written from
+    // their own buffers rather than copied behind the header.
+    if head.len() + inline_len < 64 << 10 {
+        let mut all = Vec::with_capacity(head.len() + inline_len);
+        all.extend_from_slice(head);
+        for frame in inline {
+            all.extend_from_slice(frame.head());
+            all.extend_from_slice(frame.tail());
+        }
+        return out.write_all(&all).map_err(io);
+    }
+    out.write_all(head).map_err(io)?;
+    for frame in inline {
+        out.write_all(frame.head()).map_err(io)?;
+        out.write_all(frame.tail()).map_err(io)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn io_error(kind: Kind, e: std::io::Error) -> Error {
+    Error::new(
+        ErrorKind::Io,
+        format!("cannot send a {kind:?} message: {e}"),
+    )
+    .with_source(e)
+}
+
+fn checksum(header: &[u8], entries: &[u8], body: &[u8]) -> u64 {
     let mut hasher = Xxh3::new();
-    hasher.update(&header[4..24]);
-    hasher.update(lengths);
+    hasher.update(header);
+    hasher.update(entries);
     hasher.update(body);
     hasher.digest()
 }
 
 /// Reads one message, refusing one longer than `max_len` bytes before
 /// allocating for it. `Ok(None)` when the peer closed the connection
-/// cleanly, between messages.
+/// cleanly, between messages. A message that comes with shared memory is
+/// an error here: read those with a
+/// [`MessageReader`](crate::shared::MessageReader).
 pub fn read_message<R: Read + ?Sized>(input: &mut R, max_len: u64) -> Result<Option<Message>> {
+    read_message_with(input, max_len, &mut NoSegments)
+}
+
+/// Where a reader's shared-memory segments come from.
+pub(crate) trait Segments {
+    /// The segment `id`, of at least `len` bytes, that a message of `kind`
+    /// comes with.
+    fn take(&mut self, kind: Kind, id: u64, len: usize) -> Result<Segment>;
+    /// The writer gave segment `id` back to the system.
+    fn forget(&mut self, id: u64);
+}
+
+/// A connection that cannot receive shared memory.
+struct NoSegments;
+
+impl Segments for NoSegments {
+    fn take(&mut self, kind: Kind, _: u64, _: usize) -> Result<Segment> {
+        Err(Error::new(
+            ErrorKind::Protocol,
+            format!(
+                "a {kind:?} message came with shared memory, which this connection cannot \
+                 receive"
+            ),
+        ))
+    }
+
+    fn forget(&mut self, _: u64) {}
+}
+
+/// [`read_message`], with `segments` mapping a message's segment.
+pub(crate) fn read_message_with<R: Read + ?Sized>(
+    input: &mut R,
+    max_len: u64,
+    segments: &mut dyn Segments,
+) -> Result<Option<Message>> {
     let mut header = [0u8; MESSAGE_HEADER_LEN];
     if !read_header(input, &mut header)? {
         return Ok(None);
@@ -231,6 +413,14 @@ pub fn read_message<R: Read + ?Sized>(input: &mut R, max_len: u64) -> Result<Opt
             ),
         ));
     }
+    let word = |at: usize| {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&header[at..at + 8]);
+        u64::from_le_bytes(bytes)
+    };
+    let half = |at: usize| {
+        u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+    };
     let version = u16::from_le_bytes([header[4], header[5]]);
     if version != WIRE_VERSION {
         return Err(Error::new(
@@ -241,10 +431,10 @@ pub fn read_message<R: Read + ?Sized>(input: &mut R, max_len: u64) -> Result<Opt
             ),
         ));
     }
-    let stored = u64::from_le_bytes(header[24..32].try_into().unwrap_or_default());
-    let body_len = u32::from_le_bytes(header[8..12].try_into().unwrap_or_default()) as usize;
-    let count = u32::from_le_bytes(header[12..16].try_into().unwrap_or_default()) as usize;
-    let total = u64::from_le_bytes(header[16..24].try_into().unwrap_or_default());
+    let stored = word(24);
+    let body_len = half(8) as usize;
+    let count = half(12) as usize;
+    let total = word(16);
     let kind = Kind::from_code(header[6]);
     let corrupt = |what: String| {
         Error::new(
@@ -252,25 +442,24 @@ pub fn read_message<R: Read + ?Sized>(input: &mut R, max_len: u64) -> Result<Opt
             format!("corrupt message: {what}; the connection damaged it"),
         )
     };
-    let (Some(kind), 0) = (kind, header[7]) else {
+    let flags = header[7];
+    let (Some(kind), 0) = (kind, flags & !(FLAG_SEGMENT | FLAG_FORGET)) else {
         return Err(corrupt(format!(
-            "unknown kind {} or reserved byte {} set",
-            header[6], header[7]
+            "unknown kind {} or unknown flags {flags:#04x}",
+            header[6]
         )));
     };
+    let has_segment = flags & FLAG_SEGMENT != 0;
+    let has_forget = flags & FLAG_FORGET != 0;
     if total > max_len {
-        return Err(Error::new(
-            ErrorKind::TooLarge,
-            format!(
-                "a {kind:?} message of {total} bytes is over the limit of {max_len} bytes \
-                 (processes.max-message-size)"
-            ),
-        ));
+        return Err(over_limit(kind, total, max_len));
     }
     let total = usize::try_from(total)
         .map_err(|_| Error::new(ErrorKind::TooLarge, "a message is larger than memory"))?;
-    let lengths_len = count
+    let entries_len = count
         .checked_mul(8)
+        .and_then(|n| n.checked_add(if has_segment { 16 } else { 0 }))
+        .and_then(|n| n.checked_add(if has_forget { 8 } else { 0 }))
         .filter(|&n| n.checked_add(body_len).is_some_and(|m| m <= total))
         .ok_or_else(|| {
             corrupt(format!(
@@ -289,9 +478,31 @@ pub fn read_message<R: Read + ?Sized>(input: &mut R, max_len: u64) -> Result<Opt
         )
         .with_source(e)
     };
-    let mut lengths = vec![0u8; lengths_len];
-    input.read_exact(&mut lengths).map_err(io)?;
-    let rest = total - lengths_len;
+    let mut entries = vec![0u8; entries_len];
+    input.read_exact(&mut entries).map_err(io)?;
+    let mut entries_len = entries_len;
+    let mut forget = Vec::new();
+    if has_forget {
+        let at = entries_len - 8;
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&entries[at..]);
+        let ids = usize::try_from(u64::from_le_bytes(word))
+            .ok()
+            .and_then(|n| n.checked_mul(8))
+            .filter(|&n| {
+                n.checked_add(entries_len)
+                    .and_then(|m| m.checked_add(body_len))
+                    .is_some_and(|m| m <= total)
+            })
+            .ok_or_else(|| corrupt("its list of segments to forget runs past its end".into()))?;
+        entries.resize(entries_len + ids, 0);
+        input.read_exact(&mut entries[entries_len..]).map_err(io)?;
+        for id in entries[entries_len..].chunks_exact(8) {
+            forget.push(u64::from_le_bytes(id.try_into().unwrap_or_default()));
+        }
+        entries_len += ids;
+    }
+    let rest = total - entries_len;
     let mut bytes = Vec::new();
     bytes.try_reserve_exact(rest).map_err(|_| {
         Error::new(
@@ -308,37 +519,92 @@ pub fn read_message<R: Read + ?Sized>(input: &mut R, max_len: u64) -> Result<Opt
             ErrorKind::Truncated,
             format!(
                 "the connection closed {} bytes into a {kind:?} message of {total} bytes",
-                lengths_len + bytes.len()
+                entries_len + bytes.len()
             ),
         ));
     }
-    if checksum(&header, &lengths, &bytes[..body_len]) != stored {
+    if checksum(&header[4..24], &entries, &bytes[..body_len]) != stored {
         return Err(corrupt(format!(
             "the {kind:?} message's checksum does not match"
         )));
     }
-    let mut frame_ends = Vec::with_capacity(count);
-    let mut end = body_len;
-    for (i, len) in lengths.chunks_exact(8).enumerate() {
-        let len = u64::from_le_bytes(len.try_into().unwrap_or_default());
-        end = usize::try_from(len)
-            .ok()
-            .and_then(|len| end.checked_add(len))
-            .filter(|&e| e <= rest)
+    let mut frames = Vec::with_capacity(count);
+    let mut inline_end = body_len;
+    let mut shared_end = 0usize;
+    for (i, entry) in entries[..8 * count].chunks_exact(8).enumerate() {
+        let entry = u64::from_le_bytes(entry.try_into().unwrap_or_default());
+        let shared = entry & IN_SEGMENT != 0;
+        let len = usize::try_from(entry & !IN_SEGMENT).ok();
+        let end = if shared {
+            &mut shared_end
+        } else {
+            &mut inline_end
+        };
+        let start = *end;
+        *end = len
+            .and_then(|len| start.checked_add(len))
             .ok_or_else(|| corrupt(format!("frame {i} runs past the end of the message")))?;
-        frame_ends.push(end);
+        frames.push(if shared {
+            Place::Shared { start, end: *end }
+        } else {
+            Place::Inline { start, end: *end }
+        });
     }
-    if end != rest {
+    if inline_end != rest {
         return Err(corrupt(format!(
-            "its frames end at byte {end} of {rest} after the frame lengths"
+            "its frames end at byte {inline_end} of {rest} after the frame entries"
         )));
     }
+    let segment = if has_segment {
+        let at = 8 * count;
+        let mut id = [0u8; 8];
+        id.copy_from_slice(&entries[at..at + 8]);
+        let mut len = [0u8; 8];
+        len.copy_from_slice(&entries[at + 8..at + 16]);
+        let len = u64::from_le_bytes(len);
+        if len != shared_end as u64 || len == 0 {
+            return Err(corrupt(format!(
+                "its shared-memory segment holds {len} bytes, and its frames there {shared_end}"
+            )));
+        }
+        if (total as u64).saturating_add(len) > max_len {
+            return Err(over_limit(
+                kind,
+                (total as u64).saturating_add(len),
+                max_len,
+            ));
+        }
+        for &id in &forget {
+            segments.forget(id);
+        }
+        Some(segments.take(kind, u64::from_le_bytes(id), shared_end)?)
+    } else if shared_end > 0 {
+        return Err(corrupt(
+            "a frame is in shared memory, but no segment comes with the message".into(),
+        ));
+    } else {
+        for &id in &forget {
+            segments.forget(id);
+        }
+        None
+    };
     Ok(Some(Message {
         kind,
         body_len,
-        frame_ends,
+        frames,
         bytes,
+        segment,
     }))
+}
+
+fn over_limit(kind: Kind, total: u64, max_len: u64) -> Error {
+    Error::new(
+        ErrorKind::TooLarge,
+        format!(
+            "a {kind:?} message of {total} bytes is over the limit of {max_len} bytes \
+             (processes.max-message-size)"
+        ),
+    )
 }
 
 /// Fills `header`; `false` when the stream ends before its first byte.

@@ -139,6 +139,33 @@ macro_rules! elements {
             None
         }
 
+        /// The vector `value` holds, for reuse, when it is a `Vec` of an
+        /// [`Element`] and this is its last handle.
+        pub(crate) fn take_raw_vec(value: Value) -> Option<Kept> {
+            let type_id = value.type_id();
+            $(
+                if type_id == TypeId::of::<Vec<$t>>() {
+                    return value.try_take::<Vec<$t>>().ok().map(Kept::new);
+                }
+            )*
+            None
+        }
+
+        /// Decodes the raw vector framed under `tag` into a buffer from
+        /// `recycler` when it has one; `None` when `tag` is not a raw one.
+        pub(crate) fn decode_raw_recycling(
+            tag: &str,
+            payload: &[u8],
+            recycler: &Recycler,
+        ) -> Option<barrow_core::Result<Value>> {
+            $(
+                if tag == <$t as Element>::TAG {
+                    return Some(RawVecCodec::<$t>::decode_into(payload, |n| recycler.take::<$t>(n)));
+                }
+            )*
+            None
+        }
+
         /// The raw codec written under `tag`, if it is one.
         pub(crate) fn raw_codec_by_tag(tag: &str) -> Option<&'static dyn Codec> {
             $(
@@ -247,7 +274,32 @@ impl<T: Element> Codec for RawVecCodec<T> {
         Ok(())
     }
 
+    fn encode_split<'v>(
+        &self,
+        value: &'v Value,
+        prefix: &mut Vec<u8>,
+    ) -> barrow_core::Result<Option<&'v [u8]>> {
+        if cfg!(target_endian = "big") {
+            return Ok(None);
+        }
+        let data = value.downcast_ref::<Vec<T>>()?;
+        prefix.push(T::DTYPE.code());
+        prefix.extend_from_slice(&(data.len() as u64).to_le_bytes());
+        Ok(Some(bytemuck::cast_slice(data)))
+    }
+
     fn decode(&self, bytes: &[u8]) -> barrow_core::Result<Value> {
+        RawVecCodec::<T>::decode_into(bytes, |_| None)
+    }
+}
+
+impl<T: Element> RawVecCodec<T> {
+    /// Decodes `bytes` into the buffer `buffer(count)` gives, if any, else
+    /// into a new one.
+    fn decode_into(
+        bytes: &[u8],
+        buffer: impl FnOnce(usize) -> Option<Vec<T>>,
+    ) -> barrow_core::Result<Value> {
         let fail = |what: String| {
             barrow_core::Error::new(
                 ErrorKind::Codec,
@@ -285,7 +337,17 @@ impl<T: Element> Codec for RawVecCodec<T> {
                 body.len()
             )));
         }
-        let mut data: Vec<T> = bytemuck::pod_collect_to_vec(body);
+        let count = body.len() / size_of::<T>().max(1);
+        let mut data: Vec<T> = match buffer(count) {
+            // A kept buffer of the same size is overwritten, never zeroed.
+            Some(mut data) => {
+                data.resize(count, T::zeroed());
+                data
+            }
+            // Fresh zeroed memory, whose pages the copy touches first.
+            None => bytemuck::zeroed_vec(count),
+        };
+        crate::copy::copy(bytemuck::cast_slice_mut::<T, u8>(&mut data), body);
         if cfg!(target_endian = "big") {
             for x in &mut data {
                 *x = x.to_le();
@@ -294,3 +356,23 @@ impl<T: Element> Codec for RawVecCodec<T> {
         Ok(Value::new(data))
     }
 }
+
+/// A buffer kept for reuse: a `Vec` of an [`Element`], type-erased.
+#[derive(Debug)]
+pub(crate) struct Kept {
+    pub(crate) type_id: TypeId,
+    pub(crate) bytes: usize,
+    pub(crate) buffer: Box<dyn std::any::Any + Send>,
+}
+
+impl Kept {
+    fn new<T: Element>(buffer: Vec<T>) -> Kept {
+        Kept {
+            type_id: TypeId::of::<Vec<T>>(),
+            bytes: buffer.capacity() * size_of::<T>(),
+            buffer: Box::new(buffer),
+        }
+    }
+}
+
+use crate::recycle::Recycler;

@@ -17,27 +17,31 @@
 //!
 //! // The sending side: the task's frames (its literals, then its inputs).
 //! let mut encoder = TaskEncoder::new(&codecs, WireOptions::new());
-//! let wire = encoder.encode(0, &task, &[Value::new(32i64)])?;
+//! let inputs = [Value::new(32i64)];
+//! let wire = encoder.encode(0, &task, &inputs)?;
 //! let frames = encoder.take_frames();
 //!
 //! // The receiving side, which has `example.add` registered.
 //! let functions = FunctionRegistry::new();
 //! functions.register(add.clone())?;
 //! let mut cache = FunctionCache::default();
-//! let frame = |i: u32| Ok(&frames[i as usize][..]);
+//! let bytes: Vec<Vec<u8>> = frames.iter().map(|f| f.to_vec()).collect();
+//! let frame = |i: u32| Ok(&bytes[i as usize][..]);
 //! let out = wire.run(&frame, &functions, &codecs, &mut cache)?;
 //! assert_eq!(*out.downcast_ref::<i64>()?, 42);
 //! # Ok::<(), barrow_core::Error>(())
 //! ```
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use barrow_core::codec::CodecRegistry;
 use barrow_core::execute::run_task;
 use barrow_core::function::FunctionRegistry;
 use barrow_core::task::{Arg, Call, TaskBody};
 use barrow_core::{Annotations, Error, ErrorKind, Func, Key, Task, Value};
+
+use crate::Recycler;
+use crate::frame::EncodedFrame;
 use serde::{Deserialize, Serialize};
 
 use crate::WireOptions;
@@ -277,16 +281,19 @@ fn kind_from_name(name: &str) -> ErrorKind {
 }
 
 /// Turns tasks into their wire form, collecting the frames they refer to.
+/// The frames borrow the buffers of the values they encode (vectors of
+/// numbers are not copied until they are written out), so the tasks and
+/// inputs outlive the encoder's frames.
 #[derive(Debug)]
-pub struct TaskEncoder<'c> {
+pub struct TaskEncoder<'c, 'v> {
     codecs: &'c CodecRegistry,
     options: WireOptions,
-    frames: Vec<Arc<Vec<u8>>>,
+    frames: Vec<EncodedFrame<'v>>,
 }
 
-impl<'c> TaskEncoder<'c> {
+impl<'c, 'v> TaskEncoder<'c, 'v> {
     /// An encoder writing values with `codecs`, as `options` say.
-    pub fn new(codecs: &'c CodecRegistry, options: WireOptions) -> TaskEncoder<'c> {
+    pub fn new(codecs: &'c CodecRegistry, options: WireOptions) -> TaskEncoder<'c, 'v> {
         TaskEncoder {
             codecs,
             options,
@@ -295,7 +302,7 @@ impl<'c> TaskEncoder<'c> {
     }
 
     /// Adds a frame, returning its index.
-    pub fn push_frame(&mut self, frame: Arc<Vec<u8>>) -> crate::Result<u32> {
+    pub fn push_frame(&mut self, frame: EncodedFrame<'v>) -> crate::Result<u32> {
         let index = u32::try_from(self.frames.len()).map_err(|_| {
             crate::Error::new(
                 crate::ErrorKind::TooLarge,
@@ -307,9 +314,9 @@ impl<'c> TaskEncoder<'c> {
     }
 
     /// Encodes `value` as a new frame.
-    pub fn push_value(&mut self, value: &Value) -> crate::Result<u32> {
-        let frame = crate::encode_with(value, self.codecs, &self.options)?;
-        self.push_frame(Arc::new(frame))
+    pub fn push_value(&mut self, value: &'v Value) -> crate::Result<u32> {
+        let frame = crate::encode_frame(value, self.codecs, &self.options)?;
+        self.push_frame(frame)
     }
 
     /// The wire form of `task` with its `inputs` (in argument order), under
@@ -317,8 +324,8 @@ impl<'c> TaskEncoder<'c> {
     pub fn encode(
         &mut self,
         id: u32,
-        task: &Task,
-        inputs: &[Value],
+        task: &'v Task,
+        inputs: &'v [Value],
     ) -> barrow_core::Result<WireTask> {
         let body = match task.body() {
             TaskBody::Literal(value) => WireBody::Literal(self.literal(value)?),
@@ -338,7 +345,7 @@ impl<'c> TaskEncoder<'c> {
     }
 
     /// The wire form of one call (its literals become frames).
-    pub fn call(&mut self, call: &Call) -> barrow_core::Result<WireCall> {
+    pub fn call(&mut self, call: &'v Call) -> barrow_core::Result<WireCall> {
         let function = call.function();
         Ok(WireCall {
             function: function.name().to_owned(),
@@ -351,7 +358,7 @@ impl<'c> TaskEncoder<'c> {
         })
     }
 
-    fn arg(&mut self, arg: &Arg) -> barrow_core::Result<WireArg> {
+    fn arg(&mut self, arg: &'v Arg) -> barrow_core::Result<WireArg> {
         Ok(match arg {
             Arg::Literal(value) => WireArg::Literal(self.literal(value)?),
             Arg::Key(_) => WireArg::Key,
@@ -366,7 +373,7 @@ impl<'c> TaskEncoder<'c> {
         })
     }
 
-    fn literal(&mut self, value: &Value) -> barrow_core::Result<u32> {
+    fn literal(&mut self, value: &'v Value) -> barrow_core::Result<u32> {
         self.push_value(value).map_err(|e| {
             Error::new(
                 ErrorKind::NotShippable,
@@ -380,7 +387,7 @@ impl<'c> TaskEncoder<'c> {
 
     /// The frames collected so far, in index order; the encoder starts
     /// afresh.
-    pub fn take_frames(&mut self) -> Vec<Arc<Vec<u8>>> {
+    pub fn take_frames(&mut self) -> Vec<EncodedFrame<'v>> {
         std::mem::take(&mut self.frames)
     }
 }
@@ -435,8 +442,36 @@ impl WireTask {
         codecs: &CodecRegistry,
         cache: &mut FunctionCache,
     ) -> barrow_core::Result<Value> {
+        self.run_inner(frame, functions, codecs, cache, None)
+    }
+
+    /// [`run`](Self::run), decoding vectors of numbers into buffers that
+    /// `buffers` kept where it has them (what a worker process does).
+    pub fn run_recycling<'m>(
+        &self,
+        frame: &dyn Fn(u32) -> crate::Result<&'m [u8]>,
+        functions: &FunctionRegistry,
+        codecs: &CodecRegistry,
+        cache: &mut FunctionCache,
+        buffers: &Recycler,
+    ) -> barrow_core::Result<Value> {
+        self.run_inner(frame, functions, codecs, cache, Some(buffers))
+    }
+
+    fn run_inner<'m>(
+        &self,
+        frame: &dyn Fn(u32) -> crate::Result<&'m [u8]>,
+        functions: &FunctionRegistry,
+        codecs: &CodecRegistry,
+        cache: &mut FunctionCache,
+        buffers: Option<&Recycler>,
+    ) -> barrow_core::Result<Value> {
         let decode = |index: u32| -> barrow_core::Result<Value> {
-            Ok(crate::decode(frame(index)?, codecs)?)
+            let bytes = frame(index)?;
+            Ok(match buffers {
+                Some(buffers) => crate::decode_recycling(bytes, codecs, buffers)?,
+                None => crate::decode(bytes, codecs)?,
+            })
         };
         let mut inputs = Vec::with_capacity(self.inputs.len());
         for &index in &self.inputs {
@@ -511,7 +546,7 @@ mod tests {
         let codecs = CodecRegistry::with_builtins();
         let mut encoder = TaskEncoder::new(&codecs, WireOptions::new());
         let wire = encoder.encode(7, task, inputs)?;
-        let frames = encoder.take_frames();
+        let frames: Vec<Vec<u8>> = encoder.take_frames().iter().map(|f| f.to_vec()).collect();
         let bytes = postcard::to_allocvec(&wire).expect("a task encodes");
         let wire: WireTask = postcard::from_bytes(&bytes).expect("and decodes");
         assert_eq!(wire.id, 7);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use barrow_core::Value;
 use barrow_core::codec::{CodecRegistry, SerdeCodec};
 use barrow_wire::frame::{FrameHeader, HEADER_LEN, MAGIC, read_frame, write_frame};
-use barrow_wire::{Compression, ErrorKind, WireOptions, decode, encode, encode_with};
+use barrow_wire::{Compression, ErrorKind, WireOptions, decode, encode, encode_frame, encode_with};
 use proptest::prelude::*;
 
 fn codecs() -> CodecRegistry {
@@ -53,6 +53,56 @@ fn every_raw_element_type_round_trips_as_raw_bytes() {
     check!(i8, i16, i32, i64, u8, u16, u32, u64, f32, f64);
     round_trip(vec![f64::NAN.to_bits()], &options);
     round_trip(Vec::<f64>::new(), &options);
+}
+
+#[test]
+fn split_frames_borrow_the_vector_and_have_the_same_bytes() {
+    let codecs = codecs();
+    let options = WireOptions::new();
+    macro_rules! check {
+        ($($t:ty),*) => {$(
+            for len in [0usize, 1, 1000] {
+                let value = Value::new((0..len).map(|i| (i % 100) as $t).collect::<Vec<$t>>());
+                let frame = encode_frame(&value, &codecs, &options).unwrap();
+                assert_eq!(frame.tail().len(), len * size_of::<$t>());
+                let whole = encode_with(&value, &codecs, &options).unwrap();
+                assert_eq!(frame.to_vec(), whole, "{} of {len}", stringify!($t));
+            }
+        )*};
+    }
+    check!(i8, i16, i32, i64, u8, u16, u32, u64, f32, f64);
+    // Other types are encoded whole.
+    let text = Value::new("a wheelbarrow".to_owned());
+    let frame = encode_frame(&text, &codecs, &options).unwrap();
+    assert!(frame.tail().is_empty());
+    assert_eq!(
+        decode(&frame.to_vec(), &codecs)
+            .unwrap()
+            .downcast_ref::<String>()
+            .unwrap(),
+        "a wheelbarrow"
+    );
+}
+
+#[test]
+fn split_frames_are_compressed_whole_when_asked() {
+    let codecs = codecs();
+    let value = Value::new(vec![7u32; 100_000]);
+    let options = WireOptions::new()
+        .compression(Compression::Lz4)
+        .compress_above(1024);
+    let frame = encode_frame(&value, &codecs, &options).unwrap();
+    assert!(frame.tail().is_empty());
+    assert!(frame.len() < 40_000, "{} bytes", frame.len());
+    let back = decode(&frame.to_vec(), &codecs).unwrap();
+    assert_eq!(
+        back.downcast_ref::<Vec<u32>>().unwrap(),
+        &vec![7u32; 100_000]
+    );
+    // Under the threshold it stays split.
+    let small = Value::new(vec![7u32; 100]);
+    let frame = encode_frame(&small, &codecs, &options).unwrap();
+    assert_eq!(frame.tail().len(), 400);
 }
 
 #[test]

@@ -38,6 +38,14 @@ pub trait Element:
     /// The values [`Element::put_le`] wrote, or `None` when `bytes` are not
     /// a whole number of elements or hold an invalid one.
     fn get_le(bytes: &[u8]) -> Option<Vec<Self>>;
+
+    /// The bytes [`Element::put_le`] would write, borrowed, when they are
+    /// the values' memory as it is (numbers on a little-endian machine), so
+    /// that a large block is sent without a copy; `None` otherwise.
+    fn as_le_bytes(values: &[Self]) -> Option<&[u8]> {
+        let _ = values;
+        None
+    }
 }
 
 /// The element types, as codes on the wire (the numbering of
@@ -204,6 +212,9 @@ macro_rules! elements {
                 for v in values {
                     out.extend_from_slice(&v.to_le_bytes());
                 }
+            }
+            fn as_le_bytes(values: &[$t]) -> Option<&[u8]> {
+                cfg!(target_endian = "little").then(|| bytemuck::cast_slice(values))
             }
             fn get_le(bytes: &[u8]) -> Option<Vec<$t>> {
                 const SIZE: usize = std::mem::size_of::<$t>();

@@ -8,7 +8,7 @@ use barrow_core::task::TaskBody;
 use barrow_core::{Error, ErrorKind, Registry, Result};
 use barrow_local::engine::{Executor, Finished, Job};
 use barrow_wire::WireOptions;
-use barrow_wire::message::{Kind, Message, write_message};
+use barrow_wire::message::{Kind, Message};
 use barrow_wire::task::{DoneBatch, RunBatch, TaskEncoder};
 
 use crate::pool::{Event, State, slots_by_id};
@@ -60,12 +60,14 @@ impl<'p> PoolExecutor<'p> {
     }
 
     fn send(&mut self, slot: usize, jobs: Vec<Job<'_>>) {
+        // The frames borrow the jobs' values: large ones are copied once,
+        // into shared memory or the socket, straight from their buffers.
         let mut encoder = TaskEncoder::new(self.registry.codecs(), self.options);
         let mut batch = RunBatch {
             run: self.run,
             tasks: Vec::with_capacity(jobs.len()),
         };
-        for job in jobs {
+        for job in &jobs {
             match encoder.encode(job.id, job.task, &job.inputs) {
                 Ok(task) => batch.tasks.push(task),
                 Err(error) => self.finished.push_back(Finished {
@@ -79,7 +81,6 @@ impl<'p> PoolExecutor<'p> {
             return;
         }
         let frames = encoder.take_frames();
-        let slices: Vec<&[u8]> = frames.iter().map(|f| f.as_slice()).collect();
         let Some(worker) = self.state.workers[slot].as_mut() else {
             return;
         };
@@ -88,7 +89,7 @@ impl<'p> PoolExecutor<'p> {
             self.running.insert(task.id, id);
         }
         self.load[slot] += batch.tasks.len();
-        if let Err(error) = write_message(&mut worker.stream, Kind::Run, &batch, &slices) {
+        if let Err(error) = worker.send(Kind::Run, &batch, &frames) {
             // The reader thread sees the connection end too; say why here.
             self.lost.push((id, error.to_string()));
         }
@@ -111,10 +112,12 @@ impl<'p> PoolExecutor<'p> {
             Ok(batch) => batch,
             Err(error) => return self.worker_lost(worker, Some(error.to_string())),
         };
-        if batch.run != self.run {
-            return; // late results of an abandoned computation
-        }
+        self.state.shared_received += message.shared_len() as u64;
         let slots = slots_by_id(&self.state);
+        if batch.run != self.run {
+            // Late results of an abandoned computation.
+            return self.release(&slots, worker, message);
+        }
         let origin = slots
             .get(&worker)
             .and_then(|&slot| self.state.workers[slot].as_ref())
@@ -144,6 +147,18 @@ impl<'p> PoolExecutor<'p> {
                 worker: worker as usize,
                 result,
             });
+        }
+        self.release(&slots, worker, message);
+    }
+
+    /// Every frame of `message` is decoded: its shared memory goes back to
+    /// the worker that sent it.
+    fn release(&mut self, slots: &HashMap<u32, usize>, worker: u32, message: &Message) {
+        if let Some(process) = slots
+            .get(&worker)
+            .and_then(|&slot| self.state.workers[slot].as_mut())
+        {
+            process.release(message);
         }
     }
 

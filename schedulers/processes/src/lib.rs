@@ -51,6 +51,15 @@
 //!   the executor sends them to the least busy worker in batches of
 //!   `chunksize`, with the values they read, and keeps two batches per
 //!   worker in flight so a worker never waits for the next one.
+//! - **Large values** (1 MiB and more, `processes.shared-memory-above`)
+//!   travel through shared memory rather than the socket, both ways: the
+//!   sender copies a vector or an array block straight from its own buffer
+//!   into a sealed memory file whose descriptor goes with the message, and
+//!   the receiver decodes it from there; the file is reused for the next
+//!   large message, so its pages are already in place. A worker decodes
+//!   vectors into the buffers of results it has sent back, when they fit.
+//!   Set `processes.shared-memory: false` to send everything through the
+//!   socket.
 //! - **Results come back** to this process after every task, into the same
 //!   store the local schedulers use: callbacks see every value, spilling and
 //!   memory accounting work unchanged, and a worker that dies loses only

@@ -2,7 +2,6 @@
 //! replaced when they die, stopped when the pool is dropped.
 
 use std::collections::HashMap;
-use std::io::BufReader;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::process::{Command, Stdio};
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -12,7 +11,8 @@ use std::time::{Duration, Instant};
 use barrow_core::config::Snapshot;
 use barrow_core::{Error, ErrorKind, Registry, Result};
 use barrow_wire::handshake::{BuildIdentity, Hello, Welcome};
-use barrow_wire::message::{Kind, Message, read_message, write_message};
+use barrow_wire::message::{Kind, Message, write_message};
+use barrow_wire::shared::{MessageReader, SharedMemory, SharedStats};
 
 use crate::forward::forward_output;
 use crate::hook::HOOK_HINT;
@@ -59,6 +59,8 @@ pub(crate) struct State {
     /// What the program's hooks passed to the running workers (the plugins
     /// it had loaded, say): when it changes, the workers are replaced.
     env: Vec<(String, String)>,
+    /// Bytes of results received through shared memory, for diagnostics.
+    pub(crate) shared_received: u64,
 }
 
 #[derive(Debug)]
@@ -107,6 +109,7 @@ impl ProcessPool {
                 started: 0,
                 run: 0,
                 env: Vec::new(),
+                shared_received: 0,
             }),
             settings,
         }
@@ -163,6 +166,28 @@ impl ProcessPool {
     pub fn start(&self) -> Result<Vec<u32>> {
         let state = self.acquire()?;
         Ok(state.workers.iter().flatten().map(|w| w.pid).collect())
+    }
+
+    /// The shared memory of each running worker's connection (what this
+    /// side holds to send it large values), by worker id; empty when large
+    /// values go through the sockets. For tests and diagnostics.
+    #[doc(hidden)]
+    pub fn shared_memory_stats(&self) -> Vec<(u32, SharedStats)> {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state
+            .workers
+            .iter()
+            .flatten()
+            .filter_map(|w| Some((w.id, w.shared.as_ref()?.stats())))
+            .collect()
+    }
+
+    /// Bytes of results its workers have sent through shared memory. For
+    /// tests and diagnostics.
+    #[doc(hidden)]
+    pub fn shared_memory_received(&self) -> u64 {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.shared_received
     }
 
     /// Writes `bytes` as they are to the worker in `slot`, waits for it to
@@ -375,12 +400,13 @@ impl ProcessPool {
             .map_err(|e| io_error("cannot set up a worker's connection", e))?;
         // A peer that says nothing must not hang the pool.
         let _ = stream.set_read_timeout(Some(self.settings.start_timeout));
-        let mut reader = BufReader::new(
+        let mut reader = MessageReader::new(
             stream
                 .try_clone()
                 .map_err(|e| io_error("cannot share a worker's connection", e))?,
         );
-        let message = read_message(&mut reader, 1 << 20)
+        let message = reader
+            .read(1 << 20)
             .map_err(|e| handshake_error("a process connected but", e))?
             .ok_or_else(|| {
                 Error::new(ErrorKind::Worker, "a process connected and closed at once")
@@ -424,23 +450,45 @@ impl ProcessPool {
             compression: self.settings.compression.clone(),
             compress_above: self.settings.compress_above,
             max_message_size: self.settings.max_message_size,
+            shared_memory_above: self.settings.shared_memory_above,
+            shared_memory_retain: self.settings.shared_memory_retain,
         };
         write_message(&mut stream, Kind::Welcome, &welcome, &[]).map_err(Error::from)?;
         let _ = stream.set_read_timeout(None);
+        let shared = self.shared_memory();
         let events = state.events.clone();
         let max = self.settings.max_message_size;
         let id = pending.id;
+        let releases = shared.clone();
         std::thread::Builder::new()
             .name(format!("barrow-pool-reader-{id}"))
-            .spawn(move || read_events(id, reader, max, &events))
+            .spawn(move || read_events(id, reader, max, releases.as_ref(), &events))
             .map_err(|e| io_error("cannot start a reader thread", e))?;
         state.workers[slot] = Some(WorkerProcess {
             id,
             pid: hello.pid,
             child: pending.child,
             stream,
+            shared,
         });
         Ok(())
+    }
+
+    /// Shared memory for the values sent to one worker, if configured and
+    /// the system has it.
+    fn shared_memory(&self) -> Option<SharedMemory> {
+        if self.settings.shared_memory_above == 0 {
+            return None;
+        }
+        let above = usize::try_from(self.settings.shared_memory_above).unwrap_or(usize::MAX);
+        let retain = usize::try_from(self.settings.shared_memory_retain).unwrap_or(usize::MAX);
+        match SharedMemory::new(above, retain) {
+            Ok(shared) => Some(shared),
+            Err(error) => {
+                tracing::debug!("processes: large values go through the socket: {error}");
+                None
+            }
+        }
     }
 }
 
@@ -469,8 +517,16 @@ impl State {
     fn forget_the_dead(&mut self) {
         let mut dead = Vec::new();
         while let Ok(event) = self.received.try_recv() {
-            if let Event::Lost { worker, .. } = event {
-                dead.push(worker);
+            match event {
+                Event::Lost { worker, .. } => dead.push(worker),
+                // Late results: their shared memory goes back to the worker.
+                Event::Message { worker, message } => {
+                    if let Some(process) =
+                        self.workers.iter_mut().flatten().find(|w| w.id == worker)
+                    {
+                        process.release(&message);
+                    }
+                }
             }
         }
         for slot in &mut self.workers {
@@ -509,9 +565,32 @@ impl Drop for ProcessPool {
     }
 }
 
-fn read_events(worker: u32, mut reader: BufReader<UnixStream>, max: u64, events: &Sender<Event>) {
+fn read_events(
+    worker: u32,
+    mut reader: MessageReader,
+    max: u64,
+    shared: Option<&SharedMemory>,
+    events: &Sender<Event>,
+) {
     loop {
-        let event = match read_message(&mut reader, max) {
+        let event = match reader.read(max) {
+            // The worker is done with shared memory this side sent it.
+            Ok(Some(message)) if message.kind() == Kind::Release => {
+                let released = message.body::<u64>().and_then(|segment| match shared {
+                    Some(shared) => shared.release(segment),
+                    None => Err(barrow_wire::Error::new(
+                        barrow_wire::ErrorKind::Protocol,
+                        "the worker released shared memory it was never sent",
+                    )),
+                });
+                match released {
+                    Ok(()) => continue,
+                    Err(error) => Event::Lost {
+                        worker,
+                        error: Some(error),
+                    },
+                }
+            }
             Ok(Some(message)) => Event::Message { worker, message },
             Ok(None) => Event::Lost {
                 worker,

@@ -9,6 +9,9 @@ use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 
 use barrow_core::{Error, ErrorKind};
+use barrow_wire::EncodedFrame;
+use barrow_wire::message::{Kind, Message, write_message};
+use barrow_wire::shared::{SharedMemory, send_message};
 
 use crate::hook::HOOK_HINT;
 
@@ -83,6 +86,32 @@ pub(crate) struct WorkerProcess {
     pub(crate) child: Proc,
     /// Where messages to it are written.
     pub(crate) stream: UnixStream,
+    /// Shared memory for the large values sent to it, if the system has it
+    /// and the configuration allows it.
+    pub(crate) shared: Option<SharedMemory>,
+}
+
+impl WorkerProcess {
+    /// Writes a message to it, its large frames through shared memory when
+    /// there is some.
+    pub(crate) fn send(
+        &mut self,
+        kind: Kind,
+        body: &impl serde::Serialize,
+        frames: &[EncodedFrame<'_>],
+    ) -> barrow_wire::Result<()> {
+        send_message(&self.stream, self.shared.as_ref(), kind, body, frames)
+    }
+
+    /// Tells it that this side is done with the shared memory `message`
+    /// came in, so that it can reuse it.
+    pub(crate) fn release(&mut self, message: &Message) {
+        if let Some(segment) = message.segment() {
+            // A failed write means the worker is gone; its reader thread
+            // reports that.
+            let _ = write_message(&mut self.stream, Kind::Release, &segment, &[]);
+        }
+    }
 }
 
 /// A worker started and not yet connected.

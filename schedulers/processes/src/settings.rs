@@ -29,6 +29,11 @@ pub(crate) struct Settings {
     pub program: Option<(PathBuf, Vec<String>)>,
     /// Workers are forked by the fork server (`processes.context = fork`).
     pub fork: bool,
+    /// Values of this many bytes or more go through shared memory; 0:
+    /// never.
+    pub shared_memory_above: u64,
+    /// Idle shared memory kept per side of a connection.
+    pub shared_memory_retain: u64,
 }
 
 impl Settings {
@@ -60,6 +65,19 @@ impl Settings {
             .map_or(WireOptions::DEFAULT_COMPRESS_ABOVE as u64, u64::from);
         // Fail now, not in every worker.
         wire_options(&compression, compress_above)?;
+        let shared_memory = config
+            .get::<bool>("processes.shared-memory")?
+            .unwrap_or(true);
+        let shared_memory_above = match shared_memory {
+            true => config
+                .get::<ByteSize>("processes.shared-memory-above")?
+                .map_or(1 << 20, u64::from)
+                .max(1),
+            false => 0,
+        };
+        let shared_memory_retain = config
+            .get::<ByteSize>("processes.shared-memory-retain")?
+            .map_or(256 << 20, u64::from);
         Ok(Settings {
             workers,
             threads_per_worker,
@@ -69,6 +87,8 @@ impl Settings {
             compress_above,
             program: None,
             fork,
+            shared_memory_above,
+            shared_memory_retain,
         })
     }
 

@@ -2,16 +2,17 @@
 //! told to stop or the pool goes away.
 
 use std::cell::RefCell;
-use std::io::{BufWriter, Write};
 use std::os::unix::net::UnixStream;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use barrow_core::Value;
 use barrow_core::{Error, ErrorKind, Registry, Result};
-use barrow_wire::WireOptions;
 use barrow_wire::handshake::{Hello, Welcome};
-use barrow_wire::message::{Kind, Message, read_message, write_message};
+use barrow_wire::message::{Kind, Message, write_message};
+use barrow_wire::shared::{MessageReader, SharedMemory, send_message};
 use barrow_wire::task::{DoneBatch, FunctionCache, RunBatch, TaskDone, WireError};
+use barrow_wire::{EncodedFrame, Recycler, WireOptions};
 
 use crate::hook::env;
 use crate::settings::wire_options;
@@ -120,38 +121,33 @@ fn serve(setup: Result<()>) -> std::result::Result<(), Failure> {
             ),
         ))
     })?;
-    let mut writer = BufWriter::with_capacity(
-        1 << 16,
-        stream.try_clone().map_err(|e| {
-            refused(Error::new(
-                ErrorKind::Worker,
-                format!("cannot share the connection: {e}"),
-            ))
-        })?,
-    );
-    let mut reader = std::io::BufReader::with_capacity(1 << 16, stream);
+    let writer = stream.try_clone().map_err(|e| {
+        refused(Error::new(
+            ErrorKind::Worker,
+            format!("cannot share the connection: {e}"),
+        ))
+    })?;
+    let mut reader = MessageReader::new(stream);
     let registry = Registry::global();
     if let Err(error) = setup {
         let reason = format!("the worker's set-up function failed: {error}");
-        let _ = write_message(&mut writer, Kind::Refused, &reason, &[]);
+        let _ = write_message(&mut &writer, Kind::Refused, &reason, &[]);
         return Err(refused(error));
     }
     write_message(
-        &mut writer,
+        &mut &writer,
         Kind::Hello,
         &Hello::current(registry, token),
         &[],
     )
     .map_err(broken)?;
     let max = u64::MAX;
-    let message = read_message(&mut reader, max)
-        .map_err(broken)?
-        .ok_or_else(|| {
-            refused(Error::new(
-                ErrorKind::Worker,
-                "the pool closed the connection",
-            ))
-        })?;
+    let message = reader.read(max).map_err(broken)?.ok_or_else(|| {
+        refused(Error::new(
+            ErrorKind::Worker,
+            "the pool closed the connection",
+        ))
+    })?;
     let welcome: Welcome = match message.kind() {
         Kind::Welcome => message.body().map_err(broken)?,
         Kind::Refused => {
@@ -178,14 +174,40 @@ fn serve(setup: Result<()>) -> std::result::Result<(), Failure> {
         registry,
         options,
         cache: FunctionCache::default(),
+        buffers: Recycler::new(usize::try_from(welcome.shared_memory_retain).unwrap_or(usize::MAX)),
+    };
+    let mut out = Outbox {
+        writer,
+        shared: shared_memory(&welcome),
     };
     loop {
-        let Some(message) = read_message(&mut reader, welcome.max_message_size).map_err(broken)?
-        else {
+        let Some(message) = reader.read(welcome.max_message_size).map_err(broken)? else {
             return Ok(());
         };
         match message.kind() {
-            Kind::Run => runner.run_batch(&message, &mut writer)?,
+            Kind::Run => {
+                runner.run_batch(&message, &mut out)?;
+                // Every input is decoded: the pool may reuse its memory.
+                if let Some(segment) = message.segment() {
+                    drop(message);
+                    out.send(Kind::Release, &segment, &[]).map_err(broken)?;
+                }
+            }
+            Kind::Release => {
+                let segment: u64 = message.body().map_err(broken)?;
+                match &out.shared {
+                    Some(shared) => shared.release(segment).map_err(broken)?,
+                    None => {
+                        return Err((
+                            exit::BROKEN,
+                            Error::new(
+                                ErrorKind::Worker,
+                                "the pool released shared memory this worker never sent",
+                            ),
+                        ));
+                    }
+                }
+            }
             Kind::Shutdown => return Ok(()),
             other => {
                 return Err((
@@ -197,10 +219,41 @@ fn serve(setup: Result<()>) -> std::result::Result<(), Failure> {
     }
 }
 
+/// Shared memory for the results, as the pool's welcome says.
+fn shared_memory(welcome: &Welcome) -> Option<SharedMemory> {
+    if welcome.shared_memory_above == 0 {
+        return None;
+    }
+    let above = usize::try_from(welcome.shared_memory_above).unwrap_or(usize::MAX);
+    let retain = usize::try_from(welcome.shared_memory_retain).unwrap_or(usize::MAX);
+    // Where the system has none, results go through the socket.
+    SharedMemory::new(above, retain).ok()
+}
+
+/// Where the worker's messages go: the socket, and shared memory for large
+/// results.
+struct Outbox {
+    writer: UnixStream,
+    shared: Option<SharedMemory>,
+}
+
+impl Outbox {
+    fn send(
+        &mut self,
+        kind: Kind,
+        body: &impl serde::Serialize,
+        frames: &[EncodedFrame<'_>],
+    ) -> barrow_wire::Result<()> {
+        send_message(&self.writer, self.shared.as_ref(), kind, body, frames)
+    }
+}
+
 struct Runner {
     registry: &'static Registry,
     options: WireOptions,
     cache: FunctionCache,
+    /// The buffers of results sent back, for the next inputs of their size.
+    buffers: Recycler,
 }
 
 /// Results are sent as soon as this much time has passed since the last
@@ -212,74 +265,97 @@ impl Runner {
     fn run_batch(
         &mut self,
         message: &Message,
-        out: &mut impl Write,
+        out: &mut Outbox,
     ) -> std::result::Result<(), Failure> {
         let broken = |e: barrow_wire::Error| (exit::BROKEN, Error::from(e));
         let batch: RunBatch = message.body().map_err(broken)?;
         let frame = |index: u32| message.frame(index as usize);
-        let mut pending = DoneBatch {
-            run: batch.run,
-            done: Vec::new(),
-        };
-        let mut frames: Vec<Vec<u8>> = Vec::new();
+        let mut pending = Vec::new();
         let mut last_send = Instant::now();
         for task in &batch.tasks {
             let result = task
-                .run(
+                .run_recycling(
                     &frame,
                     self.registry.functions(),
                     self.registry.codecs(),
                     &mut self.cache,
+                    &self.buffers,
                 )
-                .and_then(|value| {
-                    barrow_wire::encode_with(&value, self.registry.codecs(), &self.options).map_err(
-                        |e| {
-                            Error::new(
-                                ErrorKind::NotShippable,
-                                format!(
-                                    "the task's result, a {}, cannot be sent back: {e}",
-                                    value.type_name()
-                                ),
-                            )
-                        },
-                    )
-                });
-            let result = match result {
-                Ok(bytes) => {
-                    frames.push(bytes);
-                    Ok((frames.len() - 1) as u32)
-                }
-                Err(error) => {
+                .map_err(|error| {
                     let backtrace = error.is_panic().then(take_backtrace).flatten();
-                    Err(WireError::from_error(&error, backtrace))
-                }
-            };
-            pending.done.push(TaskDone {
-                id: task.id,
-                result,
-            });
+                    WireError::from_error(&error, backtrace)
+                });
+            pending.push((task.id, result));
             if last_send.elapsed() >= FLUSH_AFTER {
-                send(out, &mut pending, &mut frames).map_err(broken)?;
+                self.send(out, batch.run, &mut pending).map_err(broken)?;
                 last_send = Instant::now();
             }
         }
-        send(out, &mut pending, &mut frames).map_err(broken)
+        self.send(out, batch.run, &mut pending).map_err(broken)
     }
-}
 
-fn send(
-    out: &mut impl Write,
-    pending: &mut DoneBatch,
-    frames: &mut Vec<Vec<u8>>,
-) -> barrow_wire::Result<()> {
-    if pending.done.is_empty() {
-        return Ok(());
+    /// Sends the results in `pending`, encoding each value from its own
+    /// buffer; a value without a codec becomes its task's error.
+    fn send(
+        &self,
+        out: &mut Outbox,
+        run: u64,
+        pending: &mut Vec<(u32, std::result::Result<Value, WireError>)>,
+    ) -> barrow_wire::Result<()> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let mut values = Vec::new();
+        let mut entries = Vec::with_capacity(pending.len());
+        for (id, result) in pending.drain(..) {
+            entries.push((id, result.map(|value| values.push(value))));
+        }
+        let mut frames = Vec::with_capacity(values.len());
+        let mut outcomes = Vec::with_capacity(values.len());
+        for value in &values {
+            match barrow_wire::encode_frame(value, self.registry.codecs(), &self.options) {
+                Ok(frame) => {
+                    outcomes.push(Ok(frames.len() as u32));
+                    frames.push(frame);
+                }
+                Err(e) => outcomes.push(Err(WireError::from_error(
+                    &Error::new(
+                        ErrorKind::NotShippable,
+                        format!(
+                            "the task's result, a {}, cannot be sent back: {e}",
+                            value.type_name()
+                        ),
+                    ),
+                    None,
+                ))),
+            }
+        }
+        let mut outcomes = outcomes.into_iter();
+        let mut done = DoneBatch {
+            run,
+            done: Vec::with_capacity(entries.len()),
+        };
+        for (id, entry) in entries {
+            // Values were taken in order: the next outcome is this task's.
+            let result = match entry {
+                Err(error) => Err(error),
+                Ok(()) => match outcomes.next() {
+                    Some(outcome) => outcome,
+                    None => Err(WireError::from_error(
+                        &Error::internal("a result went missing"),
+                        None,
+                    )),
+                },
+            };
+            done.done.push(TaskDone { id, result });
+        }
+        out.send(Kind::Done, &done, &frames)?;
+        drop(frames);
+        for value in values {
+            self.buffers.keep(value);
+        }
+        Ok(())
     }
-    let slices: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
-    write_message(out, Kind::Done, pending, &slices)?;
-    pending.done.clear();
-    frames.clear();
-    Ok(())
 }
 
 thread_local! {

@@ -91,6 +91,14 @@ fn get_header(tag: &str, dtype: DType, bytes: &mut &[u8]) -> Result<(u8, Vec<usi
     Ok((kind, shape, count))
 }
 
+/// The encoding of a dense array as its header in `prefix` and its
+/// elements borrowed, when they lie in row-major order as they are sent.
+fn split_dense<'v, T: Element>(data: &'v ArrayD<T>, prefix: &mut Vec<u8>) -> Option<&'v [u8]> {
+    let bytes = T::as_le_bytes(data.as_slice()?)?;
+    put_header(DENSE, T::CODE, data.shape(), prefix);
+    Some(bytes)
+}
+
 /// Appends an array's elements in row-major order.
 fn put_elements<T: Element>(data: &ndarray::ArrayViewD<'_, T>, out: &mut Vec<u8>) {
     match data.as_slice() {
@@ -161,6 +169,12 @@ impl<T: Element> Codec for BlockCodec<T> {
         }
         Ok(())
     }
+    fn encode_split<'v>(&self, value: &'v Value, prefix: &mut Vec<u8>) -> Result<Option<&'v [u8]>> {
+        Ok(match value.downcast_ref::<Block<T>>()? {
+            Block::Dense(data) => split_dense(data, prefix),
+            Block::Fill { .. } => None,
+        })
+    }
     fn decode(&self, mut bytes: &[u8]) -> Result<Value> {
         let tag = self.tag.as_str();
         let (kind, shape, count) = get_header(tag, T::CODE, &mut bytes)?;
@@ -207,6 +221,9 @@ impl<T: Element> Codec for NdarrayCodec<T> {
         put_header(DENSE, T::CODE, data.shape(), out);
         put_elements(&data.view(), out);
         Ok(())
+    }
+    fn encode_split<'v>(&self, value: &'v Value, prefix: &mut Vec<u8>) -> Result<Option<&'v [u8]>> {
+        Ok(split_dense(value.downcast_ref::<ArrayD<T>>()?, prefix))
     }
     fn decode(&self, mut bytes: &[u8]) -> Result<Value> {
         let tag = self.tag.as_str();

@@ -35,6 +35,29 @@ fn blocks<T: barrow_array::Element>(values: Vec<T>, fill: T) {
 }
 
 #[test]
+fn large_blocks_are_sent_from_their_own_memory_in_any_layout() {
+    let codecs = Registry::global().codecs();
+    let options = barrow_wire::WireOptions::new();
+    let data = ArrayD::from_shape_fn(IxDyn(&[300, 200]), |i| (i[0] * 200 + i[1]) as f64);
+    let dense = Block::Dense(data.clone()).into_value();
+    let frame = barrow_wire::encode_frame(&dense, codecs, &options).expect("encode");
+    assert_eq!(
+        frame.tail().len(),
+        300 * 200 * 8,
+        "the elements are borrowed"
+    );
+    // Transposed: not in row-major order, so encoded whole, and the same.
+    let transposed = Block::Dense(data.reversed_axes()).into_value();
+    let frame = barrow_wire::encode_frame(&transposed, codecs, &options).expect("encode");
+    assert!(frame.tail().is_empty());
+    let back = round_trip(&transposed).expect("round trip");
+    assert_eq!(
+        back.downcast_ref::<Block<f64>>().expect("a block"),
+        transposed.downcast_ref::<Block<f64>>().expect("a block")
+    );
+}
+
+#[test]
 fn blocks_of_every_type_round_trip_exactly() {
     blocks(
         vec![0.5f64, -0.0, f64::NAN, f64::INFINITY, f64::MIN_POSITIVE],

@@ -13,6 +13,13 @@ use barrow_core::{Collection, Error, Graph, Key, Options, Registry, Value};
 pub fn round_trip(value: &Value) -> barrow_core::Result<Value> {
     let codecs = Registry::global().codecs();
     let bytes = barrow_wire::encode(value, codecs)?;
+    // What the processes scheduler sends: the elements borrowed, same bytes.
+    let split = barrow_wire::encode_frame(value, codecs, &barrow_wire::WireOptions::new())?;
+    assert!(
+        split.to_vec() == bytes,
+        "{}: its split encoding differs",
+        value.type_name()
+    );
     let back = barrow_wire::decode(&bytes, codecs)?;
     assert_eq!(back.type_id(), value.type_id(), "{}", value.type_name());
     let again = barrow_wire::encode(&back, codecs)?;
