@@ -185,14 +185,7 @@ fn serve(setup: Result<()>) -> std::result::Result<(), Failure> {
             return Ok(());
         };
         match message.kind() {
-            Kind::Run => {
-                runner.run_batch(&message, &mut out)?;
-                // Every input is decoded: the pool may reuse its memory.
-                if let Some(segment) = message.segment() {
-                    drop(message);
-                    out.send(Kind::Release, &segment, &[]).map_err(broken)?;
-                }
-            }
+            Kind::Run => runner.run_batch(&message, &mut out)?,
             Kind::Release => {
                 let segment: u64 = message.body().map_err(broken)?;
                 match &out.shared {
@@ -272,7 +265,11 @@ impl Runner {
         let frame = |index: u32| message.frame(index as usize);
         let mut pending = Vec::new();
         let mut last_send = Instant::now();
-        for task in &batch.tasks {
+        // Once every input is decoded, the pool may reuse their shared
+        // memory: said before the last results, so that it is free again by
+        // the time the pool sends the next batch.
+        let mut segment = message.segment();
+        for (i, task) in batch.tasks.iter().enumerate() {
             let result = task
                 .run_recycling(
                     &frame,
@@ -286,10 +283,18 @@ impl Runner {
                     WireError::from_error(&error, backtrace)
                 });
             pending.push((task.id, result));
+            if i + 1 == batch.tasks.len()
+                && let Some(segment) = segment.take()
+            {
+                out.send(Kind::Release, &segment, &[]).map_err(broken)?;
+            }
             if last_send.elapsed() >= FLUSH_AFTER {
                 self.send(out, batch.run, &mut pending).map_err(broken)?;
                 last_send = Instant::now();
             }
+        }
+        if let Some(segment) = segment {
+            out.send(Kind::Release, &segment, &[]).map_err(broken)?;
         }
         self.send(out, batch.run, &mut pending).map_err(broken)
     }
