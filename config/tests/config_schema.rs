@@ -21,6 +21,28 @@ fn the_embedded_defaults_declare_every_key_with_doc_type_and_valid_default() {
             ("array.chunk-size-tolerance", "float"),
             ("array.rechunk.method", "enum"),
             ("chunksize", "integer"),
+            ("distributed.comm.compress-above", "byte-size"),
+            ("distributed.comm.compression", "enum"),
+            ("distributed.comm.max-message-size", "byte-size"),
+            ("distributed.comm.timeouts.connect", "duration"),
+            ("distributed.scheduler-address", "string"),
+            ("distributed.scheduler.bandwidth", "byte-size"),
+            ("distributed.scheduler.no-workers-timeout", "duration"),
+            ("distributed.scheduler.transfer-latency", "duration"),
+            ("distributed.scheduler.transition-log-length", "integer"),
+            ("distributed.scheduler.unknown-task-duration", "duration"),
+            ("distributed.scheduler.validate", "bool"),
+            ("distributed.scheduler.worker-saturation", "float"),
+            ("distributed.security.token", "string"),
+            ("distributed.security.token-file", "path"),
+            ("distributed.worker.connections.incoming", "integer"),
+            ("distributed.worker.connections.outgoing", "integer"),
+            ("distributed.worker.heartbeat-interval", "duration"),
+            (
+                "distributed.worker.transfer.message-bytes-limit",
+                "byte-size"
+            ),
+            ("distributed.worker.validate", "bool"),
             ("local.rerun-failed-on-caller", "bool"),
             ("local.spill.memory-limit", "byte-size"),
             ("logging.level", "enum"),
@@ -40,6 +62,12 @@ fn the_embedded_defaults_declare_every_key_with_doc_type_and_valid_default() {
             ("processes.worker-threads", "integer"),
             ("scheduler", "string"),
             ("temporary-directory", "path"),
+            ("worker.host", "string"),
+            ("worker.memory-limit", "byte-size"),
+            ("worker.name", "string"),
+            ("worker.nthreads", "integer"),
+            ("worker.resources", "list"),
+            ("worker.scheduler", "string"),
         ]
     );
     for declaration in schema.iter() {
@@ -64,11 +92,20 @@ fn the_embedded_defaults_declare_every_key_with_doc_type_and_valid_default() {
     assert_eq!(
         optional,
         [
+            "distributed.scheduler-address",
+            "distributed.scheduler.no-workers-timeout",
+            "distributed.security.token",
+            "distributed.security.token-file",
             "local.spill.memory-limit",
             "num-workers",
             "processes.worker-threads",
             "scheduler",
-            "temporary-directory"
+            "temporary-directory",
+            "worker.host",
+            "worker.memory-limit",
+            "worker.name",
+            "worker.nthreads",
+            "worker.scheduler"
         ]
     );
     assert_eq!(

@@ -54,6 +54,10 @@ pub enum ErrorKind {
     /// A worker process failed: it died (an exit, a signal, out of memory),
     /// sent a damaged message, or is not a compatible build.
     Worker,
+    /// A connection between the processes of a cluster failed or was
+    /// refused: an unreachable address, a timeout, a wrong token, a peer
+    /// that closed it or sent something that is not a message.
+    Comm,
     /// A bug in Barrow: please report it.
     Internal,
 }

@@ -77,3 +77,35 @@ pub fn worker_start(worker: u32, registry: &Registry) -> Result<bool> {
     }
     Ok(restart)
 }
+
+/// Another way a program's process can be a worker (a cluster's, say):
+/// the worker hook (`barrow_processes::worker_main`) asks each one linked
+/// in whether this process was started as such a worker, and runs the
+/// first that says so instead of the program.
+pub struct WorkerMode {
+    /// Who adds it, for errors and logs.
+    pub name: &'static str,
+    /// Whether this process was started as this kind of worker (read
+    /// from its environment); cheap.
+    pub active: fn() -> bool,
+    /// Runs the worker, after the program's set-up function ran with the
+    /// outcome given; returns the process's exit code.
+    pub run: fn(setup: Result<()>) -> i32,
+}
+
+impl fmt::Debug for WorkerMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkerMode")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+inventory::collect!(WorkerMode);
+
+/// The worker mode this process was started in, if any.
+pub fn active_worker_mode() -> Option<&'static WorkerMode> {
+    inventory::iter::<WorkerMode>
+        .into_iter()
+        .find(|mode| (mode.active)())
+}

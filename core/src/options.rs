@@ -26,6 +26,30 @@ impl fmt::Debug for SchedulerChoice {
     }
 }
 
+impl From<&str> for SchedulerChoice {
+    fn from(name: &str) -> SchedulerChoice {
+        SchedulerChoice::Named(name.to_owned())
+    }
+}
+
+impl From<String> for SchedulerChoice {
+    fn from(name: String) -> SchedulerChoice {
+        SchedulerChoice::Named(name)
+    }
+}
+
+impl From<&String> for SchedulerChoice {
+    fn from(name: &String) -> SchedulerChoice {
+        SchedulerChoice::Named(name.clone())
+    }
+}
+
+impl From<Arc<dyn Scheduler>> for SchedulerChoice {
+    fn from(scheduler: Arc<dyn Scheduler>) -> SchedulerChoice {
+        SchedulerChoice::Object(scheduler)
+    }
+}
+
 type StoreFactory = dyn Fn() -> Box<dyn Store> + Send + Sync;
 
 /// Options passed to one computation; they win over every configuration layer.
@@ -54,9 +78,11 @@ impl Options {
         Options::default()
     }
 
-    /// Runs on the scheduler registered under `name`.
-    pub fn scheduler(mut self, name: impl Into<String>) -> Options {
-        self.scheduler = Some(SchedulerChoice::Named(name.into()));
+    /// Runs on the scheduler registered under this name (`"sync"`,
+    /// `"threads"`, …), or on this scheduler object (a cluster's client:
+    /// Dask's `scheduler=client`).
+    pub fn scheduler(mut self, choice: impl Into<SchedulerChoice>) -> Options {
+        self.scheduler = Some(choice.into());
         self
     }
 

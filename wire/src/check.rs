@@ -123,6 +123,17 @@ pub fn check_graph(
     options: &WireOptions,
     depth: Depth,
 ) -> barrow_core::Result<()> {
+    check_tasks(graph.iter(), registry, options, depth)
+}
+
+/// [`check_graph`] over some tasks (a graph's tasks as a scheduler will
+/// send them).
+pub fn check_tasks<'t>(
+    tasks: impl IntoIterator<Item = (&'t Key, &'t Task)>,
+    registry: &Registry,
+    options: &WireOptions,
+    depth: Depth,
+) -> barrow_core::Result<()> {
     let mut checker = Checker {
         registry,
         options,
@@ -133,9 +144,9 @@ pub fn check_graph(
         values: HashMap::new(),
         types: HashMap::new(),
     };
-    let mut tasks = 0;
-    for (key, task) in graph.iter() {
-        tasks += 1;
+    let mut count = 0;
+    for (key, task) in tasks {
+        count += 1;
         checker.task(key, task);
     }
     if checker.problems.is_empty() {
@@ -143,7 +154,7 @@ pub fn check_graph(
     }
     let report = NotShippable {
         problems: checker.problems,
-        tasks,
+        tasks: count,
     };
     Err(Error::new(ErrorKind::NotShippable, report.to_string()).with_source(report))
 }

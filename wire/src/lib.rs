@@ -97,7 +97,7 @@ use barrow_core::Value;
 pub use barrow_core::codec::SerdeCodec;
 use barrow_core::codec::{Codec, CodecRegistry};
 
-pub use check::{Depth, NotShippable, Problem, check_graph, check_serializable};
+pub use check::{Depth, NotShippable, Problem, check_graph, check_serializable, check_tasks};
 pub use error::{Error, ErrorKind, Result};
 pub use frame::EncodedFrame;
 pub use options::{Compression, WireOptions};

@@ -84,6 +84,12 @@ pub enum Kind {
     /// The reader of a shared-memory segment is done with it: its writer
     /// may use it again (a u64, the segment's id).
     Release = 9,
+    /// A cluster connection's handshake: a greeting, a challenge or its
+    /// answer (the bodies `barrow-distributed` defines).
+    Greet = 10,
+    /// Messages between the processes of a cluster, several to one
+    /// message (a list `barrow-distributed` defines).
+    Batch = 11,
 }
 
 impl Kind {
@@ -98,6 +104,8 @@ impl Kind {
             7 => Kind::Fork,
             8 => Kind::Forked,
             9 => Kind::Release,
+            10 => Kind::Greet,
+            11 => Kind::Batch,
             _ => return None,
         })
     }
@@ -116,9 +124,11 @@ enum Place {
 #[derive(Debug)]
 pub struct Message {
     kind: Kind,
+    /// Where the body starts in `bytes`.
+    body_start: usize,
     body_len: usize,
     frames: Vec<Place>,
-    /// Body, then the inline frames.
+    /// The body, then the inline frames, from `body_start`.
     bytes: Vec<u8>,
     segment: Option<Segment>,
 }
@@ -146,15 +156,17 @@ impl Message {
     /// Decodes the body as a `T`; a body that does not decode is a
     /// [`ErrorKind::Protocol`] error.
     pub fn body<T: DeserializeOwned>(&self) -> Result<T> {
-        postcard::from_bytes(&self.bytes[..self.body_len]).map_err(|e| {
-            Error::new(
-                ErrorKind::Protocol,
-                format!(
-                    "a {:?} message's {}-byte body does not decode: {e}",
-                    self.kind, self.body_len
-                ),
-            )
-        })
+        postcard::from_bytes(&self.bytes[self.body_start..self.body_start + self.body_len]).map_err(
+            |e| {
+                Error::new(
+                    ErrorKind::Protocol,
+                    format!(
+                        "a {:?} message's {}-byte body does not decode: {e}",
+                        self.kind, self.body_len
+                    ),
+                )
+            },
+        )
     }
 
     /// Number of frames.
@@ -223,6 +235,19 @@ pub fn write_frames<W: Write + ?Sized>(
     let head = compose(kind, body, frames, &layout)?;
     send_rest(out, kind, &head, frames, &layout)?;
     out.flush().map_err(|e| io_error(kind, e))
+}
+
+/// The bytes of a message before its frames (header, frame entries and
+/// body), for writers that write the frames after it themselves, from
+/// where they lie (an asynchronous connection): the message is this,
+/// then each frame's [`head`](EncodedFrame::head) and
+/// [`tail`](EncodedFrame::tail), in order.
+pub fn message_head(
+    kind: Kind,
+    body: &impl Serialize,
+    frames: &[EncodedFrame<'_>],
+) -> Result<Vec<u8>> {
+    compose(kind, body, frames, &Layout::inline(frames.len()))
 }
 
 /// Which frames go in a segment, and which segment.
@@ -403,69 +428,9 @@ pub(crate) fn read_message_with<R: Read + ?Sized>(
     if !read_header(input, &mut header)? {
         return Ok(None);
     }
-    if header[..4] != MESSAGE_MAGIC {
-        return Err(Error::new(
-            ErrorKind::NotAFrame,
-            format!(
-                "the peer sent bytes {:02x?} where a Barrow message starts with \"BRWM\": it is \
-                 not a Barrow program, or the stream is out of step",
-                &header[..4]
-            ),
-        ));
-    }
-    let word = |at: usize| {
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(&header[at..at + 8]);
-        u64::from_le_bytes(bytes)
-    };
-    let half = |at: usize| {
-        u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
-    };
-    let version = u16::from_le_bytes([header[4], header[5]]);
-    if version != WIRE_VERSION {
-        return Err(Error::new(
-            ErrorKind::UnsupportedVersion,
-            format!(
-                "the peer speaks Barrow wire version {version}, this program speaks version \
-                 {WIRE_VERSION}: run the same build of the program on every worker"
-            ),
-        ));
-    }
-    let stored = word(24);
-    let body_len = half(8) as usize;
-    let count = half(12) as usize;
-    let total = word(16);
-    let kind = Kind::from_code(header[6]);
-    let corrupt = |what: String| {
-        Error::new(
-            ErrorKind::Corrupt,
-            format!("corrupt message: {what}; the connection damaged it"),
-        )
-    };
-    let flags = header[7];
-    let (Some(kind), 0) = (kind, flags & !(FLAG_SEGMENT | FLAG_FORGET)) else {
-        return Err(corrupt(format!(
-            "unknown kind {} or unknown flags {flags:#04x}",
-            header[6]
-        )));
-    };
-    let has_segment = flags & FLAG_SEGMENT != 0;
-    let has_forget = flags & FLAG_FORGET != 0;
-    if total > max_len {
-        return Err(over_limit(kind, total, max_len));
-    }
-    let total = usize::try_from(total)
-        .map_err(|_| Error::new(ErrorKind::TooLarge, "a message is larger than memory"))?;
-    let entries_len = count
-        .checked_mul(8)
-        .and_then(|n| n.checked_add(if has_segment { 16 } else { 0 }))
-        .and_then(|n| n.checked_add(if has_forget { 8 } else { 0 }))
-        .filter(|&n| n.checked_add(body_len).is_some_and(|m| m <= total))
-        .ok_or_else(|| {
-            corrupt(format!(
-                "a {body_len}-byte body and {count} frames do not fit in {total} bytes"
-            ))
-        })?;
+    let head = Head::parse(&header, max_len)?;
+    let kind = head.kind;
+    let total = head.total;
     let io = |e: std::io::Error| {
         let kind_ = if e.kind() == std::io::ErrorKind::UnexpectedEof {
             ErrorKind::Truncated
@@ -478,31 +443,15 @@ pub(crate) fn read_message_with<R: Read + ?Sized>(
         )
         .with_source(e)
     };
-    let mut entries = vec![0u8; entries_len];
+    let mut entries = vec![0u8; head.entries_len];
     input.read_exact(&mut entries).map_err(io)?;
-    let mut entries_len = entries_len;
-    let mut forget = Vec::new();
-    if has_forget {
-        let at = entries_len - 8;
-        let mut word = [0u8; 8];
-        word.copy_from_slice(&entries[at..]);
-        let ids = usize::try_from(u64::from_le_bytes(word))
-            .ok()
-            .and_then(|n| n.checked_mul(8))
-            .filter(|&n| {
-                n.checked_add(entries_len)
-                    .and_then(|m| m.checked_add(body_len))
-                    .is_some_and(|m| m <= total)
-            })
-            .ok_or_else(|| corrupt("its list of segments to forget runs past its end".into()))?;
-        entries.resize(entries_len + ids, 0);
-        input.read_exact(&mut entries[entries_len..]).map_err(io)?;
-        for id in entries[entries_len..].chunks_exact(8) {
-            forget.push(u64::from_le_bytes(id.try_into().unwrap_or_default()));
-        }
-        entries_len += ids;
+    let forget_len = head.forget_len(&entries)?;
+    if forget_len > 0 {
+        let at = entries.len();
+        entries.resize(at + forget_len, 0);
+        input.read_exact(&mut entries[at..]).map_err(io)?;
     }
-    let rest = total - entries_len;
+    let rest = total - entries.len();
     let mut bytes = Vec::new();
     bytes.try_reserve_exact(rest).map_err(|_| {
         Error::new(
@@ -519,82 +468,285 @@ pub(crate) fn read_message_with<R: Read + ?Sized>(
             ErrorKind::Truncated,
             format!(
                 "the connection closed {} bytes into a {kind:?} message of {total} bytes",
-                entries_len + bytes.len()
+                entries.len() + bytes.len()
             ),
         ));
     }
-    if checksum(&header[4..24], &entries, &bytes[..body_len]) != stored {
-        return Err(corrupt(format!(
-            "the {kind:?} message's checksum does not match"
-        )));
+    head.assemble(&header, &entries, bytes, 0, max_len, segments)
+        .map(Some)
+}
+
+/// What a message's fixed header says, checked.
+#[derive(Debug, Clone, Copy)]
+pub struct MessageHead {
+    /// What the body holds.
+    pub kind: Kind,
+    /// Bytes after the header: frame entries, body and inline frames.
+    pub rest_len: u64,
+}
+
+/// Checks the fixed header of a message (its first [`MESSAGE_HEADER_LEN`]
+/// bytes): magic bytes, version, kind, flags and the length of what
+/// follows, which must not exceed `max_len`. For readers that fetch the
+/// rest themselves (an asynchronous connection) and then call
+/// [`decode_message`]. Never panics, whatever the bytes.
+pub fn parse_head(header: &[u8; MESSAGE_HEADER_LEN], max_len: u64) -> Result<MessageHead> {
+    let head = Head::parse(header, max_len)?;
+    Ok(MessageHead {
+        kind: head.kind,
+        rest_len: head.total as u64,
+    })
+}
+
+/// Decodes a message from its fixed header and the `rest` of its bytes
+/// (exactly [`MessageHead::rest_len`] of them), keeping `rest` as the
+/// message's buffer rather than copying it. A message that comes with
+/// shared memory is refused (a network connection cannot carry one).
+/// Every inconsistency is an error, never a panic.
+pub fn decode_message(
+    header: &[u8; MESSAGE_HEADER_LEN],
+    rest: Vec<u8>,
+    max_len: u64,
+) -> Result<Message> {
+    let head = Head::parse(header, max_len)?;
+    let kind = head.kind;
+    if rest.len() != head.total {
+        return Err(Error::new(
+            ErrorKind::Truncated,
+            format!(
+                "a {kind:?} message of {} bytes came with {} bytes",
+                head.total,
+                rest.len()
+            ),
+        ));
     }
-    let mut frames = Vec::with_capacity(count);
-    let mut inline_end = body_len;
-    let mut shared_end = 0usize;
-    for (i, entry) in entries[..8 * count].chunks_exact(8).enumerate() {
-        let entry = u64::from_le_bytes(entry.try_into().unwrap_or_default());
-        let shared = entry & IN_SEGMENT != 0;
-        let len = usize::try_from(entry & !IN_SEGMENT).ok();
-        let end = if shared {
-            &mut shared_end
-        } else {
-            &mut inline_end
-        };
-        let start = *end;
-        *end = len
-            .and_then(|len| start.checked_add(len))
-            .ok_or_else(|| corrupt(format!("frame {i} runs past the end of the message")))?;
-        frames.push(if shared {
-            Place::Shared { start, end: *end }
-        } else {
-            Place::Inline { start, end: *end }
-        });
-    }
-    if inline_end != rest {
-        return Err(corrupt(format!(
-            "its frames end at byte {inline_end} of {rest} after the frame entries"
-        )));
-    }
-    let segment = if has_segment {
-        let at = 8 * count;
-        let mut id = [0u8; 8];
-        id.copy_from_slice(&entries[at..at + 8]);
-        let mut len = [0u8; 8];
-        len.copy_from_slice(&entries[at + 8..at + 16]);
-        let len = u64::from_le_bytes(len);
-        if len != shared_end as u64 || len == 0 {
-            return Err(corrupt(format!(
-                "its shared-memory segment holds {len} bytes, and its frames there {shared_end}"
-            )));
-        }
-        if (total as u64).saturating_add(len) > max_len {
-            return Err(over_limit(
-                kind,
-                (total as u64).saturating_add(len),
-                max_len,
+    let base = head.entries_len;
+    let forget_len = head.forget_len(&rest[..base])?;
+    let entries_len = base + forget_len;
+    let entries = rest[..entries_len].to_vec();
+    head.assemble(
+        header,
+        &entries,
+        rest,
+        entries_len,
+        max_len,
+        &mut NoSegments,
+    )
+}
+
+/// The checked fields of a message header.
+struct Head {
+    kind: Kind,
+    has_segment: bool,
+    has_forget: bool,
+    stored: u64,
+    body_len: usize,
+    count: usize,
+    /// Bytes after the header.
+    total: usize,
+    /// Bytes of the frame entries, the segment and the forget count (not
+    /// the forget list, whose length that count gives).
+    entries_len: usize,
+}
+
+fn corrupt(what: String) -> Error {
+    Error::new(
+        ErrorKind::Corrupt,
+        format!("corrupt message: {what}; the connection damaged it"),
+    )
+}
+
+impl Head {
+    fn parse(header: &[u8; MESSAGE_HEADER_LEN], max_len: u64) -> Result<Head> {
+        if header[..4] != MESSAGE_MAGIC {
+            return Err(Error::new(
+                ErrorKind::NotAFrame,
+                format!(
+                    "the peer sent bytes {:02x?} where a Barrow message starts with \"BRWM\": it \
+                     is not a Barrow program, or the stream is out of step",
+                    &header[..4]
+                ),
             ));
         }
-        for &id in &forget {
-            segments.forget(id);
+        let word = |at: usize| {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(&header[at..at + 8]);
+            u64::from_le_bytes(bytes)
+        };
+        let half = |at: usize| {
+            u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+        };
+        let version = u16::from_le_bytes([header[4], header[5]]);
+        if version != WIRE_VERSION {
+            return Err(Error::new(
+                ErrorKind::UnsupportedVersion,
+                format!(
+                    "the peer speaks Barrow wire version {version}, this program speaks version \
+                     {WIRE_VERSION}: run the same build of the program on every worker"
+                ),
+            ));
         }
-        Some(segments.take(kind, u64::from_le_bytes(id), shared_end)?)
-    } else if shared_end > 0 {
-        return Err(corrupt(
-            "a frame is in shared memory, but no segment comes with the message".into(),
-        ));
-    } else {
-        for &id in &forget {
-            segments.forget(id);
+        let stored = word(24);
+        let body_len = half(8) as usize;
+        let count = half(12) as usize;
+        let total = word(16);
+        let kind = Kind::from_code(header[6]);
+        let flags = header[7];
+        let (Some(kind), 0) = (kind, flags & !(FLAG_SEGMENT | FLAG_FORGET)) else {
+            return Err(corrupt(format!(
+                "unknown kind {} or unknown flags {flags:#04x}",
+                header[6]
+            )));
+        };
+        let has_segment = flags & FLAG_SEGMENT != 0;
+        let has_forget = flags & FLAG_FORGET != 0;
+        if total > max_len {
+            return Err(over_limit(kind, total, max_len));
         }
-        None
-    };
-    Ok(Some(Message {
-        kind,
-        body_len,
-        frames,
-        bytes,
-        segment,
-    }))
+        let total = usize::try_from(total)
+            .map_err(|_| Error::new(ErrorKind::TooLarge, "a message is larger than memory"))?;
+        let entries_len = count
+            .checked_mul(8)
+            .and_then(|n| n.checked_add(if has_segment { 16 } else { 0 }))
+            .and_then(|n| n.checked_add(if has_forget { 8 } else { 0 }))
+            .filter(|&n| n.checked_add(body_len).is_some_and(|m| m <= total))
+            .ok_or_else(|| {
+                corrupt(format!(
+                    "a {body_len}-byte body and {count} frames do not fit in {total} bytes"
+                ))
+            })?;
+        Ok(Head {
+            kind,
+            has_segment,
+            has_forget,
+            stored,
+            body_len,
+            count,
+            total,
+            entries_len,
+        })
+    }
+
+    /// Bytes of the forget list that follows `entries` (the fixed entries).
+    fn forget_len(&self, entries: &[u8]) -> Result<usize> {
+        if !self.has_forget {
+            return Ok(0);
+        }
+        let at = self.entries_len - 8;
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&entries[at..self.entries_len]);
+        usize::try_from(u64::from_le_bytes(word))
+            .ok()
+            .and_then(|n| n.checked_mul(8))
+            .filter(|&n| {
+                n.checked_add(self.entries_len)
+                    .and_then(|m| m.checked_add(self.body_len))
+                    .is_some_and(|m| m <= self.total)
+            })
+            .ok_or_else(|| corrupt("its list of segments to forget runs past its end".into()))
+    }
+
+    /// Checks the checksum and the frames' places and builds the message;
+    /// `bytes[body_start..]` are the body and the inline frames.
+    fn assemble(
+        &self,
+        header: &[u8; MESSAGE_HEADER_LEN],
+        entries: &[u8],
+        bytes: Vec<u8>,
+        body_start: usize,
+        max_len: u64,
+        segments: &mut dyn Segments,
+    ) -> Result<Message> {
+        let Head {
+            kind,
+            body_len,
+            count,
+            total,
+            ..
+        } = *self;
+        let forget: Vec<u64> = entries[self.entries_len..]
+            .chunks_exact(8)
+            .map(|id| u64::from_le_bytes(id.try_into().unwrap_or_default()))
+            .collect();
+        let payload = &bytes[body_start..];
+        let rest = payload.len();
+        if checksum(&header[4..24], entries, &payload[..body_len]) != self.stored {
+            return Err(corrupt(format!(
+                "the {kind:?} message's checksum does not match"
+            )));
+        }
+        let mut frames = Vec::with_capacity(count);
+        let mut inline_end = body_len;
+        let mut shared_end = 0usize;
+        for (i, entry) in entries[..8 * count].chunks_exact(8).enumerate() {
+            let entry = u64::from_le_bytes(entry.try_into().unwrap_or_default());
+            let shared = entry & IN_SEGMENT != 0;
+            let len = usize::try_from(entry & !IN_SEGMENT).ok();
+            let end = if shared {
+                &mut shared_end
+            } else {
+                &mut inline_end
+            };
+            let start = *end;
+            *end = len
+                .and_then(|len| start.checked_add(len))
+                .ok_or_else(|| corrupt(format!("frame {i} runs past the end of the message")))?;
+            frames.push(if shared {
+                Place::Shared { start, end: *end }
+            } else {
+                Place::Inline {
+                    start: start + body_start,
+                    end: *end + body_start,
+                }
+            });
+        }
+        if inline_end != rest {
+            return Err(corrupt(format!(
+                "its frames end at byte {inline_end} of {rest} after the frame entries"
+            )));
+        }
+        let segment = if self.has_segment {
+            let at = 8 * count;
+            let mut id = [0u8; 8];
+            id.copy_from_slice(&entries[at..at + 8]);
+            let mut len = [0u8; 8];
+            len.copy_from_slice(&entries[at + 8..at + 16]);
+            let len = u64::from_le_bytes(len);
+            if len != shared_end as u64 || len == 0 {
+                return Err(corrupt(format!(
+                    "its shared-memory segment holds {len} bytes, and its frames there {shared_end}"
+                )));
+            }
+            if (total as u64).saturating_add(len) > max_len {
+                return Err(over_limit(
+                    kind,
+                    (total as u64).saturating_add(len),
+                    max_len,
+                ));
+            }
+            for &id in &forget {
+                segments.forget(id);
+            }
+            Some(segments.take(kind, u64::from_le_bytes(id), shared_end)?)
+        } else if shared_end > 0 {
+            return Err(corrupt(
+                "a frame is in shared memory, but no segment comes with the message".into(),
+            ));
+        } else {
+            for &id in &forget {
+                segments.forget(id);
+            }
+            None
+        };
+        Ok(Message {
+            kind,
+            body_start,
+            body_len,
+            frames,
+            bytes,
+            segment,
+        })
+    }
 }
 
 fn over_limit(kind: Kind, total: u64, max_len: u64) -> Error {
@@ -708,6 +860,49 @@ mod tests {
         let err =
             read_message(&mut &b"hello world, I am a shell script....."[..], u64::MAX).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::NotAFrame);
+    }
+
+    #[test]
+    fn a_message_decodes_from_its_header_and_the_rest_of_its_bytes() {
+        let bytes = sample();
+        let header: [u8; MESSAGE_HEADER_LEN] = bytes[..MESSAGE_HEADER_LEN].try_into().unwrap();
+        let head = parse_head(&header, u64::MAX).unwrap();
+        assert_eq!(head.kind, Kind::Run);
+        assert_eq!(head.rest_len as usize, bytes.len() - MESSAGE_HEADER_LEN);
+        let rest = bytes[MESSAGE_HEADER_LEN..].to_vec();
+        let message = decode_message(&header, rest.clone(), u64::MAX).unwrap();
+        assert_eq!(
+            message.body::<(String, u32)>().unwrap(),
+            ("hello".into(), 42)
+        );
+        assert_eq!(message.frame(0).unwrap(), b"abc");
+        assert_eq!(message.frame(1).unwrap(), &[7u8; 100_000][..]);
+        let err = decode_message(&header, rest[..rest.len() - 1].to_vec(), u64::MAX).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Truncated);
+        let err = parse_head(&header, 1000).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TooLarge);
+        let mut damaged = rest;
+        damaged[20] ^= 1;
+        let err = decode_message(&header, damaged, u64::MAX).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Corrupt);
+    }
+
+    #[test]
+    fn a_head_written_apart_makes_the_same_message() {
+        let big = vec![7u8; 100_000];
+        let frames = [
+            EncodedFrame::from(&b"abc"[..]),
+            EncodedFrame::from(&big[..]),
+        ];
+        let mut out = message_head(Kind::Batch, &("hi", 1u8), &frames).unwrap();
+        for frame in &frames {
+            out.extend_from_slice(frame.head());
+            out.extend_from_slice(frame.tail());
+        }
+        let message = read_message(&mut &out[..], u64::MAX).unwrap().unwrap();
+        assert_eq!(message.kind(), Kind::Batch);
+        assert_eq!(message.body::<(String, u8)>().unwrap(), ("hi".into(), 1));
+        assert_eq!(message.frame(1).unwrap().len(), 100_000);
     }
 
     #[test]

@@ -270,6 +270,7 @@ fn kind_from_name(name: &str) -> ErrorKind {
         ErrorKind::Io,
         ErrorKind::Cancelled,
         ErrorKind::Worker,
+        ErrorKind::Comm,
         ErrorKind::Internal,
     ];
     KINDS
@@ -466,17 +467,45 @@ impl WireTask {
         cache: &mut FunctionCache,
         buffers: Option<&Recycler>,
     ) -> barrow_core::Result<Value> {
-        let decode = |index: u32| -> barrow_core::Result<Value> {
-            let bytes = frame(index)?;
-            Ok(match buffers {
-                Some(buffers) => crate::decode_recycling(bytes, codecs, buffers)?,
-                None => crate::decode(bytes, codecs)?,
-            })
-        };
         let mut inputs = Vec::with_capacity(self.inputs.len());
         for &index in &self.inputs {
-            inputs.push(decode(index)?);
+            inputs.push(decode_with(frame(index)?, codecs, buffers)?);
         }
+        self.body
+            .run_with(frame, inputs, functions, codecs, cache, buffers)
+    }
+}
+
+fn decode_with(
+    bytes: &[u8],
+    codecs: &CodecRegistry,
+    buffers: Option<&Recycler>,
+) -> barrow_core::Result<Value> {
+    Ok(match buffers {
+        Some(buffers) => crate::decode_recycling(bytes, codecs, buffers)?,
+        None => crate::decode(bytes, codecs)?,
+    })
+}
+
+impl WireBody {
+    /// Runs this body in this process with `inputs` (the values of the
+    /// task's dependencies, in argument order) already at hand, as a
+    /// cluster worker does with the results it holds: resolves its
+    /// functions in `functions`, decodes its literals from the frames
+    /// `frame` gives by index (into `buffers`' kept buffers where they
+    /// fit), and calls them as every scheduler does ([`run_task`]).
+    pub fn run_with<'m>(
+        &self,
+        frame: &dyn Fn(u32) -> crate::Result<&'m [u8]>,
+        inputs: Vec<Value>,
+        functions: &FunctionRegistry,
+        codecs: &CodecRegistry,
+        cache: &mut FunctionCache,
+        buffers: Option<&Recycler>,
+    ) -> barrow_core::Result<Value> {
+        let decode = |index: u32| -> barrow_core::Result<Value> {
+            decode_with(frame(index)?, codecs, buffers)
+        };
         let mut inputs = inputs.into_iter();
         let mut read = |_: &Key| {
             inputs.next().ok_or_else(|| {
@@ -486,7 +515,7 @@ impl WireTask {
                 )
             })
         };
-        let task = match &self.body {
+        let task = match self {
             WireBody::Literal(index) => return decode(*index),
             WireBody::Alias => return read(&Key::new("")),
             WireBody::Call(call) => Task::from_body(TaskBody::Call(rebuild_call(
@@ -494,6 +523,31 @@ impl WireTask {
             )?)),
         };
         run_task(&task, &mut read)
+    }
+
+    /// The names of the functions this body calls, nested calls included,
+    /// each once, in the order first met.
+    pub fn function_names(&self) -> Vec<&str> {
+        fn visit<'a>(call: &'a WireCall, names: &mut Vec<&'a str>) {
+            if !names.contains(&call.function.as_str()) {
+                names.push(&call.function);
+            }
+            for arg in &call.args {
+                visit_arg(arg, names);
+            }
+        }
+        fn visit_arg<'a>(arg: &'a WireArg, names: &mut Vec<&'a str>) {
+            match arg {
+                WireArg::Literal(_) | WireArg::Key => {}
+                WireArg::List(items) => items.iter().for_each(|item| visit_arg(item, names)),
+                WireArg::Call(call) | WireArg::Fused(_, call) => visit(call, names),
+            }
+        }
+        let mut names = Vec::new();
+        if let WireBody::Call(call) = self {
+            visit(call, &mut names);
+        }
+        names
     }
 }
 

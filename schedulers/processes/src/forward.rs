@@ -6,7 +6,7 @@ use std::process::Child;
 /// Starts threads copying `child`'s stdout and stderr to ours, each line
 /// prefixed with `[worker N]`. A worker started through a test entry
 /// prints libtest's banner first; `skip_banner` leaves it out.
-pub(crate) fn forward_output(worker: u32, child: &mut Child, skip_banner: bool) {
+pub fn forward_output(worker: u32, child: &mut Child, skip_banner: bool) {
     if let Some(out) = child.stdout.take() {
         spawn_copier(worker, out, false, skip_banner);
     }

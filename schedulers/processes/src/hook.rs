@@ -89,6 +89,12 @@ pub fn worker_main_with(setup: impl FnOnce(&Registry) -> Result<()>) -> Result<(
         let code = crate::worker::run(outcome);
         std::process::exit(code);
     }
+    // Another kind of worker (a cluster's), when a crate linked in says
+    // this process was started as one.
+    if let Some(mode) = barrow_core::hooks::active_worker_mode() {
+        let code = (mode.run)(outcome);
+        std::process::exit(code);
+    }
     HOOK_SEEN.store(true, Ordering::Relaxed);
     outcome?;
     let config = barrow_core::config::snapshot()?;
@@ -118,6 +124,41 @@ pub(crate) fn test_entry() -> Option<&'static TestEntry> {
     inventory::iter::<TestEntry>.into_iter().next()
 }
 
+/// How to start this program again as a worker: its executable, the
+/// arguments that lead to the hook (a test binary's exact filter), and
+/// whether it is a test binary (whose worker prints libtest's banner
+/// first). Fails when the program has no worker hook.
+#[doc(hidden)]
+pub fn worker_command() -> Result<(std::path::PathBuf, Vec<String>, bool)> {
+    if !hook_seen() {
+        return Err(barrow_core::Error::new(
+            barrow_core::ErrorKind::Worker,
+            format!("no worker hook: {HOOK_HINT}"),
+        ));
+    }
+    run_test_setup()?;
+    let program = std::env::current_exe().map_err(|e| {
+        barrow_core::Error::new(
+            barrow_core::ErrorKind::Worker,
+            format!("cannot find this program's executable: {e}"),
+        )
+    })?;
+    Ok(match test_entry() {
+        Some(entry) => (
+            program,
+            vec![
+                test_name(entry),
+                "--exact".into(),
+                "--nocapture".into(),
+                "--test-threads=1".into(),
+                "--quiet".into(),
+            ],
+            true,
+        ),
+        None => (program, Vec::new(), false),
+    })
+}
+
 /// The exact name libtest knows the entry test by.
 pub(crate) fn test_name(entry: &TestEntry) -> String {
     match entry.module.split_once("::") {
@@ -139,7 +180,7 @@ pub(crate) fn run_test_setup() -> Result<()> {
 /// The body of the test that [`worker_entry!`] declares.
 #[doc(hidden)]
 pub fn enter_from_test(setup: fn(&Registry) -> Result<()>) {
-    if started_as_worker() {
+    if started_as_worker() || barrow_core::hooks::active_worker_mode().is_some() {
         let _ = worker_main_with(setup);
     }
 }

@@ -105,7 +105,8 @@ use crate::settings::Settings;
 /// Items the macros refer to; not part of the public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::hook::{TestEntry, enter_from_test};
+    pub use crate::forward::forward_output;
+    pub use crate::hook::{TestEntry, enter_from_test, worker_command};
     pub use inventory;
 }
 

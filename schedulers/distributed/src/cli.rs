@@ -1,0 +1,121 @@
+//! The logic of `barrow scheduler` and `barrow worker`, for the `barrow`
+//! command (which parses the arguments and calls these).
+
+use std::path::PathBuf;
+
+use barrow_core::config::ByteSize;
+use barrow_core::{Error, ErrorKind, Result};
+
+use crate::server::SchedulerServer;
+use crate::settings::{TokenSource, default_token_file, find_token, write_token};
+use crate::worker::{WorkerOptions, parse_resource};
+
+/// `barrow scheduler`'s arguments.
+#[derive(Debug, Clone)]
+pub struct SchedulerArgs {
+    /// The host or IP to listen on (loopback unless told otherwise).
+    pub host: String,
+    /// The port (0: any free one).
+    pub port: u16,
+    /// Where to write a generated token (default: the default token file).
+    pub token_file: Option<PathBuf>,
+}
+
+/// Starts a scheduler as `args` say and prints its address and how to
+/// connect. The token is the configured one (`distributed.security.token`
+/// or `distributed.security.token-file`), else the one in the token file,
+/// else a new one written there (readable by its owner only). Returns the
+/// running scheduler; the command then waits for ever.
+pub fn scheduler(args: &SchedulerArgs) -> Result<SchedulerServer> {
+    let config = barrow_core::config::snapshot()?;
+    let file = args.token_file.clone().or_else(default_token_file);
+    let (token, told) = match find_token(&config, None)? {
+        Some((token, TokenSource::File(path))) => {
+            (token, format!("the token in {}", path.display()))
+        }
+        Some((token, _)) => (
+            token,
+            "the configured token (distributed.security.token)".to_owned(),
+        ),
+        None => {
+            let token = crate::generate_token()?;
+            let path = file.ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Config,
+                    "no token is configured and there is no home directory to write one to: set \
+                     distributed.security.token, or pass --token-file",
+                )
+            })?;
+            write_token(&path, &token)?;
+            (token, format!("a new token, written to {}", path.display()))
+        }
+    };
+    let server = SchedulerServer::start(&args.host, args.port, &token, &config)?;
+    let address = server.address();
+    println!("barrow scheduler at {address}");
+    println!("  accepts connections that prove {told}");
+    println!("  workers:  barrow worker {address}");
+    println!(
+        "  clients:  barrow_distributed::Client::connect(\"{address}\"), or \
+         BARROW_DISTRIBUTED__SCHEDULER_ADDRESS={address} with the scheduler \"distributed\""
+    );
+    println!(
+        "  on other machines, give the token as BARROW_DISTRIBUTED__SECURITY__TOKEN or copy the \
+         token file"
+    );
+    Ok(server)
+}
+
+/// `barrow worker`'s arguments.
+#[derive(Debug, Clone, Default)]
+pub struct WorkerArgs {
+    /// The scheduler's address.
+    pub scheduler: String,
+    /// Task threads (default: `worker.nthreads`, else one per core).
+    pub nthreads: Option<usize>,
+    /// The memory limit, such as `4GiB`.
+    pub memory_limit: Option<String>,
+    /// Its name in the cluster.
+    pub name: Option<String>,
+    /// Resources, `NAME=AMOUNT`.
+    pub resources: Vec<String>,
+    /// The host to listen on for peers.
+    pub host: Option<String>,
+}
+
+/// Runs a worker of `args.scheduler` until the scheduler closes.
+pub fn worker(args: &WorkerArgs) -> Result<()> {
+    let config = barrow_core::config::snapshot()?;
+    // Plugins the configuration loads give the worker their functions.
+    barrow_core::hooks::before_run(barrow_core::Registry::global(), &config)?;
+    let mut options = WorkerOptions::new(args.scheduler.parse()?);
+    if let Some(n) = args.nthreads.or(config
+        .get::<i64>("worker.nthreads")?
+        .and_then(|n| usize::try_from(n).ok()))
+    {
+        options = options.nthreads(n);
+    }
+    if let Some(limit) = &args.memory_limit {
+        let bytes: ByteSize = limit.parse().map_err(|_| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                format!("--memory-limit '{limit}' is not a byte size such as 4GiB"),
+            )
+        })?;
+        options = options.memory_limit(u64::from(bytes));
+    } else if let Some(bytes) = config.get::<ByteSize>("worker.memory-limit")? {
+        options = options.memory_limit(u64::from(bytes));
+    }
+    if let Some(name) = args.name.clone().or(config.get("worker.name")?) {
+        options = options.name(name);
+    }
+    if let Some(host) = args.host.clone().or(config.get("worker.host")?) {
+        options = options.host(host);
+    }
+    for resource in &args.resources {
+        let (name, amount) = parse_resource(resource)?;
+        options = options.resource(name, amount);
+    }
+    println!("barrow worker joining {}", options.scheduler());
+    crate::run_worker(Some(options))
+}

@@ -1,0 +1,915 @@
+//! The scheduler: a pure, event-driven state machine ([`SchedulerState`])
+//! and the thin tokio layer that feeds it ([`server`]).
+//!
+//! The state machine does no I/O. Each method takes one stimulus (a
+//! worker joined, a task finished, a client submitted a graph) and leaves
+//! the messages to send in an [`Outbox`], which the server writes out
+//! after every batch of stimuli. Every change of a task's state goes
+//! through the transitions of [`transitions`], is logged with the
+//! stimulus that caused it (`story`), and, with validation on, is checked
+//! against the invariants of [`validate`](SchedulerState::validate) after
+//! every stimulus. See this folder's README for the states, the
+//! transitions and the placement rule.
+
+mod graph;
+mod log;
+mod placement;
+pub(crate) mod server;
+mod task;
+mod transitions;
+mod validate;
+
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use barrow_core::{Key, KeyMap};
+use barrow_wire::task::{WireError, WireKey};
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::comm::framed::{Frame, Outgoing};
+use crate::protocol::handshake::WorkerRegistration;
+use crate::protocol::{
+    Answer, ClientId, ClusterInfo, FromClient, FromWorker, KeyLocation, Priority, Question,
+    TaskEvent, TaskId, ToClient, ToWorker, WorkerId, WorkerSummary,
+};
+
+pub use log::{Stimulus, TransitionRecord};
+pub use task::State;
+pub(crate) use task::{Failure, Spec, Tasks};
+
+/// A worker's id and the peers it should know, or why it is refused.
+pub(crate) type Joined = Result<(WorkerId, Vec<(WorkerId, String)>), String>;
+
+/// The client id under which published datasets hold their keys.
+pub(crate) const DATASETS: ClientId = 0;
+
+/// How the scheduler decides; read from `distributed.scheduler.*`.
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    /// Root tasks a worker may hold per thread, before the rest wait on
+    /// the scheduler (`worker-saturation`; infinite: no queuing).
+    pub worker_saturation: f64,
+    /// The bandwidth assumed between workers, bytes per second.
+    pub bandwidth: f64,
+    /// The time a fetch from a peer costs besides its bytes, seconds.
+    pub transfer_latency: f64,
+    /// The duration assumed for a task of a kind never seen to finish.
+    pub unknown_task_duration: f64,
+    /// Check every invariant after every stimulus (tests).
+    pub validate: bool,
+    /// Transitions kept for `story` (0: none).
+    pub transition_log_length: usize,
+    /// How long a task may wait for a worker that meets its restrictions
+    /// while workers run; `None`: for ever.
+    pub no_workers_timeout: Option<Duration>,
+    /// How often workers send heartbeats.
+    pub heartbeat_interval: Duration,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> SchedulerConfig {
+        SchedulerConfig {
+            worker_saturation: 1.1,
+            bandwidth: 100e6,
+            transfer_latency: 1e-3,
+            unknown_task_duration: 0.5,
+            validate: false,
+            transition_log_length: 100_000,
+            no_workers_timeout: None,
+            heartbeat_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The messages a batch of stimuli produced, by recipient.
+#[derive(Debug, Default)]
+pub(crate) struct Outbox {
+    pub(crate) workers: Vec<(WorkerId, Outgoing<ToWorker>)>,
+    pub(crate) clients: Vec<(ClientId, Outgoing<ToClient>)>,
+}
+
+/// A worker, as the scheduler tracks it.
+#[derive(Debug)]
+pub(crate) struct Worker {
+    pub(crate) id: WorkerId,
+    pub(crate) name: String,
+    pub(crate) address: String,
+    pub(crate) nthreads: u32,
+    pub(crate) memory_limit: u64,
+    pub(crate) resources: Vec<(String, f64)>,
+    /// Index of its set of registered functions.
+    pub(crate) function_set: usize,
+    pub(crate) processing: FxHashSet<TaskId>,
+    pub(crate) has_what: FxHashSet<TaskId>,
+    /// Seconds of work sent to it and not finished (expected).
+    pub(crate) occupancy: f64,
+    /// Bytes of the values it holds.
+    pub(crate) managed_bytes: u64,
+    pub(crate) last_seen: Instant,
+    pub(crate) host: String,
+}
+
+/// A client, as the scheduler tracks it.
+#[derive(Debug, Default)]
+pub(crate) struct Client {
+    pub(crate) name: String,
+    /// Tasks it wants.
+    pub(crate) wants: FxHashSet<TaskId>,
+}
+
+/// What is known of the tasks of one kind (one key prefix): how long they
+/// run and how big their results are.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Prefix {
+    pub(crate) duration: Option<f64>,
+    pub(crate) nbytes: Option<f64>,
+}
+
+/// The functions workers have registered, interned, and which sets of
+/// workers (one set per distinct build) have each.
+#[derive(Debug, Default)]
+pub(crate) struct Functions {
+    ids: HashMap<String, u32>,
+    names: Vec<String>,
+    /// By function: a bit per function set that has it.
+    holders: Vec<Vec<u64>>,
+    /// By function set: its fingerprint and names.
+    sets: Vec<(u64, std::collections::HashSet<String>)>,
+}
+
+impl Functions {
+    /// The id of `name`, interned on first use.
+    pub(crate) fn intern(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(name.to_owned());
+        self.ids.insert(name.to_owned(), id);
+        let mut bits = vec![0u64; self.sets.len().div_ceil(64)];
+        for (set, (_, names)) in self.sets.iter().enumerate() {
+            if names.contains(name) {
+                bits[set / 64] |= 1 << (set % 64);
+            }
+        }
+        self.holders.push(bits);
+        id
+    }
+
+    /// The function set of a worker registering `names` under
+    /// `fingerprint`.
+    pub(crate) fn set_of(&mut self, fingerprint: u64, names: &[String]) -> usize {
+        if let Some(set) = self.sets.iter().position(|(f, _)| *f == fingerprint) {
+            return set;
+        }
+        let set = self.sets.len();
+        self.sets
+            .push((fingerprint, names.iter().cloned().collect()));
+        for (id, name) in self.names.iter().enumerate() {
+            let bits = &mut self.holders[id];
+            if bits.len() <= set / 64 {
+                bits.resize(set / 64 + 1, 0);
+            }
+            if self.sets[set].1.contains(name) {
+                bits[set / 64] |= 1 << (set % 64);
+            }
+        }
+        set
+    }
+
+    /// Whether workers of function set `set` have function `id`.
+    pub(crate) fn has(&self, set: usize, id: u32) -> bool {
+        self.holders
+            .get(id as usize)
+            .and_then(|bits| bits.get(set / 64))
+            .is_some_and(|word| word & (1 << (set % 64)) != 0)
+    }
+
+    /// The name of function `id`.
+    pub(crate) fn name(&self, id: u32) -> &str {
+        self.names.get(id as usize).map_or("?", String::as_str)
+    }
+}
+
+/// The scheduler's state: tasks, workers, clients. Pure: no I/O, no clock
+/// but the one the caller sets with [`set_now`](Self::set_now).
+#[derive(Debug)]
+pub struct SchedulerState {
+    pub(crate) config: SchedulerConfig,
+    pub(crate) tasks: Tasks,
+    pub(crate) keys: KeyMap<TaskId>,
+    pub(crate) workers: FxHashMap<WorkerId, Worker>,
+    /// Running workers, in the order they joined.
+    pub(crate) running: Vec<WorkerId>,
+    pub(crate) clients: FxHashMap<ClientId, Client>,
+    /// Queued tasks by priority (entries of tasks no longer queued are
+    /// skipped when popped).
+    pub(crate) queued: BinaryHeap<std::cmp::Reverse<(Priority, TaskId)>>,
+    pub(crate) queued_count: usize,
+    /// Tasks in no-worker, with when they got there.
+    pub(crate) unrunnable: FxHashMap<TaskId, Instant>,
+    pub(crate) prefixes: Vec<Prefix>,
+    pub(crate) prefix_ids: HashMap<Arc<str>, u32>,
+    pub(crate) functions: Functions,
+    pub(crate) datasets: HashMap<String, Vec<TaskId>>,
+    /// Scatters waiting for their workers to confirm.
+    pub(crate) scatters: FxHashMap<u64, graph::PendingScatter>,
+    pub(crate) next_worker: WorkerId,
+    pub(crate) next_client: ClientId,
+    pub(crate) next_run: u64,
+    pub(crate) next_scatter: u64,
+    pub(crate) generation: u32,
+    pub(crate) round_robin: usize,
+    pub(crate) stimulus: Stimulus,
+    pub(crate) log: log::TransitionLog,
+    pub(crate) outbox: Outbox,
+    /// Task events for watching clients, sent at the end of a stimulus.
+    pub(crate) events: FxHashMap<ClientId, Vec<TaskEvent>>,
+    pub(crate) slots_maybe_opened: bool,
+    pub(crate) now: Instant,
+    pub(crate) address: String,
+    pub(crate) type_names: HashMap<String, Arc<str>>,
+}
+
+impl SchedulerState {
+    /// A scheduler with no workers, clients or tasks.
+    pub fn new(config: SchedulerConfig) -> SchedulerState {
+        let log = log::TransitionLog::new(config.transition_log_length);
+        SchedulerState {
+            config,
+            tasks: Tasks::default(),
+            keys: KeyMap::default(),
+            workers: FxHashMap::default(),
+            running: Vec::new(),
+            clients: FxHashMap::default(),
+            queued: BinaryHeap::new(),
+            queued_count: 0,
+            unrunnable: FxHashMap::default(),
+            prefixes: Vec::new(),
+            prefix_ids: HashMap::new(),
+            functions: Functions::default(),
+            datasets: HashMap::new(),
+            scatters: FxHashMap::default(),
+            next_worker: 1,
+            next_client: 1,
+            next_run: 1,
+            next_scatter: 1,
+            generation: 0,
+            round_robin: 0,
+            stimulus: Stimulus::new("start", 0),
+            log,
+            outbox: Outbox::default(),
+            events: FxHashMap::default(),
+            slots_maybe_opened: false,
+            now: Instant::now(),
+            address: String::new(),
+            type_names: HashMap::new(),
+        }
+    }
+
+    /// Sets the time the next stimuli happen at.
+    pub fn set_now(&mut self, now: Instant) {
+        self.now = now;
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SchedulerConfig {
+        &self.config
+    }
+
+    /// Sets the address the scheduler listens on (for `Info`).
+    pub(crate) fn set_address(&mut self, address: String) {
+        self.address = address;
+    }
+
+    /// Takes the messages produced so far.
+    pub(crate) fn take_outbox(&mut self) -> Outbox {
+        std::mem::take(&mut self.outbox)
+    }
+
+    /// Starts a new stimulus named `kind`.
+    fn begin(&mut self, kind: &'static str) {
+        self.stimulus = Stimulus::new(kind, self.stimulus.seq + 1);
+    }
+
+    /// Ends a stimulus: fills free slots with queued tasks, sends the
+    /// watchers' events, and checks the invariants when asked.
+    fn end(&mut self) {
+        if self.slots_maybe_opened {
+            self.slots_maybe_opened = false;
+            self.fill_slots();
+        }
+        for (client, events) in self.events.drain() {
+            if !events.is_empty() {
+                self.outbox
+                    .clients
+                    .push((client, Outgoing::plain(ToClient::Events(events))));
+            }
+        }
+        if self.config.validate
+            && let Err(problem) = self.validate()
+        {
+            // A broken invariant is a bug in Barrow: fail loudly in tests,
+            // where validation is on.
+            panic!(
+                "scheduler invariant broken after {}: {problem}",
+                self.stimulus
+            );
+        }
+    }
+
+    /// A worker joins; returns its id and the peers it should know, or
+    /// why it is refused.
+    pub(crate) fn add_worker(&mut self, registration: WorkerRegistration) -> Joined {
+        if let Some(other) = self.workers.values().find(|w| w.name == registration.name) {
+            return Err(format!(
+                "a worker named '{}' is already in the cluster (at {}); give each worker its own \
+                 name (--name, worker.name)",
+                registration.name, other.address
+            ));
+        }
+        self.begin("add-worker");
+        let id = self.next_worker;
+        self.next_worker += 1;
+        let function_set = self
+            .functions
+            .set_of(registration.functions_fingerprint, &registration.functions);
+        let peers: Vec<(WorkerId, String)> = self
+            .running
+            .iter()
+            .filter_map(|w| self.workers.get(w))
+            .map(|w| (w.id, w.address.clone()))
+            .collect();
+        let worker = Worker {
+            id,
+            name: registration.name,
+            address: registration.address,
+            nthreads: registration.nthreads.max(1),
+            memory_limit: registration.memory_limit,
+            resources: registration.resources,
+            function_set,
+            processing: FxHashSet::default(),
+            has_what: FxHashSet::default(),
+            occupancy: 0.0,
+            managed_bytes: 0,
+            last_seen: self.now,
+            host: registration.host,
+        };
+        tracing::info!(
+            "worker {} joined: {} ({} threads, {})",
+            worker.name,
+            worker.address,
+            worker.nthreads,
+            worker.host
+        );
+        for &other in &self.running {
+            self.outbox.workers.push((
+                other,
+                Outgoing::plain(ToWorker::Peers {
+                    added: vec![(id, worker.address.clone())],
+                    removed: Vec::new(),
+                }),
+            ));
+        }
+        let summary = summary(&worker);
+        for &client in self.clients.keys() {
+            self.outbox.clients.push((
+                client,
+                Outgoing::plain(ToClient::Workers {
+                    added: vec![summary.clone()],
+                    removed: Vec::new(),
+                }),
+            ));
+        }
+        self.workers.insert(id, worker);
+        self.running.push(id);
+        // Tasks that had no worker may have one now.
+        let unrunnable: Vec<TaskId> = self.unrunnable.keys().copied().collect();
+        let mut recommendations = Vec::new();
+        for task in unrunnable {
+            recommendations.push((task, transitions::Target::Processing));
+        }
+        self.transitions(recommendations);
+        self.slots_maybe_opened = true;
+        self.end();
+        Ok((id, peers))
+    }
+
+    /// A worker left (its connection closed): what it ran fails, naming
+    /// it; what only it held is lost.
+    pub(crate) fn remove_worker(&mut self, id: WorkerId, reason: &str) {
+        let Some(worker) = self.workers.remove(&id) else {
+            return;
+        };
+        self.begin("remove-worker");
+        self.running.retain(|&w| w != id);
+        tracing::warn!("worker {} ({}) left: {reason}", worker.name, worker.address);
+        let label = format!("worker '{}' ({})", worker.name, worker.address);
+        let mut recommendations = Vec::new();
+        let mut processing: Vec<TaskId> = worker.processing.iter().copied().collect();
+        processing.sort_unstable();
+        for task_id in processing {
+            let Some(task) = self.tasks.get_mut(task_id) else {
+                continue;
+            };
+            task.processing_on = None;
+            let error = lost_error(&format!(
+                "{label} left while running this task ({reason}); recovery of lost work is \
+                 not implemented yet: compute again"
+            ));
+            let failure = Arc::new(Failure {
+                error,
+                blame: task.key.clone(),
+            });
+            recommendations.push((task_id, transitions::Target::Erred(failure)));
+        }
+        let mut held: Vec<TaskId> = worker.has_what.iter().copied().collect();
+        held.sort_unstable();
+        for task_id in held {
+            let Some(task) = self.tasks.get_mut(task_id) else {
+                continue;
+            };
+            task.who_has.retain(|&mut w| w != id);
+            if task.who_has.is_empty() && task.state == State::Memory {
+                let error = lost_error(&format!(
+                    "its value was held only by {label}, which left ({reason}); recovery of \
+                     lost work is not implemented yet: compute again"
+                ));
+                let failure = Arc::new(Failure {
+                    error,
+                    blame: task.key.clone(),
+                });
+                recommendations.push((task_id, transitions::Target::Erred(failure)));
+            }
+        }
+        self.transitions(recommendations);
+        self.fail_scatters(id, &label);
+        for &other in &self.running {
+            self.outbox.workers.push((
+                other,
+                Outgoing::plain(ToWorker::Peers {
+                    added: Vec::new(),
+                    removed: vec![id],
+                }),
+            ));
+        }
+        for &client in self.clients.keys() {
+            self.outbox.clients.push((
+                client,
+                Outgoing::plain(ToClient::Workers {
+                    added: Vec::new(),
+                    removed: vec![id],
+                }),
+            ));
+        }
+        self.end();
+    }
+
+    /// A client connects; returns its id and the workers.
+    pub(crate) fn add_client(&mut self, name: String) -> (ClientId, Vec<WorkerSummary>) {
+        self.begin("add-client");
+        let id = self.next_client;
+        self.next_client += 1;
+        self.clients.insert(
+            id,
+            Client {
+                name,
+                wants: FxHashSet::default(),
+            },
+        );
+        let workers = self
+            .running
+            .iter()
+            .filter_map(|w| self.workers.get(w))
+            .map(summary)
+            .collect();
+        self.end();
+        (id, workers)
+    }
+
+    /// A client disconnected: it no longer wants anything.
+    pub(crate) fn remove_client(&mut self, id: ClientId) {
+        let Some(client) = self.clients.remove(&id) else {
+            return;
+        };
+        self.begin("remove-client");
+        tracing::debug!("client {} ({id}) left", client.name);
+        let mut wants: Vec<TaskId> = client.wants.into_iter().collect();
+        wants.sort_unstable();
+        self.release_wants(id, &wants);
+        self.scatters.retain(|_, pending| pending.client != id);
+        for task in self.tasks.iter_mut() {
+            task.watchers.retain(|&mut c| c != id);
+        }
+        self.end();
+    }
+
+    /// Handles one message from worker `worker`.
+    pub(crate) fn handle_worker(&mut self, worker: WorkerId, message: FromWorker) {
+        if !self.workers.contains_key(&worker) {
+            return;
+        }
+        match message {
+            FromWorker::Started { id, run } => {
+                self.begin("task-started");
+                self.task_started(worker, id, run);
+            }
+            FromWorker::Finished {
+                id,
+                run,
+                nbytes,
+                type_name,
+                duration_us,
+            } => {
+                self.begin("task-finished");
+                self.task_finished(worker, id, run, nbytes, &type_name, duration_us);
+            }
+            FromWorker::Erred {
+                id,
+                run,
+                error,
+                duration_us,
+            } => {
+                self.begin("task-erred");
+                self.task_erred(worker, id, run, error, duration_us);
+            }
+            FromWorker::AddKeys { ids } => {
+                self.begin("add-keys");
+                self.add_keys(worker, &ids);
+            }
+            FromWorker::Missing {
+                id,
+                dependency,
+                tried,
+            } => {
+                self.begin("missing-data");
+                self.missing_data(worker, id, dependency, &tried);
+            }
+            FromWorker::Heartbeat(_) => {
+                if let Some(w) = self.workers.get_mut(&worker) {
+                    w.last_seen = self.now;
+                }
+                return;
+            }
+        }
+        if let Some(w) = self.workers.get_mut(&worker) {
+            w.last_seen = self.now;
+        }
+        self.end();
+    }
+
+    /// Handles one message from client `client`, with the frames that
+    /// came with it.
+    pub(crate) fn handle_client(
+        &mut self,
+        client: ClientId,
+        message: FromClient,
+        frames: &dyn Fn(usize) -> Option<Arc<[u8]>>,
+    ) {
+        if !self.clients.contains_key(&client) {
+            return;
+        }
+        match message {
+            FromClient::UpdateGraph(update) => {
+                self.begin("update-graph");
+                self.update_graph(client, *update, frames);
+            }
+            FromClient::Release { keys } => {
+                self.begin("client-releases-keys");
+                let ids = self.ids_of(&keys);
+                self.release_wants(client, &ids);
+            }
+            FromClient::Cancel { keys } => {
+                self.begin("cancel");
+                self.cancel(client, &keys);
+            }
+            FromClient::Scatter {
+                request,
+                values,
+                broadcast,
+                workers,
+            } => {
+                self.begin("scatter");
+                self.scatter(client, request, values, broadcast, &workers, frames);
+            }
+            FromClient::Ask { request, question } => {
+                self.begin("ask");
+                let answer = self.answer(client, question);
+                self.outbox
+                    .clients
+                    .push((client, Outgoing::plain(ToClient::Reply { request, answer })));
+            }
+        }
+        self.end();
+    }
+
+    /// Fails tasks that waited longer than `no-workers-timeout` for a
+    /// worker meeting their restrictions, while workers run.
+    pub(crate) fn check_timeouts(&mut self) {
+        let Some(timeout) = self.config.no_workers_timeout else {
+            return;
+        };
+        if self.running.is_empty() {
+            return;
+        }
+        let now = self.now;
+        let expired: Vec<TaskId> = self
+            .unrunnable
+            .iter()
+            .filter(|&(_, since)| now.duration_since(*since) >= timeout)
+            .map(|(&id, _)| id)
+            .collect();
+        if expired.is_empty() {
+            return;
+        }
+        self.begin("no-workers-timeout");
+        let mut recommendations = Vec::new();
+        for id in expired {
+            let Some(task) = self.tasks.get(id) else {
+                continue;
+            };
+            let message = format!(
+                "no worker of the cluster could run this task for {timeout:?} \
+                 (distributed.scheduler.no-workers-timeout): {}",
+                self.unmet_restrictions(task)
+            );
+            let failure = Arc::new(Failure {
+                error: wire_error(barrow_core::ErrorKind::Worker, &message, Some(&task.key)),
+                blame: task.key.clone(),
+            });
+            recommendations.push((id, transitions::Target::Erred(failure)));
+        }
+        self.transitions(recommendations);
+        self.end();
+    }
+
+    /// Ids of the known keys among `keys`.
+    fn ids_of(&self, keys: &[WireKey]) -> Vec<TaskId> {
+        keys.iter()
+            .filter_map(|k| self.keys.get(&Key::from(k)).copied())
+            .collect()
+    }
+
+    /// Client `client` no longer wants `ids`.
+    pub(crate) fn release_wants(&mut self, client: ClientId, ids: &[TaskId]) {
+        let mut recommendations = Vec::new();
+        for &id in ids {
+            if let Some(c) = self.clients.get_mut(&client) {
+                c.wants.remove(&id);
+            }
+            let Some(task) = self.tasks.get_mut(id) else {
+                continue;
+            };
+            task.who_wants.retain(|&mut c| c != client);
+            task.watchers.retain(|&mut c| c != client);
+            if task.who_wants.is_empty() && task.waiters == 0 {
+                match task.state {
+                    State::Released => {
+                        if task.live_dependents == 0 {
+                            recommendations.push((id, transitions::Target::Forgotten));
+                        }
+                    }
+                    _ => recommendations.push((id, transitions::Target::Released)),
+                }
+            }
+        }
+        self.transitions(recommendations);
+    }
+
+    fn cancel(&mut self, client: ClientId, keys: &[WireKey]) {
+        let ids = self.ids_of(keys);
+        for &id in &ids {
+            if let Some(task) = self.tasks.get(id)
+                && task.who_wants.contains(&client)
+                && task.state != State::Memory
+                && task.state != State::Erred
+            {
+                self.outbox.clients.push((
+                    client,
+                    Outgoing::plain(ToClient::Lost {
+                        key: WireKey::from(&task.key),
+                        reason: "cancelled".to_owned(),
+                        cancelled: true,
+                    }),
+                ));
+            }
+        }
+        self.release_wants(client, &ids);
+    }
+
+    fn answer(&mut self, client: ClientId, question: Question) -> Result<Answer, String> {
+        match question {
+            Question::Info => Ok(Answer::Info(self.info())),
+            Question::WhoHas(keys) => Ok(Answer::WhoHas(
+                keys.into_iter()
+                    .filter_map(|k| {
+                        let id = *self.keys.get(&Key::from(&k))?;
+                        let task = self.tasks.get(id)?;
+                        Some((k, task.who_has.to_vec()))
+                    })
+                    .collect(),
+            )),
+            Question::HasWhat => {
+                let mut out = Vec::new();
+                for &w in &self.running {
+                    let Some(worker) = self.workers.get(&w) else {
+                        continue;
+                    };
+                    let mut keys: Vec<WireKey> = worker
+                        .has_what
+                        .iter()
+                        .filter_map(|&id| self.tasks.get(id).map(|t| WireKey::from(&t.key)))
+                        .collect();
+                    keys.sort_by(|a, b| (&a.name, &a.index).cmp(&(&b.name, &b.index)));
+                    out.push((w, keys));
+                }
+                Ok(Answer::HasWhat(out))
+            }
+            Question::Publish {
+                name,
+                keys,
+                replace,
+            } => self.publish(name, &keys, replace),
+            Question::Dataset(name) => {
+                let ids =
+                    self.datasets.get(&name).cloned().ok_or_else(|| {
+                        format!("no dataset is published under the name '{name}'")
+                    })?;
+                let locations = self.want_and_locate(client, &ids);
+                Ok(Answer::Keys(locations))
+            }
+            Question::Unpublish(name) => {
+                let ids = self
+                    .datasets
+                    .remove(&name)
+                    .ok_or_else(|| format!("no dataset is published under the name '{name}'"))?;
+                self.release_wants(DATASETS, &ids);
+                Ok(Answer::Done)
+            }
+            Question::Datasets => {
+                let mut names: Vec<String> = self.datasets.keys().cloned().collect();
+                names.sort();
+                Ok(Answer::Names(names))
+            }
+            Question::Locate(keys) => {
+                let ids = self.ids_of(&keys);
+                Ok(Answer::Keys(
+                    ids.iter().filter_map(|&id| self.location(id)).collect(),
+                ))
+            }
+        }
+    }
+
+    fn publish(&mut self, name: String, keys: &[WireKey], replace: bool) -> Result<Answer, String> {
+        if self.datasets.contains_key(&name) && !replace {
+            return Err(format!(
+                "a dataset is already published under the name '{name}': unpublish it first, \
+                 or publish with replace"
+            ));
+        }
+        let mut ids = Vec::with_capacity(keys.len());
+        for key in keys {
+            let id = self
+                .keys
+                .get(&Key::from(key))
+                .copied()
+                .ok_or_else(|| format!("key {} is not on the cluster", Key::from(key)))?;
+            ids.push(id);
+        }
+        for &id in &ids {
+            if let Some(task) = self.tasks.get_mut(id)
+                && !task.who_wants.contains(&DATASETS)
+            {
+                task.who_wants.push(DATASETS);
+            }
+        }
+        if let Some(old) = self.datasets.insert(name, ids) {
+            self.release_wants(DATASETS, &old);
+        }
+        Ok(Answer::Done)
+    }
+
+    /// Makes `client` want `ids` and returns where those in memory are
+    /// (the others are reported when they get there).
+    fn want_and_locate(&mut self, client: ClientId, ids: &[TaskId]) -> Vec<KeyLocation> {
+        for &id in ids {
+            if let Some(task) = self.tasks.get_mut(id)
+                && !task.who_wants.contains(&client)
+            {
+                task.who_wants.push(client);
+            }
+            if let Some(c) = self.clients.get_mut(&client) {
+                c.wants.insert(id);
+            }
+        }
+        ids.iter().filter_map(|&id| self.location(id)).collect()
+    }
+
+    /// Where the value of `id` is, if it is in memory.
+    pub(crate) fn location(&self, id: TaskId) -> Option<KeyLocation> {
+        let task = self.tasks.get(id)?;
+        (task.state == State::Memory).then(|| KeyLocation {
+            key: WireKey::from(&task.key),
+            id,
+            nbytes: task.nbytes,
+            type_name: task.type_name.to_string(),
+            who_has: task.who_has.to_vec(),
+        })
+    }
+
+    /// The scheduler's view of the cluster.
+    pub(crate) fn info(&self) -> ClusterInfo {
+        let mut counts = [0u64; State::ALL.len()];
+        for (_, task) in self.tasks.iter() {
+            counts[State::ALL
+                .iter()
+                .position(|s| *s == task.state)
+                .unwrap_or(0)] += 1;
+        }
+        ClusterInfo {
+            address: self.address.clone(),
+            workers: self
+                .running
+                .iter()
+                .filter_map(|w| self.workers.get(w))
+                .map(|w| crate::protocol::WorkerState {
+                    summary: summary(w),
+                    processing: w.processing.len() as u64,
+                    keys: w.has_what.len() as u64,
+                    managed_bytes: w.managed_bytes,
+                })
+                .collect(),
+            tasks: State::ALL
+                .iter()
+                .zip(counts)
+                .map(|(s, n)| (s.name().to_owned(), n))
+                .collect(),
+            clients: self.clients.len() as u32,
+        }
+    }
+
+    /// The number of tasks known.
+    pub fn task_count(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// The state of `key`, if the scheduler knows it.
+    pub fn state_of(&self, key: &Key) -> Option<State> {
+        let id = self.keys.get(key)?;
+        self.tasks.get(*id).map(|t| t.state)
+    }
+
+    /// The transitions of `key` still in the log, oldest first (Dask's
+    /// `story`).
+    pub fn story(&self, key: &Key) -> Vec<TransitionRecord> {
+        self.log.story(key)
+    }
+
+    /// Frames of a ComputeTask: the body, then the literals.
+    pub(crate) fn spec_frames(spec: &Spec) -> Vec<Frame> {
+        let mut frames = Vec::with_capacity(1 + spec.literals.len());
+        frames.push(Frame::Bytes(spec.body.clone()));
+        frames.extend(spec.literals.iter().map(|l| Frame::Bytes(l.clone())));
+        frames
+    }
+
+    /// The interned type name.
+    pub(crate) fn intern_type(&mut self, name: &str) -> Arc<str> {
+        if let Some(name) = self.type_names.get(name) {
+            return name.clone();
+        }
+        let shared: Arc<str> = Arc::from(name);
+        self.type_names.insert(name.to_owned(), shared.clone());
+        shared
+    }
+}
+
+/// What clients see of a worker.
+pub(crate) fn summary(worker: &Worker) -> WorkerSummary {
+    WorkerSummary {
+        id: worker.id,
+        name: worker.name.clone(),
+        address: worker.address.clone(),
+        nthreads: worker.nthreads,
+        memory_limit: worker.memory_limit,
+        resources: worker.resources.clone(),
+    }
+}
+
+/// An error as it travels, made on the scheduler.
+pub(crate) fn wire_error(
+    kind: barrow_core::ErrorKind,
+    message: &str,
+    key: Option<&Key>,
+) -> WireError {
+    let mut error = barrow_core::Error::new(kind, message.to_owned());
+    if let Some(key) = key {
+        error = error.with_key(key.clone());
+    }
+    WireError::from_error(&error, None)
+}
+
+fn lost_error(message: &str) -> WireError {
+    wire_error(barrow_core::ErrorKind::Worker, message, None)
+}

@@ -1,0 +1,317 @@
+//! Where a ready task runs.
+//!
+//! - A task runs only on workers that registered every function it
+//!   calls; if no worker has one of them, it fails at once, naming the
+//!   function and the workers.
+//! - Restrictions (`workers`, `resources`) narrow the choice; with
+//!   `allow_other_workers`, any worker may run it when none of those can.
+//!   A task no running worker can take waits in `no-worker`.
+//! - A root task (no dependencies, no restrictions) goes to the least
+//!   busy worker with a free slot, or waits in the scheduler's queue:
+//!   `ceil(worker-saturation × threads)` slots per worker, plus enough
+//!   to cover a round trip for tasks known to be short, and none while
+//!   the worker's values fill more than 60% of its memory limit. Workers
+//!   are never flooded with inputs they cannot hold.
+//! - Any other task goes to the worker where it would start soonest:
+//!   the least `occupancy / threads + bytes to fetch / bandwidth +
+//!   latency if anything must be fetched`, over every capable worker
+//!   (Dask only looks at the workers holding a dependency; scoring every
+//!   worker lets an idle one win when the holders are busy).
+
+use super::SchedulerState;
+use super::task::{Failure, Task};
+use crate::protocol::{TaskId, WorkerId};
+
+/// What placement decided for a ready task.
+#[derive(Debug)]
+pub(crate) enum Decision {
+    Worker(WorkerId),
+    Queue,
+    NoWorker,
+    Fail(Failure),
+}
+
+/// Extra root tasks per thread a worker may hold, at most, to hide the
+/// round trip of short tasks.
+const MAX_PREFILL: f64 = 32.0;
+
+/// Share of its memory limit a worker's values may fill before it gets
+/// no new root tasks (Dask's `target`).
+const MEMORY_TARGET: f64 = 0.6;
+
+impl SchedulerState {
+    /// Decides where the ready task `id` goes.
+    pub(crate) fn decide(&mut self, id: TaskId) -> Decision {
+        let Some(task) = self.tasks.get(id) else {
+            return Decision::NoWorker;
+        };
+        if self.running.is_empty() {
+            return Decision::NoWorker;
+        }
+        if let Some(missing) = task
+            .functions
+            .iter()
+            .find(|&&f| !self.running.iter().any(|w| self.has_function(*w, f)))
+        {
+            return Decision::Fail(self.missing_function(task, *missing));
+        }
+        let count = self.running.len();
+        self.round_robin = self.round_robin.wrapping_add(1);
+        let start = self.round_robin % count;
+        if task.is_root() && self.config.worker_saturation.is_finite() {
+            return self.decide_root(task, start);
+        }
+        let restricted = task.restrictions.is_some();
+        if let Some(worker) = self.best_worker(task, start, restricted) {
+            return Decision::Worker(worker);
+        }
+        let loose = task.restrictions.as_ref().is_some_and(|r| r.loose);
+        if restricted
+            && loose
+            && let Some(worker) = self.best_worker(task, start, false)
+        {
+            return Decision::Worker(worker);
+        }
+        Decision::NoWorker
+    }
+
+    fn decide_root(&self, task: &Task, start: usize) -> Decision {
+        let count = self.running.len();
+        let mut best: Option<(f64, WorkerId)> = None;
+        for i in 0..count {
+            let id = self.running[(start + i) % count];
+            let Some(worker) = self.workers.get(&id) else {
+                continue;
+            };
+            if !self.capable(task, id) || self.free_slots(id, task.prefix) == 0 {
+                continue;
+            }
+            let load = worker.processing.len() as f64 / f64::from(worker.nthreads);
+            if best.is_none_or(|(b, _)| load < b) {
+                best = Some((load, id));
+            }
+        }
+        match best {
+            Some((_, worker)) => Decision::Worker(worker),
+            None => Decision::Queue,
+        }
+    }
+
+    /// The capable worker (meeting the restrictions when `restricted`)
+    /// where the task would start soonest.
+    fn best_worker(&self, task: &Task, start: usize, restricted: bool) -> Option<WorkerId> {
+        let count = self.running.len();
+        let mut best: Option<(f64, WorkerId)> = None;
+        for i in 0..count {
+            let id = self.running[(start + i) % count];
+            let Some(worker) = self.workers.get(&id) else {
+                continue;
+            };
+            if !self.capable(task, id) || (restricted && !self.meets(task, id)) {
+                continue;
+            }
+            let score = worker.occupancy / f64::from(worker.nthreads) + self.comm_cost(task, id);
+            if best.is_none_or(|(b, _)| score < b) {
+                best = Some((score, id));
+            }
+        }
+        best.map(|(_, id)| id)
+    }
+
+    /// Seconds to fetch the task's inputs that `worker` does not hold.
+    fn comm_cost(&self, task: &Task, worker: WorkerId) -> f64 {
+        let mut bytes = 0u64;
+        let mut fetches = false;
+        for &dep in &task.dependencies {
+            if let Some(d) = self.tasks.get(dep)
+                && !d.who_has.contains(&worker)
+            {
+                bytes += d.nbytes;
+                fetches = true;
+            }
+        }
+        if !fetches {
+            return 0.0;
+        }
+        bytes as f64 / self.config.bandwidth + self.config.transfer_latency
+    }
+
+    /// Whether `worker` registered every function the task calls.
+    fn capable(&self, task: &Task, worker: WorkerId) -> bool {
+        task.functions.iter().all(|&f| self.has_function(worker, f))
+    }
+
+    fn has_function(&self, worker: WorkerId, function: u32) -> bool {
+        self.workers
+            .get(&worker)
+            .is_some_and(|w| self.functions.has(w.function_set, function))
+    }
+
+    /// Whether `worker` meets the task's restrictions.
+    fn meets(&self, task: &Task, worker: WorkerId) -> bool {
+        let Some(restrictions) = &task.restrictions else {
+            return true;
+        };
+        let Some(w) = self.workers.get(&worker) else {
+            return false;
+        };
+        let named = restrictions.workers.is_empty()
+            || restrictions
+                .workers
+                .iter()
+                .any(|name| name == &w.name || same_address(name, &w.address) || name == &w.host);
+        let resourced = restrictions.resources.iter().all(|(name, needed)| {
+            w.resources
+                .iter()
+                .any(|(have, amount)| have == name && amount >= needed)
+        });
+        named && resourced
+    }
+
+    /// Root tasks `worker` may take now, for tasks of `prefix`.
+    fn free_slots(&self, worker: WorkerId, prefix: u32) -> usize {
+        let Some(w) = self.workers.get(&worker) else {
+            return 0;
+        };
+        let threads = f64::from(w.nthreads);
+        let mut slots = (self.config.worker_saturation * threads).ceil().max(1.0);
+        let kind = self.prefixes.get(prefix as usize);
+        if let Some(duration) = kind.and_then(|p| p.duration) {
+            let cover = (self.config.transfer_latency / duration.max(1e-9)).floor();
+            slots += threads * cover.clamp(0.0, MAX_PREFILL);
+        }
+        let processing = w.processing.len();
+        if w.memory_limit > 0 && processing > 0 {
+            let each = kind.and_then(|p| p.nbytes).unwrap_or(0.0);
+            let projected = w.managed_bytes as f64 + (processing as f64 + 1.0) * each;
+            if projected > MEMORY_TARGET * w.memory_limit as f64 {
+                return 0;
+            }
+        }
+        (slots as usize).saturating_sub(processing)
+    }
+
+    /// Sends queued tasks to workers with free slots, most urgent first.
+    pub(crate) fn fill_slots(&mut self) {
+        while self.queued_count > 0 {
+            let Some(&std::cmp::Reverse((_, id))) = self.queued.peek() else {
+                break;
+            };
+            let queued = self
+                .tasks
+                .get(id)
+                .is_some_and(|t| t.state == super::State::Queued);
+            if !queued {
+                self.queued.pop();
+                continue;
+            }
+            match self.decide(id) {
+                Decision::Worker(worker) => {
+                    self.queued.pop();
+                    self.assign(id, worker);
+                }
+                Decision::Queue => break,
+                Decision::NoWorker => {
+                    // No worker at all: the queue waits for one.
+                    break;
+                }
+                Decision::Fail(failure) => {
+                    self.queued.pop();
+                    self.transitions(vec![(
+                        id,
+                        super::transitions::Target::Erred(std::sync::Arc::new(failure)),
+                    )]);
+                }
+            }
+        }
+        if self.queued.len() > 1024 && self.queued.len() > 4 * self.queued_count {
+            // Drop the entries of tasks that left the queue.
+            let tasks = &self.tasks;
+            self.queued.retain(|std::cmp::Reverse((_, id))| {
+                tasks
+                    .get(*id)
+                    .is_some_and(|t| t.state == super::State::Queued)
+            });
+        }
+    }
+
+    /// The failure of a task calling a function no worker registered.
+    fn missing_function(&self, task: &Task, function: u32) -> Failure {
+        let name = self.functions.name(function);
+        let workers: Vec<String> = self
+            .running
+            .iter()
+            .filter_map(|w| self.workers.get(w))
+            .map(|w| format!("'{}' ({})", w.name, w.address))
+            .collect();
+        let message = format!(
+            "function '{name}' is registered on no worker of the cluster (none of {}): start \
+             the workers from a program that registers it (its #[barrow::task] functions, with \
+             the worker hook barrow::processes::worker_main), or load the plugin that provides \
+             it on the workers (plugins.load)",
+            workers.join(", ")
+        );
+        let mut error = barrow_core::Error::new(barrow_core::ErrorKind::UnknownFunction, message)
+            .with_key(task.key.clone());
+        error = error.with_function(name);
+        Failure {
+            error: barrow_wire::task::WireError::from_error(&error, None),
+            blame: task.key.clone(),
+        }
+    }
+
+    /// Why no worker can run `task`, for errors.
+    pub(crate) fn unmet_restrictions(&self, task: &Task) -> String {
+        let mut wants = Vec::new();
+        if let Some(r) = &task.restrictions {
+            if !r.workers.is_empty() {
+                wants.push(format!("one of the workers [{}]", r.workers.join(", ")));
+            }
+            if !r.resources.is_empty() {
+                let resources: Vec<String> = r
+                    .resources
+                    .iter()
+                    .map(|(n, a)| format!("{n}={a}"))
+                    .collect();
+                wants.push(format!("resources {}", resources.join(", ")));
+            }
+        }
+        let workers: Vec<String> = self
+            .running
+            .iter()
+            .filter_map(|w| self.workers.get(w))
+            .map(|w| {
+                let resources: Vec<String> = w
+                    .resources
+                    .iter()
+                    .map(|(n, a)| format!("{n}={a}"))
+                    .collect();
+                format!(
+                    "'{}' ({}, resources: {})",
+                    w.name,
+                    w.address,
+                    if resources.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        resources.join(", ")
+                    }
+                )
+            })
+            .collect();
+        format!(
+            "it needs {}; the workers are {}",
+            if wants.is_empty() {
+                "a worker".to_owned()
+            } else {
+                wants.join(" and ")
+            },
+            workers.join(", ")
+        )
+    }
+}
+
+/// Whether a restriction names this worker's address (with or without
+/// the scheme).
+pub(crate) fn same_address(name: &str, address: &str) -> bool {
+    name == address || address.strip_prefix("tcp://") == Some(name)
+}

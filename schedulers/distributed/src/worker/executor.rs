@@ -1,0 +1,148 @@
+//! The threads that run a worker's tasks, apart from the runtime thread
+//! that talks to the scheduler and peers: a task that computes for a
+//! minute never delays a heartbeat or a peer's fetch.
+
+use std::cell::RefCell;
+use std::sync::mpsc::{Receiver, Sender as StdSender, channel};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use barrow_core::{Key, Registry};
+use barrow_wire::task::{FunctionCache, WireBody, WireError};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::state::Job;
+use crate::comm::framed::{Outgoing, Sender};
+use crate::protocol::{FromWorker, TaskId};
+
+/// A finished task, for the worker's core.
+#[derive(Debug)]
+pub(crate) struct Executed {
+    pub(crate) id: TaskId,
+    pub(crate) result: Result<barrow_core::Value, Box<WireError>>,
+    pub(crate) duration_us: u64,
+}
+
+/// The task threads of one worker. Dropping it lets them finish their task
+/// and end.
+#[derive(Debug)]
+pub(crate) struct Executor {
+    jobs: StdSender<Job>,
+}
+
+impl Executor {
+    /// Starts `threads` threads that report to `done` and tell the
+    /// scheduler (`scheduler`) when a watched task starts.
+    pub(crate) fn start(
+        threads: usize,
+        registry: &'static Registry,
+        done: UnboundedSender<Executed>,
+        scheduler: Sender<FromWorker>,
+        name: &str,
+    ) -> std::io::Result<Executor> {
+        let (jobs, receiver) = channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        for i in 0..threads.max(1) {
+            let receiver = receiver.clone();
+            let done = done.clone();
+            let scheduler = scheduler.clone();
+            std::thread::Builder::new()
+                .name(format!("barrow-task-{name}-{i}"))
+                .spawn(move || work(&receiver, registry, &done, &scheduler))?;
+        }
+        Ok(Executor { jobs })
+    }
+
+    /// Runs `job` on the next free thread.
+    pub(crate) fn submit(&self, job: Job) {
+        // The threads end only when this sender is dropped.
+        let _ = self.jobs.send(job);
+    }
+}
+
+fn work(
+    receiver: &Mutex<Receiver<Job>>,
+    registry: &'static Registry,
+    done: &UnboundedSender<Executed>,
+    scheduler: &Sender<FromWorker>,
+) {
+    let mut cache = FunctionCache::default();
+    loop {
+        let job = {
+            let receiver = receiver.lock().unwrap_or_else(|e| e.into_inner());
+            match receiver.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            }
+        };
+        if job.report_start {
+            let _ = scheduler.send(Outgoing::plain(FromWorker::Started {
+                id: job.id,
+                run: job.run,
+            }));
+        }
+        let id = job.id;
+        let start = Instant::now();
+        let result = run(job, registry, &mut cache);
+        let duration_us = start.elapsed().as_micros() as u64;
+        if done
+            .send(Executed {
+                id,
+                result,
+                duration_us,
+            })
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+fn run(
+    job: Job,
+    registry: &Registry,
+    cache: &mut FunctionCache,
+) -> Result<barrow_core::Value, Box<WireError>> {
+    let key = Key::from(&job.key);
+    let outcome = (|| {
+        let body: WireBody = postcard::from_bytes(job.frames.frame(0)?).map_err(|e| {
+            barrow_core::Error::new(
+                barrow_core::ErrorKind::Worker,
+                format!("the task's body does not decode (a damaged message?): {e}"),
+            )
+        })?;
+        let frames = &job.frames;
+        let literal = |i: u32| frames.frame(i + 1);
+        body.run_with(
+            &literal,
+            job.inputs,
+            registry.functions(),
+            registry.codecs(),
+            cache,
+            None,
+        )
+    })();
+    outcome.map_err(|error| {
+        let backtrace = error.is_panic().then(take_backtrace).flatten();
+        Box::new(WireError::from_error(&error.with_key(key), backtrace))
+    })
+}
+
+thread_local! {
+    static BACKTRACE: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// In a worker process, a panic in a task is caught and sent back as an
+/// error: the hook keeps its backtrace for that error instead of printing
+/// it. (Not installed for workers inside another program, whose panic
+/// hook is its own.)
+pub(crate) fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|_info| {
+        let backtrace = std::backtrace::Backtrace::force_capture().to_string();
+        BACKTRACE.with(|slot| *slot.borrow_mut() = Some(backtrace));
+    }));
+}
+
+fn take_backtrace() -> Option<String> {
+    BACKTRACE.with(|slot| slot.borrow_mut().take())
+}

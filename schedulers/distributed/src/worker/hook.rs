@@ -1,0 +1,105 @@
+//! A program's own process as a cluster worker: the worker hook
+//! (`barrow::processes::worker_main`) runs the worker when the process was
+//! started with `BARROW_WORKER__SCHEDULER` set, so the workers have the
+//! program's `#[barrow::task]` functions.
+
+use std::sync::Arc;
+
+use barrow_core::{Error, ErrorKind, Registry};
+
+use super::WorkerOptions;
+use super::server::{WorkerLimits, serve};
+use crate::runtime::RuntimeThread;
+use crate::settings::{CommSettings, require_token};
+
+/// The variable (the `worker.scheduler` key) that makes a program started
+/// with it a worker of that scheduler.
+pub const SCHEDULER_VAR: &str = "BARROW_WORKER__SCHEDULER";
+
+/// Set on a worker that restarted itself after a set-up step asked to.
+const RESTARTED_VAR: &str = "BARROW_DISTRIBUTED_WORKER_RESTARTED";
+
+fn active() -> bool {
+    std::env::var_os(SCHEDULER_VAR).is_some_and(|v| !v.is_empty())
+}
+
+fn run(setup: barrow_core::Result<()>) -> i32 {
+    if let Err(error) = setup {
+        eprintln!("barrow worker: the program's set-up function failed: {error}");
+        return 70;
+    }
+    let registry = Registry::global();
+    match barrow_core::hooks::worker_start(0, registry) {
+        Ok(true) if std::env::var_os(RESTARTED_VAR).is_none() => {
+            eprintln!("barrow worker: {}", restart());
+            return 70;
+        }
+        Ok(_) => {}
+        Err(error) => {
+            eprintln!("barrow worker: setting the worker up failed: {error}");
+            return 70;
+        }
+    }
+    super::executor::install_panic_hook();
+    match run_worker(None) {
+        Ok(()) => 0,
+        Err(error) => {
+            eprintln!("barrow worker: {error}");
+            1
+        }
+    }
+}
+
+/// Runs this program afresh in this process, marked so that it does not
+/// restart again; returns only if that fails.
+fn restart() -> Error {
+    use std::os::unix::process::CommandExt;
+    let program = match std::env::current_exe() {
+        Ok(program) => program,
+        Err(e) => {
+            return Error::new(
+                ErrorKind::Worker,
+                format!(
+                    "a set-up step asked for a restart, but this program's path is unknown: {e}"
+                ),
+            );
+        }
+    };
+    let error = std::process::Command::new(&program)
+        .args(std::env::args_os().skip(1))
+        .env(RESTARTED_VAR, "1")
+        .exec();
+    Error::new(
+        ErrorKind::Worker,
+        format!(
+            "a set-up step asked for a restart, but {} could not be run again: {error}",
+            program.display()
+        ),
+    )
+}
+
+/// Runs a worker of the configured scheduler (`worker.*`) in this process
+/// until the scheduler closes, on the configuration's settings; `options`
+/// replaces the configuration's worker options when given. What `barrow
+/// worker` and a program started as a worker run.
+pub fn run_worker(options: Option<WorkerOptions>) -> barrow_core::Result<()> {
+    crate::comm::raise_descriptor_limit();
+    let config = barrow_core::config::snapshot()?;
+    let options = match options {
+        Some(options) => options,
+        None => WorkerOptions::from_config(&config)?,
+    };
+    let token = require_token(&config, options.token_ref())?;
+    let comm = Arc::new(CommSettings::from_config(&config, &token)?);
+    let limits = WorkerLimits::from_config(&config)?;
+    let runtime = RuntimeThread::start("barrow-worker")?;
+    let registry = Registry::global();
+    let end =
+        runtime.run(async move { serve(options, comm, limits, registry, None, None).await })??;
+    tracing::debug!("worker ended: {}", end.reason);
+    Ok(())
+}
+
+inventory::submit! {
+    barrow_core::hooks::WorkerMode { name: "barrow-distributed", active, run }
+}

@@ -1,0 +1,412 @@
+//! The worker's tokio layer: the connection to the scheduler, the
+//! listener for peers, the heartbeat, and the core task that owns the
+//! [`WorkerState`] and carries out its instructions.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use barrow_core::{Registry, Value};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+
+use super::executor::{Executed, Executor};
+use super::state::{Instruction, WorkerState};
+use super::{WorkerOptions, system_memory};
+use crate::comm::framed::{self, Outgoing, Received, Sender};
+use crate::comm::peer::{Fetched, PeerPool, Served};
+use crate::comm::{Address, connect, greet, listen};
+use crate::error::{Error, ErrorKind, Result};
+use crate::protocol::handshake::{Assigned, Role, WorkerRegistration};
+use crate::protocol::{FromWorker, TaskId, ToWorker, WorkerId};
+use crate::settings::CommSettings;
+
+/// How a worker fetches and serves.
+#[derive(Debug, Clone)]
+pub(crate) struct WorkerLimits {
+    /// Peers it fetches from at once.
+    pub(crate) fetch_peers: usize,
+    /// Bytes it asks of one peer at once.
+    pub(crate) fetch_bytes: u64,
+    /// Requests it serves at once.
+    pub(crate) serving: usize,
+    /// Check the state's invariants after every event.
+    pub(crate) validate: bool,
+}
+
+impl WorkerLimits {
+    pub(crate) fn from_config(config: &barrow_core::config::Snapshot) -> Result<WorkerLimits> {
+        let int = |key: &str, default: usize| -> Result<usize> {
+            Ok(config
+                .get::<i64>(key)?
+                .map_or(default, |n| usize::try_from(n).unwrap_or(default)))
+        };
+        Ok(WorkerLimits {
+            fetch_peers: int("distributed.worker.connections.outgoing", 50)?,
+            serving: int("distributed.worker.connections.incoming", 10)?,
+            fetch_bytes: config
+                .get::<barrow_core::config::ByteSize>(
+                    "distributed.worker.transfer.message-bytes-limit",
+                )?
+                .map_or(50_000_000, u64::from),
+            validate: config
+                .get::<bool>("distributed.worker.validate")?
+                .unwrap_or(false),
+        })
+    }
+}
+
+/// How a worker's service ended.
+#[derive(Debug)]
+pub(crate) struct WorkerEnd {
+    /// Why.
+    pub(crate) reason: String,
+}
+
+enum Event {
+    Scheduler(Vec<Received<ToWorker>>),
+    SchedulerGone(String),
+    Gathered {
+        peer: WorkerId,
+        ids: Vec<TaskId>,
+        result: Result<Fetched>,
+    },
+    GetData {
+        ids: Vec<TaskId>,
+        reply: oneshot::Sender<Served>,
+    },
+    Retry,
+}
+
+/// Joins the scheduler and serves until it closes the connection, says to
+/// close, or `stop` fires. `started` gets the worker's id and address once
+/// it has joined.
+pub(crate) async fn serve(
+    options: WorkerOptions,
+    comm: Arc<CommSettings>,
+    limits: WorkerLimits,
+    registry: &'static Registry,
+    started: Option<oneshot::Sender<(WorkerId, String)>>,
+    stop: Option<oneshot::Receiver<()>>,
+) -> Result<WorkerEnd> {
+    let scheduler = options.scheduler().clone();
+    let label = format!("the scheduler at {scheduler}");
+    let mut stream = connect(&scheduler, comm.connect_timeout)
+        .await
+        .map_err(|e| e.context("a worker joining the cluster"))?;
+    let host = match &options.host {
+        Some(host) => host.clone(),
+        None => stream
+            .local_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_else(|_| "127.0.0.1".to_owned()),
+    };
+    let listener = listen(&host, 0).await?;
+    let address = listener
+        .local_addr()
+        .map(Address::of_socket)
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Connect,
+                format!("cannot read the listening address: {e}"),
+            )
+        })?
+        .to_string();
+    let nthreads = options.threads();
+    let memory_limit = options.memory_limit.unwrap_or_else(|| {
+        // Dask's "auto": this worker's share of the machine.
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        system_memory() / cores.max(1) as u64 * nthreads.min(cores) as u64
+    });
+    let registration = WorkerRegistration {
+        name: options.name.clone().unwrap_or_else(|| address.clone()),
+        address: address.clone(),
+        nthreads: nthreads as u32,
+        memory_limit,
+        resources: options.resources.clone(),
+        functions: registry.functions().names(),
+        functions_fingerprint: registry.functions().fingerprint(),
+        host: host_name(),
+    };
+    let name = registration.name.clone();
+    let assigned = greet::join(
+        &mut stream,
+        &comm.secret,
+        Role::Worker,
+        Some(registration),
+        None,
+        comm.connect_timeout,
+        &label,
+    )
+    .await?;
+    let Assigned::Worker {
+        id,
+        heartbeat_ms,
+        peers,
+    } = assigned
+    else {
+        return Err(Error::new(
+            ErrorKind::Handshake,
+            format!("{label} did not welcome this process as a worker"),
+        ));
+    };
+    tracing::info!("worker {name} ({address}) joined {scheduler} as worker {id}");
+    let (reader, writer) = stream.into_split();
+    let (to_scheduler, queue) = framed::queue::<FromWorker>();
+    framed::spawn_writer(writer, queue, registry, comm.wire, label.clone());
+    let (events, mut inbox) = mpsc::unbounded_channel::<Event>();
+    spawn_scheduler_reader(reader, events.clone(), comm.max_message_size);
+    let serve_events = events.clone();
+    let serve: crate::comm::peer::ServeFn = Arc::new(move |ids| {
+        let (reply, answer) = oneshot::channel();
+        let _ = serve_events.send(Event::GetData { ids, reply });
+        answer
+    });
+    let pool = PeerPool::worker(
+        comm.clone(),
+        registry,
+        address.clone(),
+        serve,
+        limits.serving,
+    );
+    tokio::spawn(accept_peers(listener, pool.clone(), comm.clone()));
+    let (done, mut executed) = mpsc::unbounded_channel::<Executed>();
+    let executor = Executor::start(
+        nthreads,
+        registry,
+        done,
+        to_scheduler.clone(),
+        &id.to_string(),
+    )
+    .map_err(|e| Error::new(ErrorKind::Limit, format!("cannot start task threads: {e}")))?;
+    let mut state = WorkerState::new(
+        nthreads,
+        options.resources.clone(),
+        limits.fetch_peers,
+        limits.fetch_bytes,
+    );
+    state.peers(peers, &[]);
+    if let Some(started) = started {
+        let _ = started.send((id, address.clone()));
+    }
+    let mut heartbeat =
+        tokio::time::interval(Duration::from_millis(heartbeat_ms.clamp(10, 60_000)));
+    let mut stop = stop;
+    let context = Context {
+        events: events.clone(),
+        to_scheduler: &to_scheduler,
+        executor: &executor,
+        pool: &pool,
+        registry,
+    };
+    let reason = loop {
+        tokio::select! {
+            event = inbox.recv() => {
+                let Some(event) = event else { break "its events ended".to_owned() };
+                match handle(&mut state, event, registry) {
+                    Ok(()) => {}
+                    Err(reason) => break reason,
+                }
+            }
+            finished = executed.recv() => {
+                let Some(finished) = finished else { break "its task threads ended".to_owned() };
+                state.executed(finished.id, finished.result, finished.duration_us);
+            }
+            _ = heartbeat.tick() => {
+                let _ = to_scheduler.send(Outgoing::plain(FromWorker::Heartbeat(state.heartbeat())));
+                continue;
+            }
+            _ = wait(&mut stop) => break "it was stopped".to_owned(),
+        }
+        if limits.validate
+            && let Err(problem) = state.validate()
+        {
+            panic!("worker {id} invariant broken: {problem}");
+        }
+        context.carry_out(state.take_instructions());
+    };
+    tracing::info!("worker {name} ({address}) stops: {reason}");
+    Ok(WorkerEnd { reason })
+}
+
+async fn wait(stop: &mut Option<oneshot::Receiver<()>>) {
+    match stop {
+        Some(receiver) => {
+            let _ = receiver.await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+struct Context<'a> {
+    events: mpsc::UnboundedSender<Event>,
+    to_scheduler: &'a Sender<FromWorker>,
+    executor: &'a Executor,
+    pool: &'a Arc<PeerPool>,
+    registry: &'static Registry,
+}
+
+impl Context<'_> {
+    fn carry_out(&self, instructions: Vec<Instruction>) {
+        let _ = self.registry;
+        for instruction in instructions {
+            match instruction {
+                Instruction::Execute(job) => self.executor.submit(job),
+                Instruction::Send(message) => {
+                    let _ = self.to_scheduler.send(Outgoing::plain(message));
+                }
+                Instruction::Gather { peer, address, ids } => {
+                    let pool = self.pool.clone();
+                    let events = self.events.clone();
+                    tokio::spawn(async move {
+                        let result = pool.get_data(&address, ids.clone()).await;
+                        let _ = events.send(Event::Gathered { peer, ids, result });
+                    });
+                }
+                Instruction::RetryLater => {
+                    let events = self.events.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        let _ = events.send(Event::Retry);
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Handles one event; `Err` with the reason when the worker must stop.
+fn handle(state: &mut WorkerState, event: Event, registry: &Registry) -> Result<(), String> {
+    match event {
+        Event::Scheduler(messages) => {
+            for received in messages {
+                let (message, frames) = received.into_parts();
+                match message {
+                    ToWorker::Compute(task) => state.compute(*task, frames),
+                    ToWorker::Free { ids } => state.free(&ids),
+                    ToWorker::Peers { added, removed } => state.peers(added, &removed),
+                    ToWorker::PutData { ids } => {
+                        let mut values: Vec<(TaskId, Value)> = Vec::with_capacity(ids.len());
+                        for (i, id) in ids.into_iter().enumerate() {
+                            let decoded = frames
+                                .frame(i as u32)
+                                .and_then(|bytes| barrow_wire::decode(bytes, registry.codecs()));
+                            match decoded {
+                                Ok(value) => values.push((id, value)),
+                                Err(error) => {
+                                    return Err(format!(
+                                        "a scattered value does not decode: {error}"
+                                    ));
+                                }
+                            }
+                        }
+                        state.put_data(values);
+                    }
+                    ToWorker::Close { reason } => {
+                        return Err(format!("the scheduler closes: {reason}"));
+                    }
+                }
+            }
+        }
+        Event::SchedulerGone(reason) => return Err(reason),
+        Event::Gathered { peer, ids, result } => match result {
+            Ok(Fetched::Data(values, missing)) => state.gathered(peer, values, &missing),
+            Ok(Fetched::Busy) => state.gather_busy(peer, &ids),
+            Err(error) => state.gather_failed(peer, &ids, &error.to_string()),
+        },
+        Event::GetData { ids, reply } => {
+            let _ = reply.send(state.get_data(&ids));
+        }
+        Event::Retry => state.retry(),
+    }
+    Ok(())
+}
+
+fn spawn_scheduler_reader(
+    mut reader: tokio::net::tcp::OwnedReadHalf,
+    events: mpsc::UnboundedSender<Event>,
+    max: u64,
+) {
+    tokio::spawn(async move {
+        loop {
+            match framed::read_batch::<ToWorker, _>(&mut reader, max).await {
+                Ok(Some(batch)) => {
+                    if events.send(Event::Scheduler(batch)).is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => {
+                    let _ = events.send(Event::SchedulerGone(
+                        "the scheduler closed the connection".to_owned(),
+                    ));
+                    return;
+                }
+                Err(error) => {
+                    let _ = events.send(Event::SchedulerGone(format!(
+                        "the connection to the scheduler broke: {error}"
+                    )));
+                    return;
+                }
+            }
+        }
+    });
+}
+
+/// Accepts peers' and clients' data connections.
+async fn accept_peers(listener: TcpListener, pool: Arc<PeerPool>, comm: Arc<CommSettings>) {
+    loop {
+        let (mut stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) if crate::comm::is_out_of_descriptors(&e) => {
+                tracing::error!("worker: {}", crate::comm::out_of_descriptors(&e));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!("worker: cannot accept a connection: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let pool = pool.clone();
+        let comm = comm.clone();
+        tokio::spawn(async move {
+            let label = format!("the process at {peer}");
+            let pending =
+                match greet::open(&mut stream, &comm.secret, comm.connect_timeout, &label).await {
+                    Ok(pending) => pending,
+                    Err(error) => {
+                        tracing::warn!("worker: refused a connection from {peer}: {error}");
+                        return;
+                    }
+                };
+            if pending.hello.role != Role::Peer {
+                greet::refuse(
+                    &mut stream,
+                    "this is a worker: connect to the scheduler instead",
+                )
+                .await;
+                return;
+            }
+            if greet::welcome(&mut stream, &comm.secret, &pending, Assigned::Peer)
+                .await
+                .is_err()
+            {
+                return;
+            }
+            let address = pending
+                .hello
+                .serves_at
+                .clone()
+                .unwrap_or_else(|| format!("client {peer}"));
+            pool.adopt(stream, address, label);
+        });
+    }
+}
+
+/// This machine's name, for logs.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".to_owned())
+}

@@ -1,0 +1,821 @@
+//! The worker's state machine: which tasks wait for inputs, which are
+//! fetched from peers, which run, which values are held. Pure: events in,
+//! [`Instruction`]s out, no I/O (Dask's `WorkerState`).
+//!
+//! States of a task on a worker:
+//!
+//! ```text
+//!  compute:     waiting ──inputs in──▶ ready ──thread free──▶ executing ──▶ memory
+//!                                                              │ (error) ──▶ forgotten, reported
+//!  dependency:  fetch ──peer free──▶ flight ──data──▶ memory
+//!                 ▲                    │ busy / failed (other holders left)
+//!                 └────────────────────┘ no holder left ──▶ missing: reported, dependents dropped
+//! ```
+//!
+//! A task freed while it executes is marked cancelled: its result is
+//! dropped when it comes; computed again meanwhile, it resumes instead
+//! (the result is reported under the new dispatch).
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap};
+
+use barrow_core::Value;
+use barrow_wire::task::{WireError, WireKey};
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::comm::framed::FrameSlice;
+use crate::protocol::{ComputeTask, FromWorker, Heartbeat, Priority, TaskId, WorkerId};
+
+/// The states of a task on a worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerTaskState {
+    /// A task to run, some of whose inputs are not here yet.
+    Waiting,
+    /// A task to run, all inputs here, waiting for a thread.
+    Ready,
+    /// Running on a thread.
+    Executing,
+    /// A value to fetch from a peer.
+    Fetch,
+    /// Being fetched.
+    Flight,
+    /// Its value is here.
+    Memory,
+}
+
+/// What the worker's I/O layer must do.
+#[derive(Debug)]
+pub(crate) enum Instruction {
+    /// Run a task on a thread.
+    Execute(Job),
+    /// Ask `peer` for these values.
+    Gather {
+        peer: WorkerId,
+        address: String,
+        ids: Vec<TaskId>,
+    },
+    /// Tell the scheduler.
+    Send(FromWorker),
+    /// Try the fetches again after a pause (a peer was busy).
+    RetryLater,
+}
+
+/// A task to run, with everything it needs.
+#[derive(Debug)]
+pub(crate) struct Job {
+    pub(crate) id: TaskId,
+    pub(crate) run: u64,
+    pub(crate) key: WireKey,
+    /// The body, then the literals.
+    pub(crate) frames: FrameSlice,
+    pub(crate) inputs: Vec<Value>,
+    pub(crate) report_start: bool,
+}
+
+#[derive(Debug)]
+struct Task {
+    key: WireKey,
+    state: WorkerTaskState,
+    run: u64,
+    priority: Priority,
+    /// For a task to run: its body and literals, and inputs in argument
+    /// order.
+    frames: Option<FrameSlice>,
+    inputs: Vec<TaskId>,
+    resources: Vec<(String, f64)>,
+    report_start: bool,
+    /// Inputs not here yet.
+    waiting_for: u32,
+    /// Local tasks waiting for this one's value.
+    dependents: Vec<TaskId>,
+    /// For a value to fetch: who has it, and who failed to give it.
+    who_has: Vec<WorkerId>,
+    tried: Vec<(WorkerId, String)>,
+    nbytes: u64,
+    flight_peer: Option<WorkerId>,
+    /// Freed while executing: drop the result.
+    cancelled: bool,
+}
+
+/// The worker's state.
+#[derive(Debug)]
+pub(crate) struct WorkerState {
+    nthreads: usize,
+    tasks: FxHashMap<TaskId, Task>,
+    data: FxHashMap<TaskId, Value>,
+    managed_bytes: u64,
+    ready: BinaryHeap<Reverse<(Priority, TaskId)>>,
+    executing: FxHashSet<TaskId>,
+    fetch: BTreeSet<(Priority, TaskId)>,
+    in_flight: FxHashMap<WorkerId, Vec<TaskId>>,
+    peers: FxHashMap<WorkerId, String>,
+    resources: Vec<(String, f64)>,
+    available: Vec<(String, f64)>,
+    /// Peers fetched from at once, at most.
+    max_fetch_peers: usize,
+    /// Bytes asked of one peer in one request, at most (one value more
+    /// than this is still asked alone).
+    max_fetch_bytes: u64,
+    instructions: Vec<Instruction>,
+    retry_pending: bool,
+}
+
+impl WorkerState {
+    pub(crate) fn new(
+        nthreads: usize,
+        resources: Vec<(String, f64)>,
+        max_fetch_peers: usize,
+        max_fetch_bytes: u64,
+    ) -> WorkerState {
+        WorkerState {
+            nthreads: nthreads.max(1),
+            tasks: FxHashMap::default(),
+            data: FxHashMap::default(),
+            managed_bytes: 0,
+            ready: BinaryHeap::new(),
+            executing: FxHashSet::default(),
+            fetch: BTreeSet::new(),
+            in_flight: FxHashMap::default(),
+            peers: FxHashMap::default(),
+            available: resources.clone(),
+            resources,
+            max_fetch_peers: max_fetch_peers.max(1),
+            max_fetch_bytes,
+            instructions: Vec::new(),
+            retry_pending: false,
+        }
+    }
+
+    /// The instructions produced so far.
+    pub(crate) fn take_instructions(&mut self) -> Vec<Instruction> {
+        std::mem::take(&mut self.instructions)
+    }
+
+    /// Peers joined or left.
+    pub(crate) fn peers(&mut self, added: Vec<(WorkerId, String)>, removed: &[WorkerId]) {
+        for (id, address) in added {
+            self.peers.insert(id, address);
+        }
+        for id in removed {
+            self.peers.remove(id);
+            let waiting: Vec<TaskId> = self
+                .tasks
+                .iter()
+                .filter(|(_, t)| t.state == WorkerTaskState::Fetch && t.who_has.contains(id))
+                .map(|(&tid, _)| tid)
+                .collect();
+            for task in waiting {
+                self.holder_failed(task, *id, "the worker left the cluster");
+            }
+        }
+        self.ensure_communicating();
+    }
+
+    /// The scheduler sends a task to run.
+    pub(crate) fn compute(&mut self, task: ComputeTask, frames: FrameSlice) {
+        let id = task.id;
+        if let Some(existing) = self.tasks.get_mut(&id) {
+            match existing.state {
+                WorkerTaskState::Memory => {
+                    let nbytes = existing.nbytes;
+                    let type_name = self
+                        .data
+                        .get(&id)
+                        .map_or(String::new(), |v| v.type_name().to_owned());
+                    self.instructions
+                        .push(Instruction::Send(FromWorker::Finished {
+                            id,
+                            run: task.run,
+                            nbytes,
+                            type_name,
+                            duration_us: 0,
+                        }));
+                    return;
+                }
+                WorkerTaskState::Executing => {
+                    // Resumed: the running computation answers this run.
+                    existing.cancelled = false;
+                    existing.run = task.run;
+                    return;
+                }
+                WorkerTaskState::Waiting | WorkerTaskState::Ready => {
+                    // Dispatched again (a dependency moved): start afresh.
+                    self.forget(id);
+                }
+                WorkerTaskState::Fetch | WorkerTaskState::Flight => {
+                    // Being fetched; it will be here soon: report it then.
+                    existing.run = task.run;
+                    existing.frames = Some(frames);
+                    return;
+                }
+            }
+        }
+        let mut waiting_for = 0;
+        for dep in &task.dependencies {
+            if self.data.contains_key(&dep.id) {
+                continue;
+            }
+            waiting_for += 1;
+            match self.tasks.get_mut(&dep.id) {
+                Some(d) => {
+                    d.dependents.push(id);
+                    if d.state == WorkerTaskState::Fetch {
+                        for &w in &dep.who_has {
+                            if !d.who_has.contains(&w) {
+                                d.who_has.push(w);
+                            }
+                        }
+                    }
+                }
+                None => {
+                    let priority = task.priority;
+                    self.tasks.insert(
+                        dep.id,
+                        Task {
+                            key: dep.key.clone(),
+                            state: WorkerTaskState::Fetch,
+                            run: 0,
+                            priority,
+                            frames: None,
+                            inputs: Vec::new(),
+                            resources: Vec::new(),
+                            report_start: false,
+                            waiting_for: 0,
+                            dependents: vec![id],
+                            who_has: dep.who_has.clone(),
+                            tried: Vec::new(),
+                            nbytes: dep.nbytes,
+                            flight_peer: None,
+                            cancelled: false,
+                        },
+                    );
+                    self.fetch.insert((priority, dep.id));
+                    if dep.who_has.is_empty() {
+                        self.holder_failed(dep.id, 0, "the scheduler knows no holder");
+                    }
+                }
+            }
+        }
+        self.tasks.insert(
+            id,
+            Task {
+                key: task.key,
+                state: WorkerTaskState::Waiting,
+                run: task.run,
+                priority: task.priority,
+                frames: Some(frames),
+                inputs: task.inputs,
+                resources: task.resources,
+                report_start: task.report_start,
+                waiting_for,
+                dependents: Vec::new(),
+                who_has: Vec::new(),
+                tried: Vec::new(),
+                nbytes: 0,
+                flight_peer: None,
+                cancelled: false,
+            },
+        );
+        if waiting_for == 0 {
+            self.make_ready(id);
+        }
+        self.ensure_computing();
+        self.ensure_communicating();
+    }
+
+    fn make_ready(&mut self, id: TaskId) {
+        if let Some(task) = self.tasks.get_mut(&id) {
+            task.state = WorkerTaskState::Ready;
+            self.ready.push(Reverse((task.priority, id)));
+        }
+    }
+
+    /// The scheduler frees tasks: data dropped, waits and fetches
+    /// abandoned, running ones cancelled.
+    pub(crate) fn free(&mut self, ids: &[TaskId]) {
+        for &id in ids {
+            match self.tasks.get_mut(&id) {
+                Some(task) if task.state == WorkerTaskState::Executing => task.cancelled = true,
+                Some(_) => self.forget(id),
+                None => {
+                    if let Some(value) = self.data.remove(&id) {
+                        self.managed_bytes =
+                            self.managed_bytes.saturating_sub(value.nbytes() as u64);
+                    }
+                }
+            }
+        }
+        self.ensure_computing();
+    }
+
+    /// Drops everything about `id`, and the fetches only it needed.
+    fn forget(&mut self, id: TaskId) {
+        let Some(task) = self.tasks.remove(&id) else {
+            return;
+        };
+        if let Some(value) = self.data.remove(&id) {
+            self.managed_bytes = self.managed_bytes.saturating_sub(value.nbytes() as u64);
+        }
+        self.fetch.remove(&(task.priority, id));
+        for input in task.inputs {
+            let orphan = match self.tasks.get_mut(&input) {
+                Some(d) => {
+                    d.dependents.retain(|&t| t != id);
+                    d.dependents.is_empty()
+                        && d.frames.is_none()
+                        && matches!(d.state, WorkerTaskState::Fetch)
+                }
+                None => false,
+            };
+            if orphan {
+                self.forget(input);
+            }
+        }
+    }
+
+    /// Starts ready tasks while threads are free.
+    fn ensure_computing(&mut self) {
+        let mut skipped = Vec::new();
+        while self.executing.len() < self.nthreads {
+            let Some(Reverse((priority, id))) = self.ready.pop() else {
+                break;
+            };
+            let Some(task) = self.tasks.get(&id) else {
+                continue;
+            };
+            if task.state != WorkerTaskState::Ready || task.priority != priority {
+                continue;
+            }
+            let needs = task.resources.clone();
+            let inputs: Option<Vec<Value>> = task
+                .inputs
+                .iter()
+                .map(|i| self.data.get(i).cloned())
+                .collect();
+            if !self.acquire(&needs) {
+                skipped.push(Reverse((priority, id)));
+                continue;
+            }
+            let Some(inputs) = inputs else {
+                // An input vanished (freed): wait for the scheduler's word.
+                self.release(&needs);
+                continue;
+            };
+            let Some(task) = self.tasks.get_mut(&id) else {
+                continue;
+            };
+            task.state = WorkerTaskState::Executing;
+            self.executing.insert(id);
+            self.instructions.push(Instruction::Execute(Job {
+                id,
+                run: task.run,
+                key: task.key.clone(),
+                frames: task.frames.clone().unwrap_or_default(),
+                inputs,
+                report_start: task.report_start,
+            }));
+        }
+        self.ready.extend(skipped);
+    }
+
+    fn acquire(&mut self, needs: &[(String, f64)]) -> bool {
+        let enough = needs.iter().all(|(name, amount)| {
+            self.available
+                .iter()
+                .any(|(have, left)| have == name && left + 1e-9 >= *amount)
+        });
+        if enough {
+            for (name, amount) in needs {
+                if let Some((_, left)) = self.available.iter_mut().find(|(n, _)| n == name) {
+                    *left -= amount;
+                }
+            }
+        }
+        enough
+    }
+
+    fn release(&mut self, needs: &[(String, f64)]) {
+        for (name, amount) in needs {
+            if let Some((_, left)) = self.available.iter_mut().find(|(n, _)| n == name) {
+                *left += amount;
+            }
+        }
+    }
+
+    /// A thread finished a task.
+    pub(crate) fn executed(
+        &mut self,
+        id: TaskId,
+        result: Result<Value, Box<WireError>>,
+        duration_us: u64,
+    ) {
+        self.executing.remove(&id);
+        let Some(task) = self.tasks.get(&id) else {
+            self.ensure_computing();
+            return;
+        };
+        let resources = task.resources.clone();
+        let cancelled = task.cancelled;
+        let run = task.run;
+        self.release(&resources);
+        if cancelled {
+            self.forget(id);
+            self.ensure_computing();
+            return;
+        }
+        match result {
+            Ok(value) => {
+                let nbytes = value.nbytes() as u64;
+                let type_name = value.type_name().to_owned();
+                self.store(id, value);
+                self.instructions
+                    .push(Instruction::Send(FromWorker::Finished {
+                        id,
+                        run,
+                        nbytes,
+                        type_name,
+                        duration_us,
+                    }));
+            }
+            Err(error) => {
+                self.forget(id);
+                self.instructions.push(Instruction::Send(FromWorker::Erred {
+                    id,
+                    run,
+                    error: *error,
+                    duration_us,
+                }));
+            }
+        }
+        self.ensure_computing();
+    }
+
+    /// `value` is here: the tasks waiting for it may be ready.
+    fn store(&mut self, id: TaskId, value: Value) {
+        let nbytes = value.nbytes() as u64;
+        if let Some(old) = self.data.insert(id, value) {
+            self.managed_bytes = self.managed_bytes.saturating_sub(old.nbytes() as u64);
+        }
+        self.managed_bytes += nbytes;
+        let Some(task) = self.tasks.get_mut(&id) else {
+            return;
+        };
+        task.state = WorkerTaskState::Memory;
+        task.nbytes = nbytes;
+        task.flight_peer = None;
+        let dependents = std::mem::take(&mut task.dependents);
+        for dependent in dependents {
+            let Some(d) = self.tasks.get_mut(&dependent) else {
+                continue;
+            };
+            if d.state == WorkerTaskState::Waiting {
+                d.waiting_for = d.waiting_for.saturating_sub(1);
+                if d.waiting_for == 0 {
+                    self.make_ready(dependent);
+                }
+            }
+        }
+    }
+
+    /// Values a client scattered through the scheduler.
+    pub(crate) fn put_data(&mut self, values: Vec<(TaskId, Value)>) {
+        let mut ids = Vec::with_capacity(values.len());
+        for (id, value) in values {
+            self.tasks.entry(id).or_insert_with(|| Task {
+                key: WireKey {
+                    name: String::new(),
+                    index: Vec::new(),
+                },
+                state: WorkerTaskState::Memory,
+                run: 0,
+                priority: Priority {
+                    user: 0,
+                    generation: 0,
+                    order: 0,
+                },
+                frames: None,
+                inputs: Vec::new(),
+                resources: Vec::new(),
+                report_start: false,
+                waiting_for: 0,
+                dependents: Vec::new(),
+                who_has: Vec::new(),
+                tried: Vec::new(),
+                nbytes: 0,
+                flight_peer: None,
+                cancelled: false,
+            });
+            self.store(id, value);
+            ids.push(id);
+        }
+        self.instructions
+            .push(Instruction::Send(FromWorker::AddKeys { ids }));
+        self.ensure_computing();
+    }
+
+    /// Starts fetches: for each value to fetch, by priority, from a holder
+    /// not already being fetched from, in one request per peer.
+    fn ensure_communicating(&mut self) {
+        if self.fetch.is_empty() || self.in_flight.len() >= self.max_fetch_peers {
+            return;
+        }
+        let mut batches: Vec<(WorkerId, Vec<TaskId>, u64)> = Vec::new();
+        for &(_, id) in &self.fetch {
+            if self.in_flight.len() + batches.len() >= self.max_fetch_peers
+                && batches
+                    .iter()
+                    .all(|(_, _, bytes)| *bytes >= self.max_fetch_bytes)
+            {
+                break;
+            }
+            let Some(task) = self.tasks.get(&id) else {
+                continue;
+            };
+            let peer = task.who_has.iter().copied().find(|w| {
+                !self.in_flight.contains_key(w)
+                    && self.peers.contains_key(w)
+                    && batches
+                        .iter()
+                        .find(|(p, _, _)| p == w)
+                        .is_none_or(|(_, _, bytes)| *bytes < self.max_fetch_bytes)
+            });
+            let Some(peer) = peer else {
+                continue;
+            };
+            let open = batches.len();
+            match batches.iter_mut().find(|(p, _, _)| *p == peer) {
+                Some(batch) => {
+                    batch.1.push(id);
+                    batch.2 += task.nbytes;
+                }
+                None if self.in_flight.len() + open < self.max_fetch_peers => {
+                    batches.push((peer, vec![id], task.nbytes));
+                }
+                None => {}
+            }
+        }
+        for (peer, ids, _) in batches {
+            for &id in &ids {
+                if let Some(task) = self.tasks.get_mut(&id) {
+                    self.fetch.remove(&(task.priority, id));
+                    task.state = WorkerTaskState::Flight;
+                    task.flight_peer = Some(peer);
+                }
+            }
+            let address = self.peers.get(&peer).cloned().unwrap_or_default();
+            self.in_flight.insert(peer, ids.clone());
+            self.instructions
+                .push(Instruction::Gather { peer, address, ids });
+        }
+    }
+
+    /// A peer answered a fetch: the values it had, and those it had not.
+    pub(crate) fn gathered(
+        &mut self,
+        peer: WorkerId,
+        values: Vec<(TaskId, Value)>,
+        missing: &[TaskId],
+    ) {
+        self.in_flight.remove(&peer);
+        let mut added = Vec::new();
+        for (id, value) in values {
+            let in_flight = self
+                .tasks
+                .get(&id)
+                .is_some_and(|t| t.state == WorkerTaskState::Flight);
+            if !in_flight {
+                continue; // freed meanwhile
+            }
+            let computed = self
+                .tasks
+                .get(&id)
+                .and_then(|t| t.frames.as_ref())
+                .is_some();
+            let run = self.tasks.get(&id).map_or(0, |t| t.run);
+            let nbytes = value.nbytes() as u64;
+            let type_name = value.type_name().to_owned();
+            self.store(id, value);
+            if computed {
+                // The scheduler asked for it to be computed meanwhile.
+                self.instructions
+                    .push(Instruction::Send(FromWorker::Finished {
+                        id,
+                        run,
+                        nbytes,
+                        type_name,
+                        duration_us: 0,
+                    }));
+            } else {
+                added.push(id);
+            }
+        }
+        if !added.is_empty() {
+            self.instructions
+                .push(Instruction::Send(FromWorker::AddKeys { ids: added }));
+        }
+        for &id in missing {
+            self.holder_failed(id, peer, "it does not hold the value");
+        }
+        self.ensure_computing();
+        self.ensure_communicating();
+    }
+
+    /// A fetch from `peer` failed (the connection broke, the peer is gone).
+    pub(crate) fn gather_failed(&mut self, peer: WorkerId, ids: &[TaskId], error: &str) {
+        self.in_flight.remove(&peer);
+        for &id in ids {
+            self.holder_failed(id, peer, error);
+        }
+        // Other fetches from it fail the same way: look elsewhere.
+        let waiting: Vec<TaskId> = self
+            .tasks
+            .iter()
+            .filter(|(_, t)| t.state == WorkerTaskState::Fetch && t.who_has.contains(&peer))
+            .map(|(&id, _)| id)
+            .collect();
+        for id in waiting {
+            self.holder_failed(id, peer, error);
+        }
+        self.ensure_communicating();
+    }
+
+    /// `peer` was busy: the fetch waits and is tried again.
+    pub(crate) fn gather_busy(&mut self, peer: WorkerId, ids: &[TaskId]) {
+        self.in_flight.remove(&peer);
+        for &id in ids {
+            if let Some(task) = self.tasks.get_mut(&id)
+                && task.state == WorkerTaskState::Flight
+            {
+                task.state = WorkerTaskState::Fetch;
+                task.flight_peer = None;
+                self.fetch.insert((task.priority, id));
+            }
+        }
+        if !self.retry_pending {
+            self.retry_pending = true;
+            self.instructions.push(Instruction::RetryLater);
+        }
+    }
+
+    /// The pause after a busy peer is over.
+    pub(crate) fn retry(&mut self) {
+        self.retry_pending = false;
+        self.ensure_communicating();
+    }
+
+    /// `peer` could not give the value of `id`: another holder is tried;
+    /// with none left, the scheduler hears of it and the tasks needing it
+    /// are dropped here (it dispatches them again).
+    fn holder_failed(&mut self, id: TaskId, peer: WorkerId, why: &str) {
+        let Some(task) = self.tasks.get_mut(&id) else {
+            return;
+        };
+        if !matches!(task.state, WorkerTaskState::Fetch | WorkerTaskState::Flight) {
+            return;
+        }
+        task.who_has.retain(|&w| w != peer);
+        if peer != 0 {
+            task.tried.push((peer, why.to_owned()));
+        }
+        task.flight_peer = None;
+        if !task.who_has.is_empty() {
+            task.state = WorkerTaskState::Fetch;
+            self.fetch.insert((task.priority, id));
+            return;
+        }
+        let tried = task.tried.clone();
+        let dependents = task.dependents.clone();
+        for dependent in &dependents {
+            self.instructions
+                .push(Instruction::Send(FromWorker::Missing {
+                    id: *dependent,
+                    dependency: id,
+                    tried: tried.clone(),
+                }));
+        }
+        for dependent in dependents {
+            self.forget(dependent);
+        }
+        self.forget(id);
+    }
+
+    /// The values of `ids` it holds, and the ids it does not.
+    pub(crate) fn get_data(&self, ids: &[TaskId]) -> (Vec<(TaskId, Value)>, Vec<TaskId>) {
+        let mut found = Vec::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        for &id in ids {
+            match self.data.get(&id) {
+                Some(value) => found.push((id, value.clone())),
+                None => missing.push(id),
+            }
+        }
+        (found, missing)
+    }
+
+    /// The heartbeat's news.
+    pub(crate) fn heartbeat(&self) -> Heartbeat {
+        Heartbeat {
+            managed_bytes: self.managed_bytes,
+            executing: self.executing.len() as u32,
+            ready: self
+                .tasks
+                .values()
+                .filter(|t| matches!(t.state, WorkerTaskState::Ready | WorkerTaskState::Waiting))
+                .count() as u32,
+        }
+    }
+
+    /// The state of task `id`, if the worker knows it.
+    #[cfg(test)]
+    pub(crate) fn state_of(&self, id: TaskId) -> Option<WorkerTaskState> {
+        self.tasks.get(&id).map(|t| t.state)
+    }
+
+    /// Checks the invariants; the error names the first one broken.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        let mut managed = 0u64;
+        for (id, value) in &self.data {
+            managed += value.nbytes() as u64;
+            if let Some(task) = self.tasks.get(id)
+                && task.state != WorkerTaskState::Memory
+                && task.state != WorkerTaskState::Executing
+            {
+                return Err(format!("task {id} holds data in state {:?}", task.state));
+            }
+        }
+        if managed != self.managed_bytes {
+            return Err(format!(
+                "{managed} bytes held, {} counted",
+                self.managed_bytes
+            ));
+        }
+        for (&id, task) in &self.tasks {
+            let fail = |what: &str| Err(format!("task {id} ({:?}): {what}", task.state));
+            match task.state {
+                WorkerTaskState::Memory if !self.data.contains_key(&id) => {
+                    return fail("in memory without data");
+                }
+                WorkerTaskState::Executing if !self.executing.contains(&id) => {
+                    return fail("executing but not listed");
+                }
+                WorkerTaskState::Fetch if !self.fetch.contains(&(task.priority, id)) => {
+                    return fail("to fetch but not listed");
+                }
+                WorkerTaskState::Flight => {
+                    let listed = task
+                        .flight_peer
+                        .and_then(|p| self.in_flight.get(&p))
+                        .is_some_and(|ids| ids.contains(&id));
+                    if !listed {
+                        return fail("in flight but not listed");
+                    }
+                }
+                WorkerTaskState::Waiting => {
+                    let missing = task
+                        .inputs
+                        .iter()
+                        .collect::<FxHashSet<_>>()
+                        .into_iter()
+                        .filter(|i| !self.data.contains_key(i))
+                        .count() as u32;
+                    if missing != task.waiting_for || missing == 0 {
+                        return fail(&format!(
+                            "waits for {} inputs, {missing} are missing",
+                            task.waiting_for
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+        for id in &self.executing {
+            if self.tasks.get(id).map(|t| t.state) != Some(WorkerTaskState::Executing) {
+                return Err(format!("task {id} is listed as executing but is not"));
+            }
+        }
+        for (name, total) in &self.resources {
+            let left = self
+                .available
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(0.0, |(_, l)| *l);
+            let held: f64 = self
+                .executing
+                .iter()
+                .filter_map(|id| self.tasks.get(id))
+                .flat_map(|t| t.resources.iter())
+                .filter(|(n, _)| n == name)
+                .map(|(_, a)| a)
+                .sum();
+            if (left + held - total).abs() > 1e-9 {
+                return Err(format!(
+                    "resource {name}: {left} left + {held} held != {total}"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

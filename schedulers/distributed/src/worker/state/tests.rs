@@ -1,0 +1,207 @@
+//! The worker's state machine alone, event by event (after Dask's
+//! `test_worker_state_machine.py`).
+
+use super::*;
+use crate::protocol::Dependency;
+
+fn key(name: &str) -> WireKey {
+    WireKey {
+        name: name.to_owned(),
+        index: Vec::new(),
+    }
+}
+
+fn priority(order: u32) -> Priority {
+    Priority {
+        user: 0,
+        generation: 1,
+        order,
+    }
+}
+
+fn compute(id: TaskId, inputs: &[TaskId], deps: Vec<Dependency>) -> ComputeTask {
+    ComputeTask {
+        id,
+        key: key(&format!("t{id}")),
+        run: id * 10,
+        priority: priority(id as u32),
+        literals: 0,
+        inputs: inputs.to_vec(),
+        dependencies: deps,
+        resources: Vec::new(),
+        report_start: false,
+    }
+}
+
+fn dep(id: TaskId, who_has: &[WorkerId]) -> Dependency {
+    Dependency {
+        id,
+        key: key(&format!("t{id}")),
+        nbytes: 8,
+        who_has: who_has.to_vec(),
+    }
+}
+
+fn state() -> WorkerState {
+    let mut state = WorkerState::new(1, vec![("GPU".into(), 1.0)], 4, 1 << 20);
+    state.peers(
+        vec![(2, "tcp://peer2".into()), (3, "tcp://peer3".into())],
+        &[],
+    );
+    state
+}
+
+fn executes(instructions: &[Instruction]) -> Vec<TaskId> {
+    instructions
+        .iter()
+        .filter_map(|i| match i {
+            Instruction::Execute(job) => Some(job.id),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_task_with_its_inputs_here_runs_and_is_reported() {
+    let mut s = state();
+    s.compute(compute(1, &[], vec![]), FrameSlice::default());
+    let out = s.take_instructions();
+    assert_eq!(executes(&out), vec![1]);
+    s.executed(1, Ok(Value::new(5i64)), 7);
+    let out = s.take_instructions();
+    assert!(matches!(
+        &out[..],
+        [Instruction::Send(FromWorker::Finished {
+            id: 1,
+            run: 10,
+            nbytes: 8,
+            duration_us: 7,
+            ..
+        })]
+    ));
+    assert_eq!(s.state_of(1), Some(WorkerTaskState::Memory));
+    assert_eq!(s.get_data(&[1, 9]).1, vec![9]);
+    s.validate().unwrap();
+}
+
+#[test]
+fn a_dependency_elsewhere_is_fetched_then_the_task_runs() {
+    let mut s = state();
+    s.compute(
+        compute(5, &[4, 4], vec![dep(4, &[2])]),
+        FrameSlice::default(),
+    );
+    let out = s.take_instructions();
+    assert!(matches!(&out[..], [Instruction::Gather { peer: 2, ids, .. }] if ids == &[4]));
+    assert_eq!(s.state_of(4), Some(WorkerTaskState::Flight));
+    s.validate().unwrap();
+    s.gathered(2, vec![(4, Value::new(1i64))], &[]);
+    let out = s.take_instructions();
+    assert!(
+        out.iter()
+            .any(|i| matches!(i, Instruction::Send(FromWorker::AddKeys { ids }) if ids == &[4]))
+    );
+    let job = out.iter().find_map(|i| match i {
+        Instruction::Execute(job) => Some(job),
+        _ => None,
+    });
+    // The input read twice is passed twice.
+    assert_eq!(job.map(|j| j.inputs.len()), Some(2));
+    s.validate().unwrap();
+}
+
+#[test]
+fn a_holder_without_the_value_sends_the_fetch_to_the_next_then_reports_it_missing() {
+    let mut s = state();
+    s.compute(
+        compute(5, &[4], vec![dep(4, &[2, 3])]),
+        FrameSlice::default(),
+    );
+    let out = s.take_instructions();
+    let Instruction::Gather { peer: first, .. } = &out[0] else {
+        panic!("{out:?}");
+    };
+    let first = *first;
+    s.gathered(first, vec![], &[4]);
+    let out = s.take_instructions();
+    let second = if first == 2 { 3 } else { 2 };
+    assert!(matches!(&out[..], [Instruction::Gather { peer, .. }] if *peer == second));
+    s.gather_failed(second, &[4], "connection refused");
+    let out = s.take_instructions();
+    match &out[..] {
+        [
+            Instruction::Send(FromWorker::Missing {
+                id: 5,
+                dependency: 4,
+                tried,
+            }),
+        ] => {
+            assert_eq!(tried.len(), 2);
+            assert!(tried.iter().any(|(_, why)| why == "connection refused"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.state_of(5), None);
+    assert_eq!(s.state_of(4), None);
+    s.validate().unwrap();
+}
+
+#[test]
+fn a_task_freed_while_it_runs_drops_its_result_unless_computed_again() {
+    let mut s = state();
+    s.compute(compute(1, &[], vec![]), FrameSlice::default());
+    s.take_instructions();
+    s.free(&[1]);
+    s.executed(1, Ok(Value::new(1i64)), 1);
+    assert!(s.take_instructions().is_empty());
+    assert_eq!(s.state_of(1), None);
+
+    s.compute(compute(2, &[], vec![]), FrameSlice::default());
+    s.take_instructions();
+    s.free(&[2]);
+    let mut again = compute(2, &[], vec![]);
+    again.run = 99;
+    s.compute(again, FrameSlice::default());
+    s.executed(2, Ok(Value::new(1i64)), 1);
+    let out = s.take_instructions();
+    assert!(matches!(
+        &out[..],
+        [Instruction::Send(FromWorker::Finished {
+            id: 2,
+            run: 99,
+            ..
+        })]
+    ));
+    s.validate().unwrap();
+}
+
+#[test]
+fn resources_limit_what_runs_at_once_and_come_back() {
+    let mut s = WorkerState::new(2, vec![("GPU".into(), 1.0)], 4, 1 << 20);
+    for id in [1, 2] {
+        let mut task = compute(id, &[], vec![]);
+        task.resources = vec![("GPU".into(), 1.0)];
+        s.compute(task, FrameSlice::default());
+    }
+    assert_eq!(executes(&s.take_instructions()), vec![1]);
+    s.validate().unwrap();
+    let error = WireError::from_error(&barrow_core::Error::task_failed("no"), None);
+    s.executed(1, Err(Box::new(error)), 1);
+    let out = s.take_instructions();
+    assert!(matches!(
+        &out[0],
+        Instruction::Send(FromWorker::Erred { id: 1, .. })
+    ));
+    assert_eq!(executes(&out), vec![2]);
+    s.validate().unwrap();
+}
+
+#[test]
+fn values_from_one_peer_come_in_one_request() {
+    let mut s = state();
+    let deps: Vec<Dependency> = (10..20).map(|i| dep(i, &[2])).collect();
+    let inputs: Vec<TaskId> = (10..20).collect();
+    s.compute(compute(1, &inputs, deps), FrameSlice::default());
+    let out = s.take_instructions();
+    assert!(matches!(&out[..], [Instruction::Gather { peer: 2, ids, .. }] if ids.len() == 10));
+}
