@@ -39,6 +39,9 @@ pub use support::{DropCounter, RecordedEvent, Recorder, run, run_with};
 ///   run through callbacks, for schedulers that run tasks in other processes.
 ///   It leaves out the cases that watch values from inside the caller's
 ///   process (drop counters, an error's original type).
+/// - `scheduler_conformance!(cluster: make)`: the shipped cases but the one
+///   about the run's store, for schedulers that keep intermediate results
+///   on other machines rather than in the caller's store.
 #[macro_export]
 macro_rules! scheduler_conformance {
     ($make:expr) => {
@@ -53,13 +56,17 @@ macro_rules! scheduler_conformance {
         );
     };
     (shipped: $make:expr) => {
+        $crate::scheduler_conformance!(cluster: $make);
+        $crate::scheduler_conformance!(@cases $make; store_from_the_context);
+    };
+    (cluster: $make:expr) => {
         $crate::scheduler_conformance!(@cases $make;
             seed_example, get_single_and_many, literal_arguments, nested_calls, lists_of_arguments,
             aliases, tuple_keys, literal_requested_directly, repeated_requests, same_key_read_twice,
             missing_key, missing_dependency, cycle, empty_graph, failing_task, panicking_task,
             wrong_type_in_task, failure_among_many_branches, callbacks_in_order,
             callbacks_see_failure, outputs_kept_until_the_end, unrequested_tasks_do_not_run,
-            store_from_the_context, scheduler_is_reusable, layered_graph_shares_work
+            scheduler_is_reusable, layered_graph_shares_work
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -495,11 +495,7 @@ async fn join(
     tokio::spawn(async move {
         let reason = loop {
             match framed::read_batch::<ToClient, _>(&mut reader, max).await {
-                Ok(Some(batch)) => {
-                    for received in batch {
-                        shared.receive(received.message);
-                    }
-                }
+                Ok(Some(batch)) => shared.receive(batch.into_iter().map(|r| r.message)),
                 Ok(None) => break format!("{label} closed the connection"),
                 Err(error) => break format!("the connection to {label} broke: {error}"),
             }
@@ -794,13 +790,9 @@ fn status_error(key: &Key, status: &Status) -> Error {
         } => {
             let blame = Key::from(blame);
             let error = error.clone().into_error("a worker of the cluster");
-            let mut error = error.with_key(blame.clone());
-            if blame == *key && !dependents.is_empty() {
-                error = error.with_dependents(dependents.iter().map(Key::from).collect());
-            } else if blame != *key {
-                error = error.with_dependents(vec![key.clone()]);
-            }
             error
+                .with_key(blame)
+                .with_dependents(dependents.iter().map(Key::from).collect())
         }
         Status::Lost { reason, cancelled } => Error::new(
             if *cancelled {

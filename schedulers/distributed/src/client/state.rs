@@ -99,57 +99,13 @@ impl Shared {
         }
     }
 
-    /// Takes in what the scheduler said.
-    pub(crate) fn receive(&self, message: ToClient) {
+    /// Takes in a batch of what the scheduler said, at once: a waiter
+    /// sees all of it or none (a task's last event and its value's
+    /// arrival come together).
+    pub(crate) fn receive(&self, messages: impl IntoIterator<Item = ToClient>) {
         let mut state = self.lock();
-        match message {
-            ToClient::InMemory(location) => {
-                let key = Key::from(&location.key);
-                if let Some(entry) = state.keys.get_mut(&key) {
-                    entry.status = Status::Memory(location);
-                }
-            }
-            ToClient::Erred {
-                key,
-                blame,
-                error,
-                dependents,
-            } => {
-                if let Some(entry) = state.keys.get_mut(&Key::from(&key)) {
-                    entry.status = Status::Erred {
-                        blame,
-                        error,
-                        dependents,
-                    };
-                }
-            }
-            ToClient::Lost {
-                key,
-                reason,
-                cancelled,
-            } => {
-                if let Some(entry) = state.keys.get_mut(&Key::from(&key))
-                    && !matches!(entry.status, Status::Memory(_))
-                {
-                    entry.status = Status::Lost { reason, cancelled };
-                }
-            }
-            ToClient::Events(events) => {
-                for queue in state.events.values_mut() {
-                    queue.extend(events.iter().cloned());
-                }
-            }
-            ToClient::Workers { added, removed } => {
-                for worker in added {
-                    state.workers.insert(worker.id, worker);
-                }
-                for id in removed {
-                    state.workers.remove(&id);
-                }
-            }
-            ToClient::Reply { request, answer } => {
-                state.replies.insert(request, answer);
-            }
+        for message in messages {
+            apply(&mut state, message);
         }
         drop(state);
         self.changed.notify_all();
@@ -159,5 +115,57 @@ impl Shared {
     pub(crate) fn close(&self, reason: String) {
         self.lock().closed.get_or_insert(reason);
         self.changed.notify_all();
+    }
+}
+
+fn apply(state: &mut State, message: ToClient) {
+    match message {
+        ToClient::InMemory(location) => {
+            let key = Key::from(&location.key);
+            if let Some(entry) = state.keys.get_mut(&key) {
+                entry.status = Status::Memory(location);
+            }
+        }
+        ToClient::Erred {
+            key,
+            blame,
+            error,
+            dependents,
+        } => {
+            if let Some(entry) = state.keys.get_mut(&Key::from(&key)) {
+                entry.status = Status::Erred {
+                    blame,
+                    error,
+                    dependents,
+                };
+            }
+        }
+        ToClient::Lost {
+            key,
+            reason,
+            cancelled,
+        } => {
+            if let Some(entry) = state.keys.get_mut(&Key::from(&key))
+                && !matches!(entry.status, Status::Memory(_))
+            {
+                entry.status = Status::Lost { reason, cancelled };
+            }
+        }
+        ToClient::Events(events) => {
+            for queue in state.events.values_mut() {
+                queue.extend(events.iter().cloned());
+            }
+        }
+        ToClient::Workers { added, removed } => {
+            for worker in added {
+                state.workers.insert(worker.id, worker);
+            }
+            for id in removed {
+                state.workers.remove(&id);
+            }
+        }
+        ToClient::Reply { request, answer } => {
+            state.replies.insert(request, answer);
+        }
     }
 }

@@ -342,11 +342,7 @@ impl SchedulerState {
             }
             State::Erred => {
                 if let Some(failure) = &task.failure {
-                    let dependents = task
-                        .dependents
-                        .iter()
-                        .filter_map(|&d| self.tasks.get(d).map(|t| WireKey::from(&t.key)))
-                        .collect();
+                    let dependents = failure.dependents.iter().map(WireKey::from).collect();
                     self.outbox.clients.push((
                         client,
                         Outgoing::plain(ToClient::Erred {
@@ -639,6 +635,7 @@ impl SchedulerState {
                         Some(&dep.key),
                     ),
                     blame: dep.key.clone(),
+                    dependents: Vec::new(),
                 });
                 recommendations.push((dependency, Target::Erred(failure)));
             }

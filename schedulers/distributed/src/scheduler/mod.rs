@@ -421,6 +421,7 @@ impl SchedulerState {
             let failure = Arc::new(Failure {
                 error,
                 blame: task.key.clone(),
+                dependents: Vec::new(),
             });
             recommendations.push((task_id, transitions::Target::Erred(failure)));
         }
@@ -439,6 +440,7 @@ impl SchedulerState {
                 let failure = Arc::new(Failure {
                     error,
                     blame: task.key.clone(),
+                    dependents: Vec::new(),
                 });
                 recommendations.push((task_id, transitions::Target::Erred(failure)));
             }
@@ -637,6 +639,7 @@ impl SchedulerState {
             let failure = Arc::new(Failure {
                 error: wire_error(barrow_core::ErrorKind::Worker, &message, Some(&task.key)),
                 blame: task.key.clone(),
+                dependents: Vec::new(),
             });
             recommendations.push((id, transitions::Target::Erred(failure)));
         }

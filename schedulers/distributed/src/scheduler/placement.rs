@@ -257,6 +257,7 @@ impl SchedulerState {
         Failure {
             error: barrow_wire::task::WireError::from_error(&error, None),
             blame: task.key.clone(),
+            dependents: Vec::new(),
         }
     }
 

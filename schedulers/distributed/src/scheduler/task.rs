@@ -91,6 +91,8 @@ pub(crate) struct Failure {
     pub(crate) error: WireError,
     /// The key of the task that failed (this one, or a dependency).
     pub(crate) blame: Key,
+    /// The keys that were waiting on the failed task (set when it fails).
+    pub(crate) dependents: Vec<Key>,
 }
 
 /// Where a task may run, beyond "any worker".

@@ -94,6 +94,7 @@ impl SchedulerState {
                     Some(&task.key),
                 ),
                 blame: task.key.clone(),
+                dependents: Vec::new(),
             });
             next.push((id, Target::Erred(failure)));
             return;
@@ -416,6 +417,7 @@ impl SchedulerState {
         let failure = Arc::new(Failure {
             error,
             blame: task.key.clone(),
+            dependents: Vec::new(),
         });
         self.transitions(vec![(id, Target::Erred(failure))]);
     }
@@ -457,24 +459,43 @@ impl SchedulerState {
             next.push((id, Target::Waiting));
             return;
         }
-        let Some(task) = self.tasks.get_mut(id) else {
+        let Some(task) = self.tasks.get(id) else {
             return;
         };
-        task.failure = Some(failure.clone());
         let dependents = task.dependents.clone();
         let wanted = task.who_wants.clone();
         let key = task.key.clone();
+        let mut live = Vec::new();
+        for &dependent in &dependents {
+            if let Some(d) = self.tasks.get(dependent) {
+                live.push((dependent, d.key.clone(), d.state.is_active()));
+            }
+        }
+        // The task that failed names the tasks that waited on it; tasks
+        // failing because of it carry the same failure.
+        let failure = if own {
+            let mut waiting: Vec<barrow_core::Key> =
+                live.iter().map(|(_, k, _)| k.clone()).collect();
+            waiting.sort();
+            waiting.dedup();
+            Arc::new(Failure {
+                error: failure.error.clone(),
+                blame: failure.blame.clone(),
+                dependents: waiting,
+            })
+        } else {
+            failure
+        };
+        if let Some(task) = self.tasks.get_mut(id) {
+            task.failure = Some(failure.clone());
+        }
         self.set_state(id, State::Erred);
-        let mut dependent_keys = Vec::new();
-        for dependent in dependents {
-            let Some(d) = self.tasks.get(dependent) else {
-                continue;
-            };
-            dependent_keys.push(WireKey::from(&d.key));
-            if d.state.is_active() {
+        for (dependent, _, active) in live {
+            if active {
                 next.push((dependent, Target::Erred(failure.clone())));
             }
         }
+        let waiting: Vec<WireKey> = failure.dependents.iter().map(WireKey::from).collect();
         for client in wanted {
             if client != DATASETS {
                 self.outbox.clients.push((
@@ -483,7 +504,7 @@ impl SchedulerState {
                         key: WireKey::from(&key),
                         blame: WireKey::from(&failure.blame),
                         error: failure.error.clone(),
-                        dependents: dependent_keys.clone(),
+                        dependents: waiting.clone(),
                     }),
                 ));
             }
