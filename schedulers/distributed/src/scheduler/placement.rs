@@ -28,7 +28,7 @@ pub(crate) enum Decision {
     Worker(WorkerId),
     Queue,
     NoWorker,
-    Fail(Failure),
+    Fail(Box<Failure>),
 }
 
 /// Extra root tasks per thread a worker may hold, at most, to hide the
@@ -53,7 +53,7 @@ impl SchedulerState {
             .iter()
             .find(|&&f| !self.running.iter().any(|w| self.has_function(*w, f)))
         {
-            return Decision::Fail(self.missing_function(task, *missing));
+            return Decision::Fail(Box::new(self.missing_function(task, *missing)));
         }
         let count = self.running.len();
         self.round_robin = self.round_robin.wrapping_add(1);
@@ -219,7 +219,7 @@ impl SchedulerState {
                     self.queued.pop();
                     self.transitions(vec![(
                         id,
-                        super::transitions::Target::Erred(std::sync::Arc::new(failure)),
+                        super::transitions::Target::Erred(std::sync::Arc::new(*failure)),
                     )]);
                 }
             }

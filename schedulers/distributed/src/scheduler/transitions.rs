@@ -160,7 +160,7 @@ impl SchedulerState {
                 self.set_state(id, State::NoWorker);
             }
             super::placement::Decision::Fail(failure) => {
-                next.push((id, Target::Erred(Arc::new(failure))));
+                next.push((id, Target::Erred(Arc::new(*failure))));
             }
         }
     }
