@@ -9,6 +9,10 @@
 //!   [`check_serializable`], which tells whether a graph can cross a process
 //!   boundary. A program that computes on `processes` calls
 //!   [`processes::worker_main`] first in `main`.
+//! - `distributed` (default): the cluster — [`distributed::Client`],
+//!   [`distributed::LocalCluster`], the scheduler named `distributed` and
+//!   the `barrow scheduler` / `barrow worker` commands — from
+//!   `barrow-distributed`, re-exported as [`distributed`].
 //! - `bag` (default): bags, Dask's partitioned sequences, with text files
 //!   in and out, from `barrow-bag`, re-exported as `bag` (brings `delayed`).
 //! - `delayed`: lazy function calls (Dask's `delayed`) from `barrow-delayed`,
@@ -44,6 +48,12 @@ pub use barrow_processes as processes;
 #[cfg(feature = "processes")]
 #[cfg_attr(docsrs, doc(cfg(feature = "processes")))]
 pub use barrow_wire::check_serializable;
+
+/// The cluster: a scheduler, workers and clients over the network (Dask's
+/// `distributed`).
+#[cfg(feature = "distributed")]
+#[cfg_attr(docsrs, doc(cfg(feature = "distributed")))]
+pub use barrow_distributed as distributed;
 
 /// Lazy function calls: Dask's `delayed`.
 #[cfg(feature = "delayed")]

@@ -1,5 +1,6 @@
-//! The `barrow` command: `barrow config list | get | paths | validate` and
-//! `barrow plugin inspect | list`.
+//! The `barrow` command: `barrow config list | get | paths | validate`,
+//! `barrow plugin inspect | list`, and the cluster's `barrow scheduler`
+//! and `barrow worker ADDRESS`.
 //!
 //! A thin shell over `barrow_config::cli` and `barrow_plugin_host::cli`,
 //! where the logic and its tests live.
@@ -28,6 +29,43 @@ enum Command {
     #[cfg(feature = "plugins")]
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Run a cluster's scheduler: workers and clients connect to it.
+    #[cfg(feature = "distributed")]
+    Scheduler {
+        /// The host or IP to listen on (loopback unless told otherwise;
+        /// 0.0.0.0 for every interface).
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// The port to listen on (0: any free port).
+        #[arg(long, default_value_t = 8786)]
+        port: u16,
+        /// Where to write the token when none is configured (default:
+        /// ~/.config/barrow/cluster-token).
+        #[arg(long)]
+        token_file: Option<PathBuf>,
+    },
+    /// Run a worker of the scheduler at ADDRESS (tcp://HOST:PORT).
+    #[cfg(feature = "distributed")]
+    Worker {
+        /// The scheduler's address.
+        address: String,
+        /// Tasks run at once (default: one per core).
+        #[arg(long)]
+        nthreads: Option<usize>,
+        /// Its memory limit, such as 4GiB.
+        #[arg(long)]
+        memory_limit: Option<String>,
+        /// Its name in the cluster (default: its address).
+        #[arg(long)]
+        name: Option<String>,
+        /// A resource it offers, NAME=AMOUNT (repeatable).
+        #[arg(long = "resource")]
+        resources: Vec<String>,
+        /// The host or IP to listen on for peers (default: the one it
+        /// reaches the scheduler from).
+        #[arg(long)]
+        host: Option<String>,
+    },
 }
 
 #[cfg(feature = "plugins")]
@@ -69,6 +107,10 @@ enum ConfigCommand {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    #[cfg(feature = "distributed")]
+    if let Some(code) = cluster(&args.command) {
+        return code;
+    }
     let config = Config::process();
     #[cfg(feature = "plugins")]
     if let Command::Plugin(command) = &args.command {
@@ -81,6 +123,8 @@ fn main() -> ExitCode {
         Command::Config(ConfigCommand::Validate { files }) => cli::validate(config, &files),
         #[cfg(feature = "plugins")]
         Command::Plugin(_) => return ExitCode::FAILURE,
+        #[cfg(feature = "distributed")]
+        Command::Scheduler { .. } | Command::Worker { .. } => return ExitCode::FAILURE,
     };
     // A closed pipe (`barrow config list | head`) is not an error worth a panic.
     let _ = std::io::stdout().write_all(output.stdout().as_bytes());
@@ -116,4 +160,87 @@ fn plugin(command: &PluginCommand, config: &Config) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs `barrow scheduler` or `barrow worker`; `None` for other commands.
+#[cfg(feature = "distributed")]
+fn cluster(command: &Command) -> Option<ExitCode> {
+    use barrow_distributed::cli;
+    if matches!(command, Command::Scheduler { .. } | Command::Worker { .. }) {
+        log_to_stderr();
+    }
+    // The generic worker runs every built-in operation: link the crates
+    // whose functions and codecs register themselves.
+    #[cfg(feature = "array")]
+    barrow::array::link();
+    #[cfg(feature = "bag")]
+    barrow::bag::link();
+    #[cfg(feature = "delayed")]
+    barrow::delayed::link();
+    let outcome = match command {
+        Command::Scheduler {
+            host,
+            port,
+            token_file,
+        } => cli::scheduler(&cli::SchedulerArgs {
+            host: host.clone(),
+            port: *port,
+            token_file: token_file.clone(),
+        })
+        .map(|scheduler| {
+            let _ = std::io::stdout().flush();
+            scheduler.wait();
+        }),
+        Command::Worker {
+            address,
+            nthreads,
+            memory_limit,
+            name,
+            resources,
+            host,
+        } => cli::worker(&cli::WorkerArgs {
+            scheduler: address.clone(),
+            nthreads: *nthreads,
+            memory_limit: memory_limit.clone(),
+            name: name.clone(),
+            resources: resources.clone(),
+            host: host.clone(),
+        }),
+        _ => return None,
+    };
+    Some(match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: {e}");
+            ExitCode::FAILURE
+        }
+    })
+}
+
+/// Logs to stderr at `logging.level`, or at info when it is not set: a
+/// scheduler's or worker's log is what its operator reads.
+#[cfg(feature = "distributed")]
+fn log_to_stderr() {
+    use tracing_subscriber::filter::LevelFilter;
+    let level = barrow_config::snapshot()
+        .ok()
+        .and_then(|config| config.get_with_origin::<String>("logging.level").ok())
+        .map(|(level, origin)| match origin {
+            barrow_config::Origin::Defaults => "info".to_owned(),
+            _ => level.unwrap_or_else(|| "info".to_owned()),
+        })
+        .unwrap_or_else(|| "info".to_owned());
+    let filter = match level.as_str() {
+        "error" => LevelFilter::ERROR,
+        "warn" => LevelFilter::WARN,
+        "debug" => LevelFilter::DEBUG,
+        "trace" => LevelFilter::TRACE,
+        _ => LevelFilter::INFO,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .try_init();
 }

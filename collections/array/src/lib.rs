@@ -88,3 +88,8 @@ impl<T: Element> Array<T> {
         barrow_core::compute(self)
     }
 }
+
+/// Makes sure this crate is linked into a program that names none of its
+/// items (the generic `barrow worker`), so that its registered functions
+/// and codecs reach the registry.
+pub fn link() {}

@@ -150,6 +150,13 @@ pub enum FromWorker {
         /// The tasks.
         ids: Vec<TaskId>,
     },
+    /// Scattered values it could not store (they do not decode here).
+    NotStored {
+        /// The tasks.
+        ids: Vec<TaskId>,
+        /// Why.
+        reason: String,
+    },
     /// No holder of a dependency answered with it.
     Missing {
         /// The task whose dependency it is.

@@ -574,6 +574,35 @@ impl SchedulerState {
         }
     }
 
+    /// A worker could not store scattered values: their scatter fails.
+    pub(crate) fn not_stored(&mut self, worker: WorkerId, ids: &[TaskId], reason: &str) {
+        let label = self.workers.get(&worker).map_or_else(
+            || format!("worker {worker}"),
+            |w| format!("worker '{}' ({})", w.name, w.address),
+        );
+        let failed: Vec<u64> = self
+            .scatters
+            .iter()
+            .filter(|(_, p)| {
+                p.waiting
+                    .iter()
+                    .any(|(id, w)| *w == worker && ids.contains(id))
+            })
+            .map(|(&s, _)| s)
+            .collect();
+        for scatter in failed {
+            if let Some(pending) = self.scatters.remove(&scatter) {
+                self.outbox.clients.push((
+                    pending.client,
+                    Outgoing::plain(ToClient::Reply {
+                        request: pending.request,
+                        answer: Err(format!("{label} cannot store a scattered value: {reason}")),
+                    }),
+                ));
+            }
+        }
+    }
+
     /// Fails the scatters waiting on a worker that left.
     pub(crate) fn fail_scatters(&mut self, worker: WorkerId, label: &str) {
         let failed: Vec<u64> = self

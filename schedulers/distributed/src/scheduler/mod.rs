@@ -335,6 +335,7 @@ impl SchedulerState {
         let function_set = self
             .functions
             .set_of(registration.functions_fingerprint, &registration.functions);
+        let registration_functions = registration.functions.len();
         let peers: Vec<(WorkerId, String)> = self
             .running
             .iter()
@@ -357,10 +358,11 @@ impl SchedulerState {
             host: registration.host,
         };
         tracing::info!(
-            "worker {} joined: {} ({} threads, {})",
+            "worker {} joined: {} ({} threads, {} functions, on {})",
             worker.name,
             worker.address,
             worker.nthreads,
+            registration_functions,
             worker.host
         );
         for &other in &self.running {
@@ -539,6 +541,10 @@ impl SchedulerState {
             FromWorker::AddKeys { ids } => {
                 self.begin("add-keys");
                 self.add_keys(worker, &ids);
+            }
+            FromWorker::NotStored { ids, reason } => {
+                self.begin("not-stored");
+                self.not_stored(worker, &ids, &reason);
             }
             FromWorker::Missing {
                 id,

@@ -286,6 +286,8 @@ fn handle(state: &mut WorkerState, event: Event, registry: &Registry) -> Result<
                     ToWorker::Peers { added, removed } => state.peers(added, &removed),
                     ToWorker::PutData { ids } => {
                         let mut values: Vec<(TaskId, Value)> = Vec::with_capacity(ids.len());
+                        let mut refused = Vec::new();
+                        let mut reason = String::new();
                         for (i, id) in ids.into_iter().enumerate() {
                             let decoded = frames
                                 .frame(i as u32)
@@ -293,11 +295,13 @@ fn handle(state: &mut WorkerState, event: Event, registry: &Registry) -> Result<
                             match decoded {
                                 Ok(value) => values.push((id, value)),
                                 Err(error) => {
-                                    return Err(format!(
-                                        "a scattered value does not decode: {error}"
-                                    ));
+                                    reason = error.to_string();
+                                    refused.push(id);
                                 }
                             }
+                        }
+                        if !refused.is_empty() {
+                            state.refuse_data(refused, reason);
                         }
                         state.put_data(values);
                     }

@@ -513,6 +513,12 @@ impl WorkerState {
         self.ensure_computing();
     }
 
+    /// Scattered values that do not decode here: the scheduler hears why.
+    pub(crate) fn refuse_data(&mut self, ids: Vec<TaskId>, reason: String) {
+        self.instructions
+            .push(Instruction::Send(FromWorker::NotStored { ids, reason }));
+    }
+
     /// Starts fetches: for each value to fetch, by priority, from a holder
     /// not already being fetched from, in one request per peer.
     fn ensure_communicating(&mut self) {
