@@ -152,11 +152,13 @@ fn a_scheduler_two_generic_workers_and_a_user_program_compute_together() {
         .has_what()
         .unwrap()
         .into_iter()
-        .filter(|(address, keys)| !keys.is_empty() && {
-            let info = client.scheduler_info().unwrap();
-            info.workers
-                .iter()
-                .any(|w| &w.summary.address == address && w.summary.name.starts_with("generic"))
+        .filter(|(address, keys)| {
+            !keys.is_empty() && {
+                let info = client.scheduler_info().unwrap();
+                info.workers
+                    .iter()
+                    .any(|w| &w.summary.address == address && w.summary.name.starts_with("generic"))
+            }
         })
         .count();
     assert!(generic_holds > 0, "the generic workers ran array tasks too");

@@ -110,6 +110,13 @@ impl Annotations {
         self
     }
 
+    /// Lets the task run on other workers when none of those listed can
+    /// (Dask's `allow_other_workers`).
+    pub fn allow_other_workers(mut self, allow: bool) -> Annotations {
+        self.allow_other_workers = allow;
+        self
+    }
+
     /// Requires an amount of an abstract resource.
     pub fn resource(mut self, name: impl Into<String>, amount: f64) -> Annotations {
         self.resources.push((name.into(), amount));

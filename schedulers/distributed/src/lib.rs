@@ -100,8 +100,9 @@ pub fn link() {}
 
 /// The scheduler named `distributed`: the newest client of this process,
 /// else a client of `distributed.scheduler-address`, connected once and
-/// kept.
+/// kept for the process's life.
 fn make_distributed(options: &Options) -> barrow_core::Result<Arc<dyn Scheduler>> {
+    static CONNECTED: std::sync::Mutex<Vec<(String, Client)>> = std::sync::Mutex::new(Vec::new());
     if let Some(client) = Client::current() {
         return Ok(Arc::new(client));
     }
@@ -116,7 +117,13 @@ fn make_distributed(options: &Options) -> barrow_core::Result<Arc<dyn Scheduler>
              (BARROW_DISTRIBUTED__SCHEDULER_ADDRESS=tcp://HOST:8786)",
             )
         })?;
-    Ok(Arc::new(Client::connect(&address)?))
+    let mut connected = CONNECTED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, client)) = connected.iter().find(|(a, _)| *a == address) {
+        return Ok(Arc::new(client.clone()));
+    }
+    let client = Client::connect_configured(&address, &ClientOptions::new(), &config)?;
+    connected.push((address, client.clone()));
+    Ok(Arc::new(client))
 }
 
 /// A key no other task has: `prefix-` and 32 hex digits (a process-wide

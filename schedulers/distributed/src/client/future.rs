@@ -19,9 +19,11 @@ use super::state::Status;
 ///
 /// The value stays on the workers while a handle on it lives; dropping the
 /// last handle (every clone, every task and collection built on it)
-/// releases it. A future is an argument to later tasks (`Arg::from(&f)`)
-/// and a collection of its own (`compute(&f)`), on the cluster or in this
-/// process, which then fetches it.
+/// releases it. A future is an argument to later tasks: in
+/// [`Client::submit`](super::Client::submit) as `Arg::from(&f)`, and in a
+/// graph of yours as `Arg::from(&f)` with [`Future::graph`] merged in. It
+/// is also a collection of its own (`compute(&f)`), on the cluster or in
+/// this process, which then fetches it.
 pub struct Future<T> {
     pub(crate) handle: Arc<FutureHandle>,
     /// The task standing for the value in graphs: one per handle, so that

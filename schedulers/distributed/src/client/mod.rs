@@ -12,8 +12,8 @@ use barrow_core::callback::{Callback, RunInfo, TaskEvent as CallbackEvent};
 use barrow_core::collection::{Collection, Persist};
 use barrow_core::options::SchedulerChoice;
 use barrow_core::{
-    Arg, Error, ErrorKind, Func, Graph, Key, KeyMap, Layer, Options, Registry, Result, RunContext,
-    Scheduler, Task, Value,
+    Annotations, Arg, Error, ErrorKind, Func, Graph, Key, KeyMap, Layer, Options, Registry, Result,
+    RunContext, Scheduler, Task, Value,
 };
 use barrow_wire::task::WireKey;
 use rustc_hash::FxHashMap;
@@ -118,9 +118,19 @@ impl Client {
 
     /// Connects to the scheduler at `address` with `options`.
     pub fn connect_with(address: &str, options: &ClientOptions) -> Result<Client> {
+        let config = barrow_core::config::snapshot()?;
+        Client::connect_configured(address, options, &config)
+    }
+
+    /// Connects with the settings of `config`.
+    pub(crate) fn connect_configured(
+        address: &str,
+        options: &ClientOptions,
+        config: &barrow_core::config::Snapshot,
+    ) -> Result<Client> {
         crate::comm::raise_descriptor_limit();
         let address: Address = address.parse()?;
-        let config = barrow_core::config::snapshot()?;
+        let config = config.clone();
         let token = require_token(&config, options.token.as_deref())?;
         let mut comm = CommSettings::from_config(&config, &token)?;
         if let Some(timeout) = options.timeout {
@@ -225,6 +235,25 @@ impl Client {
             .ok_or_else(|| Error::internal("a submission gave no future"))
     }
 
+    /// [`Client::submit`] with annotations: where it may run
+    /// (`workers`, `resources`, `allow_other_workers`), its priority, its
+    /// retries.
+    pub fn submit_with<T>(
+        &self,
+        function: &Func,
+        args: impl IntoIterator<Item = Arg>,
+        annotations: Annotations,
+    ) -> Result<Future<T>> {
+        let mut futures = self.map_with(
+            function,
+            [args.into_iter().collect::<Vec<Arg>>()],
+            Some(annotations),
+        )?;
+        futures
+            .pop()
+            .ok_or_else(|| Error::internal("a submission gave no future"))
+    }
+
     /// Runs `function` once per list of arguments, in one submission;
     /// returns the futures in order.
     pub fn map<T>(
@@ -232,6 +261,16 @@ impl Client {
         function: &Func,
         calls: impl IntoIterator<Item = Vec<Arg>>,
     ) -> Result<Vec<Future<T>>> {
+        self.map_with(function, calls, None)
+    }
+
+    fn map_with<T>(
+        &self,
+        function: &Func,
+        calls: impl IntoIterator<Item = Vec<Arg>>,
+        annotations: Option<Annotations>,
+    ) -> Result<Vec<Future<T>>> {
+        let annotations = annotations.map(Arc::new);
         let prefix = function
             .name()
             .rsplit("::")
@@ -242,7 +281,11 @@ impl Client {
         let mut keys = Vec::new();
         for args in calls {
             let key = Key::new(crate::unique_key(&prefix));
-            graph.insert(key.clone(), Task::call(function, args))?;
+            let mut task = Task::call(function, args);
+            if let Some(annotations) = &annotations {
+                task = task.with_annotations(annotations.clone());
+            }
+            graph.insert(key.clone(), task)?;
             keys.push(key);
         }
         let graph = self.inner.with_remote_tasks(&graph)?;
