@@ -17,7 +17,7 @@ use crate::settings::{CommSettings, require_token};
 pub const SCHEDULER_VAR: &str = "BARROW_WORKER__SCHEDULER";
 
 /// Set on a worker that restarted itself after a set-up step asked to.
-const RESTARTED_VAR: &str = "BARROW_DISTRIBUTED_WORKER_RESTARTED";
+const RESTARTED_VAR: &str = "BARROW_WORKER_CLUSTER_RESTARTED";
 
 fn active() -> bool {
     std::env::var_os(SCHEDULER_VAR).is_some_and(|v| !v.is_empty())
