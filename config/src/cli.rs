@@ -24,11 +24,12 @@ use std::path::PathBuf;
 
 use crate::error::Error;
 use crate::instance::Config;
-use crate::load::{CONFIG_PATH_VAR, ENV_PREFIX, SYSTEM_DIR_VAR, flatten, read_file};
+use crate::load::{leaves_of, read_file};
 use crate::schema::Schema;
 use crate::setting::Setting;
 use crate::snapshot::{Lookup, Snapshot};
-use crate::value::{Entry, Layer, Origin, Value};
+use crate::sources::{CONFIG_PATH_VAR, ENV_PREFIX, SYSTEM_DIR_VAR};
+use crate::value::{Layer, Origin, Value};
 use crate::warning::WarningKind;
 
 /// What a subcommand prints and its exit code.
@@ -326,14 +327,10 @@ fn check_file(schema: &Schema, path: &std::path::Path) -> Vec<String> {
         layer: Layer::ConfigPath,
         path: path.to_owned(),
     };
-    let mut entries: Vec<(String, Entry)> = Vec::new();
-    flatten(
-        String::new(),
-        Value::Map(table),
-        &origin,
-        schema,
-        &mut entries,
-    );
+    let entries = match leaves_of(table, &origin, schema) {
+        Ok(entries) => entries,
+        Err(repeated) => return vec![repeated.to_string()],
+    };
     entries
         .iter()
         .filter_map(|(key, entry)| {

@@ -10,10 +10,11 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use crate::error::Result;
 use crate::key::canonical_key;
-use crate::load::{Base, SearchPath, Sources, load};
+use crate::load::{Base, load};
 use crate::overrides::{checked, has_scoped, scoped_entries};
 use crate::schema::Schema;
 use crate::snapshot::Snapshot;
+use crate::sources::{SearchPath, Sources};
 use crate::value::{Entry, Origin, Value};
 
 /// A configuration: where it is read from (its [`Sources`]), the layers

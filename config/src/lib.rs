@@ -88,14 +88,15 @@ mod sandbox;
 mod schema;
 mod setting;
 mod snapshot;
+mod sources;
 mod units;
 mod value;
 mod warning;
+mod yaml;
 
 pub use error::{BoxError, Error, ErrorKind, Result};
 pub use instance::{Config, DefaultGuard};
 pub use key::canonical_key;
-pub use load::{CONFIG_PATH_VAR, ENV_PREFIX, SYSTEM_DIR, SYSTEM_DIR_VAR, SearchPath, Sources};
 pub use overrides::{ScopedGuard, scoped, with_scoped};
 #[cfg(any(test, feature = "testing"))]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
@@ -103,6 +104,7 @@ pub use sandbox::Sandbox;
 pub use schema::{DEFAULTS_YAML, Declaration, KeyType, Schema, register_namespace};
 pub use setting::{FromSetting, Setting};
 pub use snapshot::{Lookup, Snapshot};
+pub use sources::{CONFIG_PATH_VAR, ENV_PREFIX, SYSTEM_DIR, SYSTEM_DIR_VAR, SearchPath, Sources};
 pub use units::{ByteSize, Duration};
 pub use value::{Entry, Layer, Origin, Value};
 pub use warning::{Warning, WarningKind};

@@ -242,12 +242,13 @@ fn validate_checks_files_and_names_each_problem() {
     assert_eq!(
         problems,
         [
+            // In the file's order.
             format!("error: num-workers = 0 (from {bad_path}): expected an integer >= 1"),
             format!(
-                "error: processes.context = \"clone\" (from {bad_path}): expected one of: spawn, fork"
+                "error: unknown configuration key \"schedular\" (from {bad_path}); did you mean \"scheduler\"?"
             ),
             format!(
-                "error: unknown configuration key \"schedular\" (from {bad_path}); did you mean \"scheduler\"?"
+                "error: processes.context = \"clone\" (from {bad_path}): expected one of: spawn, fork"
             ),
             format!(
                 "error: malformed configuration file {}, line 1 column 5: mapping values are not allowed in this context",
