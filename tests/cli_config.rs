@@ -320,3 +320,37 @@ fn validate_reports_an_alias_bomb_and_a_key_given_twice_without_aborting() {
         stderr(&out)
     );
 }
+
+#[test]
+fn the_command_prints_each_warning_once() {
+    let home = TempHome::new();
+    for args in [
+        &["config", "get", "scheduler"][..],
+        &["config", "list"][..],
+        &["config", "validate"][..],
+    ] {
+        let out = home.run(args, &[("BARROW_NUM_WORKER", "2")]);
+        let text = stderr(&out);
+        assert_eq!(
+            text.matches("unknown configuration key \"num-worker\"")
+                .count(),
+            1,
+            "{args:?}: {text}"
+        );
+    }
+    // Undeclared keys live: `get` prints them, as YAML when they hold keys.
+    let out = home.run(
+        &["config", "get", "myapp"],
+        &[
+            ("BARROW_MYAPP__URL", "https://example.org"),
+            ("BARROW_MYAPP__RETRIES", "3"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "retries: 3\nurl: https://example.org\n");
+    let out = home.run(
+        &["config", "get", "myapp", "--json"],
+        &[("BARROW_MYAPP__RETRIES", "3")],
+    );
+    assert_eq!(stdout(&out), "{\n  \"retries\": 3\n}\n");
+}

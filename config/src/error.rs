@@ -228,6 +228,11 @@ impl Error {
         err
     }
 
+    pub(crate) fn with_path(mut self, path: &Path) -> Error {
+        self.0.path = Some(path.to_owned());
+        self
+    }
+
     fn with_origin(mut self, origin: &Origin) -> Error {
         self.0.origin = Some(origin.clone());
         self

@@ -99,6 +99,13 @@ pub(crate) struct Leaf {
     value: Value,
 }
 
+impl Leaf {
+    /// The canonical key and the value.
+    pub(crate) fn into_parts(self) -> (String, Value) {
+        (self.key, self.value)
+    }
+}
+
 /// The entries of a file's top-level mapping, checked for keys given twice.
 pub(crate) fn leaves_of(
     table: Vec<Keyed>,

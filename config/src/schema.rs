@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::key::{canonical_key, is_well_formed, suggest};
+use crate::key::{canonical_key, is_well_formed, likely_typo, suggest};
 use crate::setting::Setting;
 use crate::units::{ByteSize, Duration};
 use crate::value::{Origin, Value};
@@ -316,6 +316,13 @@ impl Schema {
     /// The declared key closest to the unknown `key`, if any is close.
     pub fn suggest(&self, key: &str) -> Option<&str> {
         suggest(&canonical_key(key), self.keys.keys().map(String::as_str))
+    }
+
+    /// The declared key that `key` (undeclared) is most likely a typo of:
+    /// stricter than [`suggest`](Self::suggest), for code that asks for a
+    /// key nobody sets.
+    pub fn likely_typo(&self, key: &str) -> Option<&str> {
+        likely_typo(&canonical_key(key), self.keys.keys().map(String::as_str))
     }
 
     /// The declaration of `key`, or an unknown-key error with a suggestion.

@@ -24,6 +24,7 @@ fn the_embedded_defaults_declare_every_key_with_doc_type_and_valid_default() {
             ("local.rerun-failed-on-caller", "bool"),
             ("local.spill.memory-limit", "byte-size"),
             ("logging.level", "enum"),
+            ("logging.warnings", "enum"),
             ("num-workers", "integer"),
             ("optimization.fuse.active", "bool"),
             ("optimization.fuse.ave-width", "float"),
@@ -65,6 +66,7 @@ fn the_embedded_defaults_declare_every_key_with_doc_type_and_valid_default() {
         optional,
         [
             "local.spill.memory-limit",
+            "logging.warnings",
             "num-workers",
             "processes.worker-threads",
             "scheduler",
