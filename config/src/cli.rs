@@ -31,7 +31,7 @@ use crate::load::{leaves_of, read_file};
 use crate::schema::Schema;
 use crate::setting::Setting;
 use crate::snapshot::{Lookup, Snapshot};
-use crate::sources::{CONFIG_PATH_VAR, ENV_PREFIX, SYSTEM_DIR_VAR};
+use crate::sources::{CONFIG_PATH_VAR, ENV_PREFIX, is_key_variable};
 use crate::tree::protected;
 use crate::value::{Layer, Origin, Value};
 use crate::warning::{CallerReports, Warning, WarningKind};
@@ -253,9 +253,7 @@ pub fn paths(config: &Config) -> Output {
     let names: Vec<&str> = resolved
         .env
         .keys()
-        .filter(|name| {
-            name.starts_with(ENV_PREFIX) && *name != CONFIG_PATH_VAR && *name != SYSTEM_DIR_VAR
-        })
+        .filter(|name| is_key_variable(name))
         .map(String::as_str)
         .collect();
     let vars = if names.is_empty() {

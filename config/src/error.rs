@@ -19,8 +19,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum ErrorKind {
     /// A value does not fit its key's declared type or range.
     BadValue,
-    /// A key is not declared (when set, scoped, passed as an option or read
-    /// in code; in files and variables an unknown key is only a warning).
+    /// A key is not usable as asked: not a well-formed key (an empty
+    /// segment), [`Snapshot::lookup`](crate::Snapshot::lookup) of a key
+    /// nobody declared, or a typed read of a key nobody sets that looks like
+    /// a typo of a declared one (`num-worker`). Keys nobody declared are
+    /// otherwise kept, with a warning.
     UnknownKey,
     /// A getter asked for a Rust type that the key's declared type cannot
     /// give (a programming error, not a user's).

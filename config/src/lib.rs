@@ -109,7 +109,10 @@ pub use sandbox::Sandbox;
 pub use schema::{DEFAULTS_YAML, Declaration, KeyType, Schema, register_namespace};
 pub use setting::{FromSetting, Setting};
 pub use snapshot::{Lookup, Snapshot};
-pub use sources::{CONFIG_PATH_VAR, ENV_PREFIX, SYSTEM_DIR, SYSTEM_DIR_VAR, SearchPath, Sources};
+pub use sources::{
+    CONFIG_PATH_VAR, ENV_PREFIX, SYSTEM_DIR, SYSTEM_DIR_VAR, SearchPath, Sources,
+    WORKER_ENV_PREFIX, is_key_variable,
+};
 pub use temporary::TemporaryDirectory;
 pub use units::{ByteSize, Duration};
 pub use value::{Entry, Layer, Origin, Value};

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::key::canonical_key;
 use crate::schema::Schema;
-use crate::sources::{CONFIG_PATH_VAR, ENV_PREFIX, SYSTEM_DIR_VAR, Sources};
+use crate::sources::{ENV_PREFIX, Sources, WORKER_ENV_PREFIX, is_key_variable};
 use crate::value::{Entry, Origin, Value};
 use crate::warning::{Warning, WarningKind};
 use crate::yaml::{self, Failure, Keyed, MAX_BYTES, Node, Position};
@@ -21,6 +21,11 @@ pub(crate) struct Base {
     pub(crate) entries: Vec<(String, Entry)>,
     pub(crate) warnings: Vec<Warning>,
     pub(crate) temp_dir: PathBuf,
+    /// Whether this process is a worker that a Barrow program started (its
+    /// environment has `BARROW_WORKER_*` variables): the program read the
+    /// same files and variables and told its user about their problems, so
+    /// the worker does not repeat them.
+    pub(crate) in_worker: bool,
 }
 
 /// Reads every file of the search path and every `BARROW_*` variable.
@@ -44,7 +49,7 @@ pub(crate) fn load(sources: &Sources, schema: &Schema) -> Result<Base> {
         let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
             continue;
         };
-        if name == CONFIG_PATH_VAR || name == SYSTEM_DIR_VAR {
+        if !is_key_variable(name) {
             continue;
         }
         let segments: Vec<String> = rest.split("__").map(str::to_lowercase).collect();
@@ -63,10 +68,15 @@ pub(crate) fn load(sources: &Sources, schema: &Schema) -> Result<Base> {
         flatten(key, String::new(), None, node, schema, &mut leaves);
         entries.extend(unique(leaves, &origin)?);
     }
+    let in_worker = resolved
+        .env
+        .keys()
+        .any(|name| name.starts_with(WORKER_ENV_PREFIX) && !is_key_variable(name));
     Ok(Base {
         entries,
         warnings,
         temp_dir: resolved.temp_dir,
+        in_worker,
     })
 }
 

@@ -104,8 +104,10 @@ impl Snapshot {
             warnings,
             temp_dir: base.temp_dir.clone(),
         }));
-        for warning in snapshot.warnings() {
-            snapshot.report(warning);
+        if !base.in_worker {
+            for warning in snapshot.warnings() {
+                snapshot.report(warning);
+            }
         }
         snapshot
     }

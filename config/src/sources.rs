@@ -23,6 +23,25 @@ pub const SYSTEM_DIR: &str = "/etc/barrow";
 /// `DASK_ROOT_CONFIG`), for installations without `/etc` and for tests.
 pub const SYSTEM_DIR_VAR: &str = "BARROW_ROOT_CONFIG";
 
+/// The prefix of the variables Barrow sets for its own worker processes
+/// (`BARROW_WORKER_SOCKET`, `BARROW_WORKER_TOKEN`, ...): they are not keys.
+/// A key of a `worker` namespace still comes from `BARROW_WORKER__...`
+/// (two underscores).
+pub const WORKER_ENV_PREFIX: &str = "BARROW_WORKER_";
+
+/// Whether the variable `name` names a key (rather than being one of
+/// Barrow's own: [`CONFIG_PATH_VAR`], [`SYSTEM_DIR_VAR`], the worker
+/// variables of [`WORKER_ENV_PREFIX`], or no `BARROW_` variable at all).
+pub fn is_key_variable(name: &str) -> bool {
+    if !name.starts_with(ENV_PREFIX) || name == CONFIG_PATH_VAR || name == SYSTEM_DIR_VAR {
+        return false;
+    }
+    match name.strip_prefix(WORKER_ENV_PREFIX) {
+        Some(rest) => rest.starts_with('_'),
+        None => true,
+    }
+}
+
 /// Where the configuration is read from: an environment (a map of
 /// variables) and the system, home and XDG directories.
 ///

@@ -387,3 +387,22 @@ fn config_list_json_marks_undeclared_keys_and_gives_the_whole_tree() {
         true
     );
 }
+
+#[test]
+fn the_variables_barrow_sets_for_its_workers_are_not_keys() {
+    let mut sandbox = Sandbox::new().unwrap();
+    sandbox
+        .set_env("BARROW_WORKER_TOKEN", "5ec12e7")
+        .set_env("BARROW_WORKER_SOCKET", "/tmp/pool.sock")
+        .set_env("BARROW_WORKER__MEMORY__TARGET", "0.6");
+    let snapshot = sandbox.config().snapshot().unwrap();
+    assert_eq!(snapshot.get_value("worker-token"), None);
+    assert_eq!(
+        snapshot.get_value("worker"),
+        Some(map(&[("memory", map(&[("target", 0.6.into())]))]))
+    );
+    let keys: Vec<&str> = snapshot.warnings().iter().filter_map(|w| w.key()).collect();
+    assert_eq!(keys, ["worker.memory.target"], "no warning about the token");
+    assert!(!barrow_config::is_key_variable("BARROW_CONFIG"));
+    assert!(barrow_config::is_key_variable("BARROW_WORKERS"));
+}

@@ -207,3 +207,27 @@ fn logging_warnings_chooses_stderr_tracing_or_off() {
     assert_eq!(warnings_on_stderr(&out), Vec::<String>::new());
     assert!(out.status.success());
 }
+
+#[test]
+fn a_worker_process_leaves_the_warnings_to_its_program() {
+    if let Ok(setup) = std::env::var(PROGRAM) {
+        return program(&setup);
+    }
+    // A worker reads the same files and variables as the program that
+    // started it, which already told its user.
+    let home = child_home("worker");
+    let mut vars = MISTAKES.to_vec();
+    vars.push(("BARROW_WORKER_ID", "3"));
+    let out = run_program(
+        "a_worker_process_leaves_the_warnings_to_its_program",
+        "none",
+        &home,
+        &vars,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(warnings_on_stderr(&out), Vec::<String>::new());
+}
