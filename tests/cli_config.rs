@@ -266,3 +266,91 @@ fn a_malformed_user_file_fails_every_subcommand_that_reads_it() {
         );
     }
 }
+
+#[test]
+fn validate_reports_an_alias_bomb_and_a_key_given_twice_without_aborting() {
+    let home = TempHome::new();
+    let mut laughs = String::from("l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for level in 1..10 {
+        let alias = format!("*l{}", level - 1);
+        laughs.push_str(&format!(
+            "l{level}: &l{level} [{}]\n",
+            [alias.as_str(); 10].join(", ")
+        ));
+    }
+    let bomb = home.write("laughs.yaml", &laughs);
+    let twice = home.write(
+        "twice.yaml",
+        "array.chunk-size: 3MiB\narray: {chunk_size: 2MiB}\n",
+    );
+    let out = home.run(
+        &[
+            "config",
+            "validate",
+            bomb.to_str().unwrap(),
+            twice.to_str().unwrap(),
+        ],
+        &[],
+    );
+    // Exit 1 with an error for each file, not a signal.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let problems = stderr(&out);
+    assert!(
+        problems.contains(&format!(
+            "error: configuration file {} is not read: its aliases expand it past",
+            bomb.display()
+        )),
+        "{problems}"
+    );
+    assert!(
+        problems.contains(&format!(
+            "error: configuration file {} gives \"array.chunk-size\" twice: as \"array.chunk-size\" \
+             at line 1 column 1 and as \"array.chunk_size\" at line 2 column 9",
+            twice.display()
+        )),
+        "{problems}"
+    );
+    // The same bomb as a user file: the whole configuration is refused.
+    home.write("xdg/barrow/laughs.yaml", &laughs);
+    let out = home.run(&["config", "validate"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("laughs.yaml is not read"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn the_command_prints_each_warning_once() {
+    let home = TempHome::new();
+    for args in [
+        &["config", "get", "scheduler"][..],
+        &["config", "list"][..],
+        &["config", "validate"][..],
+    ] {
+        let out = home.run(args, &[("BARROW_NUM_WORKER", "2")]);
+        let text = stderr(&out);
+        assert_eq!(
+            text.matches("unknown configuration key \"num-worker\"")
+                .count(),
+            1,
+            "{args:?}: {text}"
+        );
+    }
+    // Undeclared keys live: `get` prints them, as YAML when they hold keys.
+    let out = home.run(
+        &["config", "get", "myapp"],
+        &[
+            ("BARROW_MYAPP__URL", "https://example.org"),
+            ("BARROW_MYAPP__RETRIES", "3"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "retries: 3\nurl: https://example.org\n");
+    let out = home.run(
+        &["config", "get", "myapp", "--json"],
+        &[("BARROW_MYAPP__RETRIES", "3")],
+    );
+    assert_eq!(stdout(&out), "{\n  \"retries\": 3\n}\n");
+}

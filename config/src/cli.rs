@@ -7,29 +7,34 @@
 //!
 //! let mut sandbox = Sandbox::new()?;
 //! sandbox.set_env("BARROW_ARRAY__CHUNK_SIZE", "64MiB");
-//! let out = cli::get(&sandbox.config(), "array.chunk-size");
+//! let out = cli::get(&sandbox.config(), "array.chunk-size", false);
 //! assert_eq!(out.stdout(), "64MiB\n");
 //! assert_eq!(out.code(), 0);
 //!
-//! let out = cli::get(&sandbox.config(), "array.chunk-sise");
+//! let out = cli::get(&sandbox.config(), "array.chunk-sise", false);
 //! assert_eq!(out.code(), 1);
 //! assert!(out.stderr().contains("did you mean \"array.chunk-size\"?"));
 //! # Ok::<(), barrow_config::Error>(())
 //! ```
 
+mod get;
 mod json;
+
+pub use get::get;
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use crate::error::Error;
 use crate::instance::Config;
-use crate::load::{CONFIG_PATH_VAR, ENV_PREFIX, SYSTEM_DIR_VAR, flatten, read_file};
+use crate::load::{leaves_of, read_file};
 use crate::schema::Schema;
 use crate::setting::Setting;
 use crate::snapshot::{Lookup, Snapshot};
-use crate::value::{Entry, Layer, Origin, Value};
-use crate::warning::WarningKind;
+use crate::sources::{CONFIG_PATH_VAR, ENV_PREFIX, is_key_variable};
+use crate::tree::protected;
+use crate::value::{Layer, Origin, Value};
+use crate::warning::{CallerReports, Warning, WarningKind};
 
 /// What a subcommand prints and its exit code.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -100,28 +105,12 @@ fn shown_value(value: &Value) -> String {
     }
 }
 
-/// `barrow config get KEY`: the value alone on stdout; exit 1 for an
-/// unknown key or a bad value. An unset key prints nothing.
-pub fn get(config: &Config, key: &str) -> Output {
-    let (snapshot, out) = match snapshot_or_fail(config, Output::default()) {
-        Ok(ok) => ok,
-        Err(out) => return out,
-    };
-    let setting = snapshot.lookup(key).and_then(|lookup| lookup.setting());
-    match setting {
-        Ok(Setting::Unset) => out,
-        Ok(setting) => Output {
-            stdout: format!("{setting}\n"),
-            ..out
-        },
-        Err(err) => out.fail(err),
-    }
-}
-
-/// `barrow config list [--json]`: every key, its value and the layer it
-/// came from, and the values it overrides with theirs; then unknown keys.
+/// `barrow config list [--json]`: every declared key, its value and the
+/// layer it came from, and the values it overrides with theirs; then the
+/// keys nobody declared that hold a value.
 /// Exit 1 if a value is bad (the listing is printed all the same).
 pub fn list(config: &Config, as_json: bool) -> Output {
+    let _shown_here = CallerReports::new();
     let (snapshot, mut out) = match snapshot_or_fail(config, Output::default()) {
         Ok(ok) => ok,
         Err(out) => return out,
@@ -157,19 +146,32 @@ fn list_text(snapshot: &Snapshot) -> String {
             );
         }
     }
-    let unknown: Vec<_> = snapshot.unknown_keys().collect();
-    if !unknown.is_empty() {
-        text.push_str("\n# Unknown keys (ignored):\n");
-        for (key, entries) in unknown {
-            for entry in entries.iter().rev() {
-                let suggestion = snapshot
-                    .schema()
-                    .suggest(key)
-                    .map(|s| format!("  (did you mean \"{s}\"?)"))
-                    .unwrap_or_default();
+    let undeclared: Vec<_> = snapshot
+        .leaves()
+        .filter(|(key, _)| snapshot.schema().get(key).is_none())
+        .collect();
+    if !undeclared.is_empty() {
+        text.push_str("\n# Undeclared keys (nothing in Barrow reads them; code may):\n");
+        for (key, winner) in undeclared {
+            let suggestion = snapshot
+                .schema()
+                .suggest(key)
+                .map(|s| format!("  (did you mean \"{s}\"?)"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                text,
+                "{key} = {}  # from {}{suggestion}",
+                shown_value(winner.value()),
+                winner.origin()
+            );
+            let layers = snapshot
+                .unknown_keys()
+                .find(|(k, _)| k == &key)
+                .map_or(&[][..], |(_, entries)| entries);
+            for entry in layers.iter().rev().skip(1) {
                 let _ = writeln!(
                     text,
-                    "{key} = {}  # from {}{suggestion}",
+                    "    overrides {}  # from {}",
                     shown_value(entry.value()),
                     entry.origin()
                 );
@@ -200,6 +202,7 @@ fn winner_line(lookup: &Lookup<'_>) -> String {
 /// `barrow config paths`: where configuration comes from, lowest
 /// precedence first, marking which folders and files exist.
 pub fn paths(config: &Config) -> Output {
+    let _shown_here = CallerReports::new();
     let resolved = config.sources().resolve();
     let (search_path, warnings) = resolved.search_path();
     let mut out = Output::default();
@@ -250,9 +253,7 @@ pub fn paths(config: &Config) -> Output {
     let names: Vec<&str> = resolved
         .env
         .keys()
-        .filter(|name| {
-            name.starts_with(ENV_PREFIX) && *name != CONFIG_PATH_VAR && *name != SYSTEM_DIR_VAR
-        })
+        .filter(|name| is_key_variable(name))
         .map(String::as_str)
         .collect();
     let vars = if names.is_empty() {
@@ -280,10 +281,12 @@ pub fn paths(config: &Config) -> Output {
 }
 
 /// `barrow config validate [FILE…]`: checks the files against the
-/// declarations (unknown keys, bad values, malformed YAML). Without files,
-/// checks every layer of the configuration `config` reads. Exit 1 naming
-/// each problem.
+/// declarations (bad values, keys that look like typos of declared ones,
+/// keys given twice, malformed or oversized YAML); other keys nobody
+/// declared are warnings. Without files, checks every layer of the
+/// configuration `config` reads. Exit 1 naming each problem.
 pub fn validate(config: &Config, files: &[PathBuf]) -> Output {
+    let _shown_here = CallerReports::new();
     let mut out = Output::default();
     let mut problems = Vec::new();
     if files.is_empty() {
@@ -292,7 +295,7 @@ pub fn validate(config: &Config, files: &[PathBuf]) -> Output {
             Err(err) => return out.fail(err),
         };
         for warning in snapshot.warnings() {
-            if warning.kind() == WarningKind::UnknownKey {
+            if is_problem(warning) {
                 problems.push(warning.to_string());
             } else {
                 out.warn(warning);
@@ -306,7 +309,12 @@ pub fn validate(config: &Config, files: &[PathBuf]) -> Output {
         let schema = Schema::current();
         for path in files {
             let before = problems.len();
-            problems.extend(check_file(&schema, path));
+            for check in check_file(&schema, path) {
+                match check {
+                    Check::Problem(problem) => problems.push(problem),
+                    Check::Warning(warning) => out.warn(warning),
+                }
+            }
             if problems.len() == before {
                 let _ = writeln!(out.stdout, "{}: valid", path.display());
             }
@@ -316,32 +324,60 @@ pub fn validate(config: &Config, files: &[PathBuf]) -> Output {
 }
 
 /// The problems of one file, as messages naming the file.
-fn check_file(schema: &Schema, path: &std::path::Path) -> Vec<String> {
+fn check_file(schema: &Schema, path: &std::path::Path) -> Vec<Check> {
     let table = match read_file(path) {
         Ok(Ok(table)) => table,
-        Ok(Err(unreadable)) => return vec![unreadable.to_string()],
-        Err(malformed) => return vec![malformed.to_string()],
+        Ok(Err(unreadable)) => return vec![Check::Problem(unreadable.to_string())],
+        Err(malformed) => return vec![Check::Problem(malformed.to_string())],
     };
     let origin = Origin::File {
         layer: Layer::ConfigPath,
         path: path.to_owned(),
     };
-    let mut entries: Vec<(String, Entry)> = Vec::new();
-    flatten(
-        String::new(),
-        Value::Map(table),
-        &origin,
-        schema,
-        &mut entries,
-    );
-    entries
-        .iter()
-        .filter_map(|(key, entry)| {
-            let problem = match schema.get(key) {
-                Some(declaration) => declaration.check(entry.value(), entry.origin()).err()?,
-                None => Error::unknown_key(key, Some(&origin), schema.suggest(key)),
-            };
-            Some(problem.to_string())
-        })
-        .collect()
+    let entries = match leaves_of(table, &origin, schema) {
+        Ok(entries) => entries,
+        Err(repeated) => return vec![Check::Problem(repeated.to_string())],
+    };
+    let mut problems = Vec::new();
+    for (key, entry) in &entries {
+        if let Some(declaration) = schema.get(key) {
+            if let Err(err) = declaration.check(entry.value(), entry.origin()) {
+                problems.push(Check::Problem(err.to_string()));
+            }
+            continue;
+        }
+        let warning = match protected(schema, key) {
+            Some(why) => Warning::ignored_key(key, &origin, &why),
+            None => Warning::unknown_key(key, &origin, schema.suggest(key)),
+        };
+        problems.push(if is_problem(&warning) {
+            // The same words as `get` and `scoped` use for a typo in code.
+            match warning.kind() {
+                WarningKind::UnknownKey => Check::Problem(
+                    Error::unknown_key(key, Some(&origin), warning.suggestion()).to_string(),
+                ),
+                _ => Check::Problem(warning.to_string()),
+            }
+        } else {
+            Check::Warning(warning.to_string())
+        });
+    }
+    problems
+}
+
+/// What `validate` makes of one thing it found.
+enum Check {
+    Problem(String),
+    Warning(String),
+}
+
+/// Whether `validate` fails for a warning: a key that looks like a typo of
+/// a declared one, or one that would replace declared keys. Other keys
+/// nobody declared may be read by code, so they only warn.
+fn is_problem(warning: &Warning) -> bool {
+    match warning.kind() {
+        WarningKind::UnknownKey => warning.suggestion().is_some(),
+        WarningKind::IgnoredKey => true,
+        _ => false,
+    }
 }

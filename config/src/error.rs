@@ -4,6 +4,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::value::{Origin, Value};
+use crate::yaml::Position;
 
 /// A boxed error from the standard library or another crate, kept as the
 /// `source()`.
@@ -18,8 +19,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum ErrorKind {
     /// A value does not fit its key's declared type or range.
     BadValue,
-    /// A key is not declared (when set, scoped, passed as an option or read
-    /// in code; in files and variables an unknown key is only a warning).
+    /// A key is not usable as asked: not a well-formed key (an empty
+    /// segment), [`Snapshot::lookup`](crate::Snapshot::lookup) of a key
+    /// nobody declared, or a typed read of a key nobody sets that looks like
+    /// a typo of a declared one (`num-worker`). Keys nobody declared are
+    /// otherwise kept, with a warning.
     UnknownKey,
     /// A getter asked for a Rust type that the key's declared type cannot
     /// give (a programming error, not a user's).
@@ -33,6 +37,13 @@ pub enum ErrorKind {
     Declaration,
     /// A text is not a valid byte size or duration.
     Parse,
+    /// A file or variable gives one key twice (in one spelling or two), or
+    /// gives a key a value and keys inside it: one would silently replace
+    /// the other.
+    DuplicateKey,
+    /// A file or variable is past a limit: its size, its nesting, or the
+    /// values its aliases expand to.
+    TooLarge,
 }
 
 /// The error of `barrow-config`: what was wrong, where (key, file, line,
@@ -157,6 +168,79 @@ impl Error {
         err
     }
 
+    /// A file or variable past one of the YAML limits.
+    pub(crate) fn too_large(origin: &Origin, what: &str) -> Error {
+        match origin.path() {
+            Some(path) => Error::too_large_file(path, what),
+            None => Error::new(ErrorKind::TooLarge, format!("{origin} is not read: {what}"))
+                .with_origin(origin),
+        }
+    }
+
+    /// A file past one of the YAML limits.
+    pub(crate) fn too_large_file(path: &Path, what: &str) -> Error {
+        let mut err = Error::new(
+            ErrorKind::TooLarge,
+            format!("configuration file {} is not read: {what}", path.display()),
+        );
+        err.0.path = Some(path.to_owned());
+        err
+    }
+
+    /// `key` given twice by `origin`, as `first` and `second` (the key as
+    /// written there, and where).
+    pub(crate) fn duplicate_key(
+        origin: &Origin,
+        key: &str,
+        first: (&str, Option<Position>),
+        second: (&str, Option<Position>),
+    ) -> Error {
+        let message = format!(
+            "{} gives \"{key}\" twice: {} and {}; one would silently replace the other, so \
+             keep one",
+            place(origin),
+            written_at(origin, first),
+            written_at(origin, second),
+        );
+        Error::repeated(origin, key, second.1, message)
+    }
+
+    /// `outer` given a value and `inner` (a key inside it) by `origin`.
+    pub(crate) fn value_and_keys_inside(
+        origin: &Origin,
+        outer: (&str, &str, Option<Position>),
+        inner: (&str, &str, Option<Position>),
+    ) -> Error {
+        let message = format!(
+            "{} gives \"{}\" a value, {}, and also \"{}\" inside it, {}; one would silently \
+             replace the other, so keep one",
+            place(origin),
+            outer.0,
+            written_at(origin, (outer.1, outer.2)),
+            inner.0,
+            written_at(origin, (inner.1, inner.2)),
+        );
+        Error::repeated(origin, outer.0, inner.2.max(outer.2), message)
+    }
+
+    fn repeated(origin: &Origin, key: &str, at: Option<Position>, message: String) -> Error {
+        let mut err = Error::new(ErrorKind::DuplicateKey, message).with_origin(origin);
+        err.0.key = Some(key.to_owned());
+        err.0.path = origin.path().map(Path::to_owned);
+        err.0.line = at.map(|at| at.line);
+        err
+    }
+
+    pub(crate) fn with_path(mut self, path: &Path) -> Error {
+        self.0.path = Some(path.to_owned());
+        self
+    }
+
+    fn with_origin(mut self, origin: &Origin) -> Error {
+        self.0.origin = Some(origin.clone());
+        self
+    }
+
     /// An I/O failure on `path` while doing `what` ("read", "write").
     pub(crate) fn io(path: &Path, what: &str, source: std::io::Error) -> Error {
         let mut err = Error::new(
@@ -200,7 +284,8 @@ impl Error {
         self.0.path.as_deref()
     }
 
-    /// The 1-based line of a syntax error, when the parser reports it.
+    /// The 1-based line of a syntax error, when the parser reports it; of
+    /// a key given twice, the line of its second place.
     pub fn line(&self) -> Option<usize> {
         self.0.line
     }
@@ -213,6 +298,29 @@ impl Error {
     /// The declared key closest to an unknown one.
     pub fn suggestion(&self) -> Option<&str> {
         self.0.suggestion.as_deref()
+    }
+}
+
+/// "configuration file PATH" or "variable NAME".
+fn place(origin: &Origin) -> String {
+    match origin {
+        Origin::File { path, .. } => format!("configuration file {}", path.display()),
+        Origin::Env(name) => format!("variable {name}"),
+        other => other.to_string(),
+    }
+}
+
+/// `as "array.chunk_size" at line 3 column 3` (`of its value` for a
+/// variable, whose text is its value).
+fn written_at(origin: &Origin, (written, at): (&str, Option<Position>)) -> String {
+    let of_value = if matches!(origin, Origin::Env(_)) {
+        " of its value"
+    } else {
+        ""
+    };
+    match at {
+        Some(at) => format!("as \"{written}\" at {at}{of_value}"),
+        None => format!("as \"{written}\""),
     }
 }
 

@@ -9,11 +9,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use crate::error::Result;
-use crate::key::canonical_key;
-use crate::load::{Base, SearchPath, Sources, load};
+use crate::key::{canonical_key, is_inside};
+use crate::load::{Base, load};
 use crate::overrides::{checked, has_scoped, scoped_entries};
 use crate::schema::Schema;
 use crate::snapshot::Snapshot;
+use crate::sources::{SearchPath, Sources};
 use crate::value::{Entry, Origin, Value};
 
 /// A configuration: where it is read from (its [`Sources`]), the layers
@@ -174,23 +175,37 @@ impl Config {
     }
 
     /// Overrides `key` for every thread (layer 6: above files and variables,
-    /// below scoped overrides). The key must be declared and the value must
-    /// fit its type; [`Value::Null`] (or `None`) unsets an optional key.
+    /// below scoped overrides). A mapping value sets the keys inside it
+    /// (`("array", {"chunk-size": "2MiB"})`), and replaces the earlier
+    /// global values it covers as a later layer would. Values of declared
+    /// keys must fit their types; [`Value::Null`] (or `None`) unsets an
+    /// optional key. Keys nobody declared are kept as given.
     pub fn set_global(&self, key: &str, value: impl Into<Value>) -> Result<()> {
-        let mut entries = checked([(key, value)], &Origin::Global, &Schema::current())?;
+        let entries = checked([(key, value)], &Origin::Global, &Schema::current())?;
         let mut state = self.state();
-        for (key, entry) in entries.drain(..) {
+        for (key, entry) in entries {
+            let merges_only = matches!(&entry.value, Value::Map(map) if map.is_empty());
+            if merges_only && state.global.keys().any(|k| is_inside(k, &key)) {
+                continue;
+            }
+            state
+                .global
+                .retain(|k, _| !is_inside(k, &key) && !is_inside(&key, k));
             state.global.insert(key, entry);
         }
         state.changed();
         Ok(())
     }
 
-    /// Removes the global override of `key`; returns whether there was one.
+    /// Removes the global override of `key` and of the keys inside it;
+    /// returns whether there was one.
     pub fn remove_global(&self, key: &str) -> bool {
+        let key = canonical_key(key);
         let mut state = self.state();
         state.changed();
-        state.global.remove(&canonical_key(key)).is_some()
+        let before = state.global.len();
+        state.global.retain(|k, _| *k != key && !is_inside(k, &key));
+        state.global.len() != before
     }
 
     /// Removes every global override.

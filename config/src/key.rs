@@ -15,6 +15,12 @@ pub fn canonical_key(key: &str) -> String {
         .join(".")
 }
 
+/// Whether the dotted `key` lies inside `outer`: `a.b.c` is inside `a.b`
+/// and `a`, not inside `a.b.c` or `a.bc`.
+pub(crate) fn is_inside(key: &str, outer: &str) -> bool {
+    key.len() > outer.len() + 1 && key.starts_with(outer) && key.as_bytes()[outer.len()] == b'.'
+}
+
 /// Whether `key` (canonical) has no empty segment.
 pub(crate) fn is_well_formed(key: &str) -> bool {
     !key.is_empty() && key.split('.').all(|segment| !segment.is_empty())
@@ -38,6 +44,25 @@ pub(crate) fn suggest<'a>(
     candidates
         .map(|candidate| (edit_distance(&wanted, &candidate.to_lowercase()), candidate))
         .filter(|(distance, candidate)| *distance <= (candidate.len().max(wanted.len()) / 3).max(1))
+        .min()
+        .map(|(_, candidate)| candidate)
+}
+
+/// The candidate `key` is most likely a typo of, for code that asks for a
+/// key nobody sets: at most two edits away (`num-worker`, `schedular`), and
+/// only for keys of five characters or more, so that a library's own short
+/// keys are not mistaken for typos.
+pub(crate) fn likely_typo<'a>(
+    key: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
+    if key.chars().count() < 5 {
+        return None;
+    }
+    let wanted = key.to_lowercase();
+    candidates
+        .map(|candidate| (edit_distance(&wanted, &candidate.to_lowercase()), candidate))
+        .filter(|(distance, _)| (1..=2).contains(distance))
         .min()
         .map(|(_, candidate)| candidate)
 }
@@ -76,6 +101,8 @@ mod tests {
         assert!(!is_well_formed(&canonical_key("a..b")));
         assert!(!is_well_formed(""));
         assert!(is_well_formed("a.b"));
+        assert!(is_inside("a.b.c", "a.b") && is_inside("a.b", "a"));
+        assert!(!is_inside("a.b", "a.b") && !is_inside("a.bc", "a.b") && !is_inside("a", "a.b"));
     }
 
     #[test]
@@ -99,6 +126,12 @@ mod tests {
             Some("array.chunk-size")
         );
         assert_eq!(suggest("dashboard.port", keys.clone()), None);
-        assert_eq!(suggest("x", keys), None);
+        assert_eq!(suggest("x", keys.clone()), None);
+        // Typos, strictly: two edits at most, no namespace guessing.
+        assert_eq!(likely_typo("num-worker", keys.clone()), Some("num-workers"));
+        assert_eq!(likely_typo("shceduler", keys.clone()), Some("scheduler"));
+        assert_eq!(likely_typo("chunk-size", keys.clone()), None);
+        assert_eq!(likely_typo("mylib.chunk-size", keys.clone()), None);
+        assert_eq!(likely_typo("sched", keys), None);
     }
 }

@@ -65,9 +65,12 @@
 //! ([`Duration`]). Typed getters ([`Snapshot::get`]) check the winning value
 //! against it; a bad value is an [`Error`] naming the key, the value, the
 //! expected type and the layer (a file's path or a variable's name).
-//! Unknown keys in files and variables are [`Warning`]s with a "did you
-//! mean …?" suggestion; a malformed file is an error naming the file and
-//! line. A missing home directory or an unreadable folder is a warning:
+//! Keys nobody declared live too, as in `dask.config`: every layer keeps
+//! them, [`Snapshot::get_value`] returns them (a key holding others as a
+//! mapping), typed getters read them as the type asked for, and each is a
+//! [`Warning`] once, with a "did you mean …?" suggestion when it looks like
+//! a declared key. A malformed file is an error naming the file and line;
+//! so is a key given twice in one file. A missing home directory or an unreadable folder is a warning:
 //! the other layers still apply.
 //!
 //! # Feature flags
@@ -88,14 +91,17 @@ mod sandbox;
 mod schema;
 mod setting;
 mod snapshot;
+mod sources;
+mod temporary;
+mod tree;
 mod units;
 mod value;
 mod warning;
+mod yaml;
 
 pub use error::{BoxError, Error, ErrorKind, Result};
 pub use instance::{Config, DefaultGuard};
 pub use key::canonical_key;
-pub use load::{CONFIG_PATH_VAR, ENV_PREFIX, SYSTEM_DIR, SYSTEM_DIR_VAR, SearchPath, Sources};
 pub use overrides::{ScopedGuard, scoped, with_scoped};
 #[cfg(any(test, feature = "testing"))]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
@@ -103,6 +109,11 @@ pub use sandbox::Sandbox;
 pub use schema::{DEFAULTS_YAML, Declaration, KeyType, Schema, register_namespace};
 pub use setting::{FromSetting, Setting};
 pub use snapshot::{Lookup, Snapshot};
+pub use sources::{
+    CONFIG_PATH_VAR, ENV_PREFIX, SYSTEM_DIR, SYSTEM_DIR_VAR, SearchPath, Sources,
+    WORKER_ENV_PREFIX, is_key_variable,
+};
+pub use temporary::TemporaryDirectory;
 pub use units::{ByteSize, Duration};
 pub use value::{Entry, Layer, Origin, Value};
 pub use warning::{Warning, WarningKind};
@@ -122,6 +133,13 @@ pub fn snapshot() -> Result<Snapshot> {
 /// the key is unset. See [`Snapshot::get`].
 pub fn get<T: FromSetting>(key: &str) -> Result<Option<T>> {
     snapshot()?.get(key)
+}
+
+/// The value at `key` in the current thread's configuration, declared or
+/// not, as its layers gave it (Dask's `dask.config.get`); see
+/// [`Snapshot::get_value`].
+pub fn get_value(key: &str) -> Result<Option<Value>> {
+    Ok(snapshot()?.get_value(key))
 }
 
 /// Overrides `key` for the whole process (layer 6) in the current

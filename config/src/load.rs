@@ -1,331 +1,18 @@
-//! The loader: reads the file layers and the environment from explicit
-//! sources, normalizes every key, and remembers where each value came from.
+//! The loader: reads the file layers and the environment, splits nested
+//! mappings into canonical dotted keys, and remembers where each value came
+//! from. A key given twice in one file (under any spelling) is an error.
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::io::ErrorKind as IoKind;
+use std::io::{ErrorKind as IoKind, Read as _};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-use config::FileFormat;
 
 use crate::error::{Error, Result};
 use crate::key::canonical_key;
 use crate::schema::Schema;
-use crate::value::{Entry, Layer, Origin, Value};
+use crate::sources::{ENV_PREFIX, Sources, WORKER_ENV_PREFIX, is_key_variable};
+use crate::value::{Entry, Origin, Value};
 use crate::warning::{Warning, WarningKind};
-
-/// The prefix of Barrow's environment variables.
-pub const ENV_PREFIX: &str = "BARROW_";
-
-/// The variable naming extra files and folders, separated by `:`.
-pub const CONFIG_PATH_VAR: &str = "BARROW_CONFIG";
-
-/// The default folder of system-wide files.
-pub const SYSTEM_DIR: &str = "/etc/barrow";
-
-/// The variable that moves the folder of system-wide files (Dask's
-/// `DASK_ROOT_CONFIG`), for installations without `/etc` and for tests.
-pub const SYSTEM_DIR_VAR: &str = "BARROW_ROOT_CONFIG";
-
-/// Where the configuration is read from: an environment (a map of
-/// variables) and the system, home and XDG directories.
-///
-/// The loader never reads anything else, so tests pass an explicit map and
-/// temporary directories (see `Sandbox`, feature `testing`) instead of
-/// touching the process's environment or home.
-///
-/// ```
-/// use barrow_config::{Config, Sources};
-///
-/// let sources = Sources::from_env([("BARROW_NUM_WORKERS", "3")])
-///     .with_system_dir("/nonexistent/etc/barrow")
-///     .with_home(None);
-/// let snapshot = Config::new(sources).snapshot()?;
-/// assert_eq!(snapshot.get::<u64>("num-workers")?, Some(3));
-/// # Ok::<(), barrow_config::Error>(())
-/// ```
-#[derive(Debug, Clone)]
-pub struct Sources {
-    env: EnvSource,
-    system_dir: Option<PathBuf>,
-    home: Option<Option<PathBuf>>,
-    xdg_config_home: Option<Option<PathBuf>>,
-}
-
-/// A function returning the environment to read, called at each load.
-type EnvProvider = Arc<dyn Fn() -> BTreeMap<String, String> + Send + Sync>;
-
-#[derive(Clone)]
-enum EnvSource {
-    Process,
-    Map(BTreeMap<String, String>),
-    Provider(EnvProvider),
-}
-
-impl fmt::Debug for EnvSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            EnvSource::Process => f.write_str("Process"),
-            EnvSource::Map(map) => f.debug_tuple("Map").field(map).finish(),
-            EnvSource::Provider(_) => f.write_str("Provider"),
-        }
-    }
-}
-
-/// The sources with the environment read and the directories decided.
-#[derive(Debug, Clone)]
-pub(crate) struct Resolved {
-    pub(crate) env: BTreeMap<String, String>,
-    pub(crate) system_dir: PathBuf,
-    pub(crate) home: Option<PathBuf>,
-    pub(crate) xdg_config_home: Option<PathBuf>,
-    pub(crate) temp_dir: PathBuf,
-}
-
-impl Sources {
-    /// The process's own environment, read each time the configuration is
-    /// loaded (first use and [`Config::refresh`](crate::Config::refresh));
-    /// the home directory from `HOME` (or the system's record);
-    /// `XDG_CONFIG_HOME`; system files in `$BARROW_ROOT_CONFIG`, else
-    /// `/etc/barrow`.
-    pub fn from_process() -> Sources {
-        Sources {
-            env: EnvSource::Process,
-            system_dir: None,
-            home: None,
-            xdg_config_home: None,
-        }
-    }
-
-    /// An explicit environment. The home directory comes from its `HOME`,
-    /// the XDG directory from its `XDG_CONFIG_HOME`, unless set with
-    /// [`with_home`](Self::with_home) and
-    /// [`with_xdg_config_home`](Self::with_xdg_config_home); system files
-    /// are in its `BARROW_ROOT_CONFIG`, else `/etc/barrow`, unless set with
-    /// [`with_system_dir`](Self::with_system_dir).
-    pub fn from_env<I, K, V>(env: I) -> Sources
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: Into<String>,
-        V: Into<String>,
-    {
-        Sources {
-            env: EnvSource::Map(env.into_iter().map(|(k, v)| (k.into(), v.into())).collect()),
-            ..Sources::from_process()
-        }
-    }
-
-    /// An environment returned by `provider` each time the configuration is
-    /// loaded (first use and [`Config::refresh`](crate::Config::refresh)),
-    /// otherwise like [`from_env`](Self::from_env).
-    pub fn from_env_provider(
-        provider: impl Fn() -> BTreeMap<String, String> + Send + Sync + 'static,
-    ) -> Sources {
-        Sources {
-            env: EnvSource::Provider(Arc::new(provider)),
-            ..Sources::from_process()
-        }
-    }
-
-    /// Reads system files from `dir` instead of `/etc/barrow` (and whatever
-    /// `BARROW_ROOT_CONFIG` says).
-    pub fn with_system_dir(mut self, dir: impl Into<PathBuf>) -> Sources {
-        self.system_dir = Some(dir.into());
-        self
-    }
-
-    /// Uses `home` as the home directory; `None` means there is none.
-    pub fn with_home(mut self, home: Option<PathBuf>) -> Sources {
-        self.home = Some(home);
-        self
-    }
-
-    /// Uses `dir` as `XDG_CONFIG_HOME`; `None` means it is unset.
-    pub fn with_xdg_config_home(mut self, dir: Option<PathBuf>) -> Sources {
-        self.xdg_config_home = Some(dir);
-        self
-    }
-
-    /// Reads the environment (the process's, for
-    /// [`from_process`](Self::from_process)) and decides the directories.
-    pub(crate) fn resolve(&self) -> Resolved {
-        let from_process = matches!(self.env, EnvSource::Process);
-        let env = match &self.env {
-            EnvSource::Map(map) => map.clone(),
-            EnvSource::Provider(provider) => provider(),
-            EnvSource::Process => std::env::vars_os()
-                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-                .collect(),
-        };
-        let var = |name: &str| env.get(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-        let home = match &self.home {
-            Some(home) => home.clone(),
-            None if from_process => std::env::home_dir().filter(|h| !h.as_os_str().is_empty()),
-            None => var("HOME"),
-        };
-        let xdg_config_home = match &self.xdg_config_home {
-            Some(dir) => dir.clone(),
-            // The XDG specification says to ignore a relative path.
-            None => var("XDG_CONFIG_HOME").filter(|p| p.is_absolute()),
-        };
-        let temp_dir = if from_process {
-            std::env::temp_dir()
-        } else {
-            var("TMPDIR").unwrap_or_else(|| PathBuf::from("/tmp"))
-        };
-        let system_dir = match &self.system_dir {
-            Some(dir) => dir.clone(),
-            None => var(SYSTEM_DIR_VAR).unwrap_or_else(|| PathBuf::from(SYSTEM_DIR)),
-        };
-        Resolved {
-            system_dir,
-            home,
-            xdg_config_home,
-            temp_dir,
-            env,
-        }
-    }
-}
-
-/// One place searched for configuration files.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SearchPath {
-    layer: Layer,
-    path: PathBuf,
-    is_dir: bool,
-    exists: bool,
-    files: Vec<PathBuf>,
-}
-
-impl SearchPath {
-    /// The layer: [`Layer::System`], [`Layer::User`] or [`Layer::ConfigPath`].
-    pub fn layer(&self) -> Layer {
-        self.layer
-    }
-
-    /// The folder (whose `*.yaml` and `*.yml` files are read) or the file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Whether this is a folder of files rather than one file.
-    pub fn is_dir(&self) -> bool {
-        self.is_dir
-    }
-
-    /// Whether the folder or file exists.
-    pub fn exists(&self) -> bool {
-        self.exists
-    }
-
-    /// The files read from here, in the order they are read (later files
-    /// override earlier ones).
-    pub fn files(&self) -> &[PathBuf] {
-        &self.files
-    }
-}
-
-impl Resolved {
-    /// The user's folder: `$XDG_CONFIG_HOME/barrow`, else `~/.config/barrow`.
-    pub(crate) fn user_dir(&self) -> Option<PathBuf> {
-        match (&self.xdg_config_home, &self.home) {
-            (Some(xdg), _) => Some(xdg.join("barrow")),
-            (None, Some(home)) => Some(home.join(".config").join("barrow")),
-            (None, None) => None,
-        }
-    }
-
-    /// The search path, lowest layer first, and what could not be searched.
-    pub(crate) fn search_path(&self) -> (Vec<SearchPath>, Vec<Warning>) {
-        let mut found = Vec::new();
-        let mut warnings = Vec::new();
-        found.push(folder(Layer::System, &self.system_dir, &mut warnings));
-        match self.user_dir() {
-            Some(dir) => found.push(folder(Layer::User, &dir, &mut warnings)),
-            None => warnings.push(Warning::new(
-                WarningKind::NoHomeDirectory,
-                "no home directory (HOME is unset) and no XDG_CONFIG_HOME: user \
-                 configuration files are not read"
-                    .to_owned(),
-            )),
-        }
-        let named = self
-            .env
-            .get(CONFIG_PATH_VAR)
-            .map(String::as_str)
-            .unwrap_or("");
-        for path in std::env::split_paths(named).filter(|p| !p.as_os_str().is_empty()) {
-            match std::fs::metadata(&path) {
-                Ok(meta) if meta.is_dir() => {
-                    found.push(folder(Layer::ConfigPath, &path, &mut warnings))
-                }
-                Ok(_) => found.push(SearchPath {
-                    layer: Layer::ConfigPath,
-                    files: vec![path.clone()],
-                    path,
-                    is_dir: false,
-                    exists: true,
-                }),
-                Err(err) => {
-                    warnings.push(Warning::about_path(
-                        WarningKind::MissingPath,
-                        &path,
-                        format!(
-                            "{CONFIG_PATH_VAR} names {}, which cannot be read: {err}",
-                            path.display()
-                        ),
-                    ));
-                    found.push(SearchPath {
-                        layer: Layer::ConfigPath,
-                        path,
-                        is_dir: false,
-                        exists: false,
-                        files: Vec::new(),
-                    });
-                }
-            }
-        }
-        (found, warnings)
-    }
-}
-
-/// The `*.yaml` and `*.yml` files of `dir`, sorted by name.
-fn folder(layer: Layer, dir: &Path, warnings: &mut Vec<Warning>) -> SearchPath {
-    let mut search = SearchPath {
-        layer,
-        path: dir.to_owned(),
-        is_dir: true,
-        exists: false,
-        files: Vec::new(),
-    };
-    match std::fs::read_dir(dir) {
-        Ok(entries) => {
-            search.exists = true;
-            search.files = entries
-                .filter_map(|entry| entry.ok().map(|e| e.path()))
-                .filter(|p| {
-                    p.extension()
-                        .is_some_and(|ext| ext == "yaml" || ext == "yml")
-                })
-                .collect();
-            search.files.sort();
-        }
-        Err(err) if err.kind() == IoKind::NotFound => {}
-        Err(err) => {
-            search.exists = dir.exists();
-            warnings.push(Warning::about_path(
-                WarningKind::UnreadableDirectory,
-                dir,
-                format!(
-                    "cannot read the configuration directory {}: {err}; its files are ignored",
-                    dir.display()
-                ),
-            ));
-        }
-    }
-    search
-}
+use crate::yaml::{self, Failure, Keyed, MAX_BYTES, Node, Position};
 
 /// Layers 2 to 5, as loaded: every value with its canonical key and origin,
 /// in precedence order.
@@ -334,6 +21,11 @@ pub(crate) struct Base {
     pub(crate) entries: Vec<(String, Entry)>,
     pub(crate) warnings: Vec<Warning>,
     pub(crate) temp_dir: PathBuf,
+    /// Whether this process is a worker that a Barrow program started (its
+    /// environment has `BARROW_WORKER_*` variables): the program read the
+    /// same files and variables and told its user about their problems, so
+    /// the worker does not repeat them.
+    pub(crate) in_worker: bool,
 }
 
 /// Reads every file of the search path and every `BARROW_*` variable.
@@ -348,13 +40,7 @@ pub(crate) fn load(sources: &Sources, schema: &Schema) -> Result<Base> {
                 path: path.clone(),
             };
             match read_file(path)? {
-                Ok(table) => flatten(
-                    String::new(),
-                    Value::Map(table),
-                    &origin,
-                    schema,
-                    &mut entries,
-                ),
+                Ok(table) => entries.extend(leaves_of(table, &origin, schema)?),
                 Err(warning) => warnings.push(warning),
             }
         }
@@ -363,7 +49,7 @@ pub(crate) fn load(sources: &Sources, schema: &Schema) -> Result<Base> {
         let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
             continue;
         };
-        if name == CONFIG_PATH_VAR || name == SYSTEM_DIR_VAR {
+        if !is_key_variable(name) {
             continue;
         }
         let segments: Vec<String> = rest.split("__").map(str::to_lowercase).collect();
@@ -375,122 +61,230 @@ pub(crate) fn load(sources: &Sources, schema: &Schema) -> Result<Base> {
             continue;
         }
         let key = canonical_key(&segments.join("."));
-        flatten(
-            key,
-            parse_env_value(raw),
-            &Origin::Env(name.clone()),
-            schema,
-            &mut entries,
-        );
+        let origin = Origin::Env(name.clone());
+        let node = parse_env_value(raw).map_err(|what| Error::too_large(&origin, &what))?;
+        let mut leaves = Vec::new();
+        // Keys inside the value are named as written there.
+        flatten(key, String::new(), None, node, schema, &mut leaves);
+        entries.extend(unique(leaves, &origin)?);
     }
-    for warning in &warnings {
-        warning.log_once();
-    }
+    let in_worker = resolved
+        .env
+        .keys()
+        .any(|name| name.starts_with(WORKER_ENV_PREFIX) && !is_key_variable(name));
     Ok(Base {
         entries,
         warnings,
         temp_dir: resolved.temp_dir,
+        in_worker,
     })
 }
 
-/// An environment value parsed as a YAML scalar (`4`, `true`, `[a, b]`);
-/// text that is not valid YAML stays text.
-pub(crate) fn parse_env_value(raw: &str) -> Value {
-    match yaml_rust2::YamlLoader::load_from_str(raw) {
-        Ok(docs) if docs.is_empty() => Value::Null,
-        Ok(docs) if docs.len() == 1 => Value::from_yaml(&docs[0], raw),
-        _ => Value::String(raw.to_owned()),
+/// An environment value read as YAML (`4`, `true`, `[a, b]`,
+/// `{chunk-size: 1MiB}`); text that is not valid YAML stays text. As in
+/// Dask, `None`, `null`, `true` and `false` mean the same in any case.
+/// Fails (saying why) only past the limits of [`yaml::parse`].
+pub(crate) fn parse_env_value(raw: &str) -> std::result::Result<Node, String> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "none" | "null" => return Ok(Node::Value(Value::Null)),
+        "true" => return Ok(Node::Value(Value::Bool(true))),
+        "false" => return Ok(Node::Value(Value::Bool(false))),
+        _ => {}
+    }
+    match yaml::parse(raw) {
+        Ok(Some(node)) => Ok(node),
+        Ok(None) => Ok(Node::Value(Value::Null)),
+        Err(Failure::Syntax { .. }) => Ok(Node::Value(Value::String(raw.to_owned()))),
+        Err(Failure::TooLarge { what }) => Err(what),
     }
 }
 
-/// Splits nested mappings into dotted canonical keys; stops at declared keys
-/// so that a mapping given to one is kept (and later refused) as its value.
-pub(crate) fn flatten(
+/// One value read from a file or variable: its canonical key, where its
+/// key was written (if in a YAML text) and how it was spelled there.
+#[derive(Debug)]
+pub(crate) struct Leaf {
     key: String,
+    written: String,
+    at: Option<Position>,
     value: Value,
+}
+
+impl Leaf {
+    /// The canonical key and the value.
+    pub(crate) fn into_parts(self) -> (String, Value) {
+        (self.key, self.value)
+    }
+}
+
+/// The entries of a file's top-level mapping, checked for keys given twice.
+pub(crate) fn leaves_of(
+    table: Vec<Keyed>,
     origin: &Origin,
     schema: &Schema,
-    out: &mut Vec<(String, Entry)>,
+) -> Result<Vec<(String, Entry)>> {
+    let mut leaves = Vec::new();
+    flatten_entries(String::new(), String::new(), table, schema, &mut leaves);
+    unique(leaves, origin)
+}
+
+/// Splits nested mappings into dotted canonical keys; stops at declared
+/// keys, so that a mapping given to one is kept (and refused when read) as
+/// its value. An empty mapping given to a key that is neither declared nor
+/// holds declared keys is kept as that key's (empty) value, as Dask keeps
+/// `{}`.
+pub(crate) fn flatten(
+    key: String,
+    written: String,
+    at: Option<Position>,
+    node: Node,
+    schema: &Schema,
+    out: &mut Vec<Leaf>,
 ) {
-    match value {
-        Value::Map(map) if key.is_empty() || schema.get(&key).is_none() => {
-            for (child, value) in map {
-                let child = canonical_key(&child);
-                let child = if key.is_empty() {
-                    child
-                } else {
-                    format!("{key}.{child}")
-                };
-                flatten(child, value, origin, schema, out);
+    match node {
+        Node::Map(entries) if key.is_empty() || schema.get(&key).is_none() => {
+            if entries.is_empty() && !key.is_empty() && !schema.is_namespace(&key) {
+                out.push(Leaf {
+                    key,
+                    written,
+                    at,
+                    value: Value::Map(BTreeMap::new()),
+                });
+            } else {
+                flatten_entries(key, written, entries, schema, out);
             }
         }
-        value => out.push((
+        node => out.push(Leaf {
             key,
-            Entry {
-                value,
-                origin: origin.clone(),
-            },
-        )),
+            written,
+            at,
+            value: node.into_value(),
+        }),
     }
+}
+
+fn flatten_entries(
+    key: String,
+    written: String,
+    entries: Vec<Keyed>,
+    schema: &Schema,
+    out: &mut Vec<Leaf>,
+) {
+    let join = |prefix: &str, child: &str| {
+        if prefix.is_empty() {
+            child.to_owned()
+        } else {
+            format!("{prefix}.{child}")
+        }
+    };
+    for keyed in entries {
+        let child = join(&key, &canonical_key(&keyed.key));
+        let spelled = join(&written, &keyed.key);
+        flatten(child, spelled, Some(keyed.at), keyed.node, schema, out);
+    }
+}
+
+/// The leaves as entries, unless two give one key (in any spelling), or one
+/// gives a key a value and another keys inside it: then one would silently
+/// replace the other, so it is an error naming both places.
+fn unique(leaves: Vec<Leaf>, origin: &Origin) -> Result<Vec<(String, Entry)>> {
+    let mut seen: BTreeMap<&str, &Leaf> = BTreeMap::new();
+    for leaf in &leaves {
+        if let Some(first) = seen.get(leaf.key.as_str()) {
+            return Err(Error::duplicate_key(
+                origin,
+                &leaf.key,
+                (&first.written, first.at),
+                (&leaf.written, leaf.at),
+            ));
+        }
+        seen.insert(&leaf.key, leaf);
+    }
+    for leaf in &leaves {
+        let inside = format!("{}.", leaf.key);
+        if let Some((_, nested)) = seen.range(inside.as_str()..).next()
+            && nested.key.starts_with(&inside)
+        {
+            return Err(Error::value_and_keys_inside(
+                origin,
+                (&leaf.key, &leaf.written, leaf.at),
+                (&nested.key, &nested.written, nested.at),
+            ));
+        }
+    }
+    Ok(leaves
+        .into_iter()
+        .map(|leaf| {
+            let entry = Entry {
+                value: leaf.value,
+                origin: origin.clone(),
+            };
+            (leaf.key, entry)
+        })
+        .collect())
 }
 
 /// Reads and parses one file: `Ok(Err(warning))` when it cannot be read,
-/// `Err` when it is not valid YAML.
-pub(crate) fn read_file(
-    path: &Path,
-) -> Result<std::result::Result<BTreeMap<String, Value>, Warning>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(err) if err.kind() == IoKind::InvalidData => {
-            return Err(Error::syntax(path, None, "it is not UTF-8 text").with_source(err));
-        }
-        Err(err) => {
-            return Ok(Err(Warning::about_path(
-                WarningKind::UnreadableFile,
-                path,
-                format!(
-                    "cannot read the configuration file {}: {err}; it is ignored",
-                    path.display()
-                ),
-            )));
-        }
+/// `Err` when it is not valid YAML, too large, or not a mapping.
+pub(crate) fn read_file(path: &Path) -> Result<std::result::Result<Vec<Keyed>, Warning>> {
+    let unreadable = |err: std::io::Error| {
+        Warning::about_path(
+            WarningKind::UnreadableFile,
+            path,
+            format!(
+                "cannot read the configuration file {}: {err}; it is ignored",
+                path.display()
+            ),
+        )
     };
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(err) => return Ok(Err(unreadable(err))),
+    };
+    // Never more than the limit, whatever the file claims (`/dev/zero`).
+    let mut bytes = Vec::new();
+    if let Err(err) = file.take(MAX_BYTES as u64 + 1).read_to_end(&mut bytes) {
+        return Ok(Err(unreadable(err)));
+    }
+    if bytes.len() > MAX_BYTES {
+        return Err(Error::too_large_file(
+            path,
+            &yaml::too_large_text(bytes.len()),
+        ));
+    }
+    let text = String::from_utf8(bytes).map_err(|err| {
+        let err = std::io::Error::new(IoKind::InvalidData, err);
+        Error::syntax(path, None, "it is not UTF-8 text").with_source(err)
+    })?;
     parse_yaml(path, &text).map(Ok)
 }
 
-/// Parses a file's text with the `config` crate, turning its errors into
-/// ones that name the file and line.
-pub(crate) fn parse_yaml(path: &Path, text: &str) -> Result<BTreeMap<String, Value>> {
-    let parsed = config::Config::builder()
-        .add_source(config::File::from_str(text, FileFormat::Yaml))
-        .build()
-        .and_then(|c| config::Source::collect(&c));
-    match parsed {
-        Ok(table) => Ok(table
-            .into_iter()
-            .map(|(k, v)| (k, Value::from_config(v)))
-            .collect()),
-        Err(err) => {
-            let scan = match &err {
-                config::ConfigError::FileParse { cause, .. } => {
-                    cause.downcast_ref::<yaml_rust2::ScanError>()
-                }
-                _ => None,
-            };
-            let failure = match scan {
-                Some(scan) => Error::syntax(
-                    path,
-                    Some((scan.marker().line(), scan.marker().col() + 1)),
-                    scan.info(),
-                ),
-                None if err.to_string().contains("expected a map") => Error::syntax(
-                    path,
-                    None,
-                    &format!("the top level must be a mapping of keys to values ({err})"),
-                ),
-                None => Error::syntax(path, None, &err.to_string()),
-            };
-            Err(failure.with_source(err))
-        }
+/// Parses a file's text: its top-level mapping, or an error naming the
+/// file and line.
+pub(crate) fn parse_yaml(path: &Path, text: &str) -> Result<Vec<Keyed>> {
+    match yaml::parse(text) {
+        Ok(None | Some(Node::Value(Value::Null))) => Ok(Vec::new()),
+        Ok(Some(Node::Map(entries))) => Ok(entries),
+        Ok(Some(Node::Value(other))) => Err(Error::syntax(
+            path,
+            None,
+            &format!(
+                "the top level must be a mapping of keys to values, not {}",
+                describe(&other)
+            ),
+        )),
+        Err(Failure::Syntax { at, what }) => Err(Error::syntax(
+            path,
+            at.map(|at| (at.line, at.column)),
+            &what,
+        )),
+        Err(Failure::TooLarge { what }) => Err(Error::too_large_file(path, &what)),
+    }
+}
+
+fn describe(value: &Value) -> &'static str {
+    match value {
+        Value::List(_) => "a list",
+        Value::Map(_) => "a mapping",
+        _ => "a single value",
     }
 }

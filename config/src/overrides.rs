@@ -5,12 +5,17 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
+use crate::key::{canonical_key, is_well_formed};
+use crate::load::{Leaf, flatten};
 use crate::schema::Schema;
 use crate::value::{Entry, Origin, Value};
+use crate::yaml::{Node, Position};
 
-/// Checks `pairs` against `schema`: every key must be declared and every
-/// value must fit its type. Returns canonical keys with their entries.
+/// Checks `pairs` against `schema`, splitting mappings into their keys
+/// (`("array", {chunk-size: 2MiB})` is `array.chunk-size`): every value of a
+/// declared key must fit its type; keys nobody declared are kept as given.
+/// Returns canonical keys with their entries, in the order given.
 pub(crate) fn checked<I, K, V>(
     pairs: I,
     origin: &Origin,
@@ -21,21 +26,33 @@ where
     K: AsRef<str>,
     V: Into<Value>,
 {
-    pairs
-        .into_iter()
-        .map(|(key, value)| {
-            let declaration = schema.require(key.as_ref(), Some(origin))?;
-            let value = value.into();
-            declaration.check(&value, origin)?;
-            Ok((
-                declaration.key().to_owned(),
-                Entry {
-                    value,
-                    origin: origin.clone(),
-                },
-            ))
-        })
-        .collect()
+    let mut out = Vec::new();
+    for (key, value) in pairs {
+        let key = canonical_key(key.as_ref());
+        if !is_well_formed(&key) {
+            return Err(Error::new(
+                ErrorKind::UnknownKey,
+                format!(
+                    "{key:?} (from {origin}) is not a configuration key: keys are names \
+                     separated by dots, none of them empty"
+                ),
+            ));
+        }
+        let mut leaves = Vec::new();
+        let node = Node::from_value(value.into(), Position::NOWHERE);
+        flatten(key, String::new(), None, node, schema, &mut leaves);
+        for (key, value) in leaves.into_iter().map(Leaf::into_parts) {
+            if let Some(declaration) = schema.get(&key) {
+                declaration.check(&value, origin)?;
+            }
+            let entry = Entry {
+                value,
+                origin: origin.clone(),
+            };
+            out.push((key, entry));
+        }
+    }
+    Ok(out)
 }
 
 struct Frame {
@@ -98,8 +115,12 @@ impl Drop for ScopedGuard {
 /// Guards nest: an inner guard wins while it lives, and dropping it brings
 /// the outer values back. Other threads never see these overrides; a
 /// scheduler copies them to its workers through the snapshot it takes when a
-/// computation starts. Keys must be declared and values must fit their
-/// types, or nothing is overridden and an error says why.
+/// computation starts. A value may be a mapping (`("array",
+/// {"chunk-size": "2MiB"})`), at any depth: its keys merge into the tree as
+/// dotted keys do. Values of declared keys must fit their types, or nothing
+/// is overridden and an error says why; keys nobody declared are kept (code
+/// reads them with [`get_value`](crate::get_value) or a typed getter), with
+/// a warning when one looks like a typo of a declared key.
 ///
 /// ```
 /// use barrow_config::{Layer, Sandbox};

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::error::{Error, Result};
 use crate::instance::Config;
-use crate::load::Sources;
+use crate::sources::Sources;
 
 /// Temporary system, home and XDG directories plus an explicit environment
 /// map, for tests of this crate and of others (feature `testing`).

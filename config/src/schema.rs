@@ -5,10 +5,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
-use config::{FileFormat, ValueKind};
-
 use crate::error::{Error, ErrorKind, Result};
-use crate::key::{canonical_key, is_well_formed, suggest};
+use crate::key::{canonical_key, is_well_formed, likely_typo, suggest};
 use crate::setting::Setting;
 use crate::units::{ByteSize, Duration};
 use crate::value::{Origin, Value};
@@ -305,9 +303,26 @@ impl Schema {
         self.namespaces.keys().map(String::as_str)
     }
 
+    /// Whether `key` (canonical) holds declared keys: `array` holds
+    /// `array.chunk-size`.
+    pub fn is_namespace(&self, key: &str) -> bool {
+        let inside = format!("{}.", canonical_key(key));
+        self.keys
+            .range(inside.clone()..)
+            .next()
+            .is_some_and(|(declared, _)| declared.starts_with(&inside))
+    }
+
     /// The declared key closest to the unknown `key`, if any is close.
     pub fn suggest(&self, key: &str) -> Option<&str> {
         suggest(&canonical_key(key), self.keys.keys().map(String::as_str))
+    }
+
+    /// The declared key that `key` (undeclared) is most likely a typo of:
+    /// stricter than [`suggest`](Self::suggest), for code that asks for a
+    /// key nobody sets.
+    pub fn likely_typo(&self, key: &str) -> Option<&str> {
+        likely_typo(&canonical_key(key), self.keys.keys().map(String::as_str))
     }
 
     /// The declaration of `key`, or an unknown-key error with a suggestion.
@@ -399,30 +414,33 @@ fn parse_declarations(yaml: &str, namespace: Option<&str>) -> Result<Vec<Declara
         Some(ns) => format!("the declarations of namespace \"{ns}\""),
         None => "the built-in declarations".to_owned(),
     };
-    let table = config::Config::builder()
-        .add_source(config::File::from_str(yaml, FileFormat::Yaml))
-        .build()
-        .and_then(|c| config::Source::collect(&c))
-        .map_err(|e| {
-            Error::new(
-                ErrorKind::Declaration,
-                format!("{context} are not valid: {e}"),
-            )
-            .with_source(e)
-        })?;
-    let mut out = Vec::new();
-    walk(namespace.unwrap_or(""), table, namespace, &mut out).map_err(|why| {
+    let invalid = |why: String| {
         Error::new(
             ErrorKind::Declaration,
             format!("{context} are not valid: {why}"),
         )
-    })?;
+    };
+    let table = match crate::yaml::parse(yaml) {
+        Ok(None) => BTreeMap::new(),
+        Ok(Some(node)) => match node.into_value() {
+            Value::Map(table) => table,
+            Value::Null => BTreeMap::new(),
+            other => return Err(invalid(format!("expected a mapping of keys, not {other}"))),
+        },
+        Err(crate::yaml::Failure::Syntax { at, what }) => {
+            let at = at.map(|at| format!(" at {at}")).unwrap_or_default();
+            return Err(invalid(format!("{what}{at}")));
+        }
+        Err(crate::yaml::Failure::TooLarge { what }) => return Err(invalid(what)),
+    };
+    let mut out = Vec::new();
+    walk(namespace.unwrap_or(""), table, namespace, &mut out).map_err(invalid)?;
     Ok(out)
 }
 
 fn walk(
     prefix: &str,
-    table: config::Map<String, config::Value>,
+    table: BTreeMap<String, Value>,
     namespace: Option<&str>,
     out: &mut Vec<Declaration>,
 ) -> std::result::Result<(), String> {
@@ -433,16 +451,11 @@ fn walk(
         } else {
             format!("{prefix}.{name}")
         };
-        match value.kind {
-            ValueKind::Table(fields)
-                if matches!(
-                    fields.get("type").map(|v| &v.kind),
-                    Some(ValueKind::String(_))
-                ) =>
-            {
+        match value {
+            Value::Map(fields) if matches!(fields.get("type"), Some(Value::String(_))) => {
                 out.push(declaration(key, fields, namespace)?);
             }
-            ValueKind::Table(children) => walk(&key, children, namespace, out)?,
+            Value::Map(children) => walk(&key, children, namespace, out)?,
             _ => {
                 return Err(format!(
                     "\"{key}\" is neither a declaration (a mapping with doc, type and \
@@ -456,10 +469,10 @@ fn walk(
 
 fn declaration(
     key: String,
-    mut fields: config::Map<String, config::Value>,
+    mut fields: BTreeMap<String, Value>,
     namespace: Option<&str>,
 ) -> std::result::Result<Declaration, String> {
-    let mut take = |field: &str| fields.remove(field).map(Value::from_config);
+    let mut take = |field: &str| fields.remove(field);
     let doc = match take("doc") {
         Some(Value::String(doc)) if !doc.trim().is_empty() => doc.trim().to_owned(),
         _ => return Err(format!("\"{key}\" needs a `doc:` text saying what it does")),

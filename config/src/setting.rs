@@ -4,6 +4,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::schema::KeyType;
 use crate::units::{ByteSize, Duration};
 
 /// A value checked against its key's declared type: the form typed getters
@@ -83,10 +84,22 @@ impl fmt::Display for Setting {
 /// | `byte-size` | [`ByteSize`] |
 /// | `duration` | [`Duration`], `std::time::Duration` |
 /// | any | [`Setting`] |
+///
+/// A key nobody declared is read as if it were declared with the type of
+/// [`undeclared_type`](FromSetting::undeclared_type): `get::<ByteSize>`
+/// parses `"64MiB"`, `get::<u64>` takes `4` or `"4"`, `get::<String>`
+/// takes any single value as text. [`Setting`] itself takes the value as
+/// it is (a number, a boolean, text or a list).
 pub trait FromSetting: Sized {
     /// The value of `setting`, or `None` if this type cannot hold it. Never
     /// called for an unset key.
     fn from_setting(setting: &Setting) -> Option<Self>;
+
+    /// The declared type a key nobody declared is read as, when read as
+    /// this type; `None` takes the value as its layer gave it.
+    fn undeclared_type() -> Option<KeyType> {
+        None
+    }
 }
 
 impl FromSetting for Setting {
@@ -102,6 +115,10 @@ impl FromSetting for String {
             _ => None,
         }
     }
+
+    fn undeclared_type() -> Option<KeyType> {
+        Some(KeyType::String)
+    }
 }
 
 macro_rules! integer_from_setting {
@@ -112,6 +129,10 @@ macro_rules! integer_from_setting {
                     Setting::Integer(i) => <$t>::try_from(*i).ok(),
                     _ => None,
                 }
+            }
+
+            fn undeclared_type() -> Option<KeyType> {
+                Some(KeyType::Integer { min: None, max: None })
             }
         }
     )*};
@@ -126,6 +147,13 @@ impl FromSetting for f64 {
             _ => None,
         }
     }
+
+    fn undeclared_type() -> Option<KeyType> {
+        Some(KeyType::Float {
+            min: None,
+            max: None,
+        })
+    }
 }
 
 impl FromSetting for bool {
@@ -134,6 +162,10 @@ impl FromSetting for bool {
             Setting::Bool(b) => Some(*b),
             _ => None,
         }
+    }
+
+    fn undeclared_type() -> Option<KeyType> {
+        Some(KeyType::Bool)
     }
 }
 
@@ -144,6 +176,10 @@ impl FromSetting for Vec<String> {
             _ => None,
         }
     }
+
+    fn undeclared_type() -> Option<KeyType> {
+        Some(KeyType::List)
+    }
 }
 
 impl FromSetting for PathBuf {
@@ -152,6 +188,10 @@ impl FromSetting for PathBuf {
             Setting::Path(path) => Some(path.clone()),
             _ => None,
         }
+    }
+
+    fn undeclared_type() -> Option<KeyType> {
+        Some(KeyType::Path)
     }
 }
 
@@ -163,6 +203,10 @@ impl FromSetting for Vec<PathBuf> {
             _ => None,
         }
     }
+
+    fn undeclared_type() -> Option<KeyType> {
+        Some(KeyType::PathList)
+    }
 }
 
 impl FromSetting for ByteSize {
@@ -171,6 +215,10 @@ impl FromSetting for ByteSize {
             Setting::ByteSize(size) => Some(*size),
             _ => None,
         }
+    }
+
+    fn undeclared_type() -> Option<KeyType> {
+        Some(KeyType::ByteSize)
     }
 }
 
@@ -181,10 +229,18 @@ impl FromSetting for Duration {
             _ => None,
         }
     }
+
+    fn undeclared_type() -> Option<KeyType> {
+        Some(KeyType::Duration)
+    }
 }
 
 impl FromSetting for std::time::Duration {
     fn from_setting(setting: &Setting) -> Option<Self> {
         Duration::from_setting(setting).map(Duration::as_std)
+    }
+
+    fn undeclared_type() -> Option<KeyType> {
+        Some(KeyType::Duration)
     }
 }

@@ -5,15 +5,16 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
+use crate::key::{canonical_key, is_well_formed};
 use crate::load::Base;
 use crate::overrides::checked;
-use crate::schema::{Declaration, Schema};
+use crate::schema::{Declaration, KeyType, Schema};
 use crate::setting::{FromSetting, Setting};
+use crate::tree::{Tree, protected};
 use crate::value::{Entry, Origin, Value};
-use crate::warning::{Warning, WarningKind};
+use crate::warning::{Warning, WarningOutput};
 
 /// An immutable view of the whole configuration at one moment: every
 /// layer merged, each value with its origin. Cheap to clone and to send to
@@ -48,6 +49,8 @@ struct Inner {
     schema: Arc<Schema>,
     /// Every key set by some layer, declared or not; entries lowest first.
     entries: BTreeMap<String, Vec<Entry>>,
+    /// The keys that hold a value once every layer is merged.
+    tree: Tree,
     warnings: Vec<Warning>,
     temp_dir: PathBuf,
 }
@@ -72,51 +75,57 @@ impl fmt::Debug for Snapshot {
 
 impl Snapshot {
     /// Merges the defaults of `schema`, the loaded layers and `overrides`
-    /// (in precedence order), and notes unknown keys.
+    /// (in precedence order), and notes keys nobody declared.
     pub(crate) fn build(
         schema: Arc<Schema>,
         base: &Base,
         overrides: impl IntoIterator<Item = (String, Entry)>,
     ) -> Snapshot {
-        let mut entries: BTreeMap<String, Vec<Entry>> = schema
-            .iter()
-            .map(|declaration| {
-                let default = Entry {
-                    value: declaration.default_value().clone(),
-                    origin: Origin::Defaults,
-                };
-                (declaration.key().to_owned(), vec![default])
-            })
-            .collect();
-        for (key, entry) in base.entries.iter().cloned().chain(overrides) {
+        let mut entries: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
+        let mut tree = Tree::default();
+        let defaults = schema.iter().map(|declaration| {
+            let default = Entry {
+                value: declaration.default_value().clone(),
+                origin: Origin::Defaults,
+            };
+            (declaration.key().to_owned(), default)
+        });
+        let layers: Vec<(String, Entry)> = base.entries.iter().cloned().chain(overrides).collect();
+        for (key, entry) in defaults.chain(layers) {
+            tree.apply(&schema, &key, &entry);
             entries.entry(key).or_default().push(entry);
         }
         let mut warnings = base.warnings.clone();
-        for (key, key_entries) in &entries {
-            if schema.get(key).is_some() {
-                continue;
-            }
-            for entry in key_entries {
-                let warning = Warning::unknown_key(key, &entry.origin, schema.suggest(key));
-                warning.log_once();
-                warnings.push(warning);
-            }
-        }
-        Snapshot(Arc::new(Inner {
+        warnings.extend(undeclared_warnings(&schema, &entries, |_| true));
+        let snapshot = Snapshot(Arc::new(Inner {
             schema,
             entries,
+            tree,
             warnings,
             temp_dir: base.temp_dir.clone(),
-        }))
+        }));
+        if !base.in_worker {
+            for warning in snapshot.warnings() {
+                snapshot.report(warning);
+            }
+        }
+        snapshot
     }
 
     /// The value of `key` as `T`, or `None` if the key is unset.
     ///
-    /// Fails if the key is not declared ([`ErrorKind::UnknownKey`], with a
-    /// suggestion), if the winning value does not fit the declared type
+    /// A declared key is checked against its declaration: fails if the
+    /// winning value does not fit the declared type
     /// ([`ErrorKind::BadValue`], naming the value and its layer), or if `T`
     /// does not suit the declared type ([`ErrorKind::WrongType`]; see
     /// [`FromSetting`] for which types suit which).
+    ///
+    /// A key nobody declared is read as `T` reads it
+    /// ([`FromSetting::undeclared_type`]): `None` when no layer sets it, a
+    /// [`ErrorKind::BadValue`] when its value does not read as `T`. Asking
+    /// for a key nobody sets that looks like a typo of a declared one
+    /// (`num-worker`) fails with [`ErrorKind::UnknownKey`] and the
+    /// suggestion, rather than reading nothing forever.
     ///
     /// [`ErrorKind::UnknownKey`]: crate::ErrorKind::UnknownKey
     /// [`ErrorKind::BadValue`]: crate::ErrorKind::BadValue
@@ -126,27 +135,122 @@ impl Snapshot {
     }
 
     /// Like [`get`](Self::get), with the origin of the winning value (also
-    /// when that value is an unset default).
+    /// when that value is an unset default; [`Origin::Defaults`] for a key
+    /// nobody declared or set).
     pub fn get_with_origin<T: FromSetting>(&self, key: &str) -> Result<(Option<T>, Origin)> {
-        let lookup = self.lookup(key)?;
-        let setting = lookup.setting()?;
-        let origin = lookup.origin().clone();
+        let (setting, origin, declared) = match self.0.schema.get(key) {
+            Some(declaration) => {
+                let lookup = self.lookup(declaration.key())?;
+                (
+                    lookup.setting()?,
+                    lookup.origin().clone(),
+                    Some(declaration),
+                )
+            }
+            None => {
+                let (setting, origin) = self.undeclared(key, T::undeclared_type().as_ref())?;
+                (setting, origin, None)
+            }
+        };
         if setting.is_unset() {
             return Ok((None, origin));
         }
-        match T::from_setting(&setting) {
-            Some(value) => Ok((Some(value), origin)),
-            None => Err(Error::wrong_type(
-                lookup.key(),
-                &format!("{} ({})", lookup.declaration().key_type().name(), setting),
-                std::any::type_name::<T>(),
-            )),
+        if let Some(value) = T::from_setting(&setting) {
+            return Ok((Some(value), origin));
+        }
+        let asked = std::any::type_name::<T>();
+        Err(match declared {
+            Some(declaration) => Error::wrong_type(
+                declaration.key(),
+                &format!("{} ({setting})", declaration.key_type().name()),
+                asked,
+            ),
+            None => Error::new(
+                ErrorKind::WrongType,
+                format!(
+                    "configuration key \"{}\" is not declared, and its value {setting} (from \
+                     {origin}) cannot be read as `{asked}`",
+                    canonical_key(key)
+                ),
+            ),
+        })
+    }
+
+    /// A key nobody declared, read as `key_type` (as given when `None`).
+    fn undeclared(&self, key: &str, key_type: Option<&KeyType>) -> Result<(Setting, Origin)> {
+        let key = canonical_key(key);
+        if !is_well_formed(&key) {
+            return Err(Error::unknown_key(&key, None, None));
+        }
+        let Some(entry) = self.0.tree.leaf(&key) else {
+            if self.0.tree.inside(&key).next().is_some() {
+                return Err(Error::new(
+                    ErrorKind::WrongType,
+                    format!(
+                        "configuration key \"{key}\" holds keys, not a value; read the keys \
+                         inside it, or all of it with `get_value`"
+                    ),
+                ));
+            }
+            if let Some(typo) = self.0.schema.likely_typo(&key) {
+                return Err(Error::unknown_key(&key, None, Some(typo)));
+            }
+            return Ok((Setting::Unset, Origin::Defaults));
+        };
+        let (value, origin) = (&entry.value, &entry.origin);
+        if *value == Value::Null {
+            return Ok((Setting::Unset, origin.clone()));
+        }
+        let setting = match key_type {
+            Some(key_type) => key_type
+                .check(value)
+                .ok_or_else(|| Error::bad_value(&key, value, origin, &key_type.expected()))?,
+            None => as_given(value).ok_or_else(|| {
+                Error::bad_value(&key, value, origin, "a single value or a list of values")
+            })?,
+        };
+        Ok((setting, origin.clone()))
+    }
+
+    /// The checked value of `key`: in its declared type, or as its layer
+    /// gave it for a key nobody declared ([`Setting::Unset`] if unset).
+    pub fn setting(&self, key: &str) -> Result<Setting> {
+        match self.0.schema.get(key) {
+            Some(declaration) => self.lookup(declaration.key())?.setting(),
+            None => Ok(self.undeclared(key, None)?.0),
         }
     }
 
-    /// The checked value of `key` in its declared type.
-    pub fn setting(&self, key: &str) -> Result<Setting> {
-        self.lookup(key)?.setting()
+    /// The value at `key` as the layers gave it, declared or not (Dask's
+    /// `dask.config.get`): a key's value, or the mapping of the keys inside
+    /// it (`get_value("array")` holds `chunk-size` and the rest), merged
+    /// across layers; `None` if nothing is there. `""` is the whole tree.
+    /// Nothing is checked: typed getters do that.
+    ///
+    /// ```
+    /// use barrow_config::{Sandbox, Value};
+    ///
+    /// let mut sandbox = Sandbox::new()?;
+    /// sandbox.user_file("app.yaml", "myapp:\n  retries: 3\n")?;
+    /// sandbox.set_env("BARROW_MYAPP__URL", "https://example.org");
+    /// let snapshot = sandbox.config().snapshot()?;
+    /// assert_eq!(snapshot.get_value("myapp.retries"), Some(Value::Integer(3)));
+    /// assert_eq!(
+    ///     snapshot.get_value("myapp").unwrap().to_string(),
+    ///     r#"{retries: 3, url: "https://example.org"}"#
+    /// );
+    /// assert_eq!(snapshot.get::<u32>("myapp.retries")?, Some(3));
+    /// assert_eq!(snapshot.get_value("myapp.timeout"), None);
+    /// # Ok::<(), barrow_config::Error>(())
+    /// ```
+    pub fn get_value(&self, key: &str) -> Option<Value> {
+        self.0.tree.value(&canonical_key(key))
+    }
+
+    /// Every key that holds a value once the layers are merged, declared or
+    /// not, with its winning entry, sorted by key.
+    pub fn leaves(&self) -> impl Iterator<Item = (&str, &Entry)> {
+        self.0.tree.leaves()
     }
 
     /// Everything known about a declared `key`: its declaration, its value
@@ -168,8 +272,10 @@ impl Snapshot {
         })
     }
 
-    /// Keys that some file or variable sets but no declaration names, with
-    /// their entries (lowest layer first).
+    /// Keys that some layer sets but no declaration names, with their
+    /// entries (lowest layer first); those that would replace declared keys
+    /// (see [`WarningKind::IgnoredKey`](crate::WarningKind::IgnoredKey))
+    /// included.
     pub fn unknown_keys(&self) -> impl Iterator<Item = (&str, &[Entry])> {
         self.0
             .entries
@@ -178,7 +284,8 @@ impl Snapshot {
             .map(|(key, entries)| (key.as_str(), entries.as_slice()))
     }
 
-    /// The warnings of this configuration: unknown keys (with suggestions),
+    /// The warnings of this configuration: keys nobody declared (one per
+    /// key, with a suggestion when one looks like a typo), ignored keys,
     /// unreadable directories and files, a missing home directory.
     pub fn warnings(&self) -> &[Warning] {
         &self.0.warnings
@@ -197,13 +304,34 @@ impl Snapshot {
             .collect()
     }
 
+    /// Reports `warning` the way this snapshot's `logging.warnings` says,
+    /// once per process.
+    pub(crate) fn report(&self, warning: &Warning) {
+        warning.report(self.warning_output());
+    }
+
+    /// The system's temporary directory, as this snapshot's sources say
+    /// (`TMPDIR`, else `/tmp`).
+    pub(crate) fn system_temp_dir(&self) -> &std::path::Path {
+        &self.0.temp_dir
+    }
+
+    /// Where this snapshot's warnings go (`logging.warnings`).
+    pub(crate) fn warning_output(&self) -> WarningOutput {
+        let setting = self
+            .lookup("logging.warnings")
+            .and_then(|lookup| lookup.setting())
+            .ok();
+        WarningOutput::from_setting(setting.as_ref())
+    }
+
     /// The declarations this snapshot checks against.
     pub fn schema(&self) -> &Schema {
         &self.0.schema
     }
 
     /// This snapshot with `options` on top of every layer (layer 8: options
-    /// passed to one call). Keys must be declared and values must fit.
+    /// passed to one call), checked as [`scoped`](crate::scoped) checks.
     pub fn with_options<I, K, V>(&self, options: I) -> Result<Snapshot>
     where
         I: IntoIterator<Item = (K, V)>,
@@ -215,15 +343,29 @@ impl Snapshot {
             return Ok(self.clone());
         }
         let mut entries = self.0.entries.clone();
+        let mut tree = self.0.tree.clone();
+        let mut added = std::collections::BTreeSet::new();
         for (key, entry) in options {
+            tree.apply(&self.0.schema, &key, &entry);
+            if !entries.contains_key(&key) {
+                added.insert(key.clone());
+            }
             entries.entry(key).or_default().push(entry);
         }
-        Ok(Snapshot(Arc::new(Inner {
+        let mut warnings = self.0.warnings.clone();
+        let new = undeclared_warnings(&self.0.schema, &entries, |key| added.contains(key));
+        warnings.extend(new.iter().cloned());
+        let snapshot = Snapshot(Arc::new(Inner {
             schema: self.0.schema.clone(),
             entries,
-            warnings: self.0.warnings.clone(),
+            tree,
+            warnings,
             temp_dir: self.0.temp_dir.clone(),
-        })))
+        }));
+        for warning in &new {
+            snapshot.report(warning);
+        }
+        Ok(snapshot)
     }
 
     /// `num-workers`, or the number of cores when it is unset.
@@ -232,54 +374,40 @@ impl Snapshot {
             std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
         }))
     }
-
-    /// `temporary-directory` if it is set and can be written (it is created
-    /// if missing), else the system's temporary directory.
-    ///
-    /// Fails if the configured directory cannot be created or written, or if
-    /// its value is bad; [`temporary_directory`](Self::temporary_directory)
-    /// falls back instead.
-    pub fn try_temporary_directory(&self) -> Result<PathBuf> {
-        match self.get::<PathBuf>("temporary-directory")? {
-            Some(dir) => {
-                check_writable(&dir)?;
-                Ok(dir)
-            }
-            None => Ok(self.0.temp_dir.clone()),
-        }
-    }
-
-    /// The directory for temporary files: `temporary-directory` if it can be
-    /// written, else the system's temporary directory, with a warning
-    /// (logged once) naming the directory that could not be used.
-    pub fn temporary_directory(&self) -> PathBuf {
-        match self.try_temporary_directory() {
-            Ok(dir) => dir,
-            Err(err) => {
-                let fallback = self.0.temp_dir.clone();
-                let message = format!("{err}; using {} instead", fallback.display());
-                let path = err.path().map(PathBuf::from).unwrap_or_default();
-                Warning::about_path(WarningKind::TemporaryDirectory, &path, message).log_once();
-                fallback
-            }
-        }
-    }
 }
 
-/// Creates `dir` if needed and writes (then removes) a probe file in it.
-fn check_writable(dir: &std::path::Path) -> Result<()> {
-    static PROBE: AtomicU64 = AtomicU64::new(0);
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::io(dir, "create the temporary directory", e))?;
-    let probe = dir.join(format!(
-        ".barrow-probe-{}-{}",
-        std::process::id(),
-        PROBE.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::write(&probe, b"")
-        .map_err(|e| Error::io(dir, "write in the temporary directory", e))?;
-    let _ = std::fs::remove_file(&probe);
-    Ok(())
+/// One warning per key nobody declared among `entries` that `wanted`
+/// picks, naming its winning origin.
+fn undeclared_warnings(
+    schema: &Schema,
+    entries: &BTreeMap<String, Vec<Entry>>,
+    wanted: impl Fn(&str) -> bool,
+) -> Vec<Warning> {
+    entries
+        .iter()
+        .filter(|(key, _)| schema.get(key).is_none() && wanted(key))
+        .filter_map(|(key, key_entries)| {
+            let origin = &key_entries.last()?.origin;
+            Some(match protected(schema, key) {
+                Some(why) => Warning::ignored_key(key, origin, &why),
+                None => Warning::unknown_key(key, origin, schema.suggest(key)),
+            })
+        })
+        .collect()
+}
+
+/// A value nobody declared, as its layer gave it: a scalar, or a list of
+/// scalars (as texts); `None` for a mapping or a list holding one.
+fn as_given(value: &Value) -> Option<Setting> {
+    Some(match value {
+        Value::Null => Setting::Unset,
+        Value::Bool(b) => Setting::Bool(*b),
+        Value::Integer(i) => Setting::Integer(*i),
+        Value::Float(x) => Setting::Float(*x),
+        Value::String(s) => Setting::String(s.clone()),
+        Value::List(_) => KeyType::List.check(value)?,
+        Value::Map(_) => return None,
+    })
 }
 
 /// One declared key in a [`Snapshot`]: its declaration, its winning value

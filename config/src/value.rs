@@ -48,62 +48,6 @@ impl Value {
             other => other.to_string(),
         }
     }
-
-    /// Converts a YAML node (an environment variable's parsed value).
-    pub(crate) fn from_yaml(yaml: &yaml_rust2::Yaml, raw: &str) -> Value {
-        use yaml_rust2::Yaml;
-        match yaml {
-            Yaml::Null => Value::Null,
-            Yaml::Boolean(b) => Value::Bool(*b),
-            Yaml::Integer(i) => Value::Integer(*i),
-            Yaml::Real(text) => text
-                .parse::<f64>()
-                .map_or_else(|_| Value::String(raw.to_owned()), Value::Float),
-            Yaml::String(s) => Value::String(s.clone()),
-            Yaml::Array(items) => {
-                Value::List(items.iter().map(|i| Value::from_yaml(i, raw)).collect())
-            }
-            Yaml::Hash(map) => Value::Map(
-                map.iter()
-                    .map(|(k, v)| (yaml_key(k), Value::from_yaml(v, raw)))
-                    .collect(),
-            ),
-            Yaml::Alias(_) | Yaml::BadValue => Value::String(raw.to_owned()),
-        }
-    }
-
-    /// Converts a value parsed by the `config` crate (a file's value).
-    pub(crate) fn from_config(value: config::Value) -> Value {
-        use config::ValueKind;
-        match value.kind {
-            ValueKind::Nil => Value::Null,
-            ValueKind::Boolean(b) => Value::Bool(b),
-            ValueKind::I64(i) => Value::Integer(i),
-            ValueKind::I128(i) => i64::try_from(i).map_or(Value::Float(i as f64), Value::Integer),
-            ValueKind::U64(u) => i64::try_from(u).map_or(Value::Float(u as f64), Value::Integer),
-            ValueKind::U128(u) => i64::try_from(u).map_or(Value::Float(u as f64), Value::Integer),
-            ValueKind::Float(f) => Value::Float(f),
-            ValueKind::String(s) => Value::String(s),
-            ValueKind::Table(map) => Value::Map(
-                map.into_iter()
-                    .map(|(k, v)| (k, Value::from_config(v)))
-                    .collect(),
-            ),
-            ValueKind::Array(items) => {
-                Value::List(items.into_iter().map(Value::from_config).collect())
-            }
-        }
-    }
-}
-
-fn yaml_key(key: &yaml_rust2::Yaml) -> String {
-    use yaml_rust2::Yaml;
-    match key {
-        Yaml::String(s) | Yaml::Real(s) => s.clone(),
-        Yaml::Integer(i) => i.to_string(),
-        Yaml::Boolean(b) => b.to_string(),
-        _ => String::from("~"),
-    }
 }
 
 /// YAML flow style; strings always in double quotes, so that error messages

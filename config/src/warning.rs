@@ -1,18 +1,22 @@
 //! Warnings: problems that do not stop Barrow (an unknown key, a directory
 //! that cannot be read), each logged once.
 
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
+use crate::setting::Setting;
+use crate::tree::Protected;
 use crate::value::Origin;
 
 /// What a [`Warning`] is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum WarningKind {
-    /// A file or variable sets a key that no declaration names.
+    /// A file, variable or override sets a key that no declaration names
+    /// (it is kept: code may read it).
     UnknownKey,
     /// No home directory is known, so no user files are read.
     NoHomeDirectory,
@@ -26,11 +30,18 @@ pub enum WarningKind {
     IgnoredVariable,
     /// The configured temporary directory cannot be written.
     TemporaryDirectory,
+    /// A key that would replace declared keys is ignored: a value given to
+    /// a key that holds declared keys (`array: 5`), or a key inside a
+    /// declared key (`num-workers.threads`).
+    IgnoredKey,
 }
 
-/// A problem that Barrow works around, saying what and where. Each is
-/// logged once per process through `tracing::warn!`, and
-/// [`Snapshot::warnings`](crate::Snapshot::warnings) lists them.
+/// A problem that Barrow works around, saying what and where.
+/// [`Snapshot::warnings`](crate::Snapshot::warnings) lists them, and each
+/// reaches the user once per process as `logging.warnings` says: unset,
+/// through `tracing::warn!` (target `barrow_config`) when a subscriber is
+/// installed, else printed to standard error as `barrow: warning: ...`;
+/// `stderr`, `tracing` or `off` choose one way.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Warning {
     kind: WarningKind,
@@ -60,10 +71,14 @@ impl Warning {
         }
     }
 
+    /// A key nobody declared: it is kept, and read by code that asks for
+    /// it; the warning catches typos of declared keys.
     pub(crate) fn unknown_key(key: &str, origin: &Origin, suggestion: Option<&str>) -> Warning {
         let mut message = format!("unknown configuration key \"{key}\" (from {origin})");
-        if let Some(s) = suggestion {
-            message.push_str(&format!("; did you mean \"{s}\"?"));
+        match suggestion {
+            Some(s) => message.push_str(&format!("; did you mean \"{s}\"?")),
+            None => message
+                .push_str(": nothing declares it, so only code that asks for it by name reads it"),
         }
         Warning {
             key: Some(key.to_owned()),
@@ -71,6 +86,27 @@ impl Warning {
             path: origin.path().map(Path::to_owned),
             suggestion: suggestion.map(str::to_owned),
             ..Warning::new(WarningKind::UnknownKey, message)
+        }
+    }
+
+    /// A key left out because it would replace declared keys.
+    pub(crate) fn ignored_key(key: &str, origin: &Origin, why: &Protected) -> Warning {
+        let message = match why {
+            Protected::Namespace => format!(
+                "configuration key \"{key}\" (from {origin}) holds declared keys, so it cannot \
+                 be given a value and is ignored; set the keys inside it (`barrow config list` \
+                 shows them)"
+            ),
+            Protected::InsideDeclared(declared) => format!(
+                "configuration key \"{key}\" (from {origin}) is ignored: \"{declared}\" is a \
+                 declared key, which takes a value, not keys inside it"
+            ),
+        };
+        Warning {
+            key: Some(key.to_owned()),
+            origin: Some(origin.clone()),
+            path: origin.path().map(Path::to_owned),
+            ..Warning::new(WarningKind::IgnoredKey, message)
         }
     }
 
@@ -104,18 +140,98 @@ impl Warning {
         self.suggestion.as_deref()
     }
 
-    /// Logs the warning through `tracing`, unless the same message was
-    /// logged before in this process.
-    pub(crate) fn log_once(&self) {
-        static LOGGED: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
-        let logged = LOGGED.get_or_init(Default::default);
-        let first = logged
+    /// Reports the warning as `output` says, unless the same message was
+    /// reported before in this process, or the caller on this thread
+    /// reports warnings itself ([`CallerReports`]).
+    pub(crate) fn report(&self, output: WarningOutput) {
+        static REPORTED: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+        if output == WarningOutput::Off || CALLER_REPORTS.with(Cell::get) {
+            return;
+        }
+        let reported = REPORTED.get_or_init(Default::default);
+        let first = reported
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(self.message.clone());
-        if first {
-            tracing::warn!(target: "barrow_config", "{}", self.message);
+        if !first {
+            return;
         }
+        let to_tracing = match output {
+            WarningOutput::Tracing => true,
+            WarningOutput::Stderr => false,
+            WarningOutput::Auto => has_subscriber(),
+            WarningOutput::Off => return,
+        };
+        if to_tracing {
+            tracing::warn!(target: "barrow_config", "{}", self.message);
+        } else {
+            eprintln!("barrow: warning: {}", self.message);
+        }
+    }
+}
+
+/// Whether a `tracing` subscriber is installed for this thread (its own
+/// default, else the global one).
+fn has_subscriber() -> bool {
+    !tracing::dispatcher::get_default(|dispatch| dispatch.is::<tracing::subscriber::NoSubscriber>())
+}
+
+/// Where warnings go: the declared key `logging.warnings`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WarningOutput {
+    /// Unset: through `tracing` when a subscriber is installed, else to
+    /// standard error, so that a program without one still tells its user.
+    Auto,
+    /// `stderr`: printed to standard error.
+    Stderr,
+    /// `tracing`: `tracing::warn!` with target `barrow_config`.
+    Tracing,
+    /// `off`: dropped.
+    Off,
+}
+
+impl WarningOutput {
+    /// The output a `logging.warnings` setting names; [`Auto`] for unset
+    /// or anything else (a bad value is reported where values are checked).
+    ///
+    /// [`Auto`]: WarningOutput::Auto
+    pub(crate) fn from_setting(setting: Option<&Setting>) -> WarningOutput {
+        match setting {
+            Some(Setting::Enum(name)) => match name.as_str() {
+                "stderr" => WarningOutput::Stderr,
+                "tracing" => WarningOutput::Tracing,
+                "off" => WarningOutput::Off,
+                _ => WarningOutput::Auto,
+            },
+            _ => WarningOutput::Auto,
+        }
+    }
+}
+
+thread_local! {
+    static CALLER_REPORTS: Cell<bool> = const { Cell::new(false) };
+}
+
+/// While alive, warnings made on this thread are left to the caller, which
+/// shows them itself (the `barrow config` command prints them with its
+/// output), so they are not printed twice.
+#[derive(Debug)]
+pub(crate) struct CallerReports {
+    before: bool,
+}
+
+impl CallerReports {
+    pub(crate) fn new() -> CallerReports {
+        CallerReports {
+            before: CALLER_REPORTS.with(|c| c.replace(true)),
+        }
+    }
+}
+
+impl Drop for CallerReports {
+    fn drop(&mut self) {
+        let before = self.before;
+        let _ = CALLER_REPORTS.try_with(|c| c.set(before));
     }
 }
 
@@ -155,19 +271,40 @@ mod tests {
     }
 
     #[test]
-    fn a_warning_is_logged_once_per_process() {
+    fn a_warning_is_reported_once_per_process_to_the_subscriber() {
         let count = Arc::new(AtomicUsize::new(0));
         let first = Warning::new(
             WarningKind::IgnoredVariable,
-            "test warning, logged once".into(),
+            "test warning, reported once".into(),
         );
         let second = Warning::new(WarningKind::IgnoredVariable, "another test warning".into());
+        let dropped = Warning::new(WarningKind::IgnoredVariable, "a dropped warning".into());
+        let left = Warning::new(WarningKind::IgnoredVariable, "a caller's warning".into());
         tracing::subscriber::with_default(Counter(count.clone()), || {
-            first.log_once();
-            first.log_once();
-            first.clone().log_once();
-            second.log_once();
+            assert!(has_subscriber());
+            first.report(WarningOutput::Auto);
+            first.report(WarningOutput::Tracing);
+            first.clone().report(WarningOutput::Auto);
+            second.report(WarningOutput::Tracing);
+            dropped.report(WarningOutput::Off);
+            let caller = CallerReports::new();
+            left.report(WarningOutput::Tracing);
+            drop(caller);
         });
         assert_eq!(count.load(Ordering::Relaxed), 2);
+        assert!(!has_subscriber(), "none outside with_default");
+    }
+
+    #[test]
+    fn logging_warnings_names_the_output() {
+        let named = |name: &str| WarningOutput::from_setting(Some(&Setting::Enum(name.into())));
+        assert_eq!(named("stderr"), WarningOutput::Stderr);
+        assert_eq!(named("tracing"), WarningOutput::Tracing);
+        assert_eq!(named("off"), WarningOutput::Off);
+        assert_eq!(WarningOutput::from_setting(None), WarningOutput::Auto);
+        assert_eq!(
+            WarningOutput::from_setting(Some(&Setting::Unset)),
+            WarningOutput::Auto
+        );
     }
 }

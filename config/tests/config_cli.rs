@@ -13,19 +13,25 @@ fn get_prints_the_canonical_value_alone() {
     sandbox.set_env("BARROW_ARRAY__CHUNK_SIZE", "67108864");
     sandbox.set_env("BARROW_PLUGINS__LOAD", "[a, b]");
     let config = sandbox.config();
-    let out = cli::get(&config, "scheduler");
+    let out = cli::get(&config, "scheduler", false);
     assert_eq!(
         (out.stdout(), out.stderr(), out.code()),
         ("processes\n", "", 0)
     );
-    assert_eq!(cli::get(&config, "array.chunk_size").stdout(), "64MiB\n");
-    assert_eq!(cli::get(&config, "plugins.load").stdout(), "[a, b]\n");
     assert_eq!(
-        cli::get(&config, "array.chunk-size-tolerance").stdout(),
+        cli::get(&config, "array.chunk_size", false).stdout(),
+        "64MiB\n"
+    );
+    assert_eq!(
+        cli::get(&config, "plugins.load", false).stdout(),
+        "[a, b]\n"
+    );
+    assert_eq!(
+        cli::get(&config, "array.chunk-size-tolerance", false).stdout(),
         "1.25\n"
     );
     // Unset: nothing at all.
-    let out = cli::get(&config, "num-workers");
+    let out = cli::get(&config, "num-workers", false);
     assert_eq!((out.stdout(), out.code()), ("", 0));
 }
 
@@ -34,14 +40,14 @@ fn get_fails_for_unknown_keys_and_bad_values() {
     let mut sandbox = Sandbox::new().unwrap();
     sandbox.set_env("BARROW_NUM_WORKERS", "four");
     let config = sandbox.config();
-    let out = cli::get(&config, "num-workers");
+    let out = cli::get(&config, "num-workers", false);
     assert_eq!(out.code(), 1);
     assert_eq!(out.stdout(), "");
     assert_eq!(
         out.stderr(),
         "error: num-workers = \"four\" (from BARROW_NUM_WORKERS): expected an integer >= 1\n"
     );
-    let out = cli::get(&config, "schedular");
+    let out = cli::get(&config, "schedular", false);
     assert_eq!(out.code(), 1);
     assert!(
         out.stderr().contains("did you mean \"scheduler\"?"),
@@ -54,7 +60,7 @@ fn get_fails_for_unknown_keys_and_bad_values() {
 fn get_reports_a_malformed_file() {
     let sandbox = Sandbox::new().unwrap();
     let path = sandbox.user_file("x.yaml", "a: [\n").unwrap();
-    let out = cli::get(&sandbox.config(), "scheduler");
+    let out = cli::get(&sandbox.config(), "scheduler", false);
     assert_eq!(out.code(), 1);
     assert!(
         out.stderr().contains(&path.display().to_string()),
@@ -88,7 +94,10 @@ fn list_shows_every_key_its_origin_and_what_it_overrides() {
         "{text}"
     );
     assert!(
-        text.contains("# Unknown keys (ignored):\ndashbord.port = 1  # from "),
+        text.contains(&format!(
+            "# Undeclared keys (nothing in Barrow reads them; code may):\ndashbord.port = 1  # from {}\n",
+            file.display()
+        )),
         "{text}"
     );
     assert!(
@@ -152,7 +161,22 @@ fn list_as_json_has_values_origins_and_overrides() {
     );
     assert_eq!(key("plugins.load")["value"], serde_json::json!([]));
     assert_eq!(key("chunksize")["value"], 6);
-    assert_eq!(json["unknown"], serde_json::json!([]));
+    // Every entry is a declared key here; the tree holds the same values.
+    assert!(
+        json["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k["declared"] == true)
+    );
+    assert_eq!(
+        json["tree"]["scheduler"],
+        serde_json::json!({"value": "processes", "from": "BARROW_SCHEDULER", "layer": "environment", "declared": true})
+    );
+    assert_eq!(
+        json["tree"]["array"]["keys"]["chunk-size"]["value"],
+        "128MiB"
+    );
     assert_eq!(json["warnings"], serde_json::json!([]));
     assert_eq!(json["errors"], serde_json::json!([]));
 }
@@ -242,12 +266,13 @@ fn validate_checks_files_and_names_each_problem() {
     assert_eq!(
         problems,
         [
+            // In the file's order.
             format!("error: num-workers = 0 (from {bad_path}): expected an integer >= 1"),
             format!(
-                "error: processes.context = \"clone\" (from {bad_path}): expected one of: spawn, fork"
+                "error: unknown configuration key \"schedular\" (from {bad_path}); did you mean \"scheduler\"?"
             ),
             format!(
-                "error: unknown configuration key \"schedular\" (from {bad_path}); did you mean \"scheduler\"?"
+                "error: processes.context = \"clone\" (from {bad_path}): expected one of: spawn, fork"
             ),
             format!(
                 "error: malformed configuration file {}, line 1 column 5: mapping values are not allowed in this context",

@@ -71,9 +71,32 @@ fn a_call_sets_keys_a_hook_declares_when_the_computation_starts() {
     assert_eq!(run(Options::new().set("late-keys.answer", 7)).unwrap(), 7);
 }
 
+/// Answers every key with the run's `never-declared.key`.
+struct Undeclared;
+
+impl Scheduler for Undeclared {
+    fn get(
+        &self,
+        _: &Graph,
+        keys: &[Key],
+        ctx: &mut RunContext<'_>,
+    ) -> barrow_core::Result<Vec<Value>> {
+        let answer = ctx.config().get::<i64>("never-declared.key")?.unwrap_or(-1);
+        Ok(keys.iter().map(|_| Value::new(answer)).collect())
+    }
+}
+
 #[test]
-fn a_key_no_hook_declares_is_still_refused() {
-    let err = run(Options::new().set("never-declared.key", 1)).unwrap_err();
+fn a_key_no_hook_declares_reaches_the_scheduler_as_given() {
+    // As in Dask, a key nobody declared lives: the call's value is kept.
+    let graph = Graph::from_tasks([("a", Task::literal(0i64))]).unwrap();
+    let options = Options::new()
+        .set("never-declared.key", 5)
+        .scheduler_object(Arc::new(Undeclared));
+    let out = compute_with(GraphKeys::new(graph, ["a"]), &options).unwrap();
+    assert_eq!(*out[0].downcast_ref::<i64>().unwrap(), 5);
+    // A declared key's value is still checked, once its hook declared it.
+    let err = run(Options::new().set("late-keys.answer", "many")).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");
-    assert!(err.to_string().contains("never-declared.key"), "{err}");
+    assert!(err.to_string().contains("late-keys.answer"), "{err}");
 }

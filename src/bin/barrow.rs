@@ -89,10 +89,14 @@ enum ConfigCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Print the value of one key alone (nothing if it is unset).
+    /// Print the value of one key alone (nothing if it is unset), or the
+    /// keys inside it as YAML (`barrow config get array`).
     Get {
-        /// The key, such as `array.chunk-size`.
+        /// The key, such as `array.chunk-size`, declared or not.
         key: String,
+        /// Print the value as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// The places configuration is read from, lowest precedence first,
     /// marking which files exist.
@@ -118,7 +122,7 @@ fn main() -> ExitCode {
     }
     let output = match args.command {
         Command::Config(ConfigCommand::List { json }) => cli::list(config, json),
-        Command::Config(ConfigCommand::Get { key }) => cli::get(config, &key),
+        Command::Config(ConfigCommand::Get { key, json }) => cli::get(config, &key, json),
         Command::Config(ConfigCommand::Paths) => cli::paths(config),
         Command::Config(ConfigCommand::Validate { files }) => cli::validate(config, &files),
         #[cfg(feature = "plugins")]

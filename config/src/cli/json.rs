@@ -7,11 +7,19 @@ use crate::setting::Setting;
 use crate::snapshot::Snapshot;
 use crate::value::{Entry, Value};
 
-/// `{"keys": [...], "unknown": [...], "warnings": [...], "errors": [...]}`.
-/// Each key has `key`, `type`, `doc`, `value`, `from`, `layer`, `overrides`
-/// (highest layer first) and, if its value is bad, `error`.
+/// `{"keys": [...], "tree": {...}, "warnings": [...], "errors": [...]}`.
+///
+/// `keys` lists every declared key, then every key nobody declared that
+/// holds a value; each has `key`, `declared`, `type` and `doc` (null when
+/// undeclared), `value` (checked when declared), `from`, `layer`,
+/// `overrides` (highest layer first), `suggestion` (a declared key an
+/// undeclared one looks like, or null) and, if its value is bad, `error`.
+///
+/// `tree` is the merged tree: an object of nodes by name, where a node
+/// holding keys is `{"keys": {...}}` and a leaf is `{"value": ..., "from":
+/// ..., "layer": ..., "declared": ...}`.
 pub(super) fn list(snapshot: &Snapshot, errors: &[Error]) -> String {
-    let keys: Vec<Json> = snapshot
+    let mut keys: Vec<Json> = snapshot
         .iter()
         .map(|lookup| {
             let declaration = lookup.declaration();
@@ -21,12 +29,14 @@ pub(super) fn list(snapshot: &Snapshot, errors: &[Error]) -> String {
             };
             let mut object = json!({
                 "key": lookup.key(),
+                "declared": true,
                 "type": declaration.key_type().name(),
                 "doc": declaration.doc(),
                 "value": value,
                 "from": lookup.origin().to_string(),
                 "layer": lookup.origin().layer().name(),
                 "overrides": lookup.overridden().map(entry_json).collect::<Vec<_>>(),
+                "suggestion": null,
             });
             if let (Some(error), Some(fields)) = (error, object.as_object_mut()) {
                 fields.insert("error".into(), Json::String(error));
@@ -34,30 +44,71 @@ pub(super) fn list(snapshot: &Snapshot, errors: &[Error]) -> String {
             object
         })
         .collect();
-    let unknown: Vec<Json> = snapshot
-        .unknown_keys()
-        .flat_map(|(key, entries)| {
-            let suggestion = snapshot.schema().suggest(key);
-            entries.iter().map(move |entry| {
-                json!({
-                    "key": key,
-                    "value": value_json(entry.value()),
-                    "from": entry.origin().to_string(),
-                    "layer": entry.origin().layer().name(),
-                    "suggestion": suggestion,
-                })
-            })
-        })
-        .collect();
+    let mut tree = serde_json::Map::new();
+    for (key, winner) in snapshot.leaves() {
+        let declared = snapshot.schema().get(key).is_some();
+        let value = if declared {
+            snapshot
+                .setting(key)
+                .map_or_else(|_| value_json(winner.value()), |s| setting_json(&s))
+        } else {
+            value_json(winner.value())
+        };
+        let leaf = json!({
+            "value": value,
+            "from": winner.origin().to_string(),
+            "layer": winner.origin().layer().name(),
+            "declared": declared,
+        });
+        insert(&mut tree, key, leaf);
+        if declared {
+            continue;
+        }
+        let layers = snapshot
+            .unknown_keys()
+            .find(|(k, _)| *k == key)
+            .map_or(&[][..], |(_, entries)| entries);
+        keys.push(json!({
+            "key": key,
+            "declared": false,
+            "type": null,
+            "doc": null,
+            "value": value_json(winner.value()),
+            "from": winner.origin().to_string(),
+            "layer": winner.origin().layer().name(),
+            "overrides": layers.iter().rev().skip(1).map(entry_json).collect::<Vec<_>>(),
+            "suggestion": snapshot.schema().suggest(key),
+        }));
+    }
     let warnings: Vec<&str> = snapshot.warnings().iter().map(|w| w.message()).collect();
     let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
     let document = json!({
         "keys": keys,
-        "unknown": unknown,
+        "tree": tree,
         "warnings": warnings,
         "errors": errors,
     });
     format!("{document:#}\n")
+}
+
+/// Puts `leaf` at the dotted `key` of `tree`, as `{"keys": {...}}` nodes.
+fn insert(tree: &mut serde_json::Map<String, Json>, key: &str, leaf: Json) {
+    match key.split_once('.') {
+        None => {
+            tree.insert(key.to_owned(), leaf);
+        }
+        Some((first, rest)) => {
+            let node = tree
+                .entry(first.to_owned())
+                .or_insert_with(|| json!({"keys": {}}));
+            if node.get("keys").is_none() {
+                *node = json!({"keys": {}});
+            }
+            if let Some(Json::Object(inner)) = node.get_mut("keys") {
+                insert(inner, rest, leaf);
+            }
+        }
+    }
 }
 
 fn entry_json(entry: &Entry) -> Json {
@@ -73,7 +124,7 @@ fn number(x: f64) -> Json {
     serde_json::Number::from_f64(x).map_or_else(|| Json::String(x.to_string()), Json::Number)
 }
 
-fn setting_json(setting: &Setting) -> Json {
+pub(super) fn setting_json(setting: &Setting) -> Json {
     match setting {
         Setting::Unset => Json::Null,
         Setting::Integer(i) => json!(i),
@@ -90,7 +141,7 @@ fn setting_json(setting: &Setting) -> Json {
     }
 }
 
-fn value_json(value: &Value) -> Json {
+pub(super) fn value_json(value: &Value) -> Json {
     match value {
         Value::Null => Json::Null,
         Value::Bool(b) => json!(b),

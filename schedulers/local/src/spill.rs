@@ -64,6 +64,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use barrow_core::codec::CodecRegistry;
+use barrow_core::config::TemporaryDirectory;
 use barrow_core::store::{MadeStore, StaticStore, Store, StoreRequest};
 use barrow_core::{Error, ErrorKind, Key, Result, Value};
 use barrow_wire::{Compression, WireOptions};
@@ -187,13 +188,30 @@ impl SpillStore {
         }
     }
 
+    /// A store like [`SpillStore::new`] whose folder goes in the
+    /// configuration's temporary directory: `temporary-directory`, or the
+    /// system's if the configured one cannot be used when the first value
+    /// spills (with a warning, once per process, naming it), as the key's
+    /// documentation promises.
+    pub fn in_temporary_directory(
+        memory_limit: usize,
+        directory: TemporaryDirectory,
+        codecs: Arc<CodecRegistry>,
+    ) -> SpillStore {
+        let mut store = SpillStore::new(memory_limit, directory.preferred(), codecs);
+        store.arena = Arena::configured(directory);
+        store
+    }
+
     /// The store that `config` asks for: `None` when
     /// `local.spill.memory-limit` is unset, else one with that budget
-    /// spilling inside `temporary-directory` (else the system's temporary
-    /// directory). Fails on a bad value. The directory is made (if missing)
-    /// and written at the first spill, not before: a run that never spills
-    /// touches no disk, and an unusable directory fails the run then, with
-    /// an error of kind [`ErrorKind::Store`] naming it.
+    /// spilling inside `temporary-directory`, else (unset, or unusable when
+    /// the first value spills: a warning says so) inside the system's
+    /// temporary directory. Fails on a bad value. The directory is made (if
+    /// missing) and written at the first spill, not before: a run that
+    /// never spills touches no disk; a run whose spill folder can be made
+    /// in neither directory fails then, with an error of kind
+    /// [`ErrorKind::Store`] naming both.
     pub fn from_config(
         config: &barrow_core::config::Snapshot,
         codecs: Arc<CodecRegistry>,
@@ -203,13 +221,11 @@ impl SpillStore {
         else {
             return Ok(None);
         };
-        let parent = match config.get::<PathBuf>("temporary-directory")? {
-            Some(dir) => dir,
-            // Unset: the system's, which needs no check.
-            None => config.try_temporary_directory()?,
-        };
+        let directory = config.temporary_directory_choice()?;
         let limit = usize::try_from(limit.as_u64()).unwrap_or(usize::MAX);
-        Ok(Some(SpillStore::new(limit, parent, codecs)))
+        Ok(Some(SpillStore::in_temporary_directory(
+            limit, directory, codecs,
+        )))
     }
 
     /// The factory registered with `barrow-core`: [`SpillStore::from_config`]
@@ -264,7 +280,8 @@ impl SpillStore {
         }
     }
 
-    /// The folder the spill folder is made in.
+    /// The folder the spill folder is made in (for a store made from the
+    /// configuration, the one chosen once it is made).
     pub fn parent_dir(&self) -> &Path {
         self.arena.parent()
     }

@@ -352,7 +352,14 @@ fn a_file_in_place_of_the_directory_is_an_error_naming_it() {
     );
     assert_eq!(store.len(), 2, "nothing lost");
 
-    // Through the configuration: the run fails at its first spill.
+    // Through the configuration, the system's temporary directory is the
+    // fall-back (tests/spill_temporary_directory.rs); when it is blocked
+    // too, the run fails at its first spill, naming both.
+    let mut sandbox = barrow_config::Sandbox::new().unwrap();
+    let blocked_system = parent.path().join("no-system-tmp");
+    std::fs::write(&blocked_system, b"").unwrap();
+    sandbox.set_env("TMPDIR", blocked_system.to_str().unwrap());
+    let _default = sandbox.config().set_default();
     let inc = Func::new("inc", |x: &i64| x + 1);
     let graph = Graph::from_tasks([
         ("x", Task::literal(vec![1.0f64; 1000])),
@@ -368,10 +375,12 @@ fn a_file_in_place_of_the_directory_is_an_error_naming_it() {
     let collection = barrow_core::collection::GraphKeys::new(graph, ["x", "z"]);
     let err = barrow_core::compute_with(collection, &options).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Store, "{err}");
-    assert!(
-        err.to_string().contains(&not_a_dir.display().to_string()),
-        "{err}"
-    );
+    for path in [&not_a_dir, &blocked_system] {
+        assert!(
+            err.to_string().contains(&path.display().to_string()),
+            "{err}"
+        );
+    }
 
     // A run that never spills touches no disk.
     let small = Graph::from_tasks([("y", Task::literal(1i64))]).unwrap();

@@ -13,6 +13,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use barrow_core::config::TemporaryDirectory;
 use barrow_core::{Error, ErrorKind, Key, Result};
 
 /// The name of the spill file inside the store's folder.
@@ -31,7 +32,12 @@ pub(super) struct Extent {
 /// The store's folder and spill file, made when first needed.
 #[derive(Debug)]
 pub(super) struct Arena {
+    /// Where the folder goes: the parent given, or the one that the
+    /// configuration chose once it is made.
     parent: PathBuf,
+    /// The configuration's `temporary-directory` and its fall-back, when
+    /// the store was made from the configuration.
+    configured: Option<TemporaryDirectory>,
     open: Option<Open>,
     free: FreeList,
 }
@@ -52,6 +58,18 @@ impl Arena {
     pub(super) fn new(parent: PathBuf) -> Arena {
         Arena {
             parent,
+            configured: None,
+            open: None,
+            free: FreeList::default(),
+        }
+    }
+
+    /// An arena in the configured temporary directory, falling back to the
+    /// system's (with a warning) if its folder cannot be made there.
+    pub(super) fn configured(choice: TemporaryDirectory) -> Arena {
+        Arena {
+            parent: choice.preferred().to_owned(),
+            configured: Some(choice),
             open: None,
             free: FreeList::default(),
         }
@@ -84,12 +102,30 @@ impl Arena {
                 )
                 .with_source(e)
             };
-            std::fs::create_dir_all(&self.parent)
-                .map_err(|e| cannot("create the temporary directory", &self.parent, e))?;
-            let dir = tempfile::Builder::new()
-                .prefix("barrow-spill-")
-                .tempdir_in(&self.parent)
-                .map_err(|e| cannot("create a spill folder in", &self.parent, e))?;
+            let make = |parent: &Path| {
+                tempfile::Builder::new()
+                    .prefix("barrow-spill-")
+                    .tempdir_in(parent)
+            };
+            let dir = match &self.configured {
+                Some(choice) => {
+                    let (dir, parent) = choice.make_in("a spill folder", make).map_err(|e| {
+                        Error::new(
+                            ErrorKind::Store,
+                            format!("{e}, or raise `local.spill.memory-limit`"),
+                        )
+                        .with_source(e)
+                    })?;
+                    self.parent = parent;
+                    dir
+                }
+                None => {
+                    std::fs::create_dir_all(&self.parent)
+                        .map_err(|e| cannot("create the temporary directory", &self.parent, e))?;
+                    make(&self.parent)
+                        .map_err(|e| cannot("create a spill folder in", &self.parent, e))?
+                }
+            };
             let path = dir.path().join(FILE_NAME);
             let file = File::options()
                 .read(true)
