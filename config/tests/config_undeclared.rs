@@ -398,8 +398,8 @@ fn the_variables_barrow_sets_for_its_workers_are_not_keys() {
     let snapshot = sandbox.config().snapshot().unwrap();
     assert_eq!(snapshot.get_value("worker-token"), None);
     assert_eq!(
-        snapshot.get_value("worker"),
-        Some(map(&[("memory", map(&[("target", 0.6.into())]))]))
+        snapshot.get_value("worker.memory"),
+        Some(map(&[("target", 0.6.into())]))
     );
     let keys: Vec<&str> = snapshot.warnings().iter().filter_map(|w| w.key()).collect();
     assert_eq!(keys, ["worker.memory.target"], "no warning about the token");
