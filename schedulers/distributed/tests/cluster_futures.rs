@@ -137,7 +137,7 @@ fn a_scatter_to_named_workers_stays_there() {
             .iter()
             .find(|w| w.summary.name == "local-1")
             .unwrap();
-        assert_eq!(holders[0].1, [local1.summary.address.clone()]);
+        assert_eq!(holders[0].1, std::slice::from_ref(&local1.summary.address));
         let err = client.scatter_to([1i64], false, &["nobody"]).unwrap_err();
         assert!(
             err.to_string()
