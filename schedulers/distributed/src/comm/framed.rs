@@ -421,6 +421,32 @@ mod tests {
         assert!(got[1].frame(0).is_err());
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Whatever the bytes, reading them is a batch or an error, never
+        /// a panic: random bytes, and damaged real messages.
+        #[test]
+        fn random_bytes_never_panic_the_reader(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+            flips in proptest::collection::vec((0usize..4096, proptest::prelude::any::<u8>()), 0..8),
+        ) {
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            runtime.block_on(async {
+                let mut reader = &bytes[..];
+                let _ = read_batch::<Note, _>(&mut reader, 1 << 20).await;
+                let mut real = message_head(Kind::Batch, &vec![(Note::Number(3), 1u32)], &[EncodedFrame::from(&b"frame"[..])]).unwrap();
+                real.extend_from_slice(b"frame");
+                for (at, value) in &flips {
+                    let len = real.len();
+                    real[at % len] ^= value;
+                }
+                let mut reader = &real[..];
+                let _ = read_batch::<Note, _>(&mut reader, 1 << 20).await;
+            });
+        }
+    }
+
     #[tokio::test(flavor = "current_thread")]
     async fn a_message_over_the_limit_is_refused_naming_the_setting() {
         let (mut a, mut b) = tokio::io::duplex(1 << 16);

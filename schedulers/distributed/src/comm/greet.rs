@@ -258,6 +258,44 @@ mod tests {
     }
 
     #[tokio::test(flavor = "current_thread")]
+    async fn a_peer_of_another_version_is_refused_naming_both() {
+        let (mut a, mut b) = tokio::io::duplex(1 << 16);
+        let secret = Secret::from_token("s");
+        let timeout = Duration::from_secs(5);
+        let acceptor = open(&mut a, &secret, timeout, "the worker at 10.0.0.7:4000");
+        let old_peer = async {
+            let Greet::Challenge {
+                nonce: challenge, ..
+            } = read_greet(&mut b, "x").await.unwrap()
+            else {
+                panic!("no challenge");
+            };
+            let nonce = [9u8; NONCE_LEN];
+            let hello = Hello {
+                protocol: PROTOCOL_VERSION,
+                barrow_version: "0.0.1".into(),
+                role: Role::Worker,
+                nonce,
+                proof: secret.hello_proof(&challenge, &nonce, Role::Worker),
+                pid: 1,
+                worker: None,
+                serves_at: None,
+            };
+            write_plain(&mut b, Kind::Greet, &Greet::Hello(Box::new(hello)))
+                .await
+                .unwrap();
+            read_greet(&mut b, "x").await.unwrap()
+        };
+        let (refused, answer) = tokio::join!(acceptor, old_peer);
+        let err = refused.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Handshake);
+        let text = err.to_string();
+        assert!(text.contains("10.0.0.7:4000 runs Barrow 0.0.1"), "{text}");
+        assert!(text.contains(env!("CARGO_PKG_VERSION")), "{text}");
+        assert!(matches!(answer, Greet::Refused(reason) if reason.contains("0.0.1")));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
     async fn a_silent_peer_times_out() {
         let (_a, mut b) = tokio::io::duplex(1 << 16);
         let secret = Secret::from_token("x");

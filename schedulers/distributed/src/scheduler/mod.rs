@@ -828,7 +828,7 @@ impl SchedulerState {
     }
 
     /// The scheduler's view of the cluster.
-    pub(crate) fn info(&self) -> ClusterInfo {
+    pub fn info(&self) -> ClusterInfo {
         let mut counts = [0u64; State::ALL.len()];
         for (_, task) in self.tasks.iter() {
             counts[State::ALL
