@@ -130,6 +130,13 @@ def measure(name, sched, reps, warmup):
 
     build, nbytes, shape, chunks, flops, expected, check = workloads()[name]
     kwargs = {"scheduler": sched}
+    close, start = None, {}
+    if sched == "distributed":
+        from run_graph import start_cluster
+
+        client, close, seconds = start_cluster()
+        kwargs = {"scheduler": client}
+        start = {"start_seconds": seconds}
     if sched == "threads":
         kwargs["num_workers"] = 2
     build_times = []
@@ -160,6 +167,8 @@ def measure(name, sched, reps, warmup):
         ok, error = check(coll, res)
         if not ok:
             break
+    if close is not None:
+        close()
     med = statistics.median(times)
     if hasattr(res, "shape") and res.shape != ():
         result = list(res.shape)
@@ -181,6 +190,7 @@ def measure(name, sched, reps, warmup):
         "expected": expected,
         "ok": ok,
         "optimize_graph": True,
+        **start,
     }
     if flops:
         record["gflops"] = round(flops / med / 1e9, 2)

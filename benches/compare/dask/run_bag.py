@@ -123,6 +123,13 @@ def measure(name, sched, reps, warmup, data):
 
     build, expected, normalize, size, (size_key, unit) = WORKLOADS[name](data)
     kwargs = {"scheduler": sched}
+    close, start = None, {}
+    if sched == "distributed":
+        from run_graph import start_cluster
+
+        client, close, seconds = start_cluster()
+        kwargs = {"scheduler": client}
+        start = {"start_seconds": seconds}
     if sched in ("threads", "processes"):
         kwargs["num_workers"] = 2
     build_times = []
@@ -149,6 +156,8 @@ def measure(name, sched, reps, warmup, data):
         res = normalize(raw)
         if res != expected:
             break
+    if close is not None:
+        close()
     med = statistics.median(times)
     ok = res == expected
     record = {
@@ -166,6 +175,7 @@ def measure(name, sched, reps, warmup, data):
         "expected": expected,
         "ok": ok,
         "optimize_graph": True,
+        **start,
     }
     if not ok:
         record["error"] = f"result {res} != expected {expected}"

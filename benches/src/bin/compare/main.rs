@@ -4,7 +4,7 @@
 //! object per workload on standard output.
 //!
 //! ```text
-//! compare --workload NAME [--workload NAME…] [--scheduler sync|threads|processes]
+//! compare --workload NAME [--workload NAME…] [--scheduler sync|threads|processes|distributed]
 //!         [--reps N] [--warmup N] [--workers N]
 //! compare --list
 //! ```
@@ -28,6 +28,11 @@
 //!    "build_seconds", "peak_rss_mb", "ok", "result", "expected"}`, or
 //!    `{…, "ok": false, "error": "…"}` when the workload fails.
 //!
+//! `distributed` starts a [`LocalCluster`](barrow_distributed::LocalCluster)
+//! of `--workers` processes (this program, one thread each) once, before the
+//! first build, and reports how long that took as `start_seconds`; every
+//! run computes through its client.
+//!
 //! `peak_rss_mb` is the high-water mark of the whole process's resident set
 //! (`VmHWM` in `/proc/self/status`), read after the workload: give one
 //! workload per process (as `benches/compare/run` does) for a per-workload
@@ -43,6 +48,8 @@ use std::time::{Duration, Instant};
 use barrow_benches::{Workload, by_name};
 use barrow_core::collection::GraphKeys;
 use barrow_core::{Options, compute_with};
+use barrow_distributed::{Client, LocalCluster};
+use std::sync::OnceLock;
 
 mod array;
 mod bag;
@@ -73,16 +80,16 @@ const KNOWN: &[&str] = &[
 ];
 
 /// The schedulers this runner accepts.
-const SCHEDULERS: &[&str] = &["sync", "threads", "processes"];
+const SCHEDULERS: &[&str] = &["sync", "threads", "processes", "distributed"];
 
 const USAGE: &str = "usage: compare --workload NAME [--workload NAME...] \
-[--scheduler sync|threads|processes] [--reps N] [--warmup N] [--workers N] [--data DIR]
+[--scheduler sync|threads|processes|distributed] [--reps N] [--warmup N] [--workers N] [--data DIR]
        compare --list
   --workload NAME   a graph shape, bag or array workload (repeat or separate with commas)
-  --scheduler NAME  sync, threads or processes (default: sync)
+  --scheduler NAME  sync, threads, processes or distributed (default: sync)
   --reps N          timed runs, the median is reported (default: 3, at least 1)
   --warmup N        untimed runs first (default: 1)
-  --workers N       workers of threads and processes (default: 2)
+  --workers N       workers of threads, processes and distributed (default: 2)
   --data DIR        the text corpus of benches/compare/gen_text.py (bag-text-*)
   --list            print the known workloads, one a line";
 
@@ -265,9 +272,37 @@ fn run_once(target: &GraphKeys, options: &Options) -> Result<i64, String> {
         .map_err(|e| format!("unexpected result: {e}"))
 }
 
+/// The cluster of `--scheduler distributed`, started on first use, and
+/// how long its start took.
+fn cluster(workers: usize) -> Result<&'static (LocalCluster, Client, Duration), String> {
+    static CLUSTER: OnceLock<Result<(LocalCluster, Client, Duration), String>> = OnceLock::new();
+    CLUSTER
+        .get_or_init(|| {
+            let start = Instant::now();
+            let cluster = LocalCluster::new()
+                .workers(workers)
+                .threads_per_worker(1)
+                .start()
+                .map_err(|e| format!("the LocalCluster did not start: {e}"))?;
+            let client = cluster
+                .client()
+                .map_err(|e| format!("no client of the LocalCluster: {e}"))?;
+            Ok((cluster, client, start.elapsed()))
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
 /// The options of every run: the scheduler, and its workers for `threads`
 /// and `processes`.
 fn run_options(args: &Args) -> Options {
+    if args.scheduler == "distributed" {
+        return match cluster(args.workers) {
+            Ok((_, client, _)) => Options::new().scheduler(client),
+            // The error is reported by `main` before any workload runs.
+            Err(_) => Options::new().scheduler("distributed"),
+        };
+    }
     let options = Options::new().scheduler(args.scheduler.as_str());
     if args.scheduler != "sync" {
         options.num_workers(args.workers)
@@ -398,6 +433,15 @@ fn record(name: &str, args: &Args, outcome: &Result<Measured, String>) -> String
                 m.result,
                 m.expected,
             );
+            if args.scheduler == "distributed"
+                && let Ok((_, _, start)) = cluster(args.workers)
+            {
+                let _ = write!(
+                    line,
+                    ", \"start_seconds\": {}",
+                    json_float(Some(start.as_secs_f64()), 4)
+                );
+            }
             for (field, value) in &m.extra {
                 let _ = write!(line, ", {}: {value}", json_string(field));
             }
@@ -441,6 +485,14 @@ fn main() -> ExitCode {
     // Registers `sync`, `threads` and `processes` with the process-wide registry.
     barrow_local::link();
     barrow_processes::link();
+    if args.scheduler == "distributed"
+        && let Err(e) = cluster(args.workers)
+    {
+        for name in &args.workloads {
+            println!("{}", record(name, &args, &Err(e.clone())));
+        }
+        return ExitCode::FAILURE;
+    }
     let mut all_ok = true;
     for name in &args.workloads {
         let outcome = if name.starts_with("bag-") {
@@ -477,7 +529,8 @@ mod tests {
         let unknown = args(&["--workload", "nope"]);
         assert!(matches!(&unknown, Err(m) if m.contains("indep100k")));
         assert!(args(&["--workload", "chain1k", "--reps", "0"]).is_err());
-        assert!(args(&["--workload", "chain1k", "--scheduler", "distributed"]).is_err());
+        assert!(args(&["--workload", "chain1k", "--scheduler", "distributed"]).is_ok());
+        assert!(args(&["--workload", "chain1k", "--scheduler", "cluster"]).is_err());
         assert!(args(&["--workload", "chain1k", "--scheduler", "processes"]).is_ok());
         assert!(args(&["--reps"]).is_err());
         assert!(args(&[]).is_err());

@@ -221,6 +221,8 @@ pub struct SchedulerState {
     pub(crate) next_scatter: u64,
     pub(crate) generation: u32,
     pub(crate) round_robin: usize,
+    /// The worker the last root task went to.
+    pub(crate) last_root_worker: Option<WorkerId>,
     pub(crate) stimulus: Stimulus,
     pub(crate) log: log::TransitionLog,
     pub(crate) outbox: Outbox,
@@ -257,6 +259,7 @@ impl SchedulerState {
             next_scatter: 1,
             generation: 0,
             round_robin: 0,
+            last_root_worker: None,
             stimulus: Stimulus::new("start", 0),
             log,
             outbox: Outbox::default(),

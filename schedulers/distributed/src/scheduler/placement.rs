@@ -76,6 +76,16 @@ impl SchedulerState {
     }
 
     fn decide_root(&self, task: &Task, start: usize) -> Decision {
+        // Consecutive roots (by priority: siblings of one reduction) go to
+        // the same worker while it has free slots, so the task that reads
+        // them finds them together (Dask's co-assignment of root tasks).
+        if let Some(last) = self.last_root_worker
+            && self.workers.contains_key(&last)
+            && self.capable(task, last)
+            && self.free_slots(last, task.prefix) > 0
+        {
+            return Decision::Worker(last);
+        }
         let count = self.running.len();
         let mut best: Option<(f64, WorkerId)> = None;
         for i in 0..count {
@@ -208,6 +218,7 @@ impl SchedulerState {
             match self.decide(id) {
                 Decision::Worker(worker) => {
                     self.queued.pop();
+                    self.last_root_worker = Some(worker);
                     self.assign(id, worker);
                 }
                 Decision::Queue => break,

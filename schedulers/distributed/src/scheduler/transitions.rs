@@ -134,7 +134,12 @@ impl SchedulerState {
     /// A ready task goes where placement says.
     fn ready(&mut self, id: TaskId, next: &mut Recommendations) {
         match self.decide(id) {
-            super::placement::Decision::Worker(worker) => self.assign(id, worker),
+            super::placement::Decision::Worker(worker) => {
+                if self.tasks.get(id).is_some_and(|t| t.is_root()) {
+                    self.last_root_worker = Some(worker);
+                }
+                self.assign(id, worker);
+            }
             super::placement::Decision::Queue => {
                 let Some(task) = self.tasks.get(id) else {
                     return;

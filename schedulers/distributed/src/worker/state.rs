@@ -26,6 +26,9 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::comm::framed::FrameSlice;
 use crate::protocol::{ComputeTask, FromWorker, Heartbeat, Priority, TaskId, WorkerId};
 
+/// Tasks queued to each task thread behind the one it runs.
+const QUEUED_PER_THREAD: usize = 4;
+
 /// The states of a task on a worker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WorkerTaskState {
@@ -333,10 +336,15 @@ impl WorkerState {
         }
     }
 
-    /// Starts ready tasks while threads are free.
+    /// Hands ready tasks to the task threads: up to `nthreads` with
+    /// resources (which they hold only while they run), and more without,
+    /// queued behind the running ones so that a thread goes from one short
+    /// task to the next without waiting for this thread (each hand-over
+    /// costs a wake-up of a sleeping thread: more than a small task).
     fn ensure_computing(&mut self) {
         let mut skipped = Vec::new();
-        while self.executing.len() < self.nthreads {
+        let queue_limit = self.nthreads * (1 + QUEUED_PER_THREAD);
+        while self.executing.len() < queue_limit {
             let Some(Reverse((priority, id))) = self.ready.pop() else {
                 break;
             };
@@ -347,6 +355,10 @@ impl WorkerState {
                 continue;
             }
             let needs = task.resources.clone();
+            if !needs.is_empty() && self.executing.len() >= self.nthreads {
+                skipped.push(Reverse((priority, id)));
+                continue;
+            }
             let inputs: Option<Vec<Value>> = task
                 .inputs
                 .iter()
