@@ -23,7 +23,10 @@ use barrow_distributed::{Client, LocalCluster};
 use support::{TestCluster, within};
 
 /// The sum of a vector (a task function takes its argument's own type).
-#[allow(clippy::ptr_arg, reason = "task arguments are borrowed as their value's type")]
+#[allow(
+    clippy::ptr_arg,
+    reason = "task arguments are borrowed as their value's type"
+)]
 #[barrow_core::task(name = "tests.placement.total")]
 fn total(values: &Vec<f64>) -> f64 {
     values.iter().sum()

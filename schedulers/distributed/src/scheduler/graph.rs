@@ -208,6 +208,15 @@ impl SchedulerState {
                 }
             }
         }
+        let roots = ids
+            .iter()
+            .zip(&new)
+            .filter(|&(&id, &is_new)| is_new && self.tasks.get(id).is_some_and(|t| t.is_root()))
+            .count();
+        self.root_counts.insert(generation, roots as u32);
+        while self.root_counts.len() > 64 {
+            self.root_counts.pop_first();
+        }
         // Dependencies first, so the first to pop is the first task.
         let mut recommendations: Recommendations = Vec::with_capacity(ids.len());
         for &id in ids.iter().rev() {

@@ -221,8 +221,11 @@ pub struct SchedulerState {
     pub(crate) next_scatter: u64,
     pub(crate) generation: u32,
     pub(crate) round_robin: usize,
-    /// The worker the last root task went to.
-    pub(crate) last_root_worker: Option<WorkerId>,
+    /// The worker the current run of root tasks goes to, and how many
+    /// more it takes.
+    pub(crate) root_run: Option<(WorkerId, usize)>,
+    /// Root tasks of the recent graphs, by submission.
+    pub(crate) root_counts: std::collections::BTreeMap<u32, u32>,
     pub(crate) stimulus: Stimulus,
     pub(crate) log: log::TransitionLog,
     pub(crate) outbox: Outbox,
@@ -259,7 +262,8 @@ impl SchedulerState {
             next_scatter: 1,
             generation: 0,
             round_robin: 0,
-            last_root_worker: None,
+            root_run: None,
+            root_counts: std::collections::BTreeMap::new(),
             stimulus: Stimulus::new("start", 0),
             log,
             outbox: Outbox::default(),

@@ -76,10 +76,12 @@ impl SchedulerState {
     }
 
     fn decide_root(&self, task: &Task, start: usize) -> Decision {
-        // Consecutive roots (by priority: siblings of one reduction) go to
-        // the same worker while it has free slots, so the task that reads
-        // them finds them together (Dask's co-assignment of root tasks).
-        if let Some(last) = self.last_root_worker
+        // Consecutive roots of a graph (by priority: siblings of one
+        // reduction) go to one worker in runs of (roots / threads of the
+        // cluster), so the task that reads them finds them together, and a
+        // few roots still spread over the workers (Dask's co-assignment).
+        if let Some((last, left)) = self.root_run
+            && left > 0
             && self.workers.contains_key(&last)
             && self.capable(task, last)
             && self.free_slots(last, task.prefix) > 0
@@ -201,6 +203,35 @@ impl SchedulerState {
         (slots as usize).saturating_sub(processing)
     }
 
+    /// Records that root task `id` goes to `worker`, for the runs of
+    /// `decide_root`.
+    pub(crate) fn note_root(&mut self, id: TaskId, worker: WorkerId) {
+        let Some(task) = self.tasks.get(id) else {
+            return;
+        };
+        if !task.is_root() {
+            return;
+        }
+        self.root_run = match self.root_run {
+            Some((last, left)) if last == worker && left > 0 => Some((worker, left - 1)),
+            _ => {
+                let roots = self
+                    .root_counts
+                    .get(&task.priority.generation)
+                    .copied()
+                    .unwrap_or(1) as usize;
+                let threads: usize = self
+                    .running
+                    .iter()
+                    .filter_map(|w| self.workers.get(w))
+                    .map(|w| w.nthreads as usize)
+                    .sum();
+                let run = roots.div_ceil(threads.max(1)).max(1);
+                Some((worker, run.saturating_sub(1)))
+            }
+        };
+    }
+
     /// Sends queued tasks to workers with free slots, most urgent first.
     pub(crate) fn fill_slots(&mut self) {
         while self.queued_count > 0 {
@@ -218,7 +249,7 @@ impl SchedulerState {
             match self.decide(id) {
                 Decision::Worker(worker) => {
                     self.queued.pop();
-                    self.last_root_worker = Some(worker);
+                    self.note_root(id, worker);
                     self.assign(id, worker);
                 }
                 Decision::Queue => break,

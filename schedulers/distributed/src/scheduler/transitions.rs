@@ -135,9 +135,7 @@ impl SchedulerState {
     fn ready(&mut self, id: TaskId, next: &mut Recommendations) {
         match self.decide(id) {
             super::placement::Decision::Worker(worker) => {
-                if self.tasks.get(id).is_some_and(|t| t.is_root()) {
-                    self.last_root_worker = Some(worker);
-                }
+                self.note_root(id, worker);
                 self.assign(id, worker);
             }
             super::placement::Decision::Queue => {

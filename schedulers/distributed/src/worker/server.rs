@@ -217,6 +217,24 @@ pub(crate) async fn serve(
             }
             _ = wait(&mut stop) => break "it was stopped".to_owned(),
         }
+        // What else is there already goes in the same turn: its messages
+        // leave in one write.
+        let mut stopping = None;
+        for _ in 0..1024 {
+            if let Ok(finished) = executed.try_recv() {
+                state.executed(finished.id, finished.result, finished.duration_us);
+            } else if let Ok(event) = inbox.try_recv() {
+                if let Err(reason) = handle(&mut state, event, registry) {
+                    stopping = Some(reason);
+                    break;
+                }
+            } else {
+                break;
+            }
+        }
+        if let Some(reason) = stopping {
+            break reason;
+        }
         if limits.validate
             && let Err(problem) = state.validate()
         {
