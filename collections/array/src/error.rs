@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use barrow_core::{Error, ErrorKind};
 
 /// What went wrong while building, computing, reading or writing an array.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum ArrayError {
     /// Shapes that do not broadcast together.
@@ -563,6 +563,13 @@ pub enum ArrayError {
         /// Why, and what to do.
         reason: String,
     },
+}
+
+/// Prints what `Display` prints, then the causes (as `anyhow` does).
+impl fmt::Debug for ArrayError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        barrow_core::error::write_report(self, f)
+    }
 }
 
 impl ArrayError {

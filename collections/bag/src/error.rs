@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use barrow_core::{Error, ErrorKind};
 
 /// What went wrong while building, reading or writing a bag.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum BagError {
     /// A partition count or size of zero.
@@ -143,6 +143,13 @@ pub enum BagError {
         /// How many `*` it has.
         stars: usize,
     },
+}
+
+/// Prints what `Display` prints, then the causes (as `anyhow` does).
+impl std::fmt::Debug for BagError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        barrow_core::error::write_report(self, f)
+    }
 }
 
 impl BagError {

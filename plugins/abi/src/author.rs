@@ -9,8 +9,8 @@ use crate::abi::{AbiArg, AbiScalar, AbiSink, Dtype, Shape};
 use crate::object::{Object, ObjectBox, downcast};
 
 /// What went wrong in a plugin; the host reports it with the plugin's and
-/// the function's names.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// the function's names. `Debug` prints the message, as `Display` does.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Error {
     message: String,
 }
@@ -30,6 +30,12 @@ impl Error {
 }
 
 impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
     }
