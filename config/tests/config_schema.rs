@@ -21,6 +21,7 @@ fn the_embedded_defaults_declare_every_key_with_doc_type_and_valid_default() {
             ("array.chunk-size-tolerance", "float"),
             ("array.rechunk.method", "enum"),
             ("chunksize", "integer"),
+            ("local.memory-limit", "byte-size"),
             ("local.rerun-failed-on-caller", "bool"),
             ("local.spill.memory-limit", "byte-size"),
             ("logging.level", "enum"),
@@ -64,6 +65,7 @@ fn the_embedded_defaults_declare_every_key_with_doc_type_and_valid_default() {
     assert_eq!(
         optional,
         [
+            "local.memory-limit",
             "local.spill.memory-limit",
             "num-workers",
             "processes.worker-threads",

@@ -51,6 +51,10 @@ pub enum ErrorKind {
     Io,
     /// The computation was cancelled.
     Cancelled,
+    /// The work is known to need more memory than the budget
+    /// (`local.memory-limit`, else what the machine has available): refused
+    /// before it starts. See [`crate::memory`].
+    TooLarge,
     /// A worker process failed: it died (an exit, a signal, out of memory),
     /// sent a damaged message, or is not a compatible build.
     Worker,
