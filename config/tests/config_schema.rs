@@ -20,6 +20,7 @@ fn the_embedded_defaults_declare_every_key_with_doc_type_and_valid_default() {
             ("array.chunk-size", "byte-size"),
             ("array.chunk-size-tolerance", "float"),
             ("array.rechunk.method", "enum"),
+            ("bag.max-line-length", "byte-size"),
             ("chunksize", "integer"),
             ("local.memory-limit", "byte-size"),
             ("local.rerun-failed-on-caller", "bool"),
