@@ -328,7 +328,8 @@ impl ProcessPool {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = command.spawn().map_err(|e| {
+        crate::orphans::prepare(&mut command);
+        let mut child = crate::orphans::spawn(command).map_err(|e| {
             io_error(
                 &format!("cannot start worker {id} ({})", program.display()),
                 e,
