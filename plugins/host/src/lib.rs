@@ -32,6 +32,7 @@
 //! or whose types are laid out differently, is refused with a one-line
 //! error (the full layout report is logged at debug level).
 
+mod check;
 pub mod cli;
 mod config;
 mod convert;
