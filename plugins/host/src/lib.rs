@@ -38,6 +38,7 @@ mod config;
 mod convert;
 mod error;
 mod load;
+mod new;
 mod object;
 mod register;
 mod scheduler;
@@ -48,8 +49,9 @@ pub use config::{
 };
 pub use error::{Error, Result};
 pub use load::{Plugin, Provides, load, loaded};
+pub use new::{PluginDependency, new_plugin};
 pub use object::{ForeignObject, OBJECT_TAG};
-pub use register::register;
+pub use register::{function_with_params, register};
 pub use setup::run_setup;
 
 #[doc(hidden)]

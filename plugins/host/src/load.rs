@@ -353,7 +353,7 @@ fn checked<T: StableAbi + 'static>(
     Ok(Some(unsafe { &*found.table.cast::<T>() }))
 }
 
-fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     name.starts_with(|c: char| c.is_ascii_lowercase())
         && name
             .chars()
