@@ -11,7 +11,8 @@
 //! ```
 //! use barrow_core::{ErrorKind, memory};
 //!
-//! let config = barrow_core::config::snapshot()?.with_options([("local.memory-limit", "1GiB")])?;
+//! let sandbox = barrow_core::config::Sandbox::new()?;
+//! let config = sandbox.config().snapshot()?.with_options([("local.memory-limit", "1GiB")])?;
 //! let err = memory::check_fits(8 << 40, "an array of shape [1048576, 1048576]", &config).unwrap_err();
 //! assert_eq!(err.kind(), ErrorKind::TooLarge);
 //! assert!(err.to_string().contains("needs 8.0 TiB"), "{err}");
