@@ -109,8 +109,11 @@ mod imp {
     pub(super) fn watch_parent() {}
 }
 
-#[cfg(not(target_os = "linux"))]
-mod imp {
+/// The pipe watch: how workers die with their program where there is no
+/// parent-death signal. Compiled on every Unix system (so it is checked
+/// and unit-tested on Linux too); used on those but Linux.
+#[cfg_attr(target_os = "linux", allow(dead_code))]
+mod pipe_watch {
     use std::io;
     use std::os::fd::{AsRawFd, OwnedFd};
     use std::os::unix::process::CommandExt;
@@ -119,9 +122,9 @@ mod imp {
 
     use super::{ORPHANED, PARENT_FD, watch_fd};
 
-    /// The write end of the pipe every worker watches: held, never
-    /// written, until the process ends.
-    fn write_end_and_read_fd() -> io::Result<i32> {
+    /// The read end of the pipe every worker watches; the write end is
+    /// held, never written, until the process ends.
+    fn read_fd() -> io::Result<i32> {
         static PIPE: OnceLock<Mutex<Option<(OwnedFd, OwnedFd)>>> = OnceLock::new();
         let pipe = PIPE
             .get_or_init(|| Mutex::new(std::io::pipe().ok().map(|(r, w)| (r.into(), w.into()))));
@@ -132,7 +135,7 @@ mod imp {
     }
 
     pub(super) fn prepare(command: &mut Command) {
-        let Ok(read) = write_end_and_read_fd() else {
+        let Ok(read) = read_fd() else {
             return;
         };
         command.env(PARENT_FD, read.to_string());
@@ -175,6 +178,9 @@ mod imp {
         }
     }
 }
+
+#[cfg(not(target_os = "linux"))]
+use pipe_watch as imp;
 
 /// The variable naming the pipe a worker watches (Unix but Linux).
 #[cfg_attr(target_os = "linux", allow(dead_code))]
