@@ -324,15 +324,45 @@ fn written_at(origin: &Origin, (written, at): (&str, Option<Position>)) -> Strin
     }
 }
 
+/// Prints what `Display` prints, then the causes (as `anyhow` does), so that
+/// a `main` returning this error shows it readably; `{:#?}` shows the fields.
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut out = f.debug_struct("Error");
-        out.field("kind", &self.0.kind)
-            .field("message", &self.0.message);
-        if let Some(source) = &self.0.source {
-            out.field("source", source);
+        if f.alternate() {
+            let mut out = f.debug_struct("Error");
+            out.field("kind", &self.0.kind)
+                .field("message", &self.0.message);
+            if let Some(source) = &self.0.source {
+                out.field("source", source);
+            }
+            return out.finish();
         }
-        out.finish()
+        f.write_str(&self.0.message)?;
+        // The same rule as `barrow_core::error::write_report` (which this
+        // crate cannot use: core depends on it): causes whose text the
+        // message does not already quote.
+        let mut written = self.0.message.clone();
+        let mut causes = Vec::new();
+        let mut next = std::error::Error::source(self);
+        while let Some(cause) = next {
+            let text = cause.to_string();
+            if !text.is_empty() && !written.contains(&text) {
+                written.push_str(&text);
+                causes.push(text);
+            }
+            next = cause.source();
+        }
+        match causes.as_slice() {
+            [] => Ok(()),
+            [only] => write!(f, "\n\nCaused by:\n    {only}"),
+            many => {
+                f.write_str("\n\nCaused by:")?;
+                for (i, cause) in many.iter().enumerate() {
+                    write!(f, "\n    {i}: {cause}")?;
+                }
+                Ok(())
+            }
+        }
     }
 }
 

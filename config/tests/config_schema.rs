@@ -20,6 +20,7 @@ fn the_embedded_defaults_declare_every_key_with_doc_type_and_valid_default() {
             ("array.chunk-size", "byte-size"),
             ("array.chunk-size-tolerance", "float"),
             ("array.rechunk.method", "enum"),
+            ("bag.max-line-length", "byte-size"),
             ("chunksize", "integer"),
             ("distributed.comm.compress-above", "byte-size"),
             ("distributed.comm.compression", "enum"),
@@ -43,6 +44,7 @@ fn the_embedded_defaults_declare_every_key_with_doc_type_and_valid_default() {
                 "byte-size"
             ),
             ("distributed.worker.validate", "bool"),
+            ("local.memory-limit", "byte-size"),
             ("local.rerun-failed-on-caller", "bool"),
             ("local.spill.memory-limit", "byte-size"),
             ("logging.level", "enum"),
@@ -97,6 +99,7 @@ fn the_embedded_defaults_declare_every_key_with_doc_type_and_valid_default() {
             "distributed.scheduler.no-workers-timeout",
             "distributed.security.token",
             "distributed.security.token-file",
+            "local.memory-limit",
             "local.spill.memory-limit",
             "logging.warnings",
             "num-workers",

@@ -33,6 +33,15 @@ pub trait Collection {
     fn default_scheduler(&self) -> Option<&str> {
         None
     }
+
+    /// The memory [`Collection::finalize`]'s result will take, when known
+    /// before computing (an array's elements times their size). `compute`
+    /// refuses a result that cannot fit before anything runs (see
+    /// [`memory::check_fits`](crate::memory::check_fits)); `None`, the
+    /// default, when unknown.
+    fn result_size(&self) -> Option<ResultSize> {
+        None
+    }
 }
 
 /// A collection that can be rebuilt on top of computed results (Dask's
@@ -128,6 +137,10 @@ impl<C: Collection + ?Sized> Collection for &C {
     fn default_scheduler(&self) -> Option<&str> {
         (**self).default_scheduler()
     }
+
+    fn result_size(&self) -> Option<ResultSize> {
+        (**self).result_size()
+    }
 }
 
 /// Several collections of one type computed together (a list of delayed
@@ -160,6 +173,32 @@ impl<C: Collection> Collection for Vec<C> {
     fn default_scheduler(&self) -> Option<&str> {
         self.first().and_then(Collection::default_scheduler)
     }
+
+    /// The sum of the known sizes.
+    fn result_size(&self) -> Option<ResultSize> {
+        ResultSize::sum(self.iter().map(Collection::result_size))
+    }
+}
+
+/// What a collection's result will take in memory, known before it is
+/// computed ([`Collection::result_size`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResultSize {
+    /// The bytes.
+    pub bytes: u64,
+    /// What the result is, for an error ("an array of shape [1000, 1000] of
+    /// float64").
+    pub what: String,
+}
+
+impl ResultSize {
+    /// The sum of the sizes that are known, `None` if none is.
+    pub fn sum(sizes: impl IntoIterator<Item = Option<ResultSize>>) -> Option<ResultSize> {
+        sizes.into_iter().flatten().reduce(|a, b| ResultSize {
+            bytes: a.bytes.saturating_add(b.bytes),
+            what: format!("{} and {}", a.what, b.what),
+        })
+    }
 }
 
 macro_rules! tuple_collection {
@@ -191,6 +230,10 @@ macro_rules! tuple_collection {
 
             fn default_scheduler(&self) -> Option<&str> {
                 None$(.or_else(|| self.$index.default_scheduler()))+
+            }
+
+            fn result_size(&self) -> Option<ResultSize> {
+                ResultSize::sum([$(self.$index.result_size()),+])
             }
         }
     };
@@ -234,7 +277,14 @@ pub fn compute<C: Collection>(collection: C) -> Result<C::Output> {
 pub fn compute_with<C: Collection>(collection: C, options: &Options) -> Result<C::Output> {
     let keys = collection.output_keys();
     let graph = collection.graph()?;
-    let values = run(&graph, &keys, collection.default_scheduler(), options)?;
+    let result_size = collection.result_size();
+    let values = run(
+        &graph,
+        &keys,
+        collection.default_scheduler(),
+        result_size,
+        options,
+    )?;
     collection.finalize(values)
 }
 
@@ -265,7 +315,8 @@ pub fn persist<C: Persist>(collection: &C) -> Result<C> {
 pub fn persist_with<C: Persist>(collection: &C, options: &Options) -> Result<C> {
     let keys = collection.output_keys();
     let graph = collection.graph()?;
-    let values = run(&graph, &keys, collection.default_scheduler(), options)?;
+    // Persisted results stay in their blocks: nothing is put together.
+    let values = run(&graph, &keys, collection.default_scheduler(), None, options)?;
     let mut layer = Layer::with_capacity("persisted", keys.len());
     for (key, value) in keys.into_iter().zip(values) {
         layer.insert(key, Task::value(value))?;
@@ -273,12 +324,14 @@ pub fn persist_with<C: Persist>(collection: &C, options: &Options) -> Result<C> 
     Ok(collection.with_results(Graph::from_layer(Arc::new(layer))))
 }
 
-/// Optimizes `graph` for `keys` (unless the options turn it off), picks the
+/// Checks that a result of `result_size` fits in memory, optimizes
+/// `graph` for `keys` (unless the options turn it off), picks the
 /// scheduler, and runs it.
 fn run(
     graph: &Graph,
     keys: &[Key],
     collection_default: Option<&str>,
+    result_size: Option<ResultSize>,
     options: &Options,
 ) -> Result<Vec<Value>> {
     let registry: &Registry = match options.registry_option() {
@@ -302,6 +355,9 @@ fn run(
         // Keys a plugin declared were unknown when first read.
         config = options.resolve_config()?;
         crate::hooks::before_run(registry, &config)?;
+    }
+    if let Some(result) = result_size {
+        crate::memory::check_fits(result.bytes, format!("computing {}", result.what), &config)?;
     }
     let scheduler = choose_scheduler(registry, options, &config, collection_default)?;
     let optimize = match options.optimize_graph_option() {

@@ -51,6 +51,10 @@ pub enum ErrorKind {
     Io,
     /// The computation was cancelled.
     Cancelled,
+    /// The work is known to need more memory than the budget
+    /// (`local.memory-limit`, else what the machine has available): refused
+    /// before it starts. See [`crate::memory`].
+    TooLarge,
     /// A worker process failed: it died (an exit, a signal, out of memory),
     /// sent a damaged message, or is not a compatible build.
     Worker,
@@ -257,17 +261,74 @@ pub(crate) fn write_keys(f: &mut impl fmt::Write, keys: &[Key], shown: usize) ->
     Ok(())
 }
 
+/// Prints what `Display` prints, then the causes (as `anyhow` does), so that
+/// `fn main() -> barrow::Result<()>` shows a readable error; `{:#?}` shows
+/// the fields.
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Error")
-            .field("kind", &self.0.kind)
-            .field("message", &self.0.message)
-            .field("key", &self.0.key)
-            .field("function", &self.0.function)
-            .field("dependents", &self.0.dependents.len())
-            .field("source", &self.0.source)
-            .finish()
+        if f.alternate() {
+            return f
+                .debug_struct("Error")
+                .field("kind", &self.0.kind)
+                .field("message", &self.0.message)
+                .field("key", &self.0.key)
+                .field("function", &self.0.function)
+                .field("dependents", &self.0.dependents.len())
+                .field("source", &self.0.source)
+                .finish();
+        }
+        write_report(self, f)
     }
+}
+
+/// Writes `error` the way a program's `main` should show it: its `Display`,
+/// then under "Caused by:" each error of its `source()` chain whose text
+/// is not already written (Barrow's messages often quote their cause).
+///
+/// Every Barrow error type's `Debug` is this, as `anyhow`'s is:
+///
+/// ```
+/// use barrow_core::{Error, ErrorKind};
+///
+/// let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "permission denied");
+/// let err = Error::new(ErrorKind::Io, "cannot open data.csv").with_source(io);
+/// assert_eq!(
+///     format!("{err:?}"),
+///     "cannot open data.csv\n\nCaused by:\n    permission denied"
+/// );
+/// ```
+pub fn write_report(
+    error: &(dyn std::error::Error + 'static),
+    f: &mut impl fmt::Write,
+) -> fmt::Result {
+    let mut written = error.to_string();
+    f.write_str(&written)?;
+    let mut causes = Vec::new();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !text.is_empty() && !written.contains(&text) {
+            written.push_str(&text);
+            causes.push(text);
+        }
+        next = cause.source();
+    }
+    match causes.as_slice() {
+        [] => Ok(()),
+        [only] => write!(f, "\n\nCaused by:\n    {}", indent(only)),
+        many => {
+            f.write_str("\n\nCaused by:")?;
+            for (i, cause) in many.iter().enumerate() {
+                write!(f, "\n    {i}: {}", indent(cause))?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Continuation lines of a multi-line cause, indented under its first.
+fn indent(text: &str) -> String {
+    text.replace('\n', "\n       ")
 }
 
 impl std::error::Error for Repr {

@@ -51,6 +51,7 @@ pub mod graph;
 pub mod hooks;
 pub mod inspect;
 pub mod key;
+pub mod memory;
 pub mod optimize;
 pub mod options;
 pub mod order;

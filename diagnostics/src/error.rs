@@ -14,9 +14,26 @@ use std::path::{Path, PathBuf};
 /// assert!(err.to_string().contains("/no/such/folder/graph.dot"));
 /// assert!(err.path().is_some());
 /// ```
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[error(transparent)]
 pub struct Error(Box<Repr>);
+
+/// Prints what `Display` prints, then the causes (as `anyhow` does);
+/// `{:#?}` shows the fields.
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if f.alternate() {
+            return f
+                .debug_struct("Error")
+                .field("kind", &self.0.kind)
+                .field("message", &self.0.message)
+                .field("path", &self.0.path)
+                .field("source", &self.0.source)
+                .finish();
+        }
+        barrow_core::error::write_report(self, f)
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
@@ -97,5 +114,20 @@ impl Error {
     /// The file the error is about, if any.
     pub fn path(&self) -> Option<&Path> {
         self.0.path.as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_prints_the_message_then_the_cause() {
+        let io = std::io::Error::other("no space left on device");
+        let err = Error::new(ErrorKind::Io, "cannot write the profile to out.html").with_source(io);
+        assert_eq!(
+            format!("{err:?}"),
+            "cannot write the profile to out.html\n\nCaused by:\n    no space left on device"
+        );
     }
 }

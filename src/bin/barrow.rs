@@ -78,6 +78,23 @@ enum PluginCommand {
     },
     /// The plugins the configuration loads, and from where.
     List,
+    /// Writes the crate of a new plugin NAME (in ./NAME) that builds and
+    /// loads as it is: `cargo build` in it, then `barrow plugin inspect`.
+    New {
+        /// The plugin's name: lowercase letters, digits and '-'.
+        name: String,
+        /// Depend on the `barrow-plugin` in this folder (default: the one
+        /// this program was built from, if its sources are still there,
+        /// else the registry's).
+        #[arg(long, conflicts_with = "git")]
+        path: Option<PathBuf>,
+        /// Depend on `barrow-plugin` from this git repository of Barrow.
+        #[arg(long)]
+        git: Option<String>,
+        /// Where to write the crate's folder.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -149,6 +166,30 @@ fn plugin(command: &PluginCommand, config: &Config) -> ExitCode {
             .snapshot()
             .map_err(barrow_plugin_host::Error::from)
             .and_then(|snapshot| plugins::list(&snapshot)),
+        PluginCommand::New {
+            name,
+            path,
+            git,
+            dir,
+        } => {
+            use barrow_plugin_host::PluginDependency;
+            let dependency = match (path, git) {
+                (Some(path), _) => PluginDependency::Path(
+                    std::path::absolute(path).unwrap_or_else(|_| path.clone()),
+                ),
+                (None, Some(url)) => PluginDependency::Git(url.clone()),
+                (None, None) => PluginDependency::of_this_build(),
+            };
+            barrow_plugin_host::new_plugin(dir, name, &dependency).map(|made| {
+                let text = format!(
+                    "wrote the plugin crate {}; build it with `cargo build --manifest-path \
+                     {}/Cargo.toml`\n",
+                    made.display(),
+                    made.display()
+                );
+                (text, true)
+            })
+        }
     };
     match result {
         Ok((text, ok)) => {

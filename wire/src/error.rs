@@ -137,9 +137,14 @@ impl fmt::Debug for Repr {
     }
 }
 
+/// Prints what `Display` prints, then the causes (as `anyhow` does);
+/// `{:#?}` shows the fields.
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.0, f)
+        if f.alternate() {
+            return fmt::Debug::fmt(&self.0, f);
+        }
+        barrow_core::error::write_report(self, f)
     }
 }
 

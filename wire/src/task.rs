@@ -269,6 +269,7 @@ fn kind_from_name(name: &str) -> ErrorKind {
         ErrorKind::InvalidArgument,
         ErrorKind::Io,
         ErrorKind::Cancelled,
+        ErrorKind::TooLarge,
         ErrorKind::Worker,
         ErrorKind::Comm,
         ErrorKind::Internal,

@@ -61,6 +61,15 @@ impl<T> Clone for Array<T> {
     }
 }
 
+/// `chunks`, or the same number of empty axes when no array of `T` can
+/// have them (the array's problem says why).
+fn possible_chunks<T: Element>(chunks: Chunks) -> Chunks {
+    match crate::size::check_chunks::<T>(&chunks) {
+        Ok(()) => chunks,
+        Err(_) => Chunks::from_vec_unchecked(vec![vec![0]; chunks.ndim()]),
+    }
+}
+
 /// The key of block `index` of the array named `name`.
 pub(crate) fn block_key(name: &str, index: &[usize]) -> Key {
     let index: Vec<u32> = index.iter().map(|&i| i as u32).collect();
@@ -87,6 +96,12 @@ impl<T: Element> Array<T> {
         if let Err(e) = graph.add_layer(Arc::new(layer)) {
             problem.get_or_insert_with(|| e.to_string().into());
         }
+        // Layers built by `layer_for` are checked already; this catches the
+        // few built by hand.
+        if let Err(e) = crate::size::check_chunks::<T>(&chunks) {
+            problem.get_or_insert_with(|| e.to_string().into());
+        }
+        let chunks = possible_chunks::<T>(chunks);
         let array = Array {
             graph,
             name,
@@ -100,13 +115,16 @@ impl<T: Element> Array<T> {
         array
     }
 
-    /// A layer with one task per block of `chunks`, made by `task(index)`.
+    /// A layer with one task per block of `chunks`, made by `task(index)`,
+    /// once the chunks are known to make a possible array of `T` (see
+    /// `crate::size`) and their tasks to fit in memory.
     pub(crate) fn layer_for(
         name: &str,
         chunks: &Chunks,
         mut task: impl FnMut(&[usize]) -> Task,
     ) -> Result<Layer> {
-        let mut layer = Layer::with_capacity(name, chunks.nblocks());
+        crate::size::check_chunks::<T>(chunks)?;
+        let mut layer = Layer::try_with_capacity(name, chunks.nblocks())?;
         for index in chunks.block_indices() {
             let t = task(&index);
             layer.insert(block_key(name, &index), t)?;
@@ -121,12 +139,14 @@ impl<T: Element> Array<T> {
         self
     }
 
-    /// An array that only reports `error` when computed, shaped `chunks`.
+    /// An array that only reports `error` when computed, shaped `chunks`
+    /// (empty if no array of `T` can have them: every array keeps the
+    /// size invariant of `crate::size`, so arithmetic on shapes is safe).
     pub(crate) fn failed(error: Error, chunks: Chunks) -> Array<T> {
         Array {
             graph: Graph::new(),
             name: "failed".into(),
-            chunks: Arc::new(chunks),
+            chunks: Arc::new(possible_chunks::<T>(chunks)),
             problem: Some(error.to_string().into()),
             split_every: None,
             stream: None,
@@ -144,9 +164,9 @@ impl<T: Element> Array<T> {
         self.chunks.ndim()
     }
 
-    /// The number of elements.
+    /// The number of elements (it always fits: see [`ArrayError::TooLarge`](crate::ArrayError::TooLarge)).
     pub fn len(&self) -> usize {
-        self.shape().iter().product()
+        crate::size::elements(&self.shape()).unwrap_or(usize::MAX)
     }
 
     /// Whether the array has no elements.
@@ -228,6 +248,15 @@ impl<T: Element> Collection for Array<T> {
     /// so threads share them without copies.
     fn default_scheduler(&self) -> Option<&str> {
         Some("threads")
+    }
+
+    /// The whole array in memory: `compute` refuses one that cannot fit
+    /// before any block is made.
+    fn result_size(&self) -> Option<barrow_core::collection::ResultSize> {
+        Some(barrow_core::collection::ResultSize {
+            bytes: (self.len() as u64).saturating_mul(T::ITEMSIZE as u64),
+            what: format!("an array of shape {:?} of {}", self.shape(), T::DTYPE),
+        })
     }
 }
 

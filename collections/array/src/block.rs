@@ -43,9 +43,10 @@ impl<T: Element> Block<T> {
         }
     }
 
-    /// Number of elements.
+    /// Number of elements (saturating: blocks of arrays always fit, see
+    /// [`ArrayError::TooLarge`](crate::ArrayError::TooLarge)).
     pub fn len(&self) -> usize {
-        self.shape().iter().product()
+        crate::size::elements(self.shape()).unwrap_or(usize::MAX)
     }
 
     /// Whether the block has no elements.

@@ -416,7 +416,8 @@ where
         join: Box::new(join),
         f: Box::new(f),
     });
-    let mut layer = barrow_core::Layer::with_capacity(name.as_str(), out_chunks.nblocks());
+    crate::size::check_chunks::<U>(&out_chunks)?;
+    let mut layer = barrow_core::Layer::try_with_capacity(name.as_str(), out_chunks.nblocks())?;
     for index in out_chunks.block_indices() {
         let mut args = Vec::with_capacity(ninputs);
         for (i, (array, idx)) in aligned.iter().enumerate() {

@@ -34,15 +34,18 @@ pub(crate) fn resolve_chunks<T: Element>(
     shape: &[usize],
     previous: Option<&Chunks>,
 ) -> Result<Chunks> {
+    crate::size::check_shape::<T>(shape)?;
     let (limit, tolerance) = chunk_limits()?;
-    Ok(normalize_chunks(
-        spec,
-        shape,
-        T::ITEMSIZE,
-        limit,
-        tolerance,
-        previous,
-    )?)
+    let chunks = normalize_chunks(spec, shape, T::ITEMSIZE, limit, tolerance, previous)?;
+    // Before anything hashes or walks the blocks: one task each.
+    barrow_core::graph::check_task_count(
+        &format!(
+            "an array of shape {shape:?} in chunks of {:?}",
+            chunks.largest_block()
+        ),
+        chunks.nblocks(),
+    )?;
+    Ok(chunks)
 }
 
 /// Reads one block out of a whole array held in the graph.
@@ -291,7 +294,7 @@ impl<T: Element> Array<T> {
         params: Option<Vec<u8>>,
         chunks: Chunks,
         f: F,
-    ) -> Array<T>
+    ) -> Result<Array<T>>
     where
         F: Fn(&[usize], &[usize]) -> Result<Block<T>> + Send + Sync + 'static,
     {
@@ -311,7 +314,12 @@ impl<T: Element> Array<T> {
 
     /// An array of one block per chunk, each made by the registered
     /// generator of `spec`; `token` names the array.
-    pub(crate) fn created(label: &str, token: Vec<u8>, chunks: Chunks, source: Source) -> Array<T> {
+    pub(crate) fn created(
+        label: &str,
+        token: Vec<u8>,
+        chunks: Chunks,
+        source: Source,
+    ) -> Result<Array<T>> {
         let name: Arc<str> = token_name(label, &(token, chunks.as_slices().to_vec())).into();
         let spec = CreateSpec {
             dtype: T::CODE,
@@ -320,18 +328,12 @@ impl<T: Element> Array<T> {
         Array::generated_by(name, chunks, create_kernel(&spec))
     }
 
-    fn generated_by(name: Arc<str>, chunks: Chunks, function: Result<Func>) -> Array<T> {
-        let function = match function {
-            Ok(function) => function,
-            Err(e) => return Array::failed(e, chunks),
-        };
+    fn generated_by(name: Arc<str>, chunks: Chunks, function: Result<Func>) -> Result<Array<T>> {
+        let function = function?;
         let layer = Array::<T>::layer_for(&name, &chunks, |index| {
             Task::call(&function, [lit(geometry(&chunks, index))])
-        });
-        match layer {
-            Ok(layer) => Array::from_layer(name, chunks, layer, &[], []),
-            Err(e) => Array::failed(e, chunks),
-        }
+        })?;
+        Ok(Array::from_layer(name, chunks, layer, &[], []))
     }
 
     /// An array of the data in `data`, cut into `chunks`.
@@ -357,7 +359,8 @@ impl<T: Element> Array<T> {
         let chunks = resolve_chunks::<T>(&chunks.into(), data.shape(), None)?;
         let name: Arc<str> = unique_name("array").into();
         let source = block_key(&format!("{name}-source"), &[]);
-        let mut layer = Layer::with_capacity(name.as_ref(), chunks.nblocks() + 1);
+        let mut layer =
+            Layer::try_with_capacity(name.as_ref(), chunks.nblocks().saturating_add(1))?;
         if chunks.nblocks() == 1 {
             let index = vec![0; chunks.ndim()];
             layer.insert(
@@ -396,9 +399,10 @@ impl<T: Element> Array<T> {
         Array::created(
             "scalar",
             scalar_bytes(&value),
-            chunks,
+            chunks.clone(),
             Source::Fill(value.to_scalar()),
         )
+        .unwrap_or_else(|e| Array::failed(e, chunks))
     }
 
     /// An array of `shape` filled with `value` (NumPy's `full`). Its blocks
@@ -407,12 +411,7 @@ impl<T: Element> Array<T> {
     pub fn full(shape: &[usize], value: T, chunks: impl Into<ChunkSpec>) -> Result<Array<T>> {
         let chunks = resolve_chunks::<T>(&chunks.into(), shape, None)?;
         let params = scalar_bytes(&value);
-        Ok(Array::created(
-            "full",
-            params,
-            chunks,
-            Source::Fill(value.to_scalar()),
-        ))
+        Array::created("full", params, chunks, Source::Fill(value.to_scalar()))
     }
 
     /// An array of `shape` whose blocks are made by `f(start, shape)` — the
@@ -436,12 +435,9 @@ impl<T: Element> Array<T> {
         F: Fn(&[usize], &[usize]) -> Result<ArrayD<T>> + Send + Sync + 'static,
     {
         let chunks = resolve_chunks::<T>(&chunks.into(), shape, None)?;
-        Ok(Array::generated(
-            "from_fn",
-            None,
-            chunks,
-            move |start, shape| Ok(Block::Dense(f(start, shape)?)),
-        ))
+        Array::generated("from_fn", None, chunks, move |start, shape| {
+            Ok(Block::Dense(f(start, shape)?))
+        })
     }
 
     /// The graph of this array as a plain [`Graph`], for inspection.
@@ -498,14 +494,14 @@ impl<T: Number> Array<T> {
             start: start.to_scalar(),
             step: step.to_scalar(),
         };
-        Ok(Array::created("arange", params, chunks, source))
+        Array::created("arange", params, chunks, source)
     }
 
     /// The `n × n` identity matrix.
     pub fn eye(n: usize, chunks: impl Into<ChunkSpec>) -> Result<Array<T>> {
         let chunks = resolve_chunks::<T>(&chunks.into(), &[n, n], None)?;
         let params = barrow_core::tokenize::tokenize(&(T::DTYPE, n)).into_bytes();
-        Ok(Array::created("eye", params, chunks, Source::Eye))
+        Array::created("eye", params, chunks, Source::Eye)
     }
 }
 
@@ -525,6 +521,6 @@ impl<T: Float> Array<T> {
             stop: stop.to_scalar(),
             num: num as u64,
         };
-        Ok(Array::created("linspace", params, chunks, source))
+        Array::created("linspace", params, chunks, source)
     }
 }

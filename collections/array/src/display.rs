@@ -60,20 +60,21 @@ impl<T: Element> Array<T> {
     /// ```
     pub fn info(&self) -> ArrayInfo {
         let shape = self.shape();
-        let elements: u64 = shape.iter().map(|&n| n as u64).product();
+        // Arrays keep their bytes within isize::MAX (crate::size): these
+        // products cannot wrap; saturating says so without a panic path.
+        let elements = self.len() as u64;
         let chunk: u64 = self
             .chunks
             .largest_block()
             .iter()
-            .map(|&n| n as u64)
-            .product();
+            .fold(1u64, |acc, &n| acc.saturating_mul(n as u64));
         ArrayInfo {
             name: self.name.to_string(),
             dtype: T::DTYPE,
             chunks: self.chunks.as_slices().to_vec(),
             numblocks: self.chunks.numblocks(),
-            nbytes: elements * T::ITEMSIZE as u64,
-            chunk_nbytes: chunk * T::ITEMSIZE as u64,
+            nbytes: elements.saturating_mul(T::ITEMSIZE as u64),
+            chunk_nbytes: chunk.saturating_mul(T::ITEMSIZE as u64),
             tasks: self.graph.len(),
             layers: self.graph.layers().len(),
             shape,

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use barrow_core::{Error, ErrorKind};
 
 /// What went wrong while building, computing, reading or writing an array.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum ArrayError {
     /// Shapes that do not broadcast together.
@@ -401,6 +401,26 @@ pub enum ArrayError {
         new: u128,
     },
 
+    /// A shape whose bytes do not fit in the address space: the product of
+    /// its (nonzero) axis lengths times the item size passes `isize::MAX`,
+    /// the limit NumPy and ndarray put on one array.
+    #[error(
+        "an array of shape {shape:?} of {dtype} would hold {} elements ({} bytes), more than \
+         one array can address ({} bytes, isize::MAX, as in NumPy): use a smaller shape",
+        fmt_wide(crate::size::wide_product(.shape)),
+        fmt_wide(crate::size::wide_product(.shape).and_then(|n| n.checked_mul(*.itemsize as u128))),
+        isize::MAX
+    )]
+    TooLarge {
+        /// The shape (wide: an axis joined from several arrays may pass
+        /// `usize`).
+        shape: Vec<u128>,
+        /// NumPy's name for the element type.
+        dtype: &'static str,
+        /// Bytes per element.
+        itemsize: usize,
+    },
+
     /// A chunk size so small that the axis would need more blocks than can be handled.
     #[error(
         "chunk size {size} along axis {axis} splits its {length} elements into {blocks} blocks, \
@@ -565,6 +585,13 @@ pub enum ArrayError {
     },
 }
 
+/// Prints what `Display` prints, then the causes (as `anyhow` does).
+impl fmt::Debug for ArrayError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        barrow_core::error::write_report(self, f)
+    }
+}
+
 impl ArrayError {
     /// Returns the error with its path set to `path` if it had none (as the
     /// errors of [`NpyElement::read_le`](crate::io::npy::NpyElement::read_le) do).
@@ -674,6 +701,11 @@ pub(crate) fn fmt_bytes(bytes: u64) -> String {
         }
     }
     format!("{bytes} B")
+}
+
+/// A wide count, or "more than 2^128" when even that overflowed.
+fn fmt_wide(n: Option<u128>) -> String {
+    n.map_or_else(|| "more than 2^128".to_owned(), |n| n.to_string())
 }
 
 fn fmt_axis(axis: Option<usize>) -> String {

@@ -60,6 +60,7 @@ mod rechunk;
 mod reduce;
 mod shape;
 mod ship;
+mod size;
 mod slice;
 mod warn;
 

@@ -181,7 +181,7 @@ fn random_array<T: Element>(
     spec: RandomSpec,
 ) -> Result<Array<T>> {
     let stream = source::<T>(&spec)?;
-    let mut array = Array::created(label, token, chunks, Source::Random(spec));
+    let mut array = Array::created(label, token, chunks, Source::Random(spec))?;
     array.stream = Some(stream);
     Ok(array)
 }

@@ -312,7 +312,8 @@ pub fn stack<T: Element>(arrays: &[Array<T>], axis: isize) -> Result<Array<T>> {
     let names: Vec<&str> = aligned.iter().map(|a| a.name.as_ref()).collect();
     let name: Arc<str> = token_name("stack", &(names, axis)).into();
     let function = stack_kernel(&(T::CODE, axis))?;
-    let mut layer = Layer::with_capacity(name.as_ref(), chunks.nblocks());
+    crate::size::check_chunks::<T>(&chunks)?;
+    let mut layer = Layer::try_with_capacity(name.as_ref(), chunks.nblocks())?;
     for index in chunks.block_indices() {
         let mut source = index.clone();
         let which = source.remove(axis);
@@ -520,7 +521,8 @@ impl<T: Element> Array<T> {
     /// ```
     pub fn reshape(&self, shape: &[usize]) -> Result<Array<T>> {
         let inshape = self.shape();
-        if shape.iter().product::<usize>() != inshape.iter().product::<usize>() {
+        crate::size::check_shape::<T>(shape)?;
+        if crate::size::elements(shape) != crate::size::elements(&inshape) {
             return Err(ArrayError::ShapeMismatch {
                 operation: "reshape",
                 left: inshape,

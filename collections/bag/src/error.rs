@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use barrow_core::{Error, ErrorKind};
 
 /// What went wrong while building, reading or writing a bag.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum BagError {
     /// A partition count or size of zero.
@@ -107,6 +107,23 @@ pub enum BagError {
         /// decompressed text.
         offset: u64,
     },
+    /// A line longer than `bag.max-line-length`: a file without newlines
+    /// (a binary file, `/dev/zero`) would otherwise grow one line until
+    /// memory runs out.
+    #[error(
+        "{path}: the line starting at byte {offset} (of the decompressed text) is longer than \
+         bag.max-line-length ({limit} bytes): the file has no newline there (a binary file?); \
+         check the file, or raise bag.max-line-length if its lines are that long"
+    )]
+    LineTooLong {
+        /// The file.
+        path: PathBuf,
+        /// Where the line starts, in bytes from the start of the
+        /// decompressed text.
+        offset: u64,
+        /// The limit, in bytes.
+        limit: u64,
+    },
     /// A file could not be created or written.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -143,6 +160,13 @@ pub enum BagError {
         /// How many `*` it has.
         stars: usize,
     },
+}
+
+/// Prints what `Display` prints, then the causes (as `anyhow` does).
+impl std::fmt::Debug for BagError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        barrow_core::error::write_report(self, f)
+    }
 }
 
 impl BagError {
@@ -195,6 +219,7 @@ impl BagError {
             | BagError::Read { .. }
             | BagError::Corrupt { .. }
             | BagError::NotUtf8 { .. }
+            | BagError::LineTooLong { .. }
             | BagError::Write { .. } => ErrorKind::Io,
             _ => ErrorKind::InvalidArgument,
         }

@@ -253,6 +253,14 @@ impl<T: Element> Bag<T> {
             }
             .into());
         }
+        // The shuffle makes a piece per input and output partition.
+        barrow_core::graph::check_task_count(
+            &format!(
+                "a groupby of {} partitions into {npartitions}",
+                self.npartitions()
+            ),
+            self.npartitions().saturating_mul(npartitions),
+        )?;
         Ok(self.shuffle_groups(key, npartitions))
     }
 

@@ -205,6 +205,7 @@ pub(crate) struct BlockSpec {
     compression: String,
     start: u64,
     end: Option<u64>,
+    max_line_length: u64,
 }
 
 impl BlockSpec {
@@ -219,6 +220,7 @@ impl BlockSpec {
                     compression: block.compression.name().to_owned(),
                     start: block.start,
                     end: block.end,
+                    max_line_length: block.max_line_length,
                 })
             })
             .collect()
@@ -230,6 +232,7 @@ impl BlockSpec {
             compression: self.compression.parse::<Compression>()?,
             start: self.start,
             end: self.end,
+            max_line_length: self.max_line_length,
         })
     }
 }

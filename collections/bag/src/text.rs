@@ -59,12 +59,16 @@ impl<S: AsRef<str>> Patterns for &[S] {
     }
 }
 
+/// `bag.max-line-length`'s default: 256 MiB.
+const DEFAULT_MAX_LINE_LENGTH: u64 = 256 << 20;
+
 /// Lines of text files, as a bag of `String`s: see [`read_text`].
 #[derive(Debug, Clone)]
 pub struct ReadText {
     patterns: Vec<String>,
     blocksize: Option<u64>,
     compression: Option<Compression>,
+    max_line_length: Option<u64>,
 }
 
 /// The lines of text files (Dask's `read_text`), one partition per file,
@@ -99,6 +103,7 @@ pub fn read_text(patterns: impl Patterns) -> ReadText {
         patterns: patterns.patterns(),
         blocksize: None,
         compression: None,
+        max_line_length: None,
     }
 }
 
@@ -132,15 +137,32 @@ impl ReadText {
         })
     }
 
+    /// Refuses lines longer than `bytes` (instead of `bag.max-line-length`
+    /// from the configuration): reading one is an error naming the file
+    /// and the byte offset where the line starts.
+    pub fn max_line_length(self, bytes: u64) -> ReadText {
+        ReadText {
+            max_line_length: Some(bytes),
+            ..self
+        }
+    }
+
     /// The bag: finds the files now (a pattern matching nothing, or a
     /// missing file, is an error naming it) and reads them when computed.
     pub fn into_bag(self) -> Result<Bag<String>> {
         if self.blocksize == Some(0) {
             return Err(BagError::ZeroPartitions { what: "blocksize" }.into());
         }
+        let max_line_length = match self.max_line_length {
+            Some(bytes) => bytes,
+            None => {
+                barrow_core::config::get::<barrow_core::config::ByteSize>("bag.max-line-length")?
+                    .map_or(DEFAULT_MAX_LINE_LENGTH, u64::from)
+            }
+        };
         let paths = expand(&self.patterns)?;
         let blocks: Arc<[TextBlock]> =
-            plan_blocks(&paths, self.blocksize, self.compression)?.into();
+            plan_blocks(&paths, self.blocksize, self.compression, max_line_length)?.into();
         let name = name_of("read_text", &describe(&blocks));
         let parts = vec![Vec::new(); blocks.len()];
         let recipe = BlockSpec::describe(&blocks).map(|specs| Recipe::new(SourceSpec::Text(specs)));

@@ -174,3 +174,19 @@ fn a_dropped_stream_stops_its_computation() {
         "all {last} partitions ran after the reader left"
     );
 }
+
+#[test]
+fn a_shuffle_of_too_many_pieces_is_refused_before_it_is_built() {
+    let _limit = barrow_core::config::scoped([("local.memory-limit", "1GiB")]).unwrap();
+    let bag = Bag::range(1000, 100).unwrap();
+    // 100 inputs into 1,000,000 outputs: 10^8 pieces.
+    let err = match bag.groupby_into(|x| *x, 1_000_000) {
+        Ok(_) => panic!("the shuffle should be refused"),
+        Err(err) => err,
+    };
+    assert_eq!(err.kind(), ErrorKind::TooLarge);
+    let text = err.to_string();
+    assert!(text.contains("100000000 tasks"), "{text}");
+    assert!(text.contains("1.0 GiB (local.memory-limit"), "{text}");
+    assert!(bag.groupby_into(|x| *x, 10).is_ok());
+}

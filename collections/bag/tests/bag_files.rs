@@ -155,3 +155,70 @@ fn invalid_utf8_names_the_file_and_the_line_offset() {
         "{text}"
     );
 }
+
+/// A file without newlines (a binary blob) ends the read with an error
+/// naming the file and where the line starts, at `bag.max-line-length`.
+#[test]
+fn a_file_without_newlines_stops_at_the_line_length_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut blob = b"header\n".to_vec();
+    blob.extend(
+        (0..3 << 20)
+            .map(|i: u32| (i % 251) as u8 | 0x80)
+            .filter(|&b| b != b'\n'),
+    );
+    std::fs::write(dir.path().join("blob.bin"), &blob).unwrap();
+    let _limit = barrow_core::config::scoped([("bag.max-line-length", "1MiB")]).unwrap();
+    let bag = read_text(pattern(dir.path(), "blob.bin"))
+        .into_bag()
+        .unwrap();
+    for scheduler in ["sync", "threads"] {
+        let err = compute_with(&bag.count(), &options(scheduler)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Io);
+        let text = err.to_string();
+        assert!(text.contains("blob.bin"), "{text}");
+        assert!(text.contains("line starting at byte 7"), "{text}");
+        assert!(
+            text.contains("bag.max-line-length (1048576 bytes)"),
+            "{text}"
+        );
+    }
+    // Set in code, the limit wins over the configuration.
+    let bag = read_text(pattern(dir.path(), "blob.bin"))
+        .max_line_length(8 << 20)
+        .into_bag()
+        .unwrap();
+    let count = compute_with(&bag.count(), &options("sync"));
+    assert!(
+        matches!(&count, Err(e) if e.to_string().contains("not valid UTF-8")),
+        "within the limit, the blob is read (and is not text): {count:?}"
+    );
+}
+
+/// `/dev/zero` never ends and has no newline: without a limit the read
+/// grows one line until the process aborts, so this runs in a child.
+#[cfg(target_os = "linux")]
+#[test]
+fn dev_zero_is_refused_at_bag_max_line_length_without_crashing() {
+    let name = "dev_zero_is_refused_at_bag_max_line_length_without_crashing";
+    let Some(output) =
+        barrow_core::testing::child::run(name, &[("BARROW_BAG__MAX_LINE_LENGTH", "4MiB")])
+    else {
+        let bag = read_text("/dev/zero").into_bag().unwrap();
+        let err = compute_with(&bag.count(), &options("sync")).unwrap_err();
+        assert!(
+            matches!(
+                err.source_as::<BagError>(),
+                Some(BagError::LineTooLong {
+                    offset: 0,
+                    limit: 4194304,
+                    ..
+                })
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("/dev/zero"), "{err}");
+        return;
+    };
+    barrow_core::testing::child::assert_passed(name, &output);
+}

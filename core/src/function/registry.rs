@@ -258,11 +258,38 @@ impl FunctionRegistry {
 
     fn unknown(&self, name: &str, entries: &HashMap<Arc<str>, FunctionEntry>) -> Error {
         let hint = did_you_mean(name, entries.keys().map(|k| &**k));
+        let mut plugins: Vec<&str> = entries
+            .values()
+            .filter_map(|entry| match &entry.origin {
+                Origin::Plugin(plugin) => Some(plugin.as_str()),
+                _ => None,
+            })
+            .collect();
+        plugins.sort_unstable();
+        plugins.dedup();
+        let loaded = if plugins.is_empty() {
+            "no plugin's functions are registered".to_owned()
+        } else {
+            format!("plugins with functions here: {}", plugins.join(", "))
+        };
+        // `stats.zscore` is the plugin `stats`'s function `zscore`.
+        let namespace = name
+            .split_once('.')
+            .map(|(ns, _)| ns)
+            .filter(|ns| !ns.is_empty() && !plugins.contains(ns));
+        let plugin_hint = match namespace {
+            Some(ns) => format!(
+                "; if plugin '{ns}' provides it, load it: add '{ns}' to plugins.load \
+                 (BARROW_PLUGINS__LOAD) and its folder to plugins.paths"
+            ),
+            None => "; a plugin's functions come with it: plugins.load names the plugins to load"
+                .to_owned(),
+        };
         Error::new(
             ErrorKind::UnknownFunction,
             format!(
                 "no function is registered under the name '{name}'{hint}; register it with \
-                 #[barrow::task] or FunctionRegistry::register"
+                 #[barrow::task] or FunctionRegistry::register{plugin_hint} ({loaded})"
             ),
         )
     }
@@ -384,6 +411,40 @@ mod tests {
     use super::*;
     use crate::function::Input;
     use crate::value::Value;
+
+    #[test]
+    fn an_unknown_name_names_the_plugins_loaded_and_plugins_load() {
+        let functions = FunctionRegistry::new();
+        let err = functions.get("stats.zscore").unwrap_err().to_string();
+        assert!(
+            err.contains("no plugin's functions are registered"),
+            "{err}"
+        );
+        assert!(
+            err.contains("if plugin 'stats' provides it, load it: add 'stats' to plugins.load"),
+            "{err}"
+        );
+        for plugin in ["hist", "stats"] {
+            functions
+                .register_from(
+                    Func::new(format!("{plugin}.f"), |x: &i64| *x),
+                    Origin::Plugin(plugin.into()),
+                )
+                .unwrap();
+        }
+        let err = functions.get("stats.zscore").unwrap_err().to_string();
+        assert!(
+            err.contains("plugins with functions here: hist, stats"),
+            "{err}"
+        );
+        // The plugin is loaded: no advice to load it again.
+        assert!(!err.contains("add 'stats' to plugins.load"), "{err}");
+        let err = functions.get("lonely").unwrap_err().to_string();
+        assert!(
+            err.contains("plugins.load names the plugins to load"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn duplicate_names_are_refused_naming_both_origins() {

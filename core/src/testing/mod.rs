@@ -19,6 +19,7 @@
 )]
 
 pub mod cases;
+pub mod child;
 pub mod functions;
 mod support;
 

@@ -9,8 +9,8 @@ use crate::abi::{AbiArg, AbiScalar, AbiSink, Dtype, Shape};
 use crate::object::{Object, ObjectBox, downcast};
 
 /// What went wrong in a plugin; the host reports it with the plugin's and
-/// the function's names.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// the function's names. `Debug` prints the message, as `Display` does.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Error {
     message: String,
 }
@@ -30,6 +30,12 @@ impl Error {
 }
 
 impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
     }
@@ -112,9 +118,42 @@ impl<'a> Call<'a> {
     }
 
     /// The parameters bound when the task was made (postcard bytes), for a
-    /// function declared with parameters.
+    /// function declared with parameters; [`Call::params_as`] decodes them.
     pub fn params(&self) -> &'a [u8] {
         self.params
+    }
+
+    /// The parameters bound when the task was made, decoded as `T`: what a
+    /// host bound with `barrow_plugin_host::function_with_params(name,
+    /// &value)` (or `barrow_core::function::encode_params`), and a test with
+    /// [`testing::call_with`](crate::testing::call_with).
+    ///
+    /// ```
+    /// use barrow_plugin::{Call, Out, Result};
+    ///
+    /// fn scale(call: &Call<'_>, out: &mut Out<'_, '_>) -> Result<()> {
+    ///     let factor: f64 = call.params_as()?;
+    ///     let x = call.numbers::<f64>(0)?;
+    ///     for (y, x) in out.like::<f64, f64>(&x)?.iter_mut().zip(x.data) {
+    ///         *y = factor * x;
+    ///     }
+    ///     Ok(())
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    /// Bytes that are not a `T` (no parameters, another type): an error
+    /// naming the function and the type.
+    pub fn params_as<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
+        postcard::from_bytes(self.params).map_err(|e| {
+            Error::new(format!(
+                "{}: its parameters ({} bytes) are not a {}: {e}; bind them with \
+                 barrow_plugin_host::function_with_params",
+                self.function,
+                self.params.len(),
+                std::any::type_name::<T>()
+            ))
+        })
     }
 
     fn arg(&self, index: usize) -> Result<&'a AbiArg<'a>> {

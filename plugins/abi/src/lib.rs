@@ -65,6 +65,7 @@
 pub mod abi;
 mod author;
 mod export;
+pub mod meta;
 mod object;
 mod plugin;
 pub mod testing;
@@ -87,6 +88,7 @@ pub mod __private {
         Entries, ROOT_SYMBOL, Tables, call, capability, decode, header, info, root, run_setup,
         schedule,
     };
+    pub use crate::meta::{encode as encode_meta, encoded_len as meta_len};
     pub use abi_stable::library::{__call_root_module_loader, LibHeader, RootModuleResult};
     pub use abi_stable::std_types::{ROption, RResult, RSlice, RStr};
 }
@@ -112,7 +114,26 @@ macro_rules! export_plugin {
 
             static TABLES: p::Tables = p::Tables::new();
 
+            // The plugin's description, in a section of its own, for hosts
+            // that read the file without loading it (`barrow plugin
+            // inspect`); see `barrow_plugin::meta`.
+            const META_LEN: usize = p::meta_len(&$plugin);
+            #[cfg_attr(
+                any(target_os = "macos", target_os = "ios"),
+                unsafe(link_section = "__DATA,__barrow_plug")
+            )]
+            #[cfg_attr(windows, unsafe(link_section = ".brwplug"))]
+            #[cfg_attr(
+                not(any(target_os = "macos", target_os = "ios", windows)),
+                unsafe(link_section = ".barrow_plugin")
+            )]
+            #[used]
+            static META: [u8; META_LEN] = p::encode_meta::<META_LEN>(&$plugin);
+
             extern "C" fn info() -> p::PluginInfo {
+                // Referenced from an exported entry point, so that no
+                // linker drops the section.
+                ::core::hint::black_box(&META);
                 p::info(&$plugin)
             }
 

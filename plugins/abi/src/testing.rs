@@ -177,7 +177,23 @@ pub fn call(plugin: &'static Plugin, name: &str, args: &[Value]) -> Result<Value
     call_with_params(plugin, name, &[], args)
 }
 
-/// [`call`] with parameters bound.
+/// [`call`] with `params` bound, encoded as a host binds them (see
+/// [`Call::params_as`](crate::Call::params_as)).
+///
+/// # Errors
+/// As [`call`], or parameters that cannot be encoded.
+pub fn call_with<P: serde::Serialize>(
+    plugin: &'static Plugin,
+    name: &str,
+    params: &P,
+    args: &[Value],
+) -> Result<Value> {
+    let bytes = postcard::to_allocvec(params)
+        .map_err(|e| Error::new(format!("the parameters of '{name}' cannot be encoded: {e}")))?;
+    call_with_params(plugin, name, &bytes, args)
+}
+
+/// [`call`] with parameters bound, as bytes.
 pub fn call_with_params(
     plugin: &'static Plugin,
     name: &str,

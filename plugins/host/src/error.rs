@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 /// A plugin that could not be found, loaded or registered. Every variant
 /// names the file and says what to do.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// No file at the path, or no file for the name in `plugins.paths`.
@@ -126,6 +126,14 @@ pub enum Error {
     /// The configuration could not be read.
     #[error("cannot read the plugin configuration: {0}")]
     Config(#[from] barrow_config::Error),
+}
+
+/// Prints what `Display` prints, then the causes (as `anyhow` does), so that
+/// a `main` returning this error shows it readably.
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        barrow_core::error::write_report(self, f)
+    }
 }
 
 /// A result with the host's [`Error`].

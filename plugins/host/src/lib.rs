@@ -32,11 +32,13 @@
 //! or whose types are laid out differently, is refused with a one-line
 //! error (the full layout report is logged at debug level).
 
+mod check;
 pub mod cli;
 mod config;
 mod convert;
 mod error;
 mod load;
+mod new;
 mod object;
 mod register;
 mod scheduler;
@@ -47,8 +49,9 @@ pub use config::{
 };
 pub use error::{Error, Result};
 pub use load::{Plugin, Provides, load, loaded};
+pub use new::{PluginDependency, new_plugin};
 pub use object::{ForeignObject, OBJECT_TAG};
-pub use register::register;
+pub use register::{function_with_params, register};
 pub use setup::run_setup;
 
 #[doc(hidden)]

@@ -168,22 +168,13 @@ fn cache() -> &'static Mutex<HashMap<PathBuf, Arc<Plugin>>> {
 
 /// Loads the plugin library at `path`, or returns the one loaded from the
 /// same file before. The library stays loaded until the process exits.
+///
+/// The file is checked before the dynamic loader opens it (see
+/// `check.rs`): a directory, an empty or truncated file, another
+/// architecture's library or a library without Barrow's entry symbol is a
+/// one-line error, and none of its code runs.
 pub fn load(path: &Path) -> Result<Arc<Plugin>> {
-    let canonical = match path.canonicalize() {
-        Ok(canonical) => canonical,
-        Err(e) => {
-            let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-            let loaded_before = lock(cache()).contains_key(&absolute);
-            return Err(if loaded_before {
-                Error::Gone { path: absolute }
-            } else {
-                Error::NotFound {
-                    what: path.display().to_string(),
-                    detail: format!("{e}; give the path of a plugin library (lib<name>.so)"),
-                }
-            });
-        }
-    };
+    let canonical = canonical(path)?;
     // Held while opening, so that threads loading one file open it once.
     let mut cache = lock(cache());
     if let Some(plugin) = cache.get(&canonical) {
@@ -199,6 +190,23 @@ pub fn load(path: &Path) -> Result<Arc<Plugin>> {
     }
     let plugin = cache.entry(canonical).or_insert(plugin).clone();
     Ok(plugin)
+}
+
+/// `path` made canonical, or why it cannot be (not found, or gone since
+/// it was loaded).
+pub(crate) fn canonical(path: &Path) -> Result<PathBuf> {
+    path.canonicalize().map_err(|e| {
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let loaded_before = lock(cache()).contains_key(&absolute);
+        if loaded_before {
+            Error::Gone { path: absolute }
+        } else {
+            Error::NotFound {
+                what: path.display().to_string(),
+                detail: format!("{e}; give the path of a plugin library (lib<name>.so)"),
+            }
+        }
+    })
 }
 
 /// Every plugin loaded in this process, in no particular order.
@@ -225,6 +233,8 @@ fn host_version() -> String {
 }
 
 fn open(path: &Path) -> Result<Plugin> {
+    // Whatever the bytes tell, before the loader runs any of the file.
+    crate::check::check_file(path)?;
     let header = lib_header_from_path(path).map_err(|e| match e {
         LibraryError::GetSymbolError { .. } => Error::NotAPlugin {
             path: path.to_path_buf(),
@@ -343,7 +353,7 @@ fn checked<T: StableAbi + 'static>(
     Ok(Some(unsafe { &*found.table.cast::<T>() }))
 }
 
-fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     name.starts_with(|c: char| c.is_ascii_lowercase())
         && name
             .chars()

@@ -228,3 +228,20 @@ pub fn register(plugin: &Plugin, registry: &Registry) -> Result<bool> {
     done.insert(id);
     Ok(true)
 }
+
+/// The plugin function `name` (`stats.scale`), declared with parameters,
+/// bound to `params`: encoded as the plugin's `Call::params_as` decodes
+/// them, and shipped with the task to worker processes. The plugin must be
+/// loaded (by the configuration's `plugins.load` before a computation, or
+/// [`load_configured`](crate::load_configured) / [`load_into`](crate::load_into)).
+///
+/// # Errors
+/// An unknown name (the error names the plugins loaded), a function that
+/// takes no parameters, or parameters that cannot be encoded.
+pub fn function_with_params<P: serde::Serialize>(
+    name: &str,
+    params: &P,
+) -> barrow_core::Result<Func> {
+    let bytes = barrow_core::function::encode_params(name, params)?;
+    Registry::global().functions().resolve(name, Some(&bytes))
+}

@@ -32,7 +32,9 @@ mod threads;
 
 pub use spill::{SpillStats, SpillStore};
 pub use sync::SyncScheduler;
-pub use threads::ThreadsScheduler;
+pub use threads::{
+    MAX_THREADS_PER_CORE, MIN_THREAD_CAP, ThreadBudget, ThreadsScheduler, WARN_THREADS_PER_CORE,
+};
 
 use barrow_core::scheduler::StaticScheduler;
 use barrow_core::{Graph, Key, Options, Registry, Result, RunContext, Scheduler, Value};

@@ -77,7 +77,97 @@ impl ThreadsScheduler {
                 "num-workers is 0: the threads scheduler needs at least one worker",
             ));
         }
-        shared_pool(workers)
+        let budget = ThreadBudget::for_workers(workers, cores());
+        if let Some(warning) = &budget.warning {
+            warn_once(workers, warning);
+        }
+        shared_pool(budget.threads)
+    }
+}
+
+/// Threads per core past which `num-workers` draws a warning: more only
+/// help tasks that wait (on files, the network), not computing ones.
+pub const WARN_THREADS_PER_CORE: usize = 8;
+
+/// The most threads a shared pool starts, per core (and at least
+/// [`MIN_THREAD_CAP`]): past a few hundred, a pool's threads spend their
+/// time looking for each other's work (5,000 threads took minutes to run a
+/// bag of 4 partitions on 2 cores).
+pub const MAX_THREADS_PER_CORE: usize = 32;
+
+/// The cap on a shared pool's threads is never below this.
+pub const MIN_THREAD_CAP: usize = 256;
+
+/// The number of cores, as the standard library sees them.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// The threads a shared pool starts for `num-workers`, and the warning the
+/// request draws, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadBudget {
+    /// The threads started.
+    pub threads: usize,
+    /// Why the request is unusual (and what was done), for the user.
+    pub warning: Option<String>,
+}
+
+impl ThreadBudget {
+    /// The budget for `workers` requested on a machine of `cores` cores:
+    /// at most `max(MAX_THREADS_PER_CORE × cores, MIN_THREAD_CAP)` threads,
+    /// with a warning past `WARN_THREADS_PER_CORE × cores`.
+    ///
+    /// ```
+    /// use barrow_local::ThreadBudget;
+    ///
+    /// assert_eq!(ThreadBudget::for_workers(8, 2), ThreadBudget { threads: 8, warning: None });
+    /// let many = ThreadBudget::for_workers(5000, 2);
+    /// assert_eq!(many.threads, 256);
+    /// assert!(many.warning.unwrap().contains("num-workers = 5000"));
+    /// ```
+    pub fn for_workers(workers: usize, cores: usize) -> ThreadBudget {
+        let cores = cores.max(1);
+        let cap = MAX_THREADS_PER_CORE
+            .saturating_mul(cores)
+            .max(MIN_THREAD_CAP);
+        let threads = workers.clamp(1, cap);
+        let warning = (workers > WARN_THREADS_PER_CORE.saturating_mul(cores)).then(|| {
+            let capped = if threads < workers {
+                format!(
+                    "; the threads scheduler starts {threads} of them (its cap on {cores} cores)"
+                )
+            } else {
+                String::new()
+            };
+            format!(
+                "num-workers = {workers} on the threads scheduler is more than \
+                 {WARN_THREADS_PER_CORE} threads per core ({cores} cores): threads beyond the \
+                 cores only help tasks that wait on I/O{capped}; for computing tasks leave \
+                 num-workers unset (one per core)"
+            )
+        });
+        ThreadBudget { threads, warning }
+    }
+}
+
+/// Tells the user once per process and worker count: through `tracing`
+/// when the program installed a subscriber, else on stderr (a program
+/// without one would otherwise never hear of it).
+fn warn_once(workers: usize, warning: &str) {
+    static WARNED: OnceLock<Mutex<Vec<usize>>> = OnceLock::new();
+    let mut warned = WARNED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if warned.contains(&workers) {
+        return;
+    }
+    warned.push(workers);
+    if tracing::dispatcher::has_been_set() {
+        tracing::warn!(workers, "{warning}");
+    } else {
+        eprintln!("barrow: warning: {warning}");
     }
 }
 
@@ -142,8 +232,11 @@ fn drive_on_pool(engine: &mut Engine<'_, '_, '_, '_>, pool: &rayon::ThreadPool) 
         error: None,
     });
     let wake = Condvar::new();
+    // No more workers than tasks: a pool of thousands of threads costs a
+    // small graph a few wake-ups, not one per thread.
+    let drivers = pool.current_num_threads().min(total).max(1);
     pool.in_place_scope(|scope| {
-        for _ in 0..pool.current_num_threads() {
+        for _ in 0..drivers {
             scope.spawn(|_| work(&shared, &wake, total));
         }
     });

@@ -122,3 +122,41 @@ fn a_failed_task_reruns_on_the_caller_when_asked() {
     run_with(&threads, &graph, &[Key::new("y")], &options).unwrap_err();
     assert_eq!(*calls.lock().unwrap(), [false], "off by default");
 }
+
+/// `num-workers` in the thousands: the pool stops at its cap and the user
+/// is told, on stderr when the program has no `tracing` subscriber.
+#[test]
+fn thousands_of_workers_are_capped_with_a_warning() {
+    let name = "thousands_of_workers_are_capped_with_a_warning";
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let cap = barrow_local::ThreadBudget::for_workers(usize::MAX, cores).threads;
+    let Some(output) = barrow_core::testing::child::run(name, &[]) else {
+        let threads = Func::new("threads", |_: &i64| rayon::current_num_threads() as i64);
+        let graph = Graph::from_tasks([("t", Task::call(&threads, [lit(0i64)]))]).unwrap();
+        let options = Options::new().scheduler("threads").num_workers(cap + 100);
+        let out = barrow_core::compute_with(
+            barrow_core::collection::GraphKeys::new(graph.clone(), ["t"]),
+            &options,
+        )
+        .unwrap();
+        assert_eq!(*out[0].downcast_ref::<i64>().unwrap(), cap as i64);
+        // Once per process and count.
+        barrow_core::compute_with(
+            barrow_core::collection::GraphKeys::new(graph, ["t"]),
+            &options,
+        )
+        .unwrap();
+        return;
+    };
+    barrow_core::testing::child::assert_passed(name, &output);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let warning = format!(
+        "barrow: warning: num-workers = {} on the threads scheduler",
+        cap + 100
+    );
+    assert_eq!(stderr.matches(&warning).count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("starts {cap} of them")),
+        "{stderr}"
+    );
+}

@@ -174,14 +174,12 @@ impl<'p> PoolExecutor<'p> {
             return;
         };
         let label = worker_label(&process);
-        let cause = match error {
-            // A damaged message: the worker may still be alive; stop it.
-            Some(what) => {
-                let exit = process.reap_now();
-                format!("its connection broke ({what}); it {exit}")
-            }
+        // A damaged message: the worker may still be alive; stop it.
+        let end = match error {
+            Some(_) => process.reap_now(),
             None => process.reap(),
         };
+        let message = lost_worker_message(&label, error.as_deref(), &end);
         self.load[slot] = 0;
         let mut tasks: Vec<u32> = self
             .running
@@ -195,13 +193,7 @@ impl<'p> PoolExecutor<'p> {
             self.finished.push_back(Finished {
                 id,
                 worker: worker as usize,
-                result: Err(Error::new(
-                    ErrorKind::Worker,
-                    format!(
-                        "{label} died while running this task: it {cause}; the pool starts a \
-                         new worker for the next computation"
-                    ),
-                )),
+                result: Err(Error::new(ErrorKind::Worker, message.clone())),
             });
         }
     }
@@ -279,5 +271,42 @@ impl<'g> Executor<'g> for PoolExecutor<'_> {
             }
         }
         self.finished.pop_front()
+    }
+}
+
+/// What a task's error says when its worker is lost while running it:
+/// `damage` is why its connection broke (`None`: the worker died), `end`
+/// how its process ended ("was killed by signal 9 ...").
+fn lost_worker_message(label: &str, damage: Option<&str>, end: &str) -> String {
+    let what_happened = match damage {
+        Some(damage) => {
+            format!("broke its connection while running this task ({damage}) and {end}")
+        }
+        None => format!("died while running this task: it {end}"),
+    };
+    format!("{label} {what_happened}; the pool starts a new worker for the next computation")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lost_worker_message;
+
+    #[test]
+    fn a_lost_worker_is_described_in_plain_sentences() {
+        assert_eq!(
+            lost_worker_message(
+                "worker 2 (pid 4242)",
+                Some("a message ended early"),
+                "was stopped by the pool"
+            ),
+            "worker 2 (pid 4242) broke its connection while running this task (a message ended \
+             early) and was stopped by the pool; the pool starts a new worker for the next \
+             computation"
+        );
+        assert_eq!(
+            lost_worker_message("worker 1 (pid 7)", None, "was killed by signal 9"),
+            "worker 1 (pid 7) died while running this task: it was killed by signal 9; the pool \
+             starts a new worker for the next computation"
+        );
     }
 }

@@ -82,6 +82,7 @@ pub(crate) fn start_server() -> Result<()> {
     }
     let (ours, theirs) = UnixStream::pair()
         .map_err(|e| Error::new(ErrorKind::Worker, format!("cannot make a socket pair: {e}")))?;
+    let program = std::process::id();
     // SAFETY: `fork` has no preconditions of its own; what makes the child
     // sound is that this process has one thread (checked above), so no
     // lock can be held by a thread that the child lacks.
@@ -95,6 +96,9 @@ pub(crate) fn start_server() -> Result<()> {
             ),
         )),
         0 => {
+            // Forked from the main thread, which lives as long as the
+            // program: the server dies with the program.
+            crate::orphans::in_forked_child(program);
             drop(ours);
             serve(theirs);
             std::process::exit(0)
@@ -155,6 +159,7 @@ fn fork_worker(
     threads: usize,
     extra: &[(String, String)],
 ) -> Reply {
+    let server = std::process::id();
     // SAFETY: the server is single-threaded (it was forked from a program
     // with one thread and starts none), so the child is a whole copy.
     let pid = unsafe { libc::fork() };
@@ -163,6 +168,8 @@ fn fork_worker(
             reason: format!("fork failed: {}", std::io::Error::last_os_error()),
         },
         0 => {
+            // The worker dies with the server, which dies with the program.
+            crate::orphans::in_forked_child(server);
             let threads = threads.to_string();
             let id_text = id.to_string();
             let extra = extra.iter().map(|(k, v)| (k.as_str(), v.as_str()));

@@ -83,6 +83,10 @@ pub fn worker_main() {
 /// }
 /// ```
 pub fn worker_main_with(setup: impl FnOnce(&Registry) -> Result<()>) -> Result<()> {
+    if started_as_worker() {
+        // Before the set-up, which may take long: die with the program.
+        crate::orphans::watch_parent();
+    }
     let mut outcome = Ok(());
     SETUP.call_once(|| outcome = setup(Registry::global()));
     if started_as_worker() {

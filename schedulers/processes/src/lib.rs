@@ -84,6 +84,7 @@ mod executor;
 mod fork;
 mod forward;
 mod hook;
+mod orphans;
 mod pool;
 mod proc;
 mod settings;

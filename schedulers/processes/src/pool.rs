@@ -328,7 +328,8 @@ impl ProcessPool {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = command.spawn().map_err(|e| {
+        crate::orphans::prepare(&mut command);
+        let mut child = crate::orphans::spawn(command).map_err(|e| {
             io_error(
                 &format!("cannot start worker {id} ({})", program.display()),
                 e,
@@ -367,18 +368,7 @@ impl ProcessPool {
                     }
                     if Instant::now() > deadline {
                         let (_, pending) = &starting[0];
-                        return Err(Error::new(
-                            ErrorKind::Worker,
-                            format!(
-                                "worker {} ({}, pid {}) did not connect within {:?} \
-                                 (processes.start-timeout): {}",
-                                pending.id,
-                                pending.program,
-                                pending.child.id(),
-                                self.settings.start_timeout,
-                                HOOK_HINT
-                            ),
-                        ));
+                        return Err(self.start_timed_out(pending));
                     }
                     std::thread::sleep(Duration::from_micros(200));
                 }
@@ -386,6 +376,36 @@ impl ProcessPool {
             }
         }
         Ok(())
+    }
+
+    /// Why `pending` did not connect in time, and what to do: the hook
+    /// is missing, or (when this program has it, or another program runs
+    /// as the worker) the worker is slow or the timeout too short.
+    fn start_timed_out(&self, pending: &Pending) -> Error {
+        let timeout = self.settings.start_timeout;
+        let hint = if timeout.is_zero() {
+            "the timeout is zero, so no worker can connect in time; give it a few seconds (the \
+             default is 30s)"
+                .to_owned()
+        } else if self.settings.program.is_none() && !hook::hook_seen() {
+            HOOK_HINT.to_owned()
+        } else {
+            format!(
+                "the worker started but is slow to connect (a slow set-up step, a busy machine) \
+                 or hangs before it connects; raise processes.start-timeout (now {timeout:?}) \
+                 or look at the worker's output above"
+            )
+        };
+        Error::new(
+            ErrorKind::Worker,
+            format!(
+                "worker {} ({}, pid {}) did not connect within {timeout:?} \
+                 (processes.start-timeout): {hint}",
+                pending.id,
+                pending.program,
+                pending.child.id(),
+            ),
+        )
     }
 
     fn greet(

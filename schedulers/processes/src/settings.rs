@@ -51,9 +51,18 @@ impl Settings {
             Some(n) => usize::try_from(n).unwrap_or(1).max(1),
             None => (cores / workers).max(1),
         };
-        let start_timeout = config
-            .get::<Duration>("processes.start-timeout")?
-            .unwrap_or(Duration::from_secs(30));
+        let (start_timeout, origin) =
+            config.get_with_origin::<Duration>("processes.start-timeout")?;
+        let start_timeout = start_timeout.unwrap_or(Duration::from_secs(30));
+        if start_timeout.is_zero() {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "processes.start-timeout is 0s (from {origin}): no worker can start and \
+                     connect in no time; set it to a few seconds (the default is 30s)"
+                ),
+            ));
+        }
         let max_message_size = config
             .get::<ByteSize>("processes.max-message-size")?
             .map_or(u64::MAX, u64::from);

@@ -55,5 +55,9 @@ fn a_worker_that_never_connects_times_out() {
     let err = compute_on(pool);
     let text = err.to_string();
     assert!(text.contains("did not connect within"), "{text}");
-    assert!(text.contains("processes.start-timeout"), "{text}");
+    assert!(text.contains("raise processes.start-timeout"), "{text}");
+    assert!(
+        !text.contains("worker_main"),
+        "another program runs as the worker: adding the hook is no advice: {text}"
+    );
 }

@@ -264,3 +264,27 @@ fn the_fork_context_without_a_fork_server_says_how_to_start_one() {
     assert!(text.contains("no fork server runs"), "{text}");
     assert!(text.contains("BARROW_PROCESSES__CONTEXT=fork"), "{text}");
 }
+
+#[test]
+fn a_zero_start_timeout_is_refused_naming_the_key_not_the_hook() {
+    let config = barrow_core::config::snapshot()
+        .unwrap()
+        .with_options([("processes.start-timeout", "0s")])
+        .unwrap();
+    let err = ProcessPool::with_config(1, &config).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    let text = err.to_string();
+    assert!(text.contains("processes.start-timeout is 0s"), "{text}");
+    assert!(!text.contains("worker_main"), "the hook is there: {text}");
+
+    // Set in code, the timeout runs out at once: the error says why.
+    let pool = Arc::new(
+        ProcessPool::new(1)
+            .unwrap()
+            .with_start_timeout(std::time::Duration::ZERO),
+    );
+    let (graph, keys) = graph_of(&whoami::func(), 1);
+    let text = run(graph, keys, &on(&pool)).unwrap_err().to_string();
+    assert!(text.contains("the timeout is zero"), "{text}");
+    assert!(!text.contains("worker_main"), "the hook is there: {text}");
+}

@@ -208,7 +208,7 @@ impl<T: Element> Array<T> {
     /// block, and with the list of writes gives the path.
     pub(crate) fn write_blocks(&self, name: &str, function: &Func) -> Result<Delayed<PathBuf>> {
         let created = Key::new(format!("{name}-create"));
-        let mut layer = Layer::with_capacity(name, self.chunks.nblocks() + 2);
+        let mut layer = Layer::try_with_capacity(name, self.chunks.nblocks().saturating_add(2))?;
         layer.insert(created.clone(), Task::call(function, []))?;
         let mut written = Vec::with_capacity(self.chunks.nblocks());
         for index in self.chunks.block_indices() {

@@ -267,7 +267,10 @@ impl<T: Element + Real> Array<T> {
                 Ok(dense(tsqr_step3(part.q.view(), piece.view())?))
             },
         );
-        let mut layer = Layer::with_capacity(base.as_str(), rows.len() * 2 + 1);
+        let mut layer = Layer::try_with_capacity(
+            base.as_str(),
+            rows.len().saturating_mul(2).saturating_add(1),
+        )?;
         let first = |i: usize| block_key(&format!("{base}-qr1"), &[i]);
         for i in 0..rows.len() {
             layer.insert(

@@ -122,7 +122,10 @@ impl<T: Number> Array<T> {
         let first_carry = step(CumsumStep::FirstCarry)?;
         let next_carry = step(CumsumStep::NextCarry)?;
         let add = step(CumsumStep::Add)?;
-        let mut layer = barrow_core::Layer::with_capacity(name.as_ref(), self.chunks.nblocks() * 3);
+        let mut layer = barrow_core::Layer::try_with_capacity(
+            name.as_ref(),
+            self.chunks.nblocks().saturating_mul(3),
+        )?;
         for index in self.chunks.block_indices() {
             layer.insert(
                 block_key(&local, &index),

@@ -83,7 +83,8 @@ fn build<T: Element, R: Reducer<T>>(
     let chunk_fn = kernel(Step::Chunk {
         axes: reduced.clone(),
     })?;
-    let mut layer = Layer::with_capacity(out_name.as_ref(), x.chunks.nblocks() * 2);
+    let mut layer =
+        Layer::try_with_capacity(out_name.as_ref(), x.chunks.nblocks().saturating_mul(2))?;
     // Generated blocks reduced over every axis never need to exist whole.
     let streamed = match &x.stream {
         Some(stream) if reduced.len() == ndim && ndim > 0 && reducer.streams() => {

@@ -13,6 +13,7 @@ mod rechunk_io;
 mod reductions;
 mod reshape_slice;
 mod shape_ops;
+mod sizes;
 
 use std::fmt::Debug;
 

@@ -35,6 +35,10 @@ pub struct TextBlock {
     /// one is read to its end past it); `None` to read to the end of the
     /// file.
     pub end: Option<u64>,
+    /// The longest line read (`bag.max-line-length`); a longer one is an
+    /// error, so that a file without newlines cannot grow one line until
+    /// memory runs out.
+    pub max_line_length: u64,
 }
 
 /// Why [`read_lines`] stopped: the file, or the sink.
@@ -83,6 +87,7 @@ pub fn plan_blocks(
     paths: &[PathBuf],
     blocksize: Option<u64>,
     compression: Option<Compression>,
+    max_line_length: u64,
 ) -> Result<Vec<TextBlock>, BagError> {
     if blocksize == Some(0) {
         return Err(BagError::ZeroBlocksize);
@@ -95,6 +100,7 @@ pub fn plan_blocks(
             compression,
             start,
             end,
+            max_line_length,
         };
         let Some(size) = blocksize.filter(|_| compression.is_splittable()) else {
             blocks.push(block(0, None));
@@ -157,7 +163,7 @@ where
                 .map_err(|err| BagError::from_read_error(path, err))?;
         }
         let reader = BufReader::with_capacity(BUFFER_SIZE, file);
-        LineReader::new(reader, path, from).run(block, &mut sink)
+        LineReader::new(reader, block, from).run(block, &mut sink)
     } else {
         let decoded = block.compression.reader(file, path)?;
         let mut reader = BufReader::with_capacity(BUFFER_SIZE, decoded);
@@ -168,7 +174,7 @@ where
         if skipped < from {
             return Ok(0);
         }
-        LineReader::new(reader, path, from).run(block, &mut sink)
+        LineReader::new(reader, block, from).run(block, &mut sink)
     }
 }
 
@@ -196,15 +202,18 @@ struct LineReader<'a, R> {
     pos: u64,
     /// The start of a line that spans refills of the buffer.
     partial: Vec<u8>,
+    /// The longest line accepted, in bytes.
+    max_line_length: u64,
 }
 
 impl<'a, R: BufRead> LineReader<'a, R> {
-    fn new(reader: R, path: &'a Path, pos: u64) -> Self {
+    fn new(reader: R, block: &'a TextBlock, pos: u64) -> Self {
         LineReader {
             reader,
-            path,
+            path: &block.path,
             pos,
             partial: Vec::new(),
+            max_line_length: block.max_line_length,
         }
     }
 
@@ -230,6 +239,8 @@ impl<'a, R: BufRead> LineReader<'a, R> {
     /// Consumes everything up to and including the next `\n`; false if
     /// the text ends first.
     fn skip_line(&mut self) -> Result<bool, BagError> {
+        let line_start = self.pos;
+        let mut skipped = 0usize;
         loop {
             let buf = fill(&mut self.reader, self.path)?;
             if buf.is_empty() {
@@ -243,6 +254,10 @@ impl<'a, R: BufRead> LineReader<'a, R> {
             if found {
                 return Ok(true);
             }
+            // The previous block's last line, past the limit: that block
+            // fails too, and an endless file must not keep this one busy.
+            skipped = skipped.saturating_add(used);
+            check_length(self.path, self.max_line_length, skipped, line_start)?;
         }
     }
 
@@ -262,11 +277,23 @@ impl<'a, R: BufRead> LineReader<'a, R> {
                 return self.decode(bytes, line_start).map(Some);
             }
             let Some(newline) = find_newline(buf) else {
-                self.partial.extend_from_slice(buf);
                 let used = buf.len();
+                check_length(
+                    self.path,
+                    self.max_line_length,
+                    self.partial.len().saturating_add(used),
+                    line_start,
+                )?;
+                self.partial.extend_from_slice(buf);
                 self.consume(used);
                 continue;
             };
+            check_length(
+                self.path,
+                self.max_line_length,
+                self.partial.len().saturating_add(newline),
+                line_start,
+            )?;
             let line = if self.partial.is_empty() {
                 // The common case: the whole line is in the buffer, and
                 // is copied once, straight into its `String`.
@@ -303,6 +330,19 @@ impl<'a, R: BufRead> LineReader<'a, R> {
             offset,
         }
     }
+}
+
+/// Refuses a line of `len` bytes (so far) starting at `line_start` when it
+/// is past `limit`.
+fn check_length(path: &Path, limit: u64, len: usize, line_start: u64) -> Result<(), BagError> {
+    if len as u64 > limit {
+        return Err(BagError::LineTooLong {
+            path: path.to_path_buf(),
+            offset: line_start,
+            limit,
+        });
+    }
+    Ok(())
 }
 
 /// The reader's buffer, refilled if empty; an empty slice at the end.

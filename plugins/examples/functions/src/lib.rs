@@ -164,15 +164,10 @@ fn lowercase(call: &Call<'_>, out: &mut Out<'_, '_>) -> Result<()> {
     Ok(())
 }
 
+/// The factor is the parameter the host bound
+/// (`barrow_plugin_host::function_with_params("stats.scale", &2.5)`).
 fn scale(call: &Call<'_>, out: &mut Out<'_, '_>) -> Result<()> {
-    let params = call.params();
-    let bytes: [u8; 8] = params.try_into().map_err(|_| {
-        format!(
-            "scale: the parameter should be one f64 (8 bytes of postcard), got {} bytes",
-            params.len()
-        )
-    })?;
-    let factor = f64::from_le_bytes(bytes);
+    let factor: f64 = call.params_as()?;
     map(call, out, |v| v * factor)
 }
 
@@ -339,9 +334,11 @@ mod tests {
     fn scale_refuses_parameters_that_are_not_one_f64() {
         let x = || [Value::vec(&[1.0f64])];
         let err = testing::call(&PLUGIN, "scale", &x()).unwrap_err();
-        assert!(err.message().contains("got 0 bytes"), "{err}");
-        let err = testing::call_with_params(&PLUGIN, "scale", &[0; 9], &x()).unwrap_err();
-        assert!(err.message().contains("got 9 bytes"), "{err}");
+        assert!(err.message().contains("(0 bytes) are not a f64"), "{err}");
+        let err = testing::call_with(&PLUGIN, "scale", &"three", &x()).unwrap_err();
+        assert!(err.message().contains("are not a f64"), "{err}");
+        let y = testing::call_with(&PLUGIN, "scale", &3.0f64, &x()).unwrap();
+        assert_eq!(f64s(&y).1, [3.0]);
     }
 
     #[test]

@@ -79,3 +79,22 @@ fn a_transposed_block_reaches_the_plugin_in_row_major_order() {
     assert_eq!(out.shape(), [3, 2]);
     assert_eq!(out.as_slice().unwrap(), [2.0, 4.0, 2.0, 5.0, 3.0, 5.0]);
 }
+
+/// The guide's worked example: a function with parameters, bound by the
+/// host with `function_with_params`, decoded by the plugin with
+/// `Call::params_as`.
+#[test]
+fn a_function_with_parameters_is_bound_by_the_host() {
+    stats();
+    let scale = barrow_plugin_host::function_with_params("stats.scale", &2.5f64).unwrap();
+    let x = Array::<f64>::arange(0.0, 10.0, 1.0, 4).unwrap();
+    let y = x.map_blocks_func::<f64>(&scale).compute().unwrap();
+    let expected: Vec<f64> = (0..10).map(|v| 2.5 * f64::from(v)).collect();
+    assert_eq!(y.into_raw_vec_and_offset().0, expected);
+    // Parameters of another type fail the task, naming the function.
+    let wrong = barrow_plugin_host::function_with_params("stats.scale", &"twice").unwrap();
+    let err = x.map_blocks_func::<f64>(&wrong).compute().unwrap_err();
+    assert!(err.to_string().contains("are not a f64"), "{err}");
+    // A function without parameters cannot be bound.
+    assert!(barrow_plugin_host::function_with_params("stats.zscore", &1.0f64).is_err());
+}

@@ -10,6 +10,7 @@ mod support;
 mod cli;
 mod codec;
 mod failures;
+mod file_checks;
 mod functions;
 mod scheduler;
 mod setup;

@@ -4,6 +4,9 @@
 use super::*;
 use proptest::prelude::*;
 
+/// No limit on line lengths but the tests' own.
+const NO_LIMIT: u64 = u64::MAX;
+
 fn lines_of(blocks: &[TextBlock]) -> Vec<String> {
     blocks
         .iter()
@@ -19,7 +22,7 @@ fn plain_file(dir: &Path, bytes: &[u8]) -> PathBuf {
 
 fn check_blocks(dir: &Path, text: &str, blocksize: u64) {
     let path = plain_file(dir, text.as_bytes());
-    let blocks = plan_blocks(&[path], Some(blocksize), None).unwrap();
+    let blocks = plan_blocks(&[path], Some(blocksize), None, NO_LIMIT).unwrap();
     let expected = text.len().div_ceil(blocksize as usize).max(1);
     assert_eq!(blocks.len(), expected, "{text:?} / {blocksize}");
     let want: Vec<&str> = text.lines().collect();
@@ -75,7 +78,7 @@ proptest! {
         let text: String = chars.into_iter().collect();
         let dir = tempfile::tempdir().unwrap();
         let path = plain_file(dir.path(), text.as_bytes());
-        let blocks = plan_blocks(&[path], Some(blocksize), None).unwrap();
+        let blocks = plan_blocks(&[path], Some(blocksize), None, NO_LIMIT).unwrap();
         let want: Vec<&str> = text.lines().collect();
         prop_assert_eq!(lines_of(&blocks), want);
     }
@@ -90,32 +93,32 @@ fn plans_blocks() {
     let empty = dir.path().join("empty.txt");
     fs::write(&empty, b"").unwrap();
 
-    let blocks = plan_blocks(std::slice::from_ref(&plain), Some(3), None).unwrap();
+    let blocks = plan_blocks(std::slice::from_ref(&plain), Some(3), None, NO_LIMIT).unwrap();
     let ranges: Vec<_> = blocks.iter().map(|b| (b.start, b.end)).collect();
     assert_eq!(
         ranges,
         [(0, Some(3)), (3, Some(6)), (6, Some(9)), (9, None)]
     );
-    let blocks = plan_blocks(&[gz.clone(), empty.clone()], Some(1), None).unwrap();
+    let blocks = plan_blocks(&[gz.clone(), empty.clone()], Some(1), None, NO_LIMIT).unwrap();
     assert_eq!(blocks.len(), 2);
     assert_eq!(blocks[0].compression, Compression::Gzip);
     assert_eq!((blocks[0].start, blocks[0].end), (0, None));
     assert_eq!((blocks[1].start, blocks[1].end), (0, None));
-    let blocks = plan_blocks(&[plain.clone(), gz.clone()], None, None).unwrap();
+    let blocks = plan_blocks(&[plain.clone(), gz.clone()], None, None, NO_LIMIT).unwrap();
     assert!(blocks.iter().all(|b| b.start == 0 && b.end.is_none()));
     // A compression given explicitly applies to every file.
     let gz_len = fs::metadata(&gz).unwrap().len();
-    let blocks = plan_blocks(&[gz], Some(4), Some(Compression::None)).unwrap();
+    let blocks = plan_blocks(&[gz], Some(4), Some(Compression::None), NO_LIMIT).unwrap();
     assert_eq!(blocks.len() as u64, gz_len.div_ceil(4));
     assert!(blocks.iter().all(|b| b.compression == Compression::None));
 
-    let err = plan_blocks(&[plain], Some(0), None).unwrap_err();
+    let err = plan_blocks(&[plain], Some(0), None, NO_LIMIT).unwrap_err();
     assert!(matches!(err, BagError::ZeroBlocksize));
     let missing = dir.path().join("missing.txt");
-    let err = plan_blocks(std::slice::from_ref(&missing), Some(10), None).unwrap_err();
+    let err = plan_blocks(std::slice::from_ref(&missing), Some(10), None, NO_LIMIT).unwrap_err();
     assert!(matches!(&err, BagError::Read { path, .. } if *path == missing));
     // Without a block size nothing is looked at: the error comes on read.
-    let blocks = plan_blocks(std::slice::from_ref(&missing), None, None).unwrap();
+    let blocks = plan_blocks(std::slice::from_ref(&missing), None, None, NO_LIMIT).unwrap();
     let err = read_block_lines(&blocks[0]).unwrap_err();
     assert!(matches!(&err, BagError::Read { path, source }
         if *path == missing && source.kind() == io::ErrorKind::NotFound));
@@ -134,7 +137,7 @@ fn round_trip_every_compression() {
         };
         let path = dir.path().join(name);
         assert_eq!(write_lines(&path, c, &with_edges).unwrap(), 5004);
-        let blocks = plan_blocks(std::slice::from_ref(&path), Some(1000), None).unwrap();
+        let blocks = plan_blocks(std::slice::from_ref(&path), Some(1000), None, NO_LIMIT).unwrap();
         assert_eq!(blocks[0].compression, c);
         // "\r" alone on a line loses it to the "\r\n" rule, as in `str::lines`.
         let mut want = with_edges.clone();
@@ -142,7 +145,7 @@ fn round_trip_every_compression() {
         assert_eq!(lines_of(&blocks), want, "{c}");
         assert_eq!(write_lines(&path, c, Vec::<String>::new()).unwrap(), 0);
         assert_eq!(
-            lines_of(&plan_blocks(&[path], None, None).unwrap()),
+            lines_of(&plan_blocks(&[path], None, None, NO_LIMIT).unwrap()),
             Vec::<String>::new()
         );
     }
@@ -159,6 +162,7 @@ fn compressed_blocks_starting_past_zero() {
             compression: c,
             start,
             end,
+            max_line_length: NO_LIMIT,
         };
         assert_eq!(read_block_lines(&block(3, Some(7))).unwrap(), ["bb", "cc"]);
         assert_eq!(read_block_lines(&block(4, None)).unwrap(), ["cc", "dd"]);
@@ -188,10 +192,11 @@ fn interrupted_reads_are_retried() {
         compression: Compression::None,
         start: 2,
         end: None,
+        max_line_length: NO_LIMIT,
     };
     let reader = BufReader::new(Flaky(text.as_bytes(), false));
     let mut lines = Vec::new();
-    let count = LineReader::new(reader, Path::new("flaky"), 1)
+    let count = LineReader::new(reader, &block, 1)
         .run(&block, &mut |line| {
             lines.push(line);
             Ok::<(), Infallible>(())
@@ -212,6 +217,7 @@ fn sink_errors_pass_through_unchanged() {
         compression: Compression::None,
         start: 0,
         end: None,
+        max_line_length: NO_LIMIT,
     };
     let mut seen = Vec::new();
     let err = read_lines(&block, |line| {
@@ -242,7 +248,8 @@ fn invalid_utf8_names_the_line_offset() {
     for (bytes, offset) in cases {
         let path = plain_file(dir.path(), bytes);
         for blocksize in [None, Some(5)] {
-            let blocks = plan_blocks(std::slice::from_ref(&path), blocksize, None).unwrap();
+            let blocks =
+                plan_blocks(std::slice::from_ref(&path), blocksize, None, NO_LIMIT).unwrap();
             let err = blocks
                 .iter()
                 .find_map(|block| read_block_lines(block).err())
@@ -263,7 +270,7 @@ fn invalid_utf8_names_the_line_offset() {
         .unwrap();
     writer.write_all(b"good\n\xfe\n").unwrap();
     writer.finish().unwrap();
-    let blocks = plan_blocks(&[path], None, None).unwrap();
+    let blocks = plan_blocks(&[path], None, None, NO_LIMIT).unwrap();
     let err = read_block_lines(&blocks[0]).unwrap_err();
     assert!(
         matches!(err, BagError::NotUtf8 { offset: 5, .. }),
@@ -279,7 +286,7 @@ fn corrupt_files_fail_with_corrupt() {
     write_lines(&path, Compression::Zstd, &lines).unwrap();
     let bytes = fs::read(&path).unwrap();
     fs::write(&path, &bytes[..bytes.len() - 20]).unwrap();
-    let blocks = plan_blocks(std::slice::from_ref(&path), None, None).unwrap();
+    let blocks = plan_blocks(std::slice::from_ref(&path), None, None, NO_LIMIT).unwrap();
     let err = read_block_lines(&blocks[0]).unwrap_err();
     assert!(
         matches!(&err, BagError::Corrupt { path: p, compression: "zstd", .. } if *p == path),
@@ -322,4 +329,40 @@ fn name_patterns() {
     let err = expand_name_pattern("a/*/b*", 2).unwrap_err();
     assert!(matches!(&err, BagError::BadNamePattern { stars: 2, .. }));
     assert!(err.to_string().contains("exactly one `*`"));
+}
+
+#[test]
+fn a_line_past_the_limit_names_the_file_and_where_the_line_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = vec![b'x'; BUFFER_SIZE * 2 + 17];
+    // Short lines, then one long line that spans refills of the buffer.
+    let text = [b"ok\nfine\n".as_slice(), &long, b"\nafter\n"].concat();
+    let path = plain_file(dir.path(), &text);
+    let block = |limit| TextBlock {
+        path: path.clone(),
+        compression: Compression::None,
+        start: 0,
+        end: None,
+        max_line_length: limit,
+    };
+    let err = read_block_lines(&block(BUFFER_SIZE as u64)).unwrap_err();
+    assert!(
+        matches!(&err, BagError::LineTooLong { offset: 8, limit, .. } if *limit == BUFFER_SIZE as u64),
+        "{err}"
+    );
+    assert!(err.to_string().contains("t.txt"), "{err}");
+    // A line of exactly the limit is read; one byte more is refused, also
+    // when the line is whole in the buffer.
+    assert_eq!(
+        read_block_lines(&block(long.len() as u64)).unwrap().len(),
+        4
+    );
+    assert!(read_block_lines(&block(long.len() as u64 - 1)).is_err());
+    let short = plain_file(dir.path(), b"abcdef\n");
+    let mut six = block(5);
+    six.path = short;
+    assert!(matches!(
+        read_block_lines(&six).unwrap_err(),
+        BagError::LineTooLong { offset: 0, .. }
+    ));
 }
