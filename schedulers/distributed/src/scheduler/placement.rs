@@ -18,8 +18,8 @@
 //!   (Dask only looks at the workers holding a dependency; scoring every
 //!   worker lets an idle one win when the holders are busy).
 
-use super::SchedulerState;
 use super::task::{Failure, Task};
+use super::{SchedulerState, Worker};
 use crate::protocol::{TaskId, WorkerId};
 
 /// A task being placed, and whether every running worker has its
@@ -143,14 +143,12 @@ impl SchedulerState {
                 return (Decision::Worker(id), None);
             }
         }
-        let count = self.running.len();
         let mut best: Option<(f64, WorkerId)> = None;
-        for i in 0..count {
-            let id = self.running[(start + i) % count];
+        for &id in self.from(start) {
             let Some(worker) = self.workers.get(&id) else {
                 continue;
             };
-            if !self.capable(fit, id) || self.free_slots(id, &allowance) == 0 {
+            if !self.capable(fit, id) || slots_of(worker, &allowance) == 0 {
                 continue;
             }
             let load = worker.processing.len() as f64 / f64::from(worker.nthreads);
@@ -232,10 +230,8 @@ impl SchedulerState {
     /// where the task would start soonest, of them all.
     fn best_worker(&self, fit: &Fit<'_>, start: usize, restricted: bool) -> Option<WorkerId> {
         let task = fit.task;
-        let count = self.running.len();
         let mut best: Option<(f64, WorkerId)> = None;
-        for i in 0..count {
-            let id = self.running[(start + i) % count];
+        for &id in self.from(start) {
             let Some(worker) = self.workers.get(&id) else {
                 continue;
             };
@@ -321,21 +317,18 @@ impl SchedulerState {
         }
     }
 
+    /// The running workers, starting at index `start` and wrapping round
+    /// (so that ties do not always go to the first worker).
+    fn from(&self, start: usize) -> impl Iterator<Item = &WorkerId> {
+        let start = start.min(self.running.len());
+        self.running[start..].iter().chain(&self.running[..start])
+    }
+
     /// Root tasks `worker` may take now.
     fn free_slots(&self, worker: WorkerId, allowance: &Allowance) -> usize {
-        let Some(w) = self.workers.get(&worker) else {
-            return 0;
-        };
-        let slots = w.slots + w.nthreads as usize * allowance.extra_per_thread;
-        let processing = w.processing.len();
-        if w.memory_limit > 0 && processing > 0 {
-            let projected =
-                w.managed_bytes as f64 + (processing as f64 + 1.0) * allowance.bytes_each;
-            if projected > MEMORY_TARGET * w.memory_limit as f64 {
-                return 0;
-            }
-        }
-        slots.saturating_sub(processing)
+        self.workers
+            .get(&worker)
+            .map_or(0, |w| slots_of(w, allowance))
     }
 
     /// Records that root task `id` goes to `worker`, for the runs of
@@ -497,4 +490,17 @@ impl SchedulerState {
 /// the scheme).
 pub(crate) fn same_address(name: &str, address: &str) -> bool {
     name == address || address.strip_prefix("tcp://") == Some(name)
+}
+
+/// Root tasks worker `w` may take now.
+fn slots_of(w: &Worker, allowance: &Allowance) -> usize {
+    let slots = w.slots + w.nthreads as usize * allowance.extra_per_thread;
+    let processing = w.processing.len();
+    if w.memory_limit > 0 && processing > 0 {
+        let projected = w.managed_bytes as f64 + (processing as f64 + 1.0) * allowance.bytes_each;
+        if projected > MEMORY_TARGET * w.memory_limit as f64 {
+            return 0;
+        }
+    }
+    slots.saturating_sub(processing)
 }
