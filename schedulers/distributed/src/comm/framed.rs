@@ -156,17 +156,28 @@ pub(crate) async fn read_message<R: AsyncRead + Unpin>(
     let len = usize::try_from(head.rest_len)
         .map_err(|_| Error::new(ErrorKind::Protocol, "a message is larger than memory"))?;
     let mut rest = Vec::new();
-    rest.try_reserve_exact(len).map_err(|_| {
-        Error::new(
-            ErrorKind::Limit,
-            format!("no memory for a {:?} message of {len} bytes", head.kind),
-        )
-    })?;
-    rest.resize(len, 0);
-    reader
-        .read_exact(&mut rest)
+    // A little slack past `len`: tokio's `read_to_end` wants 32 free bytes
+    // before each read, and would otherwise grow (copy) the buffer near its end.
+    rest.try_reserve_exact(len.saturating_add(32))
+        .map_err(|_| {
+            Error::new(
+                ErrorKind::Limit,
+                format!("no memory for a {:?} message of {len} bytes", head.kind),
+            )
+        })?;
+    // Read into the reserved capacity: zeroing a large buffer first costs as
+    // much as a copy of it.
+    let read = (&mut *reader)
+        .take(head.rest_len)
+        .read_to_end(&mut rest)
         .await
         .map_err(|e| closed(&format!("cannot read a message of {len} bytes"), e))?;
+    if read != len {
+        return Err(Error::new(
+            ErrorKind::Closed,
+            format!("the connection closed {read} bytes into a message of {len} bytes"),
+        ));
+    }
     Ok(Some(decode_message(&header, rest, max_len)?))
 }
 
