@@ -4,7 +4,7 @@
 //! Dask's shape in a small notation (`support.rs`); every fused graph is
 //! also run, and must compute what the original computes.
 //!
-//! Ported (17 of the file's 24 tests, and the 2 `fuse_subgraphs` tests of
+//! Ported (17 of the file's 23 tests, and the 2 `fuse_subgraphs` tests of
 //! the version before Dask removed subgraphs, ae3fc2ed2^):
 //! `test_cull`, `test_fuse`, `test_fuse_keys`,
 //! `test_donot_substitute_same_key_multiple_times`, `test_inline`,
