@@ -360,15 +360,13 @@ fn run(
         crate::memory::check_fits(result.bytes, format!("computing {}", result.what), &config)?;
     }
     let scheduler = choose_scheduler(registry, options, &config, collection_default)?;
-    let optimize = match options.optimize_graph_option() {
-        Some(on) => on,
-        None => config
-            .get::<bool>("optimization.fuse.active")?
-            .unwrap_or(true),
-    };
+    let fuse = optimize::FuseOptions::from_config(&config)?;
+    let optimize = options.optimize_graph_option().unwrap_or(fuse.active);
     let optimized;
     let graph = if optimize {
-        optimized = optimize::optimize(graph, keys)?;
+        // Checked before anything rewrites it, so errors name the keys as
+        // written; then culled and fused.
+        optimized = optimize::optimize_with(graph, keys, &fuse.active(true))?;
         &optimized
     } else {
         graph

@@ -8,7 +8,7 @@ use hashbrown::hash_table::Entry;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::key::Key;
-use crate::plan::Plan;
+use crate::plan::{Dependencies, Plan};
 use crate::task::Task;
 
 /// What one task takes in memory to build, lower and schedule, for
@@ -370,8 +370,9 @@ impl Graph {
     }
 
     /// Checks that every dependency exists and that there is no cycle.
+    /// (Use [`Dependencies::of`] to check only what some keys need.)
     pub fn validate(&self) -> Result<()> {
-        Plan::check(self)
+        Dependencies::of(self, None).map(drop)
     }
 
     /// Lowers the graph to the dense plan that executors run: the tasks

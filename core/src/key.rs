@@ -100,6 +100,82 @@ impl Key {
     }
 }
 
+/// The kind of task a key names, as Dask's `key_split`: the name's first
+/// word, followed by the next words made only of letters, up to the first
+/// that is a number or looks like a token (`"x-1"` → `"x"`,
+/// `"hello-world-1"` → `"hello-world"`, `("x-2", 1)` → `"x"`). A name that is
+/// a 32-digit hex token is `"data"`; `"<module.Class object at ...>"` is
+/// `"Class"`. Used to name fused tasks and to group tasks in progress bars.
+///
+/// ```
+/// use barrow_core::key::key_split;
+/// use barrow_core::Key;
+///
+/// assert_eq!(key_split(&Key::new("x-1-2-3")), "x");
+/// assert_eq!(key_split(&Key::new("hello-world-1")), "hello-world");
+/// assert_eq!(key_split(&Key::from(("x-2", 1))), "x");
+/// assert_eq!(key_split(&Key::new("x-abcdefab")), "x");
+/// assert_eq!(key_split(&Key::new("b1")), "b1");
+/// assert_eq!(key_split(&Key::new("ae05086432ca935f6eba409a8ecd4896")), "data");
+/// ```
+pub fn key_split(key: &Key) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    let name = key.name();
+    let mut words = name.split('-');
+    let first = words.next().unwrap_or("");
+    let Some(initial) = first.chars().next() else {
+        return Cow::Borrowed("Other");
+    };
+    // A name starting with a letter keeps its first word as is; anything
+    // else (a stringified tuple) keeps its first item, unquoted.
+    let plain = initial.is_alphabetic();
+    let first = if plain {
+        first
+    } else {
+        first
+            .split(',')
+            .next()
+            .unwrap_or("")
+            .trim_matches(|c| "_'()\"".contains(c))
+    };
+    let mut end = first.len();
+    for word in words {
+        // Dask's hex test matches 8 letters that start with a to f.
+        let looks_hex = word.len() == 8 && word.starts_with(|c: char| ('a'..='f').contains(&c));
+        if word.is_empty() || !word.chars().all(char::is_alphabetic) || looks_hex {
+            break;
+        }
+        end += 1 + word.len();
+    }
+    let result: Cow<'_, str> = if plain {
+        Cow::Borrowed(&name[..end])
+    } else {
+        // The words after the first item follow it in the name.
+        let rest = &name[name.len().min(name.find('-').unwrap_or(name.len()))..];
+        let rest = &rest[..(end - first.len()).min(rest.len())];
+        Cow::Owned(format!("{first}{rest}"))
+    };
+    if result.len() == 32
+        && result
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        return Cow::Borrowed("data");
+    }
+    if let Some(inner) = result.strip_prefix('<') {
+        let class = inner
+            .trim_matches(|c| c == '<' || c == '>')
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .rsplit('.')
+            .next()
+            .unwrap_or("");
+        return Cow::Owned(class.to_owned());
+    }
+    result
+}
+
 impl PartialEq for Key {
     fn eq(&self, other: &Key) -> bool {
         Arc::ptr_eq(&self.data, &other.data)

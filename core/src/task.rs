@@ -164,6 +164,11 @@ impl Task {
         &self.body
     }
 
+    /// What the task computes, taken out of it.
+    pub fn into_body(self) -> TaskBody {
+        self.body
+    }
+
     /// Its annotations, if any were set.
     pub fn annotations(&self) -> Option<&Annotations> {
         self.annotations.as_deref()

@@ -107,6 +107,13 @@ pub trait Function: Send + Sync + 'static {
     fn params(&self) -> Option<&[u8]> {
         None
     }
+
+    /// The function as [`Any`](std::any::Any), for callers that look inside
+    /// functions carrying structure (a fused [`Subgraph`](crate::optimize::Subgraph))
+    /// with [`Func::downcast_ref`]; `None` by default.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }
 
 /// Encodes a function's parameters in the format [`Func::partial`] uses
@@ -221,6 +228,12 @@ impl Func {
     /// The serialized parameters, for partial functions.
     pub fn params(&self) -> Option<&[u8]> {
         self.0.params()
+    }
+
+    /// The function as a `T`, when it is one and exposes itself through
+    /// [`Function::as_any`].
+    pub fn downcast_ref<T: 'static>(&self) -> Option<&T> {
+        self.0.as_any()?.downcast_ref::<T>()
     }
 
     /// Whether two handles are the same function: the same object, or the

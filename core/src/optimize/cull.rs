@@ -60,14 +60,20 @@ pub fn cull(graph: &Graph, keys: &[Key]) -> Result<Graph> {
             .with_key(key));
         }
     }
+    keep(graph, &|key| needed.contains(key))
+}
+
+/// `graph` restricted to the keys `needed` accepts; layers kept whole stay
+/// shared.
+pub(crate) fn keep(graph: &Graph, needed: &dyn Fn(&Key) -> bool) -> Result<Graph> {
     let mut culled = Graph::new();
     for layer in graph.layers() {
-        let kept = layer.iter().filter(|(k, _)| needed.contains(*k)).count();
+        let kept = layer.iter().filter(|(k, _)| needed(k)).count();
         if kept == layer.len() {
             culled.add_layer(layer.clone())?;
         } else if kept > 0 {
             let mut part = Layer::with_capacity(layer.name(), kept);
-            for (key, task) in layer.iter().filter(|(k, _)| needed.contains(*k)) {
+            for (key, task) in layer.iter().filter(|(k, _)| needed(k)) {
                 part.insert(key.clone(), task.clone())?;
             }
             culled.add_layer(Arc::new(part))?;

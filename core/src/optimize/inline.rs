@@ -3,7 +3,7 @@ use crate::graph::Graph;
 use crate::key::{Key, KeyMap, KeySet};
 use crate::task::{Task, TaskBody};
 
-use super::fuse::substitute;
+use super::fuse::substitute::substitute;
 
 /// Replaces reads of `keys` (and, with `inline_constants`, of every task
 /// that computes nothing: literals and aliases) by their tasks' bodies,

@@ -51,59 +51,13 @@ pub struct Plan<'g> {
 impl<'g> Plan<'g> {
     /// Lowers the tasks needed for `outputs`, or every task for `None`.
     pub fn lower(graph: &'g Graph, outputs: Option<&[Key]>) -> Result<Plan<'g>> {
-        Plan::lower_with(graph, outputs, true)
-    }
-
-    /// Checks every task without computing priorities (the ordering is the
-    /// costly part of lowering, and validation does not need it).
-    pub(crate) fn check(graph: &'g Graph) -> Result<()> {
-        Plan::lower_with(graph, None, false).map(drop)
-    }
-
-    fn lower_with(graph: &'g Graph, outputs: Option<&[Key]>, prioritize: bool) -> Result<Plan<'g>> {
-        // An upper bound: culling may keep fewer, but growing the map
-        // while walking costs more than the spare room.
-        let capacity = graph.len();
-        let mut lowering = Lowering {
-            index: HashTable::with_capacity(capacity),
-            keys: Vec::with_capacity(capacity),
-            tasks: Vec::with_capacity(capacity),
-        };
-        let mut output_ids = Vec::new();
-        let dependencies = match outputs {
-            None => {
-                for (key, task) in graph.iter() {
-                    lowering.add(key, task);
-                }
-                lowering.link(None)?
-            }
-            Some(outputs) => {
-                output_ids.reserve(outputs.len());
-                for key in outputs {
-                    let id = match lowering.id_of(key) {
-                        Some(id) => id,
-                        None => match graph.get(key) {
-                            Some(task) => lowering.add(key, task),
-                            None => return Err(missing_key(graph, key)),
-                        },
-                    };
-                    output_ids.push(id);
-                }
-                lowering.link(Some(graph))?
-            }
-        };
-        let Lowering { keys, tasks, .. } = lowering;
-        if !prioritize {
-            check_acyclic(&keys, &dependencies)?;
-            return Ok(Plan {
-                keys,
-                tasks,
-                dependencies,
-                dependents: Csr::default(),
-                priorities: Vec::new(),
-                outputs: output_ids,
-            });
-        }
+        let Lowered {
+            keys,
+            tasks,
+            dependencies,
+            outputs,
+            ..
+        } = Lowered::new(graph, outputs)?;
         let dependents = dependencies.transpose();
         // `order` returns some permutation even on a cycle; a cheap check
         // that it is topological replaces a separate cycle search, which then
@@ -119,7 +73,7 @@ impl<'g> Plan<'g> {
             dependencies,
             dependents,
             priorities,
-            outputs: output_ids,
+            outputs,
         })
     }
 
@@ -192,6 +146,168 @@ impl<'g> Plan<'g> {
             + self.dependents.heap_bytes()
             + self.priorities.capacity() * size_of::<u32>()
             + self.outputs.capacity() * size_of::<u32>()
+    }
+}
+
+/// A graph's tasks checked and lowered to integer ids, without the
+/// priorities of a [`Plan`]: the dependencies an optimization needs (Dask's
+/// `dependencies` from `cull`), computed once. Making one checks the graph:
+/// every requested key and every dependency exists, and there is no cycle
+/// (reported with the keys as written, before any optimization rewrote
+/// them).
+///
+/// ```
+/// use barrow_core::arg::key;
+/// use barrow_core::plan::Dependencies;
+/// use barrow_core::{ErrorKind, Func, Graph, Key, Task};
+///
+/// let inc = Func::new("inc", |x: &i64| x + 1);
+/// let graph = Graph::from_tasks([
+///     ("x", Task::literal(1i64)),
+///     ("y", Task::call(&inc, [key("x")])),
+///     ("unused", Task::literal(0i64)),
+/// ])?;
+/// let deps = Dependencies::of(&graph, Some(&[Key::new("y")]))?;
+/// assert_eq!(deps.len(), 2); // culled to what "y" needs
+/// let y = deps.id_of(&Key::new("y")).unwrap();
+/// assert_eq!(deps.key(deps.dependencies(y)[0]), &Key::new("x"));
+///
+/// let cyclic = Graph::from_tasks([
+///     ("a", Task::call(&inc, [key("b")])),
+///     ("b", Task::call(&inc, [key("a")])),
+/// ])?;
+/// let err = Dependencies::of(&cyclic, None).unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::Cycle);
+/// assert_eq!(err.cycle().len(), 3); // a -> b -> a, or b -> a -> b
+/// # Ok::<(), barrow_core::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Dependencies<'g> {
+    lowered: Lowered<'g>,
+}
+
+impl<'g> Dependencies<'g> {
+    /// Checks and lowers the tasks needed for `outputs` (culling the rest),
+    /// or every task for `None`.
+    pub fn of(graph: &'g Graph, outputs: Option<&[Key]>) -> Result<Dependencies<'g>> {
+        let lowered = Lowered::new(graph, outputs)?;
+        check_acyclic(&lowered.keys, &lowered.dependencies)?;
+        Ok(Dependencies { lowered })
+    }
+
+    /// The graph the tasks come from.
+    pub fn graph(&self) -> &'g Graph {
+        self.lowered.graph
+    }
+
+    /// Number of tasks.
+    pub fn len(&self) -> usize {
+        self.lowered.keys.len()
+    }
+
+    /// Whether there is no task.
+    pub fn is_empty(&self) -> bool {
+        self.lowered.keys.is_empty()
+    }
+
+    /// The key of task `id`.
+    pub fn key(&self, id: u32) -> &Key {
+        &self.lowered.keys[id as usize]
+    }
+
+    /// All keys, by id.
+    pub fn keys(&self) -> &[Key] {
+        &self.lowered.keys
+    }
+
+    /// The task `id`.
+    pub fn task(&self, id: u32) -> &'g Task {
+        self.lowered.tasks[id as usize]
+    }
+
+    /// The id of `key`, if it is among the tasks.
+    pub fn id_of(&self, key: &Key) -> Option<u32> {
+        self.lowered.id_of(key)
+    }
+
+    /// The ids task `id` reads, in argument order (repeated when read twice).
+    pub fn dependencies(&self, id: u32) -> &[u32] {
+        self.lowered.dependencies.row(id)
+    }
+
+    /// All dependency lists.
+    pub fn dependency_lists(&self) -> &Csr {
+        &self.lowered.dependencies
+    }
+
+    /// The ids of the requested keys, in request order (empty when every
+    /// task was lowered).
+    pub fn outputs(&self) -> &[u32] {
+        &self.lowered.outputs
+    }
+}
+
+/// Lowered tasks: keys and tasks by id, the index of ids by key, the
+/// dependency lists and the requested ids.
+#[derive(Debug)]
+struct Lowered<'g> {
+    graph: &'g Graph,
+    index: HashTable<u32>,
+    keys: Vec<Key>,
+    tasks: Vec<&'g Task>,
+    dependencies: Csr,
+    outputs: Vec<u32>,
+}
+
+impl<'g> Lowered<'g> {
+    fn new(graph: &'g Graph, outputs: Option<&[Key]>) -> Result<Lowered<'g>> {
+        // An upper bound: culling may keep fewer, but growing the map
+        // while walking costs more than the spare room.
+        let capacity = graph.len();
+        let mut lowering = Lowering {
+            index: HashTable::with_capacity(capacity),
+            keys: Vec::with_capacity(capacity),
+            tasks: Vec::with_capacity(capacity),
+        };
+        let mut output_ids = Vec::new();
+        let dependencies = match outputs {
+            None => {
+                for (key, task) in graph.iter() {
+                    lowering.add(key, task);
+                }
+                lowering.link(None)?
+            }
+            Some(outputs) => {
+                output_ids.reserve(outputs.len());
+                for key in outputs {
+                    let id = match lowering.id_of(key) {
+                        Some(id) => id,
+                        None => match graph.get(key) {
+                            Some(task) => lowering.add(key, task),
+                            None => return Err(missing_key(graph, key)),
+                        },
+                    };
+                    output_ids.push(id);
+                }
+                lowering.link(Some(graph))?
+            }
+        };
+        let Lowering { index, keys, tasks } = lowering;
+        Ok(Lowered {
+            graph,
+            index,
+            keys,
+            tasks,
+            dependencies,
+            outputs: output_ids,
+        })
+    }
+
+    fn id_of(&self, key: &Key) -> Option<u32> {
+        let keys = &self.keys;
+        self.index
+            .find(key.stable_hash(), |&id| keys[id as usize] == *key)
+            .copied()
     }
 }
 

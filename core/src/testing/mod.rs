@@ -69,6 +69,16 @@ macro_rules! scheduler_conformance {
             callbacks_see_failure, outputs_kept_until_the_end, unrequested_tasks_do_not_run,
             scheduler_is_reusable, layered_graph_shares_work
         );
+        $crate::scheduler_conformance!(@shared $make; cycle_as_written);
+    };
+    (@shared $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                let scheduler: ::std::sync::Arc<dyn $crate::Scheduler> = $make;
+                $crate::testing::cases::$case(scheduler);
+            }
+        )*
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
         $(
