@@ -83,6 +83,46 @@ proptest! {
     }
 }
 
+/// Dependents of many tasks, whose countdowns workers hold and hand over
+/// in batches: two wide sums fed by interleaved leaves (so a worker's held
+/// dependent changes on every task), a third reading every leaf twice and
+/// both sums, and a task reading both sums. Every value equals the
+/// reference's, on pools of 1 to 5 threads, run many times.
+///
+///   l0  l1  l2  l3 ... l999
+///    \   \  /   /
+///     even   odd     (fan-in 500 each)
+///        \   /  \
+///        both   all  (all: every leaf twice, even, odd)
+#[test]
+fn wide_fan_ins_match_the_reference() {
+    let leaves = 1000;
+    let mut reads: Vec<Vec<usize>> = vec![Vec::new(); leaves];
+    reads.push((0..leaves).step_by(2).collect());
+    reads.push((1..leaves).step_by(2).collect());
+    reads.push(vec![leaves, leaves + 1]);
+    let mut all: Vec<usize> = (0..leaves).chain(0..leaves).collect();
+    all.extend([leaves, leaves + 1]);
+    reads.push(all);
+    let graph = dag(&reads);
+    let outputs: Vec<Key> = (leaves..reads.len())
+        .map(|i| Key::from(("t", i as u32)))
+        .collect();
+    let want = reference::get(&graph, &outputs).unwrap();
+    for threads in 1..=5 {
+        let scheduler = pool(threads);
+        for _ in 0..20 {
+            let got = run_with(&scheduler, &graph, &outputs, &Options::new()).unwrap();
+            for (g, w) in got.iter().zip(&want) {
+                assert_eq!(
+                    g.downcast_ref::<i64>().unwrap(),
+                    w.downcast_ref::<i64>().unwrap()
+                );
+            }
+        }
+    }
+}
+
 /// Many short runs in a row: a lost wake-up would hang one of them.
 #[test]
 fn many_short_runs_finish() {

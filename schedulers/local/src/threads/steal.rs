@@ -38,6 +38,27 @@ use crate::engine::task_error;
 /// last ones spread over the workers).
 const MAX_ROOT_CLAIM: usize = 16;
 
+/// Tasks with at least this many dependencies have their countdown held
+/// per worker (see [`Held`]).
+const HELD_FAN_IN: usize = 64;
+
+/// The most countdowns a worker holds before handing them over.
+const HELD_BATCH: u32 = 64;
+
+/// Countdowns of one dependent of many tasks, kept by a worker and handed
+/// over to the shared counter in one atomic subtraction: when that batch is
+/// full, the worker's next finished task counts down another such
+/// dependent, or the worker is about to go idle (so that when every worker
+/// is idle, nothing is held and the deadlock check stays right). Without
+/// it, `indep100k`'s final task has one counter that both workers write
+/// after every task, and the cache line bouncing between the cores costs
+/// more than the tasks.
+#[derive(Default)]
+struct Held {
+    dependent: Option<u32>,
+    count: u32,
+}
+
 /// A task's inputs; most tasks read few keys.
 type Inputs = SmallVec<[Value; 4]>;
 
@@ -162,6 +183,7 @@ impl<'p, 'g, 's, 'c> Run<'p, 'g, 's, 'c> {
         let worker = rayon::current_thread_index().unwrap_or(0);
         self.sleep.busy.fetch_add(1, Ordering::SeqCst);
         let mut finished_here = 0usize;
+        let mut held = Held::default();
         let mut next: Option<u32> = None;
         'run: loop {
             if self.stop.load(Ordering::Acquire) {
@@ -173,6 +195,11 @@ impl<'p, 'g, 's, 'c> Run<'p, 'g, 's, 'c> {
                     Some(id) => id,
                     None => loop {
                         if let Some(id) = self.steal(&local) {
+                            break id;
+                        }
+                        // Hand over held countdowns before going idle: the
+                        // task they free may be the last work there is.
+                        if let Some(id) = self.flush(&mut held) {
                             break id;
                         }
                         // Nothing anywhere: report what ran here, then sleep
@@ -197,18 +224,31 @@ impl<'p, 'g, 's, 'c> Run<'p, 'g, 's, 'c> {
                 break;
             }
             finished_here += 1;
-            next = self.release_dependents(id, &local);
+            next = self.release_dependents(id, &local, &mut held);
         }
     }
 
     /// Counts down the dependents of `id`; of those that became ready, the
     /// most urgent is returned (to run next, here) and the others go on
     /// `local`, the most urgent on top.
-    fn release_dependents(&self, id: u32, local: &Worker<u32>) -> Option<u32> {
+    ///
+    /// The countdown of a dependent of many tasks (a sum of thousands) is
+    /// held here and handed over in batches (see [`Held`]), so the workers
+    /// do not contend for its counter on every task.
+    fn release_dependents(&self, id: u32, local: &Worker<u32>, held: &mut Held) -> Option<u32> {
         let plan = self.plan;
         let mut ready: SmallVec<[u32; 8]> = SmallVec::new();
         for &dependent in plan.dependents(id) {
-            if self.waiting[dependent as usize].fetch_sub(1, Ordering::AcqRel) == 1 {
+            if plan.dependencies(dependent).len() >= HELD_FAN_IN {
+                if held.dependent != Some(dependent) {
+                    ready.extend(self.flush(held));
+                    held.dependent = Some(dependent);
+                }
+                held.count += 1;
+                if held.count >= HELD_BATCH {
+                    ready.extend(self.flush(held));
+                }
+            } else if self.waiting[dependent as usize].fetch_sub(1, Ordering::AcqRel) == 1 {
                 ready.push(dependent);
             }
         }
@@ -224,6 +264,15 @@ impl<'p, 'g, 's, 'c> Run<'p, 'g, 's, 'c> {
                 Some(ready[0])
             }
         }
+    }
+
+    /// Hands the countdowns `held` over to the shared counter: the
+    /// dependent when that made it ready.
+    fn flush(&self, held: &mut Held) -> Option<u32> {
+        let dependent = held.dependent.take()?;
+        let count = std::mem::take(&mut held.count);
+        (self.waiting[dependent as usize].fetch_sub(count, Ordering::AcqRel) == count)
+            .then_some(dependent)
     }
 
     /// Claims the next few roots: runs the first and pushes the others on
