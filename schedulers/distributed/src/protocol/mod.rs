@@ -78,8 +78,6 @@ pub enum ToWorker {
 pub struct ComputeTask {
     /// Its id.
     pub id: TaskId,
-    /// Its key, for errors and logs.
-    pub key: WireKey,
     /// This dispatch: a result is accepted only with the run it answers.
     pub run: u64,
     /// Where it ranks among the worker's ready tasks.
@@ -102,8 +100,6 @@ pub struct ComputeTask {
 pub struct Dependency {
     /// Its id.
     pub id: TaskId,
-    /// Its key, for errors.
-    pub key: WireKey,
     /// Its size in bytes.
     pub nbytes: u64,
     /// The workers that hold it.

@@ -72,10 +72,13 @@ impl SchedulerState {
         update: UpdateGraph,
         frames: &dyn Fn(usize) -> Option<Arc<[u8]>>,
     ) {
-        if let Err(Refusal(reason)) = self.check_graph(&update, frames) {
-            self.refuse_graph(client, &update, &reason);
-            return;
-        }
+        let known = match self.check_graph(&update, frames) {
+            Ok(known) => known,
+            Err(Refusal(reason)) => {
+                self.refuse_graph(client, &update, &reason);
+                return;
+            }
+        };
         self.generation += 1;
         let generation = self.generation;
         let function_ids: Vec<u32> = update
@@ -86,11 +89,10 @@ impl SchedulerState {
         let mut ids: Vec<TaskId> = Vec::with_capacity(update.tasks.len());
         let mut new = Vec::with_capacity(update.tasks.len());
         let mut next_frame = 0usize;
-        for def in &update.tasks {
-            let key = Key::from(&def.key);
+        for (def, (key, existing)) in update.tasks.iter().zip(known) {
             let first = next_frame;
             next_frame += 1 + def.literals as usize;
-            if let Some(&existing) = self.keys.get(&key) {
+            if let Some(existing) = existing {
                 ids.push(existing);
                 new.push(false);
                 continue;
@@ -130,8 +132,7 @@ impl SchedulerState {
             }
             let id = self.tasks.insert(task);
             self.keys.insert(key.clone(), id);
-            self.log
-                .push(&key, None, Some(State::Released), self.stimulus);
+            self.log.born(id, &key, State::Released, self.stimulus);
             ids.push(id);
             new.push(true);
         }
@@ -232,12 +233,13 @@ impl SchedulerState {
     }
 
     /// Checks a graph before any of it is taken: frames, references,
-    /// keys defined differently from the tasks the cluster has.
+    /// keys defined differently from the tasks the cluster has. Gives each
+    /// task's key and the id of the task the cluster has under it.
     fn check_graph(
         &self,
         update: &UpdateGraph,
         frames: &dyn Fn(usize) -> Option<Arc<[u8]>>,
-    ) -> Result<(), Refusal> {
+    ) -> Result<Vec<(Key, Option<TaskId>)>, Refusal> {
         let count = update.tasks.len();
         let mut next_frame = 0usize;
         let check_ref = |d: &DepRef| -> Result<(), Refusal> {
@@ -259,14 +261,9 @@ impl SchedulerState {
                 }
             }
         };
+        let mut known = Vec::with_capacity(count);
         for def in &update.tasks {
             next_frame += 1 + def.literals as usize;
-            if frames(next_frame - 1).is_none() {
-                return Err(Refusal(
-                    "the graph came with fewer frames than its tasks need: a damaged message"
-                        .to_owned(),
-                ));
-            }
             for d in &def.dependencies {
                 check_ref(d)?;
             }
@@ -281,7 +278,8 @@ impl SchedulerState {
                 )));
             }
             let key = Key::from(&def.key);
-            if let Some(task) = self.keys.get(&key).and_then(|&id| self.tasks.get(id)) {
+            let existing = self.keys.get(&key).copied();
+            if let Some(task) = existing.and_then(|id| self.tasks.get(id)) {
                 let same = task
                     .spec
                     .as_ref()
@@ -294,11 +292,18 @@ impl SchedulerState {
                     )));
                 }
             }
+            known.push((key, existing));
+        }
+        if next_frame > 0 && frames(next_frame - 1).is_none() {
+            return Err(Refusal(
+                "the graph came with fewer frames than its tasks need: a damaged message"
+                    .to_owned(),
+            ));
         }
         for d in &update.wanted {
             check_ref(d)?;
         }
-        Ok(())
+        Ok(known)
     }
 
     /// Tells the client that its graph is refused, for each key it wanted.
@@ -447,8 +452,7 @@ impl SchedulerState {
             task.type_name = self.intern_type(&type_name);
             let id = self.tasks.insert(task);
             self.keys.insert(core_key.clone(), id);
-            self.log
-                .push(&core_key, None, Some(State::Released), self.stimulus);
+            self.log.born(id, &core_key, State::Released, self.stimulus);
             ids.push(id);
             let chosen: Vec<WorkerId> = if broadcast {
                 targets.clone()
@@ -575,7 +579,7 @@ impl SchedulerState {
         if let Some(task) = self.tasks.get_mut(id) {
             task.state = State::Memory;
             self.log.push(
-                &task.key,
+                id,
                 Some(State::Released),
                 Some(State::Memory),
                 self.stimulus,

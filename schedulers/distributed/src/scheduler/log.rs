@@ -8,6 +8,7 @@ use std::fmt;
 use barrow_core::Key;
 
 use super::task::State;
+use crate::protocol::TaskId;
 
 /// What caused a change: a kind of event and its sequence number
 /// (Dask's `stimulus_id`, such as `task-finished-42`).
@@ -58,24 +59,48 @@ impl fmt::Display for TransitionRecord {
     }
 }
 
-/// The last transitions, at most `capacity` of them.
+/// The last transitions, at most `capacity` of them. Records name tasks
+/// by id; the key of each id is kept once, when the task is made, so a
+/// transition costs no reference count.
 #[derive(Debug)]
 pub(crate) struct TransitionLog {
-    records: VecDeque<TransitionRecord>,
+    records: VecDeque<Record>,
+    births: VecDeque<(TaskId, Key)>,
     capacity: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Record {
+    id: TaskId,
+    from: Option<State>,
+    to: Option<State>,
+    stimulus: Stimulus,
 }
 
 impl TransitionLog {
     pub(crate) fn new(capacity: usize) -> TransitionLog {
         TransitionLog {
             records: VecDeque::with_capacity(capacity.min(1 << 16)),
+            births: VecDeque::with_capacity(capacity.min(1 << 16)),
             capacity,
         }
     }
 
+    /// Task `id` was made under `key`, in `state`.
+    pub(crate) fn born(&mut self, id: TaskId, key: &Key, state: State, stimulus: Stimulus) {
+        if self.capacity == 0 {
+            return;
+        }
+        if self.births.len() == self.capacity {
+            self.births.pop_front();
+        }
+        self.births.push_back((id, key.clone()));
+        self.push(id, None, Some(state), stimulus);
+    }
+
     pub(crate) fn push(
         &mut self,
-        key: &Key,
+        id: TaskId,
         from: Option<State>,
         to: Option<State>,
         stimulus: Stimulus,
@@ -86,8 +111,8 @@ impl TransitionLog {
         if self.records.len() == self.capacity {
             self.records.pop_front();
         }
-        self.records.push_back(TransitionRecord {
-            key: key.clone(),
+        self.records.push_back(Record {
+            id,
             from,
             to,
             stimulus,
@@ -95,10 +120,21 @@ impl TransitionLog {
     }
 
     pub(crate) fn story(&self, key: &Key) -> Vec<TransitionRecord> {
+        let ids: Vec<TaskId> = self
+            .births
+            .iter()
+            .filter(|(_, k)| k == key)
+            .map(|(id, _)| *id)
+            .collect();
         self.records
             .iter()
-            .filter(|r| &r.key == key)
-            .cloned()
+            .filter(|r| ids.contains(&r.id))
+            .map(|r| TransitionRecord {
+                key: key.clone(),
+                from: r.from,
+                to: r.to,
+                stimulus: r.stimulus,
+            })
             .collect()
     }
 }
@@ -112,38 +148,21 @@ mod tests {
         let mut log = TransitionLog::new(3);
         let x = Key::new("x");
         let y = Key::new("y");
-        log.push(
-            &x,
-            None,
-            Some(State::Released),
-            Stimulus::new("update-graph", 1),
-        );
-        log.push(
-            &x,
-            Some(State::Released),
-            Some(State::Waiting),
-            Stimulus::new("update-graph", 1),
-        );
-        log.push(
-            &y,
-            None,
-            Some(State::Released),
-            Stimulus::new("update-graph", 1),
-        );
-        log.push(
-            &x,
-            Some(State::Waiting),
-            Some(State::Processing),
-            Stimulus::new("update-graph", 1),
-        );
+        let stimulus = Stimulus::new("update-graph", 1);
+        log.born(1, &x, State::Released, stimulus);
+        log.push(1, Some(State::Released), Some(State::Waiting), stimulus);
+        log.born(2, &y, State::Released, stimulus);
+        log.push(1, Some(State::Waiting), Some(State::Processing), stimulus);
         let story = log.story(&x);
-        assert_eq!(story.len(), 2);
+        assert_eq!(story.len(), 2, "the oldest record fell out: {story:?}");
         assert_eq!(
             story[1].to_string(),
             "x: waiting -> processing (update-graph-1)"
         );
+        assert_eq!(log.story(&y).len(), 1);
         let mut off = TransitionLog::new(0);
-        off.push(&x, None, None, Stimulus::new("a", 1));
+        off.born(1, &x, State::Released, stimulus);
+        off.push(1, None, None, stimulus);
         assert!(off.story(&x).is_empty());
     }
 }

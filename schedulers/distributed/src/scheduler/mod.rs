@@ -39,7 +39,7 @@ pub use task::State;
 pub(crate) use task::{Failure, Spec, Tasks};
 
 /// A worker's id and the peers it should know, or why it is refused.
-pub(crate) type Joined = Result<(WorkerId, Vec<(WorkerId, String)>), String>;
+pub type Joined = Result<(WorkerId, Vec<(WorkerId, String)>), String>;
 
 /// The client id under which published datasets hold their keys.
 pub(crate) const DATASETS: ClientId = 0;
@@ -84,9 +84,21 @@ impl Default for SchedulerConfig {
 
 /// The messages a batch of stimuli produced, by recipient.
 #[derive(Debug, Default)]
-pub(crate) struct Outbox {
+pub struct Outbox {
     pub(crate) workers: Vec<(WorkerId, Outgoing<ToWorker>)>,
     pub(crate) clients: Vec<(ClientId, Outgoing<ToClient>)>,
+}
+
+impl Outbox {
+    /// The messages for workers, in order.
+    pub fn to_workers(&self) -> impl Iterator<Item = (WorkerId, &ToWorker)> {
+        self.workers.iter().map(|(w, m)| (*w, &m.message))
+    }
+
+    /// The messages for clients, in order.
+    pub fn to_clients(&self) -> impl Iterator<Item = (ClientId, &ToClient)> {
+        self.clients.iter().map(|(c, m)| (*c, &m.message))
+    }
 }
 
 /// A worker, as the scheduler tracks it.
@@ -100,6 +112,9 @@ pub(crate) struct Worker {
     pub(crate) resources: Vec<(String, f64)>,
     /// Index of its set of registered functions.
     pub(crate) function_set: usize,
+    /// Root tasks it may hold before the extra for short tasks:
+    /// `ceil(worker-saturation × threads)`, at least 1.
+    pub(crate) slots: usize,
     pub(crate) processing: FxHashSet<TaskId>,
     pub(crate) has_what: FxHashSet<TaskId>,
     /// Seconds of work sent to it and not finished (expected).
@@ -202,6 +217,16 @@ pub struct SchedulerState {
     pub(crate) workers: FxHashMap<WorkerId, Worker>,
     /// Running workers, in the order they joined.
     pub(crate) running: Vec<WorkerId>,
+    /// The function sets of the running workers, with how many have each.
+    pub(crate) running_sets: Vec<(usize, usize)>,
+    /// Running workers with nothing to do.
+    pub(crate) idle: std::collections::BTreeSet<WorkerId>,
+    /// Workers whose tasks finished during this stimulus (slots opened).
+    pub(crate) opened: Vec<WorkerId>,
+    /// No worker has a slot for roots of this allowance (extra slots per
+    /// thread, bytes each), since a look through them all; cleared when a
+    /// slot may have opened.
+    pub(crate) roots_full: Option<(usize, f64)>,
     pub(crate) clients: FxHashMap<ClientId, Client>,
     /// Queued tasks by priority (entries of tasks no longer queued are
     /// skipped when popped).
@@ -247,6 +272,10 @@ impl SchedulerState {
             keys: KeyMap::default(),
             workers: FxHashMap::default(),
             running: Vec::new(),
+            running_sets: Vec::new(),
+            idle: std::collections::BTreeSet::new(),
+            opened: Vec::new(),
+            roots_full: None,
             clients: FxHashMap::default(),
             queued: BinaryHeap::new(),
             queued_count: 0,
@@ -291,7 +320,7 @@ impl SchedulerState {
     }
 
     /// Takes the messages produced so far.
-    pub(crate) fn take_outbox(&mut self) -> Outbox {
+    pub fn take_outbox(&mut self) -> Outbox {
         std::mem::take(&mut self.outbox)
     }
 
@@ -328,7 +357,7 @@ impl SchedulerState {
 
     /// A worker joins; returns its id and the peers it should know, or
     /// why it is refused.
-    pub(crate) fn add_worker(&mut self, registration: WorkerRegistration) -> Joined {
+    pub fn add_worker(&mut self, registration: WorkerRegistration) -> Joined {
         if let Some(other) = self.workers.values().find(|w| w.name == registration.name) {
             return Err(format!(
                 "a worker named '{}' is already in the cluster (at {}); give each worker its own \
@@ -349,8 +378,13 @@ impl SchedulerState {
             .filter_map(|w| self.workers.get(w))
             .map(|w| (w.id, w.address.clone()))
             .collect();
+        let nthreads = registration.nthreads.max(1);
+        let slots = (self.config.worker_saturation * f64::from(nthreads))
+            .ceil()
+            .clamp(1.0, 1e9) as usize;
         let worker = Worker {
             id,
+            slots,
             name: registration.name,
             address: registration.address,
             nthreads: registration.nthreads.max(1),
@@ -393,6 +427,16 @@ impl SchedulerState {
         }
         self.workers.insert(id, worker);
         self.running.push(id);
+        self.roots_full = None;
+        self.idle.insert(id);
+        match self
+            .running_sets
+            .iter_mut()
+            .find(|(set, _)| *set == function_set)
+        {
+            Some((_, count)) => *count += 1,
+            None => self.running_sets.push((function_set, 1)),
+        }
         // Tasks that had no worker may have one now.
         let unrunnable: Vec<TaskId> = self.unrunnable.keys().copied().collect();
         let mut recommendations = Vec::new();
@@ -407,12 +451,23 @@ impl SchedulerState {
 
     /// A worker left (its connection closed): what it ran fails, naming
     /// it; what only it held is lost.
-    pub(crate) fn remove_worker(&mut self, id: WorkerId, reason: &str) {
+    pub fn remove_worker(&mut self, id: WorkerId, reason: &str) {
         let Some(worker) = self.workers.remove(&id) else {
             return;
         };
         self.begin("remove-worker");
         self.running.retain(|&w| w != id);
+        self.idle.remove(&id);
+        if let Some(at) = self
+            .running_sets
+            .iter()
+            .position(|(set, _)| *set == worker.function_set)
+        {
+            self.running_sets[at].1 -= 1;
+            if self.running_sets[at].1 == 0 {
+                self.running_sets.swap_remove(at);
+            }
+        }
         tracing::warn!("worker {} ({}) left: {reason}", worker.name, worker.address);
         let label = format!("worker '{}' ({})", worker.name, worker.address);
         let mut recommendations = Vec::new();
@@ -478,7 +533,7 @@ impl SchedulerState {
     }
 
     /// A client connects; returns its id and the workers.
-    pub(crate) fn add_client(&mut self, name: String) -> (ClientId, Vec<WorkerSummary>) {
+    pub fn add_client(&mut self, name: String) -> (ClientId, Vec<WorkerSummary>) {
         self.begin("add-client");
         let id = self.next_client;
         self.next_client += 1;
@@ -500,7 +555,7 @@ impl SchedulerState {
     }
 
     /// A client disconnected: it no longer wants anything.
-    pub(crate) fn remove_client(&mut self, id: ClientId) {
+    pub fn remove_client(&mut self, id: ClientId) {
         let Some(client) = self.clients.remove(&id) else {
             return;
         };
@@ -517,7 +572,7 @@ impl SchedulerState {
     }
 
     /// Handles one message from worker `worker`.
-    pub(crate) fn handle_worker(&mut self, worker: WorkerId, message: FromWorker) {
+    pub fn handle_worker(&mut self, worker: WorkerId, message: FromWorker) {
         if !self.workers.contains_key(&worker) {
             return;
         }
@@ -576,7 +631,7 @@ impl SchedulerState {
 
     /// Handles one message from client `client`, with the frames that
     /// came with it.
-    pub(crate) fn handle_client(
+    pub fn handle_client(
         &mut self,
         client: ClientId,
         message: FromClient,
@@ -621,7 +676,7 @@ impl SchedulerState {
 
     /// Fails tasks that waited longer than `no-workers-timeout` for a
     /// worker meeting their restrictions, while workers run.
-    pub(crate) fn check_timeouts(&mut self) {
+    pub fn check_timeouts(&mut self) {
         let Some(timeout) = self.config.no_workers_timeout else {
             return;
         };

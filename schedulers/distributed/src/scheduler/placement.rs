@@ -22,6 +22,19 @@ use super::SchedulerState;
 use super::task::{Failure, Task};
 use crate::protocol::{TaskId, WorkerId};
 
+/// A task being placed, and whether every running worker has its
+/// functions.
+struct Fit<'a> {
+    task: &'a Task,
+    everywhere: bool,
+}
+
+/// What root tasks of one kind may add to a worker.
+struct Allowance {
+    extra_per_thread: usize,
+    bytes_each: f64,
+}
+
 /// What placement decided for a ready task.
 #[derive(Debug)]
 pub(crate) enum Decision {
@@ -48,34 +61,57 @@ impl SchedulerState {
         if self.running.is_empty() {
             return Decision::NoWorker;
         }
-        if let Some(missing) = task
-            .functions
-            .iter()
-            .find(|&&f| !self.running.iter().any(|w| self.has_function(*w, f)))
+        // Workers of one build share a function set: a task whose
+        // functions every running set has needs no check per worker.
+        let everywhere = task.functions.iter().all(|&f| {
+            self.running_sets
+                .iter()
+                .all(|&(set, _)| self.functions.has(set, f))
+        });
+        if !everywhere
+            && let Some(missing) = task
+                .functions
+                .iter()
+                .find(|&&f| !self.running.iter().any(|w| self.has_function(*w, f)))
         {
             return Decision::Fail(Box::new(self.missing_function(task, *missing)));
         }
         let count = self.running.len();
         self.round_robin = self.round_robin.wrapping_add(1);
         let start = self.round_robin % count;
+        let fit = Fit { task, everywhere };
         if task.is_root() && self.config.worker_saturation.is_finite() {
-            return self.decide_root(task, start);
+            let (decision, full) = self.decide_root(&fit, start);
+            if let Some(full) = full {
+                self.roots_full = Some(full);
+            }
+            return decision;
         }
         let restricted = task.restrictions.is_some();
-        if let Some(worker) = self.best_worker(task, start, restricted) {
+        if !restricted
+            && !task.dependencies.is_empty()
+            && let Some(worker) = self.best_of_holders(&fit)
+        {
+            return Decision::Worker(worker);
+        }
+        if let Some(worker) = self.best_worker(&fit, start, restricted) {
             return Decision::Worker(worker);
         }
         let loose = task.restrictions.as_ref().is_some_and(|r| r.loose);
         if restricted
             && loose
-            && let Some(worker) = self.best_worker(task, start, false)
+            && let Some(worker) = self.best_worker(&fit, start, false)
         {
             return Decision::Worker(worker);
         }
         Decision::NoWorker
     }
 
-    fn decide_root(&self, task: &Task, start: usize) -> Decision {
+    /// Where a root task goes; with the allowance for which no worker has
+    /// a slot when it looked through them all in vain.
+    fn decide_root(&self, fit: &Fit<'_>, start: usize) -> (Decision, Option<(usize, f64)>) {
+        let task = fit.task;
+        let allowance = self.root_allowance(task.prefix);
         // Consecutive roots of a graph (by priority: siblings of one
         // reduction) go to one worker in runs of (roots / threads of the
         // cluster), so the task that reads them finds them together, and a
@@ -83,10 +119,29 @@ impl SchedulerState {
         if let Some((last, left)) = self.root_run
             && left > 0
             && self.workers.contains_key(&last)
-            && self.capable(task, last)
-            && self.free_slots(last, task.prefix) > 0
+            && self.capable(fit, last)
+            && self.free_slots(last, &allowance) > 0
         {
-            return Decision::Worker(last);
+            return (Decision::Worker(last), None);
+        }
+        // Nothing opened since a look through them all found no slot for
+        // roots like this one: it waits.
+        if self.opened.is_empty()
+            && self.roots_full.is_some_and(|(extra, bytes)| {
+                allowance.extra_per_thread <= extra && allowance.bytes_each >= bytes
+            })
+        {
+            return (Decision::Queue, None);
+        }
+        // A worker whose task just finished has a slot: no need to look
+        // through them all.
+        for &id in self.opened.iter().rev() {
+            if self.workers.contains_key(&id)
+                && self.capable(fit, id)
+                && self.free_slots(id, &allowance) > 0
+            {
+                return (Decision::Worker(id), None);
+            }
         }
         let count = self.running.len();
         let mut best: Option<(f64, WorkerId)> = None;
@@ -95,23 +150,88 @@ impl SchedulerState {
             let Some(worker) = self.workers.get(&id) else {
                 continue;
             };
-            if !self.capable(task, id) || self.free_slots(id, task.prefix) == 0 {
+            if !self.capable(fit, id) || self.free_slots(id, &allowance) == 0 {
                 continue;
             }
             let load = worker.processing.len() as f64 / f64::from(worker.nthreads);
             if best.is_none_or(|(b, _)| load < b) {
                 best = Some((load, id));
+                if load == 0.0 {
+                    break;
+                }
             }
         }
         match best {
-            Some((_, worker)) => Decision::Worker(worker),
-            None => Decision::Queue,
+            Some((_, worker)) => (Decision::Worker(worker), None),
+            None => (
+                Decision::Queue,
+                Some((allowance.extra_per_thread, allowance.bytes_each)),
+            ),
         }
     }
 
+    /// The best of the workers holding an input and of an idle worker:
+    /// every other worker is busy and holds nothing the task reads, so it
+    /// cannot start it sooner than an idle one would.
+    fn best_of_holders(&self, fit: &Fit<'_>) -> Option<WorkerId> {
+        let task = fit.task;
+        // One pass over the inputs: what each holder already has.
+        let mut total = 0u64;
+        let mut held: smallvec::SmallVec<[(WorkerId, u64, usize); 8]> = smallvec::SmallVec::new();
+        for &dep in &task.dependencies {
+            let Some(d) = self.tasks.get(dep) else {
+                continue;
+            };
+            total += d.nbytes;
+            for &holder in &d.who_has {
+                match held.iter_mut().find(|(w, _, _)| *w == holder) {
+                    Some(entry) => {
+                        entry.1 += d.nbytes;
+                        entry.2 += 1;
+                    }
+                    None => held.push((holder, d.nbytes, 1)),
+                }
+            }
+        }
+        let inputs = task.dependencies.len();
+        let cost = |bytes_held: u64, inputs_held: usize| {
+            if inputs_held == inputs {
+                0.0
+            } else {
+                (total - bytes_held.min(total)) as f64 / self.config.bandwidth
+                    + self.config.transfer_latency
+            }
+        };
+        let mut best: Option<(f64, WorkerId)> = None;
+        let mut consider = |id: WorkerId, score_comm: f64| {
+            let Some(worker) = self.workers.get(&id) else {
+                return;
+            };
+            if !self.capable(fit, id) {
+                return;
+            }
+            let score = worker.occupancy / f64::from(worker.nthreads) + score_comm;
+            if best.is_none_or(|(b, w)| score < b || (score == b && id < w)) {
+                best = Some((score, id));
+            }
+        };
+        for &(holder, bytes, count) in &held {
+            consider(holder, cost(bytes, count));
+        }
+        if let Some(&idle) = self
+            .idle
+            .iter()
+            .find(|w| !held.iter().any(|(h, _, _)| h == *w))
+        {
+            consider(idle, cost(0, 0));
+        }
+        best.map(|(_, id)| id)
+    }
+
     /// The capable worker (meeting the restrictions when `restricted`)
-    /// where the task would start soonest.
-    fn best_worker(&self, task: &Task, start: usize, restricted: bool) -> Option<WorkerId> {
+    /// where the task would start soonest, of them all.
+    fn best_worker(&self, fit: &Fit<'_>, start: usize, restricted: bool) -> Option<WorkerId> {
+        let task = fit.task;
         let count = self.running.len();
         let mut best: Option<(f64, WorkerId)> = None;
         for i in 0..count {
@@ -119,7 +239,7 @@ impl SchedulerState {
             let Some(worker) = self.workers.get(&id) else {
                 continue;
             };
-            if !self.capable(task, id) || (restricted && !self.meets(task, id)) {
+            if !self.capable(fit, id) || (restricted && !self.meets(task, id)) {
                 continue;
             }
             let score = worker.occupancy / f64::from(worker.nthreads) + self.comm_cost(task, id);
@@ -149,8 +269,13 @@ impl SchedulerState {
     }
 
     /// Whether `worker` registered every function the task calls.
-    fn capable(&self, task: &Task, worker: WorkerId) -> bool {
-        task.functions.iter().all(|&f| self.has_function(worker, f))
+    fn capable(&self, fit: &Fit<'_>, worker: WorkerId) -> bool {
+        fit.everywhere
+            || fit
+                .task
+                .functions
+                .iter()
+                .all(|&f| self.has_function(worker, f))
     }
 
     fn has_function(&self, worker: WorkerId, function: u32) -> bool {
@@ -180,27 +305,37 @@ impl SchedulerState {
         named && resourced
     }
 
-    /// Root tasks `worker` may take now, for tasks of `prefix`.
-    fn free_slots(&self, worker: WorkerId, prefix: u32) -> usize {
+    /// What root tasks of `prefix` may add to a worker: extra slots per
+    /// thread (short tasks cover a round trip) and bytes each (for the
+    /// memory limit).
+    fn root_allowance(&self, prefix: u32) -> Allowance {
+        let kind = self.prefixes.get(prefix as usize);
+        let extra_per_thread = kind.and_then(|p| p.duration).map_or(0, |duration| {
+            (self.config.transfer_latency / duration.max(1e-9))
+                .floor()
+                .clamp(0.0, MAX_PREFILL) as usize
+        });
+        Allowance {
+            extra_per_thread,
+            bytes_each: kind.and_then(|p| p.nbytes).unwrap_or(0.0),
+        }
+    }
+
+    /// Root tasks `worker` may take now.
+    fn free_slots(&self, worker: WorkerId, allowance: &Allowance) -> usize {
         let Some(w) = self.workers.get(&worker) else {
             return 0;
         };
-        let threads = f64::from(w.nthreads);
-        let mut slots = (self.config.worker_saturation * threads).ceil().max(1.0);
-        let kind = self.prefixes.get(prefix as usize);
-        if let Some(duration) = kind.and_then(|p| p.duration) {
-            let cover = (self.config.transfer_latency / duration.max(1e-9)).floor();
-            slots += threads * cover.clamp(0.0, MAX_PREFILL);
-        }
+        let slots = w.slots + w.nthreads as usize * allowance.extra_per_thread;
         let processing = w.processing.len();
         if w.memory_limit > 0 && processing > 0 {
-            let each = kind.and_then(|p| p.nbytes).unwrap_or(0.0);
-            let projected = w.managed_bytes as f64 + (processing as f64 + 1.0) * each;
+            let projected =
+                w.managed_bytes as f64 + (processing as f64 + 1.0) * allowance.bytes_each;
             if projected > MEMORY_TARGET * w.memory_limit as f64 {
                 return 0;
             }
         }
-        (slots as usize).saturating_sub(processing)
+        slots.saturating_sub(processing)
     }
 
     /// Records that root task `id` goes to `worker`, for the runs of
@@ -234,6 +369,11 @@ impl SchedulerState {
 
     /// Sends queued tasks to workers with free slots, most urgent first.
     pub(crate) fn fill_slots(&mut self) {
+        self.fill_queued();
+        self.opened.clear();
+    }
+
+    fn fill_queued(&mut self) {
         while self.queued_count > 0 {
             let Some(&std::cmp::Reverse((_, id))) = self.queued.peek() else {
                 break;

@@ -74,8 +74,7 @@ impl SchedulerState {
         if let Some(task) = self.tasks.get_mut(id) {
             let from = task.state;
             task.state = to;
-            self.log
-                .push(&task.key, Some(from), Some(to), self.stimulus);
+            self.log.push(id, Some(from), Some(to), self.stimulus);
         }
     }
 
@@ -209,7 +208,6 @@ impl SchedulerState {
             .collect();
         let literals = spec.literals.len() as u32;
         let frames = SchedulerState::spec_frames(spec);
-        let key = WireKey::from(&task.key);
         let priority = task.priority;
         let report_start = !task.watchers.is_empty();
         let resources = task
@@ -224,7 +222,6 @@ impl SchedulerState {
                 let d = self.tasks.get(dep)?;
                 Some(Dependency {
                     id: dep,
-                    key: WireKey::from(&d.key),
                     nbytes: d.nbytes,
                     who_has: d.who_has.to_vec(),
                 })
@@ -233,6 +230,7 @@ impl SchedulerState {
         if let Some(w) = self.workers.get_mut(&worker) {
             w.processing.insert(id);
             w.occupancy += expected;
+            self.idle.remove(&worker);
         }
         self.set_state(id, State::Processing);
         self.outbox.workers.push((
@@ -240,7 +238,6 @@ impl SchedulerState {
             Outgoing {
                 message: ToWorker::Compute(Box::new(ComputeTask {
                     id,
-                    key,
                     run,
                     priority,
                     literals,
@@ -262,12 +259,17 @@ impl SchedulerState {
         if let Some(w) = self.workers.get_mut(&worker) {
             w.processing.remove(&id);
             w.occupancy = if w.processing.is_empty() {
+                self.idle.insert(worker);
                 0.0
             } else {
                 (w.occupancy - expected).max(0.0)
             };
         }
         self.slots_maybe_opened = true;
+        self.roots_full = None;
+        if self.opened.last() != Some(&worker) && self.opened.len() < 64 {
+            self.opened.push(worker);
+        }
         Some(worker)
     }
 
@@ -526,6 +528,7 @@ impl SchedulerState {
         };
         let holders = std::mem::take(&mut task.who_has);
         let nbytes = task.nbytes;
+        self.roots_full = None;
         for worker in holders {
             if let Some(w) = self.workers.get_mut(&worker) {
                 w.has_what.remove(&id);
@@ -598,7 +601,7 @@ impl SchedulerState {
             return;
         };
         self.log
-            .push(&task.key, Some(State::Released), None, self.stimulus);
+            .push(id, Some(State::Released), None, self.stimulus);
         if self.keys.get(&task.key) == Some(&id) {
             self.keys.remove(&task.key);
         }

@@ -145,6 +145,17 @@ impl SchedulerState {
                     w.managed_bytes
                 ));
             }
+            if w.processing.is_empty() != self.idle.contains(&worker) {
+                return Err(format!(
+                    "worker {worker} processes {} tasks, and is {}listed as idle",
+                    w.processing.len(),
+                    if self.idle.contains(&worker) {
+                        ""
+                    } else {
+                        "not "
+                    }
+                ));
+            }
             for &id in &w.processing {
                 if self.tasks.get(id).and_then(|t| t.processing_on) != Some(worker) {
                     return Err(format!(

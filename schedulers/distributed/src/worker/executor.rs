@@ -7,7 +7,7 @@ use std::sync::mpsc::{Receiver, Sender as StdSender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use barrow_core::{Key, Registry};
+use barrow_core::Registry;
 use barrow_wire::task::{FunctionCache, WireBody, WireError};
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -103,7 +103,6 @@ fn run(
     registry: &Registry,
     cache: &mut FunctionCache,
 ) -> Result<barrow_core::Value, Box<WireError>> {
-    let key = Key::from(&job.key);
     let outcome = (|| {
         let body: WireBody = postcard::from_bytes(job.frames.frame(0)?).map_err(|e| {
             barrow_core::Error::new(
@@ -124,7 +123,7 @@ fn run(
     })();
     outcome.map_err(|error| {
         let backtrace = error.is_panic().then(take_backtrace).flatten();
-        Box::new(WireError::from_error(&error.with_key(key), backtrace))
+        Box::new(WireError::from_error(&error, backtrace))
     })
 }
 

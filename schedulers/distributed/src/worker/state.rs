@@ -20,7 +20,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
 
 use barrow_core::Value;
-use barrow_wire::task::{WireError, WireKey};
+use barrow_wire::task::WireError;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::comm::framed::FrameSlice;
@@ -68,7 +68,6 @@ pub(crate) enum Instruction {
 pub(crate) struct Job {
     pub(crate) id: TaskId,
     pub(crate) run: u64,
-    pub(crate) key: WireKey,
     /// The body, then the literals.
     pub(crate) frames: FrameSlice,
     pub(crate) inputs: Vec<Value>,
@@ -77,7 +76,6 @@ pub(crate) struct Job {
 
 #[derive(Debug)]
 struct Task {
-    key: WireKey,
     state: WorkerTaskState,
     run: u64,
     priority: Priority,
@@ -235,7 +233,6 @@ impl WorkerState {
                     self.tasks.insert(
                         dep.id,
                         Task {
-                            key: dep.key.clone(),
                             state: WorkerTaskState::Fetch,
                             run: 0,
                             priority,
@@ -262,7 +259,6 @@ impl WorkerState {
         self.tasks.insert(
             id,
             Task {
-                key: task.key,
                 state: WorkerTaskState::Waiting,
                 run: task.run,
                 priority: task.priority,
@@ -381,7 +377,6 @@ impl WorkerState {
             self.instructions.push(Instruction::Execute(Job {
                 id,
                 run: task.run,
-                key: task.key.clone(),
                 frames: task.frames.clone().unwrap_or_default(),
                 inputs,
                 report_start: task.report_start,
@@ -494,10 +489,6 @@ impl WorkerState {
         let mut ids = Vec::with_capacity(values.len());
         for (id, value) in values {
             self.tasks.entry(id).or_insert_with(|| Task {
-                key: WireKey {
-                    name: String::new(),
-                    index: Vec::new(),
-                },
                 state: WorkerTaskState::Memory,
                 run: 0,
                 priority: Priority {

@@ -4,13 +4,6 @@
 use super::*;
 use crate::protocol::Dependency;
 
-fn key(name: &str) -> WireKey {
-    WireKey {
-        name: name.to_owned(),
-        index: Vec::new(),
-    }
-}
-
 fn priority(order: u32) -> Priority {
     Priority {
         user: 0,
@@ -22,7 +15,6 @@ fn priority(order: u32) -> Priority {
 fn compute(id: TaskId, inputs: &[TaskId], deps: Vec<Dependency>) -> ComputeTask {
     ComputeTask {
         id,
-        key: key(&format!("t{id}")),
         run: id * 10,
         priority: priority(id as u32),
         literals: 0,
@@ -36,7 +28,6 @@ fn compute(id: TaskId, inputs: &[TaskId], deps: Vec<Dependency>) -> ComputeTask 
 fn dep(id: TaskId, who_has: &[WorkerId]) -> Dependency {
     Dependency {
         id,
-        key: key(&format!("t{id}")),
         nbytes: 8,
         who_has: who_has.to_vec(),
     }
