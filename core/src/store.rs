@@ -54,6 +54,16 @@ pub trait Store: Send {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Whether this store keeps results in memory and nothing else, as a
+    /// plain map would (no spilling, no side effects a caller could
+    /// observe). A scheduler may then keep a run's results in a structure
+    /// of its own instead, when the store is empty at the start (the
+    /// `threads` scheduler does, so that its workers never share a lock).
+    /// `false` unless a store says otherwise.
+    fn is_memory_only(&self) -> bool {
+        false
+    }
 }
 
 /// The default store: results in a vector indexed by task id.
@@ -107,6 +117,10 @@ impl Store for MemoryStore {
 
     fn len(&self) -> usize {
         self.len
+    }
+
+    fn is_memory_only(&self) -> bool {
+        true
     }
 }
 

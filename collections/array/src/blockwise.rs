@@ -11,10 +11,14 @@ use ndarray::{ArrayD, ArrayViewD};
 use crate::array::Array;
 use crate::block::{Block, try_take_unique};
 use crate::chunks::Chunks;
-use crate::dtype::{DType, Element};
+#[cfg(feature = "ship")]
+use crate::dtype::DType;
+use crate::dtype::Element;
 use crate::error::ArrayError;
 use crate::kernel::{BlockFn, Signature};
-use crate::ship::{arg, dispatch, factory};
+use crate::ship::arg;
+#[cfg(feature = "ship")]
+use crate::ship::{dispatch, factory};
 
 impl<T: Element> Array<T> {
     /// `f` applied to every block (Dask's `map_blocks`); `f` must return a
@@ -173,22 +177,32 @@ impl<U: Element> Function for ToBlock<U> {
     }
 }
 
-fn to_ndarray_kernel(dtype: &DType) -> Result<Func> {
-    let params = encode_params(TO_NDARRAY, dtype)?;
-    dispatch!(element TO_NDARRAY, *dtype, |T| Ok(Func::from_function(ToNdarray::<T> {
-        params,
+fn to_ndarray_typed<T: Element>() -> Result<Func> {
+    Ok(Func::from_function(ToNdarray::<T> {
+        params: encode_params(TO_NDARRAY, &T::CODE)?,
         marker: PhantomData,
-    })))
+    }))
 }
+
+fn to_block_typed<T: Element>() -> Result<Func> {
+    Ok(Func::from_function(ToBlock::<T> {
+        params: encode_params(TO_BLOCK, &T::CODE)?,
+        marker: PhantomData,
+    }))
+}
+
+#[cfg(feature = "ship")]
+fn to_ndarray_kernel(dtype: &DType) -> Result<Func> {
+    dispatch!(element TO_NDARRAY, *dtype, |T| to_ndarray_typed::<T>())
+}
+#[cfg(feature = "ship")]
 factory!(TO_NDARRAY, DType, to_ndarray_kernel);
 
+#[cfg(feature = "ship")]
 fn to_block_kernel(dtype: &DType) -> Result<Func> {
-    let params = encode_params(TO_BLOCK, dtype)?;
-    dispatch!(element TO_BLOCK, *dtype, |T| Ok(Func::from_function(ToBlock::<T> {
-        params,
-        marker: PhantomData,
-    })))
+    dispatch!(element TO_BLOCK, *dtype, |T| to_block_typed::<T>())
 }
+#[cfg(feature = "ship")]
 factory!(TO_BLOCK, DType, to_block_kernel);
 
 impl<T: Element> Array<T> {
@@ -240,8 +254,7 @@ impl<T: Element> Array<T> {
                 chunks,
             );
         }
-        let (to_ndarray, to_block) = match (to_ndarray_kernel(&T::CODE), to_block_kernel(&U::CODE))
-        {
+        let (to_ndarray, to_block) = match (to_ndarray_typed::<T>(), to_block_typed::<U>()) {
             (Ok(a), Ok(b)) => (a, b),
             (Err(e), _) | (_, Err(e)) => return Array::failed(e, chunks),
         };

@@ -16,7 +16,9 @@ use crate::chunks::{ChunkSpec, Chunks, normalize_chunks};
 use crate::dtype::{DType, Element, Float, Number, Scalar};
 use crate::error::{ArrayError, invalid};
 use crate::random::RandomSpec;
-use crate::ship::{dispatch, factory, scalar};
+#[cfg(feature = "ship")]
+use crate::ship::{dispatch, factory};
+use crate::ship::{scalar, unsupported};
 
 /// `array.chunk-size` (bytes) and `array.chunk-size-tolerance` from the
 /// configuration in effect.
@@ -69,13 +71,18 @@ fn region(start: &[usize], shape: &[usize]) -> Vec<SliceInfoElem> {
 /// `barrow.array.from-array`: cuts a block out of a whole array.
 const FROM_ARRAY: &str = "barrow.array.from-array";
 
-fn getter(dtype: &DType) -> Result<Func> {
-    let params = encode_params(FROM_ARRAY, dtype)?;
-    dispatch!(element FROM_ARRAY, *dtype, |T| Ok(Func::from_function(Getter::<T> {
-        params,
+fn getter_typed<T: Element>() -> Result<Func> {
+    Ok(Func::from_function(Getter::<T> {
+        params: encode_params(FROM_ARRAY, &T::CODE)?,
         marker: PhantomData,
-    })))
+    }))
 }
+
+#[cfg(feature = "ship")]
+fn getter(dtype: &DType) -> Result<Func> {
+    dispatch!(element FROM_ARRAY, *dtype, |T| getter_typed::<T>())
+}
+#[cfg(feature = "ship")]
 factory!(FROM_ARRAY, DType, getter);
 
 impl<T: Element> Function for Getter<T> {
@@ -200,38 +207,81 @@ fn span(first: &[usize], shape: &[usize]) -> Result<(usize, usize)> {
     }
 }
 
-/// The block generator of a spec.
-pub(crate) fn create_kernel(spec: &CreateSpec) -> Result<Func> {
+/// The block generator of a spec whose source any element type takes (a
+/// fill, random numbers), for elements of type `T`.
+pub(crate) fn create_element<T: Element>(spec: &CreateSpec) -> Result<Func> {
     let params = encode_params(CREATE, spec)?;
     match &spec.source {
-        Source::Fill(v) => dispatch!(element CREATE, spec.dtype, |T| {
+        Source::Fill(v) => {
             let v: T = scalar(v)?;
-            Ok(generator(params, "full", move |_, shape| Ok(Block::filled(shape, v))))
-        }),
-        Source::Arange { start, step } => dispatch!(number CREATE, spec.dtype, |T| {
+            Ok(generator(params, "full", move |_, shape| {
+                Ok(Block::filled(shape, v))
+            }))
+        }
+        Source::Random(random) => {
+            let source = crate::random::source::<T>(random)?;
+            Ok(generator(params, "random", move |start, shape| {
+                source.fill(start, shape)
+            }))
+        }
+        _ => Err(unsupported(CREATE, spec.dtype)),
+    }
+}
+
+/// The block generator of a spec on numbers of type `T`: ranges and
+/// identities, and the sources of [`create_element`].
+pub(crate) fn create_number<T: Number>(spec: &CreateSpec) -> Result<Func> {
+    match &spec.source {
+        Source::Arange { start, step } => {
+            let params = encode_params(CREATE, spec)?;
             let (start, step): (T, T) = (scalar(start)?, scalar(step)?);
             Ok(generator(params, "arange", move |first, shape| {
                 let (first, len) = span(first, shape)?;
                 arange_block(start, step, first, len)
             }))
-        }),
-        Source::Eye => dispatch!(number CREATE, spec.dtype, |T| {
-            Ok(generator(params, "eye", eye_block::<T>))
-        }),
-        Source::Linspace { start, stop, num } => dispatch!(float CREATE, spec.dtype, |T| {
+        }
+        Source::Eye => Ok(generator(
+            encode_params(CREATE, spec)?,
+            "eye",
+            eye_block::<T>,
+        )),
+        _ => create_element::<T>(spec),
+    }
+}
+
+/// The block generator of a spec on floats of type `T`: evenly spaced
+/// values, and the sources of [`create_number`].
+pub(crate) fn create_float<T: Float>(spec: &CreateSpec) -> Result<Func> {
+    match &spec.source {
+        Source::Linspace { start, stop, num } => {
+            let params = encode_params(CREATE, spec)?;
             let (start, stop): (T, T) = (scalar(start)?, scalar(stop)?);
             let num = usize::try_from(*num).map_err(|e| invalid(e.to_string()))?;
             Ok(generator(params, "linspace", move |first, shape| {
                 let (first, len) = span(first, shape)?;
                 linspace_block(start, stop, num, first, len)
             }))
-        }),
-        Source::Random(random) => dispatch!(element CREATE, spec.dtype, |T| {
-            let source = crate::random::source::<T>(random)?;
-            Ok(generator(params, "random", move |start, shape| source.fill(start, shape)))
-        }),
+        }
+        _ => create_number::<T>(spec),
     }
 }
+
+/// The block generator of a spec, for its element type.
+#[cfg(feature = "ship")]
+fn create_kernel(spec: &CreateSpec) -> Result<Func> {
+    match &spec.source {
+        Source::Fill(_) | Source::Random(_) => {
+            dispatch!(element CREATE, spec.dtype, |T| create_element::<T>(spec))
+        }
+        Source::Arange { .. } | Source::Eye => {
+            dispatch!(number CREATE, spec.dtype, |T| create_number::<T>(spec))
+        }
+        Source::Linspace { .. } => {
+            dispatch!(float CREATE, spec.dtype, |T| create_float::<T>(spec))
+        }
+    }
+}
+#[cfg(feature = "ship")]
 factory!(CREATE, CreateSpec, create_kernel);
 
 /// Makes one block from its start and shape.
@@ -313,19 +363,22 @@ impl<T: Element> Array<T> {
     }
 
     /// An array of one block per chunk, each made by the registered
-    /// generator of `spec`; `token` names the array.
+    /// generator of `source`, built by `make` (the builder of this element
+    /// type's class, [`create_element`] or another); `token` names the
+    /// array.
     pub(crate) fn created(
         label: &str,
         token: Vec<u8>,
         chunks: Chunks,
         source: Source,
+        make: fn(&CreateSpec) -> Result<Func>,
     ) -> Result<Array<T>> {
         let name: Arc<str> = token_name(label, &(token, chunks.as_slices().to_vec())).into();
         let spec = CreateSpec {
             dtype: T::CODE,
             source,
         };
-        Array::generated_by(name, chunks, create_kernel(&spec))
+        Array::generated_by(name, chunks, make(&spec))
     }
 
     fn generated_by(name: Arc<str>, chunks: Chunks, function: Result<Func>) -> Result<Array<T>> {
@@ -373,7 +426,7 @@ impl<T: Element> Array<T> {
                 source.clone(),
                 Task::value(Value::with_nbytes(data, nbytes)),
             )?;
-            let getter = getter(&T::CODE)?;
+            let getter = getter_typed::<T>()?;
             for index in chunks.block_indices() {
                 layer.insert(
                     block_key(&name, &index),
@@ -401,6 +454,7 @@ impl<T: Element> Array<T> {
             scalar_bytes(&value),
             chunks.clone(),
             Source::Fill(value.to_scalar()),
+            create_element::<T>,
         )
         .unwrap_or_else(|e| Array::failed(e, chunks))
     }
@@ -411,7 +465,13 @@ impl<T: Element> Array<T> {
     pub fn full(shape: &[usize], value: T, chunks: impl Into<ChunkSpec>) -> Result<Array<T>> {
         let chunks = resolve_chunks::<T>(&chunks.into(), shape, None)?;
         let params = scalar_bytes(&value);
-        Array::created("full", params, chunks, Source::Fill(value.to_scalar()))
+        Array::created(
+            "full",
+            params,
+            chunks,
+            Source::Fill(value.to_scalar()),
+            create_element::<T>,
+        )
     }
 
     /// An array of `shape` whose blocks are made by `f(start, shape)` — the
@@ -494,14 +554,14 @@ impl<T: Number> Array<T> {
             start: start.to_scalar(),
             step: step.to_scalar(),
         };
-        Array::created("arange", params, chunks, source)
+        Array::created("arange", params, chunks, source, create_number::<T>)
     }
 
     /// The `n × n` identity matrix.
     pub fn eye(n: usize, chunks: impl Into<ChunkSpec>) -> Result<Array<T>> {
         let chunks = resolve_chunks::<T>(&chunks.into(), &[n, n], None)?;
         let params = barrow_core::tokenize::tokenize(&(T::DTYPE, n)).into_bytes();
-        Array::created("eye", params, chunks, Source::Eye)
+        Array::created("eye", params, chunks, Source::Eye, create_number::<T>)
     }
 }
 
@@ -521,6 +581,6 @@ impl<T: Float> Array<T> {
             stop: stop.to_scalar(),
             num: num as u64,
         };
-        Array::created("linspace", params, chunks, source)
+        Array::created("linspace", params, chunks, source, create_float::<T>)
     }
 }

@@ -16,7 +16,7 @@ use crate::error::ArrayError;
 use crate::kernel::{Binary, Signature, Unary, UnaryInPlace, broadcast_error, broadcast_shapes};
 use crate::ship::elementwise::{
     ArithOp, ArithSpec, CastSpec, CmpOp, CompareSpec, Form, LogicOp, LogicSpec, UnaryOp, UnarySpec,
-    arith, astype, compare, logic, unary, where_kernel,
+    arith_typed, cast_typed, compare_typed, logic, where_typed,
 };
 use crate::warn;
 
@@ -307,10 +307,17 @@ impl<T: Element> Array<T> {
         }
     }
 
-    /// A registered unary operation on every element.
-    pub(crate) fn unary_op<U: Element>(&self, label: &str, token: &str, op: UnaryOp) -> Array<U> {
+    /// A registered unary operation on every element, its kernel made by
+    /// `make` (the builder for this element type's class).
+    pub(crate) fn unary_op<U: Element>(
+        &self,
+        label: &str,
+        token: &str,
+        op: UnaryOp,
+        make: fn(&UnarySpec) -> Result<Func>,
+    ) -> Array<U> {
         let spec = UnarySpec { dtype: T::CODE, op };
-        self.with_kernel(label, token, unary(&spec))
+        self.with_kernel(label, token, make(&spec))
     }
 
     pub(crate) fn side(&self) -> Side<'_> {
@@ -361,7 +368,7 @@ impl<T: Element> Array<T> {
             from: T::CODE,
             to: U::CODE,
         };
-        self.with_kernel(&label, &label, astype(&spec))
+        self.with_kernel(&label, &label, cast_typed::<T, U>(&spec))
     }
 
     /// Element-wise `==` (NumPy's `equal`).
@@ -423,7 +430,7 @@ fn registered<T: Element, V: Element>(
 /// `a cmp b`, element-wise.
 fn comparison<T: Element>(a: Operand<T>, b: Operand<T>, label: &str, op: CmpOp) -> Array<bool> {
     registered(a, b, label, |form| {
-        compare(&CompareSpec {
+        compare_typed::<T>(&CompareSpec {
             dtype: T::CODE,
             op,
             form,
@@ -439,7 +446,7 @@ pub(crate) fn arith_op<T: Number>(
     op: ArithOp,
 ) -> Array<T> {
     registered(a, b, label, |form| {
-        arith(&ArithSpec {
+        arith_typed::<T>(&ArithSpec {
             dtype: T::CODE,
             op,
             form,
@@ -545,7 +552,7 @@ pub fn where_<T: Element>(
     };
     let c = cond.aligned(&targets[0]);
     let (a, b) = (a.aligned(&targets[1]), b.aligned(&targets[2]));
-    let function = match where_kernel(&T::CODE) {
+    let function = match where_typed::<T>() {
         Ok(function) => function,
         Err(e) => return Array::failed(e, (*a.chunks).clone()),
     };

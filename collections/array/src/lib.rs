@@ -52,6 +52,8 @@ mod elementwise;
 pub mod error;
 pub mod io;
 mod kernel;
+#[cfg(feature = "linalg")]
+#[cfg_attr(docsrs, doc(cfg(feature = "linalg")))]
 pub mod linalg;
 mod math;
 mod ops;

@@ -4,7 +4,7 @@
 use crate::array::Array;
 use crate::dtype::{Float, Number};
 use crate::elementwise::{Operand, arith_op, logic_op, scalar_params};
-use crate::ship::elementwise::{ArithOp, LogicOp, UnaryOp};
+use crate::ship::elementwise::{ArithOp, LogicOp, UnaryOp, float_typed, not_kernel, number_typed};
 
 macro_rules! float_fns {
     ($($(#[$doc:meta])* $name:ident => $op:ident;)*) => {
@@ -12,7 +12,7 @@ macro_rules! float_fns {
             $($(#[$doc])*
             pub fn $name(&self) -> Array<T> {
                 let label = stringify!($name);
-                self.unary_op(label, label, UnaryOp::$op)
+                self.unary_op(label, label, UnaryOp::$op, float_typed::<T>)
             })*
         }
     };
@@ -52,25 +52,30 @@ impl<T: Float> Array<T> {
     /// Every element to the power `p`.
     pub fn powf(&self, p: T) -> Array<T> {
         let token = token(scalar_params("powf", "r", &p));
-        self.unary_op("powf", &token, UnaryOp::Powf(p.to_scalar()))
+        self.unary_op(
+            "powf",
+            &token,
+            UnaryOp::Powf(p.to_scalar()),
+            float_typed::<T>,
+        )
     }
 
     /// Every element to the integer power `p`.
     pub fn powi(&self, p: i32) -> Array<T> {
         let token = token(scalar_params("powi", "r", &p));
-        self.unary_op("powi", &token, UnaryOp::Powi(p))
+        self.unary_op("powi", &token, UnaryOp::Powi(p), float_typed::<T>)
     }
 
     /// Whether each element is NaN.
     pub fn is_nan(&self) -> Array<bool> {
-        self.unary_op("isnan", "isnan", UnaryOp::IsNan)
+        self.unary_op("isnan", "isnan", UnaryOp::IsNan, float_typed::<T>)
     }
 }
 
 impl<T: Number> Array<T> {
     /// Absolute value of every element.
     pub fn abs(&self) -> Array<T> {
-        self.unary_op("abs", "abs", UnaryOp::Abs)
+        self.unary_op("abs", "abs", UnaryOp::Abs, number_typed::<T>)
     }
 
     /// Every element limited to `[low, high]`.
@@ -80,6 +85,7 @@ impl<T: Number> Array<T> {
             "clip",
             &token,
             UnaryOp::Clip(low.to_scalar(), high.to_scalar()),
+            number_typed::<T>,
         )
     }
 
@@ -109,6 +115,6 @@ impl Array<bool> {
     }
     /// Element-wise not.
     pub fn logical_not(&self) -> Array<bool> {
-        self.unary_op("not", "not", UnaryOp::Not)
+        self.unary_op("not", "not", UnaryOp::Not, not_kernel)
     }
 }

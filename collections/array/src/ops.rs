@@ -6,7 +6,7 @@ use std::ops::{Add, BitAnd, BitOr, BitXor, Div, Mul, Neg, Not, Rem, Sub};
 use crate::array::Array;
 use crate::dtype::Number;
 use crate::elementwise::{Operand, arith_op, logic_op};
-use crate::ship::elementwise::{ArithOp, LogicOp, UnaryOp};
+use crate::ship::elementwise::{ArithOp, LogicOp, UnaryOp, signed_typed};
 
 macro_rules! array_ops {
     ($trait:ident, $method:ident, $label:literal, $bound:path, $op:ident) => {
@@ -115,7 +115,7 @@ scalar_lhs!(f64, f32, i64, i32, i16, i8, u64, u32, u16, u8);
 impl<T: Number + Neg<Output = T>> Neg for &Array<T> {
     type Output = Array<T>;
     fn neg(self) -> Array<T> {
-        self.unary_op("neg", "neg", UnaryOp::Neg)
+        self.unary_op("neg", "neg", UnaryOp::Neg, signed_typed::<T>)
     }
 }
 

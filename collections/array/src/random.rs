@@ -181,7 +181,13 @@ fn random_array<T: Element>(
     spec: RandomSpec,
 ) -> Result<Array<T>> {
     let stream = source::<T>(&spec)?;
-    let mut array = Array::created(label, token, chunks, Source::Random(spec))?;
+    let mut array = Array::created(
+        label,
+        token,
+        chunks,
+        Source::Random(spec),
+        crate::create::create_element::<T>,
+    )?;
     array.stream = Some(stream);
     Ok(array)
 }

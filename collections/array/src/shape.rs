@@ -12,49 +12,67 @@ use ndarray::{Axis, IxDyn};
 use crate::array::{Array, block_key};
 use crate::block::{Block, block_ref, try_take_unique};
 use crate::chunks::Chunks;
-use crate::dtype::{DType, Element};
+#[cfg(feature = "ship")]
+use crate::dtype::DType;
+use crate::dtype::Element;
 use crate::error::{ArrayError, invalid};
+#[cfg(feature = "ship")]
 use crate::ship::{dispatch, factory};
 
 /// `barrow.array.transpose`: permutes the axes of a block; the spec is
 /// the element type and the permutation.
 const TRANSPOSE: &str = "barrow.array.transpose";
 
-fn transpose_kernel(spec: &(DType, Vec<usize>)) -> Result<Func> {
-    let params = encode_params(TRANSPOSE, spec)?;
-    dispatch!(element TRANSPOSE, spec.0, |T| Ok(Func::from_function(Permute::<T> {
-        perm: spec.1.clone(),
-        params,
+fn transpose_typed<T: Element>(perm: &[usize]) -> Result<Func> {
+    Ok(Func::from_function(Permute::<T> {
+        perm: perm.to_vec(),
+        params: encode_params(TRANSPOSE, &(T::CODE, perm.to_vec()))?,
         marker: PhantomData,
-    })))
+    }))
 }
+
+#[cfg(feature = "ship")]
+fn transpose_kernel(spec: &(DType, Vec<usize>)) -> Result<Func> {
+    dispatch!(element TRANSPOSE, spec.0, |T| transpose_typed::<T>(&spec.1))
+}
+#[cfg(feature = "ship")]
 factory!(TRANSPOSE, (DType, Vec<usize>), transpose_kernel);
 
 /// `barrow.array.stack`: adds an axis of length 1 to a block; the spec is
 /// the element type and the axis.
 const STACK: &str = "barrow.array.stack";
 
-fn stack_kernel(spec: &(DType, usize)) -> Result<Func> {
-    let params = encode_params(STACK, spec)?;
-    dispatch!(element STACK, spec.0, |T| Ok(Func::from_function(InsertAxis::<T> {
-        axis: spec.1,
-        params,
+fn stack_typed<T: Element>(axis: usize) -> Result<Func> {
+    Ok(Func::from_function(InsertAxis::<T> {
+        axis,
+        params: encode_params(STACK, &(T::CODE, axis))?,
         marker: PhantomData,
-    })))
+    }))
 }
+
+#[cfg(feature = "ship")]
+fn stack_kernel(spec: &(DType, usize)) -> Result<Func> {
+    dispatch!(element STACK, spec.0, |T| stack_typed::<T>(spec.1))
+}
+#[cfg(feature = "ship")]
 factory!(STACK, (DType, usize), stack_kernel);
 
 /// `barrow.array.reshape`: reshapes a block; the spec is the element
 /// type.
 const RESHAPE: &str = "barrow.array.reshape";
 
-fn reshape_kernel(dtype: &DType) -> Result<Func> {
-    let params = encode_params(RESHAPE, dtype)?;
-    dispatch!(element RESHAPE, *dtype, |T| Ok(Func::from_function(ReshapeBlock::<T> {
-        params,
+fn reshape_typed<T: Element>() -> Result<Func> {
+    Ok(Func::from_function(ReshapeBlock::<T> {
+        params: encode_params(RESHAPE, &T::CODE)?,
         marker: PhantomData,
-    })))
+    }))
 }
+
+#[cfg(feature = "ship")]
+fn reshape_kernel(dtype: &DType) -> Result<Func> {
+    dispatch!(element RESHAPE, *dtype, |T| reshape_typed::<T>())
+}
+#[cfg(feature = "ship")]
 factory!(RESHAPE, DType, reshape_kernel);
 
 /// Permutes the axes of one block (free for an unshared block: only the
@@ -181,7 +199,7 @@ impl<T: Element> Array<T> {
             perm.iter().map(|&a| self.chunks.axis(a).to_vec()).collect(),
         );
         let name: Arc<str> = token_name("transpose", &(self.name.as_ref(), perm.to_vec())).into();
-        let function = transpose_kernel(&(T::CODE, perm.to_vec()))?;
+        let function = transpose_typed::<T>(perm)?;
         let layer = Array::<T>::layer_for(&name, &chunks, |index| {
             let mut source = vec![0; ndim];
             for (out_axis, &in_axis) in perm.iter().enumerate() {
@@ -311,7 +329,7 @@ pub fn stack<T: Element>(arrays: &[Array<T>], axis: isize) -> Result<Array<T>> {
     let chunks = Chunks::from_vec_unchecked(chunks);
     let names: Vec<&str> = aligned.iter().map(|a| a.name.as_ref()).collect();
     let name: Arc<str> = token_name("stack", &(names, axis)).into();
-    let function = stack_kernel(&(T::CODE, axis))?;
+    let function = stack_typed::<T>(axis)?;
     crate::size::check_chunks::<T>(&chunks)?;
     let mut layer = Layer::try_with_capacity(name.as_ref(), chunks.nblocks())?;
     for index in chunks.block_indices() {
@@ -544,7 +562,7 @@ impl<T: Element> Array<T> {
         let source = self.rechunk_direct(Chunks::from_vec_unchecked(in_chunks));
         let chunks = Chunks::from_vec_unchecked(out_chunks);
         let name: Arc<str> = token_name("reshape", &(source.name.as_ref(), shape.to_vec())).into();
-        let function = reshape_kernel(&T::CODE)?;
+        let function = reshape_typed::<T>()?;
         let ndim_in = source.ndim();
         let layer = Array::<T>::layer_for(&name, &chunks, |index| {
             let mut input = vec![0; ndim_in];

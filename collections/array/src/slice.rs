@@ -13,36 +13,49 @@ use ndarray::{Axis, SliceInfoElem};
 use crate::array::{Array, block_key};
 use crate::block::{Block, block_ref};
 use crate::chunks::Chunks;
-use crate::dtype::{DType, Element};
+#[cfg(feature = "ship")]
+use crate::dtype::DType;
+use crate::dtype::Element;
 use crate::error::{ArrayError, invalid};
 use crate::shape::resolve_axis;
+#[cfg(feature = "ship")]
 use crate::ship::{dispatch, factory};
 
 /// `barrow.array.getitem`: cuts a block by a slice; the spec is the
 /// element type.
 const GETITEM: &str = "barrow.array.getitem";
 
-fn getitem_kernel(dtype: &DType) -> Result<Func> {
-    let params = encode_params(GETITEM, dtype)?;
-    dispatch!(element GETITEM, *dtype, |T| Ok(Func::from_function(SliceBlock::<T> {
-        params,
+fn getitem_typed<T: Element>() -> Result<Func> {
+    Ok(Func::from_function(SliceBlock::<T> {
+        params: encode_params(GETITEM, &T::CODE)?,
         marker: PhantomData,
-    })))
+    }))
 }
+
+#[cfg(feature = "ship")]
+fn getitem_kernel(dtype: &DType) -> Result<Func> {
+    dispatch!(element GETITEM, *dtype, |T| getitem_typed::<T>())
+}
+#[cfg(feature = "ship")]
 factory!(GETITEM, DType, getitem_kernel);
 
 /// `barrow.array.take`: gathers positions along an axis of a block; the
 /// spec is the element type and the axis.
 const TAKE: &str = "barrow.array.take";
 
-fn take_kernel(spec: &(DType, usize)) -> Result<Func> {
-    let params = encode_params(TAKE, spec)?;
-    dispatch!(element TAKE, spec.0, |T| Ok(Func::from_function(Take::<T> {
-        axis: spec.1,
-        params,
+fn take_typed<T: Element>(axis: usize) -> Result<Func> {
+    Ok(Func::from_function(Take::<T> {
+        axis,
+        params: encode_params(TAKE, &(T::CODE, axis))?,
         marker: PhantomData,
-    })))
+    }))
 }
+
+#[cfg(feature = "ship")]
+fn take_kernel(spec: &(DType, usize)) -> Result<Func> {
+    dispatch!(element TAKE, spec.0, |T| take_typed::<T>(spec.1))
+}
+#[cfg(feature = "ship")]
 factory!(TAKE, (DType, usize), take_kernel);
 
 /// What one output block reads from one input axis.
@@ -321,7 +334,7 @@ impl<T: Element> Array<T> {
         let chunks = Chunks::from_vec_unchecked(out_chunks);
         let spec_token: Vec<String> = info.iter().map(|e| format!("{e:?}")).collect();
         let name: Arc<str> = token_name("getitem", &(self.name.as_ref(), spec_token)).into();
-        let function = getitem_kernel(&T::CODE)?;
+        let function = getitem_typed::<T>()?;
         let layer = Array::<T>::layer_for(&name, &chunks, |index| {
             let mut source = Vec::with_capacity(ndim);
             let mut spec: Vec<isize> = Vec::with_capacity(ndim * 4 + new_axes.len());
@@ -394,7 +407,7 @@ impl<T: Element> Array<T> {
         let chunks = Chunks::from_vec_unchecked(chunks);
         let name: Arc<str> =
             token_name("take", &(self.name.as_ref(), indices.to_vec(), axis)).into();
-        let function = take_kernel(&(T::CODE, axis))?;
+        let function = take_typed::<T>(axis)?;
         let layer = Array::<T>::layer_for(&name, &chunks, |index| {
             let mut source = index.to_vec();
             let (block, at) = &runs[index[axis]];

@@ -96,6 +96,19 @@ pub enum BagError {
         #[source]
         source: io::Error,
     },
+    /// A file in a compression whose codec this build leaves out.
+    #[error(
+        "{path} is {compression}-compressed, and this build of barrow-bag lacks its `{feature}` \
+         feature: enable it (the facade's `compression` feature turns on every codec)"
+    )]
+    CodecNotBuilt {
+        /// The file.
+        path: PathBuf,
+        /// The name of its compression (`xz`, `zstd`).
+        compression: &'static str,
+        /// The cargo feature that adds the codec.
+        feature: &'static str,
+    },
     /// A line is not UTF-8.
     #[error(
         "{path}: the line starting at byte {offset} (of the decompressed text) is not valid UTF-8; read the file as bytes or fix its encoding"

@@ -29,6 +29,17 @@ pub(crate) type Sink<'s, T> = &'s mut dyn FnMut(T) -> Result<()>;
 /// Pushes the elements of the partition described by [`Part`] into a sink.
 pub(crate) type Feed<T> = Arc<dyn Fn(&Part<'_>, Sink<'_, T>) -> Result<()> + Send + Sync>;
 
+/// The receiving end of a [`Lent`] feed.
+pub(crate) type LentSink<'s> = &'s mut dyn FnMut(&str) -> Result<()>;
+
+/// A bag of strings' elements *lent*: the same strings as its [`Feed`], in
+/// the same order, as `&str` borrowed from the text being read (a line in
+/// the reader's buffer, a word of that line), so a consumer that only looks
+/// at them (`frequencies` counting words) makes no `String` per element.
+/// Text sources, stored strings and the string steps that can lend keep
+/// one beside the feed; any other operation drops it.
+pub(crate) type Lent = Arc<dyn Fn(&Part<'_>, LentSink<'_>) -> Result<()> + Send + Sync>;
+
 /// One partition as its task sees it: its index and its inputs (the values
 /// of the keys and literals the bag listed for it).
 #[derive(Clone, Copy)]
@@ -59,9 +70,24 @@ pub(crate) fn stored_feed<T: Element>(at: usize) -> Feed<T> {
     })
 }
 
+/// The feed of stored strings at input `at`, lent: none for elements of
+/// another type.
+pub(crate) fn stored_lent<T: 'static>(at: usize) -> Option<Lent> {
+    if std::any::TypeId::of::<T>() != std::any::TypeId::of::<String>() {
+        return None;
+    }
+    Some(Arc::new(move |part: &Part<'_>, sink: LentSink<'_>| {
+        for x in part.stored::<String>(at)? {
+            sink(x)?;
+        }
+        Ok(())
+    }))
+}
+
 /// A partition's elements, for the function that consumes them.
 pub(crate) struct Elements<'a, T> {
     feed: &'a Feed<T>,
+    lent: Option<&'a Lent>,
     part: Part<'a>,
 }
 
@@ -69,6 +95,13 @@ impl<T> Elements<'_, T> {
     /// The partition's index.
     pub(crate) fn index(&self) -> usize {
         self.part.index
+    }
+
+    /// Pushes every element, lent as a `&str`, into `sink`: `None` (and
+    /// nothing pushed) unless the elements are strings whose source can
+    /// lend them (see [`Lent`]).
+    pub(crate) fn for_each_lent(&self, sink: LentSink<'_>) -> Option<Result<()>> {
+        self.lent.map(|lent| lent(&self.part, sink))
     }
 
     /// Pushes every element into `sink`.
@@ -97,6 +130,7 @@ struct PartitionFn<T, R> {
     /// The encoded recipe, when the function is registered.
     params: Option<Arc<[u8]>>,
     feed: Feed<T>,
+    lent: Option<Lent>,
     consume: Consume<T, R>,
     to_value: fn(R) -> Value,
 }
@@ -117,6 +151,7 @@ impl<T: Send + Sync + 'static, R: Send + Sync + 'static> Function for PartitionF
         let index = *first.as_value()?.downcast_ref::<u32>()? as usize;
         let elements = Elements {
             feed: &self.feed,
+            lent: self.lent.as_ref(),
             part: Part {
                 index,
                 inputs: rest,
@@ -126,13 +161,14 @@ impl<T: Send + Sync + 'static, R: Send + Sync + 'static> Function for PartitionF
     }
 }
 
-/// A [`Func`] running `feed` into `consume` for one partition, whose
-/// result becomes a value with `to_value`; `params` are the encoded recipe
-/// of a registered function (see [`crate::registered`]).
+/// A [`Func`] running `feed` (or `lent`, the same elements lent, when
+/// `consume` can use it) into `consume` for one partition, whose result
+/// becomes a value with `to_value`; `params` are the encoded recipe of a
+/// registered function (see [`crate::registered`]).
 pub(crate) fn partition_func<T, R>(
     name: Arc<str>,
     params: Option<Arc<[u8]>>,
-    feed: Feed<T>,
+    (feed, lent): (Feed<T>, Option<Lent>),
     consume: Consume<T, R>,
     to_value: fn(R) -> Value,
 ) -> Func
@@ -144,6 +180,7 @@ where
         name,
         params,
         feed,
+        lent,
         consume,
         to_value,
     })

@@ -105,7 +105,7 @@ pub use crate::numeric::Numeric;
 pub use crate::output::{BagIter, register_codecs};
 pub use crate::text::{Patterns, ReadText, read_text};
 
-use crate::feed::{Consume, Feed, partition_func, stored_feed};
+use crate::feed::{Consume, Feed, Lent, partition_func, stored_feed, stored_lent};
 use crate::recipe::{End, Recipe, Step};
 
 /// How many partial results a reduction combines in one task, unless
@@ -128,6 +128,9 @@ pub struct Bag<T> {
     /// Per partition: the arguments (keys, literals) its feed reads.
     parts: Arc<[Vec<Arg>]>,
     feed: Feed<T>,
+    /// The same elements lent as `&str`, for bags of strings whose source
+    /// and steps can lend them (see [`feed::Lent`]).
+    lent: Option<Lent>,
     /// The feed as a serializable description, when every operation in it
     /// is registered (see [`crate::recipe`]).
     recipe: Option<Arc<Recipe>>,
@@ -226,6 +229,7 @@ impl<T: Element> Bag<T> {
             label: Arc::from(""),
             parts: parts.into(),
             feed: stored_feed(0),
+            lent: stored_lent::<T>(0),
             recipe: Recipe::stored::<T>(),
             source: Source::Stored,
             split_every: DEFAULT_SPLIT_EVERY,
@@ -235,7 +239,7 @@ impl<T: Element> Bag<T> {
     }
 
     /// A bag whose partitions come from `feed` (described by `recipe`, if
-    /// registered), reading `parts[i]`.
+    /// registered), reading `parts[i]`; [`Bag::lending`] adds a lent feed.
     fn fed(
         graph: Graph,
         problem: Option<Arc<str>>,
@@ -251,6 +255,7 @@ impl<T: Element> Bag<T> {
             label: Arc::from(label),
             parts: parts.into(),
             feed,
+            lent: None,
             recipe,
             source: Source::Fed,
             split_every: DEFAULT_SPLIT_EVERY,
@@ -263,6 +268,12 @@ impl<T: Element> Bag<T> {
     /// one's, after operation `op`: a closure's (unregistered).
     fn derive<U: Element>(&self, op: &str, name: Arc<str>, feed: Feed<U>) -> Bag<U> {
         self.derive_step(op, name, feed, None)
+    }
+
+    /// The same bag with `lent` as its elements lent (they must be the
+    /// feed's elements, in order).
+    fn lending(self, lent: Option<Lent>) -> Self {
+        Bag { lent, ..self }
     }
 
     /// [`Bag::derive`] for an operation that a recipe `step` describes
@@ -292,6 +303,7 @@ impl<T: Element> Bag<T> {
             label,
             parts: self.parts.clone(),
             feed,
+            lent: None,
             recipe,
             source: Source::Fed,
             split_every: self.split_every,
@@ -339,7 +351,8 @@ impl<T: Element> Bag<T> {
                 Some((name, params)) => (name, Some(params)),
                 None => (Arc::from(self.step_name(what)), None),
             };
-        let func = partition_func(name, params, self.feed.clone(), consume, to_value);
+        let feeds = (self.feed.clone(), self.lent.clone());
+        let func = partition_func(name, params, feeds, consume, to_value);
         let mut layer = Layer::with_capacity(layer_name.clone(), self.npartitions());
         for (i, args) in self.parts.iter().enumerate() {
             let mut call_args = Vec::with_capacity(args.len() + 1);
@@ -457,6 +470,7 @@ impl<T> Clone for Bag<T> {
             label: self.label.clone(),
             parts: self.parts.clone(),
             feed: self.feed.clone(),
+            lent: self.lent.clone(),
             recipe: self.recipe.clone(),
             source: self.source,
             split_every: self.split_every,

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use barrow_core::{Error, ErrorKind, Func, Registry, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::feed::{Element, Feed, stored_feed};
+use crate::feed::{Element, Feed, Lent, stored_feed, stored_lent};
 use crate::io::compression::Compression;
 use crate::io::text::TextBlock;
 use crate::registered::Shippable;
@@ -290,7 +290,9 @@ impl Recipe {
     /// used when it made the original.
     pub(crate) fn build(&self) -> Result<AnyFeed> {
         let mut feed = match &self.source {
-            SourceSpec::Stored(elem) => with_elem!(*elem, T => AnyFeed::new(stored_feed::<T>(0))),
+            SourceSpec::Stored(elem) => with_elem!(*elem, T => {
+                AnyFeed::new(stored_feed::<T>(0)).lending(stored_lent::<T>(0))
+            }),
             SourceSpec::Range { n, partitions } => {
                 if *partitions == 0 {
                     return Err(Error::new(
@@ -305,7 +307,8 @@ impl Recipe {
                     .iter()
                     .map(BlockSpec::block)
                     .collect::<Result<Vec<TextBlock>>>()?;
-                AnyFeed::new(steps::text(blocks.into()))
+                let blocks: Arc<[TextBlock]> = blocks.into();
+                AnyFeed::new(steps::text(blocks.clone())).lending(Some(steps::text_lent(blocks)))
             }
         };
         for step in &self.steps {
@@ -318,7 +321,10 @@ impl Recipe {
 impl Step {
     fn apply(&self, feed: AnyFeed) -> Result<AnyFeed> {
         Ok(match self {
-            Step::SplitWhitespace => AnyFeed::new(steps::split_whitespace(feed.typed()?)),
+            Step::SplitWhitespace => {
+                let lent = feed.lent.clone().map(steps::split_whitespace_lent);
+                AnyFeed::new(steps::split_whitespace(feed.typed()?)).lending(lent)
+            }
             Step::Lowercase => AnyFeed::new(steps::lowercase(feed.typed()?)),
             Step::Uppercase => AnyFeed::new(steps::uppercase(feed.typed()?)),
             Step::Trim => AnyFeed::new(steps::trim(feed.typed()?)),
@@ -360,6 +366,8 @@ impl Step {
 pub(crate) struct AnyFeed {
     elem: ElemType,
     feed: Box<dyn Any + Send + Sync>,
+    /// The same elements lent, where the bag's own feed had them lent.
+    lent: Option<Lent>,
 }
 
 impl AnyFeed {
@@ -367,7 +375,18 @@ impl AnyFeed {
         AnyFeed {
             elem: T::TYPE,
             feed: Box::new(feed),
+            lent: None,
         }
+    }
+
+    /// The same feed with its elements also lent by `lent`.
+    fn lending(self, lent: Option<Lent>) -> AnyFeed {
+        AnyFeed { lent, ..self }
+    }
+
+    /// The elements lent, where they can be (see [`Lent`]).
+    pub(crate) fn lent(&self) -> Option<Lent> {
+        self.lent.clone()
     }
 
     /// The type of the elements.

@@ -167,6 +167,9 @@ where
 {
     Reduction {
         per_part: Arc::new(|elements: &Elements<'_, T>| {
+            if let Some(counts) = count_lent::<T>(elements) {
+                return counts;
+            }
             let mut counts: HashMap<T, u64> = HashMap::new();
             elements.for_each(&mut |x| {
                 *counts.entry(x).or_insert(0) += 1;
@@ -188,6 +191,30 @@ where
         }),
         finish: Arc::new(|counts: Counts<T>| Ok(counts.0.into_iter().collect())),
     }
+}
+
+/// The counts of a partition of strings that can be lent (see
+/// [`crate::feed::Lent`]), made without a `String` per element: only a
+/// string not counted yet is copied, into the map. `None` for other
+/// elements.
+fn count_lent<T: Hash + Eq + 'static>(
+    elements: &Elements<'_, T>,
+) -> Option<barrow_core::Result<Counts<T>>> {
+    let mut counts: HashMap<String, u64> = HashMap::new();
+    let done = elements.for_each_lent(&mut |s: &str| {
+        *counts.entry_ref(s).or_insert(0) += 1;
+        Ok(())
+    })?;
+    Some(done.and_then(|()| {
+        let counts: Box<dyn std::any::Any> = Box::new(Counts(counts));
+        // Only strings are lent, so `T` is `String`.
+        counts
+            .downcast::<Counts<T>>()
+            .map(|counts| *counts)
+            .map_err(|_| {
+                barrow_core::Error::internal("frequencies: lent elements that are not strings")
+            })
+    }))
 }
 
 /// Elements with their rank key and position (partition, index): the

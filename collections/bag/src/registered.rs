@@ -273,12 +273,13 @@ fn make_partition(bytes: &[u8]) -> Result<Func> {
     let (recipe, end): (Recipe, End) = decode_params(PARTITION, bytes)?;
     let feed = recipe.build()?;
     let elem = feed.elem();
+    let lent = feed.lent();
     with_elem!(elem, T => {
         let consume = consume::<T>(&end).ok_or_else(|| unsupported(PARTITION, elem, &end))?;
         Ok(partition_func(
             Arc::from(PARTITION),
             Some(Arc::from(bytes)),
-            feed.typed::<T>()?,
+            (feed.typed::<T>()?, lent),
             consume,
             |value| value,
         ))

@@ -22,12 +22,14 @@ impl Bag<String> {
     /// # Ok::<(), barrow_core::Error>(())
     /// ```
     pub fn split_whitespace(&self) -> Bag<String> {
+        let lent = self.lent.clone().map(steps::split_whitespace_lent);
         self.derive_step(
             "split_whitespace",
             name_of("split_whitespace", &*self.name),
             steps::split_whitespace(self.feed.clone()),
             Some(Step::SplitWhitespace),
         )
+        .lending(lent)
     }
 
     /// Every string cut at each `separator` (Dask's `.str.split(sep)`):

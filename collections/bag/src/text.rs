@@ -166,15 +166,12 @@ impl ReadText {
         let name = name_of("read_text", &describe(&blocks));
         let parts = vec![Vec::new(); blocks.len()];
         let recipe = BlockSpec::describe(&blocks).map(|specs| Recipe::new(SourceSpec::Text(specs)));
-        let feed = steps::text(blocks);
-        Ok(Bag::fed(
-            Graph::new(),
-            None,
-            name,
-            "read_text",
-            parts,
-            (feed, recipe),
-        ))
+        let feed = steps::text(blocks.clone());
+        let lent = steps::text_lent(blocks);
+        Ok(
+            Bag::fed(Graph::new(), None, name, "read_text", parts, (feed, recipe))
+                .lending(Some(lent)),
+        )
     }
 }
 

@@ -89,22 +89,35 @@ pub fn run<'g>(
     executor: &mut dyn Executor<'g>,
 ) -> Result<Vec<Value>> {
     let workers = executor.workers();
-    run_driven(scheduler_name, graph, keys, ctx, workers, |engine| {
-        engine.drive(executor)
-    })
+    run_lowered(
+        scheduler_name,
+        graph,
+        keys,
+        ctx,
+        workers,
+        |plan, ctx, rerun| {
+            let mut engine = Engine::new(plan, ctx, rerun);
+            let driven = engine.drive(executor);
+            if driven.is_err() {
+                // On the caller's thread, where a debugger waits.
+                engine.rerun_failed();
+            }
+            driven.and_then(|()| engine.outputs())
+        },
+    )
 }
 
-/// Runs `graph` for `keys`: lowers it, calls `start`, lets `drive` run every
-/// task through the engine's bookkeeping, then calls `finish` and clears the
-/// store. `drive` is the central loop of [`run`] for executors, or the
-/// workers' own loop for a pool in this process.
-pub(crate) fn run_driven<'g>(
+/// The frame every local run shares: lowers `graph` for `keys`, calls
+/// `start`, lets `body` run the plan (with `local.rerun-failed-on-caller`)
+/// and give the outputs, then calls `finish` and drops whatever the store
+/// still holds.
+pub(crate) fn run_lowered<'g>(
     scheduler_name: &str,
     graph: &'g Graph,
     keys: &[Key],
     ctx: &mut RunContext<'_>,
     workers: usize,
-    drive: impl FnOnce(&mut Engine<'_, 'g, '_, '_>) -> Result<()>,
+    body: impl FnOnce(&Plan<'g>, &mut RunContext<'_>, bool) -> Result<Vec<Value>>,
 ) -> Result<Vec<Value>> {
     let plan = graph.lower(keys)?;
     let info = RunInfo {
@@ -119,15 +132,7 @@ pub(crate) fn run_driven<'g>(
         .config()
         .get::<bool>("local.rerun-failed-on-caller")?
         .unwrap_or(false);
-    let result = {
-        let mut engine = Engine::new(&plan, ctx, rerun);
-        let driven = drive(&mut engine);
-        if driven.is_err() {
-            // On the caller's thread, where a debugger waits.
-            engine.rerun_failed();
-        }
-        driven.and_then(|()| engine.outputs())
-    };
+    let result = body(&plan, ctx, rerun);
     let error = result.as_ref().err();
     for callback in ctx.callbacks() {
         callback.finish(&info, error);
@@ -149,7 +154,7 @@ pub(crate) fn run_driven<'g>(
 
 /// The bookkeeping of one run: which tasks wait, which are ready, which
 /// results are still needed.
-pub(crate) struct Engine<'p, 'g, 'c, 'r> {
+struct Engine<'p, 'g, 'c, 'r> {
     plan: &'p Plan<'g>,
     ctx: &'c mut RunContext<'r>,
     /// Dependencies of each task not finished yet (a task reading one key
@@ -245,19 +250,9 @@ impl<'p, 'g, 'c, 'r> Engine<'p, 'g, 'c, 'r> {
         Ok(())
     }
 
-    /// Number of tasks in the run.
-    pub(crate) fn total(&self) -> usize {
-        self.plan.len()
-    }
-
     /// The most urgent ready task, taken off the ready set.
-    pub(crate) fn pop_ready(&mut self) -> Option<u32> {
+    fn pop_ready(&mut self) -> Option<u32> {
         self.ready.pop().map(|Reverse(rank)| rank as u32)
-    }
-
-    /// How many tasks are ready to run.
-    pub(crate) fn ready_len(&self) -> usize {
-        self.ready.len()
     }
 
     /// The values of the requested keys, once every task has run.
@@ -276,7 +271,7 @@ impl<'p, 'g, 'c, 'r> Engine<'p, 'g, 'c, 'r> {
 
     /// Gathers the inputs of `id` and tells the callbacks it starts on
     /// `worker` (0 where the worker is not known yet).
-    pub(crate) fn start(&mut self, id: u32, worker: usize) -> Result<Job<'g>> {
+    fn start(&mut self, id: u32, worker: usize) -> Result<Job<'g>> {
         let job = self.gather(id)?;
         if let Some(kept) = &mut self.rerun_inputs {
             kept.insert(id, job.inputs.clone());
@@ -292,7 +287,7 @@ impl<'p, 'g, 'c, 'r> Engine<'p, 'g, 'c, 'r> {
 
     /// Records a finished job, or turns its failure into the run's error
     /// (keeping the task's inputs for [`Engine::rerun_failed`] when asked).
-    pub(crate) fn finish(&mut self, done: Finished) -> Result<()> {
+    fn finish(&mut self, done: Finished) -> Result<()> {
         let kept = self.rerun_inputs.as_mut().and_then(|k| k.remove(&done.id));
         match done.result {
             Ok(value) => self.complete(done.id, done.worker, value),
@@ -385,18 +380,23 @@ impl<'p, 'g, 'c, 'r> Engine<'p, 'g, 'c, 'r> {
 
     /// The error of a failed task, with its key, function and dependents.
     fn task_error(&self, id: u32, error: Error) -> Error {
-        let plan = self.plan;
-        let mut dependents: Vec<Key> = plan
-            .dependents(id)
-            .iter()
-            .map(|&d| plan.key(d).clone())
-            .collect();
-        dependents.dedup();
-        let error = error.with_key(plan.key(id).clone());
-        let error = match plan.task(id).function_name() {
-            Some(name) => error.with_function(name),
-            None => error,
-        };
-        error.with_dependents(dependents)
+        task_error(self.plan, id, error)
     }
+}
+
+/// The error of failed task `id` of `plan`, with its key, function and
+/// dependents.
+pub(crate) fn task_error(plan: &Plan<'_>, id: u32, error: Error) -> Error {
+    let mut dependents: Vec<Key> = plan
+        .dependents(id)
+        .iter()
+        .map(|&d| plan.key(d).clone())
+        .collect();
+    dependents.dedup();
+    let error = error.with_key(plan.key(id).clone());
+    let error = match plan.task(id).function_name() {
+        Some(name) => error.with_function(name),
+        None => error,
+    };
+    error.with_dependents(dependents)
 }

@@ -17,7 +17,9 @@ use crate::block::Block;
 use crate::chunks::Chunks;
 use crate::dtype::{DType, Element};
 use crate::error::{ArrayError, invalid};
-use crate::ship::{dispatch, factory, kernel, list_arg};
+#[cfg(feature = "ship")]
+use crate::ship::{dispatch, factory};
+use crate::ship::{kernel, list_arg};
 
 fn view2<T: Element>(block: &Block<T>) -> Result<ArrayView2<'_, T>> {
     block.view().into_dimensionality::<Ix2>().map_err(|e| {
@@ -55,9 +57,11 @@ fn dot_typed<T: Element + Real>(dtype: &DType) -> Result<Func> {
     })
 }
 
+#[cfg(feature = "ship")]
 fn dot_kernel(dtype: &DType) -> Result<Func> {
     dispatch!(float DOT, *dtype, |T| dot_typed::<T>(dtype))
 }
+#[cfg(feature = "ship")]
 factory!(DOT, DType, dot_kernel);
 
 impl<T: Element + Real> Array<T> {
@@ -140,7 +144,7 @@ impl<T: Element + Real> Array<T> {
         let chunks =
             Chunks::from_vec_unchecked(vec![a.chunks.axis(0).to_vec(), b.chunks.axis(1).to_vec()]);
         let name: Arc<str> = token_name("dot", &(a.name.as_ref(), b.name.as_ref())).into();
-        let function = match dot_kernel(&T::CODE) {
+        let function = match dot_typed::<T>(&T::CODE) {
             Ok(function) => function,
             Err(e) => return Array::failed(e, chunks),
         };

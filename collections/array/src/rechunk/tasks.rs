@@ -15,21 +15,29 @@ use ndarray::{ArrayD, IxDyn, SliceInfoElem};
 use crate::array::{Array, block_key};
 use crate::block::{Block, block_ref};
 use crate::chunks::{AxisChunks, ChunkSpec, Chunks};
-use crate::dtype::{DType, Element};
+#[cfg(feature = "ship")]
+use crate::dtype::DType;
+use crate::dtype::Element;
 use crate::error::invalid;
+#[cfg(feature = "ship")]
 use crate::ship::{dispatch, factory};
 
 /// `barrow.array.rechunk`: puts pieces of old blocks together into a new
 /// one; the spec is the element type.
 const RECHUNK: &str = "barrow.array.rechunk";
 
-fn rechunk_kernel(dtype: &DType) -> Result<Func> {
-    let params = encode_params(RECHUNK, dtype)?;
-    dispatch!(element RECHUNK, *dtype, |T| Ok(Func::from_function(Assemble::<T> {
-        params,
+fn rechunk_typed<T: Element>() -> Result<Func> {
+    Ok(Func::from_function(Assemble::<T> {
+        params: encode_params(RECHUNK, &T::CODE)?,
         marker: PhantomData,
-    })))
+    }))
 }
+
+#[cfg(feature = "ship")]
+fn rechunk_kernel(dtype: &DType) -> Result<Func> {
+    dispatch!(element RECHUNK, *dtype, |T| rechunk_typed::<T>())
+}
+#[cfg(feature = "ship")]
 factory!(RECHUNK, DType, rechunk_kernel);
 
 /// Puts pieces of old blocks together into one new block.
@@ -118,7 +126,7 @@ impl<T: Element> Array<T> {
             Ok(maps) => maps,
             Err(e) => return self.clone().with_problem(e.into()),
         };
-        let assemble = match rechunk_kernel(&T::CODE) {
+        let assemble = match rechunk_typed::<T>() {
             Ok(assemble) => assemble,
             Err(e) => return self.clone().with_problem(e),
         };

@@ -13,7 +13,9 @@ use crate::block::Block;
 use crate::dtype::{DType, Number};
 use crate::kernel::zip_blocks;
 use crate::shape::resolve_axis;
-use crate::ship::{arg, dispatch, factory, kernel};
+use crate::ship::{arg, kernel};
+#[cfg(feature = "ship")]
+use crate::ship::{dispatch, factory};
 
 /// The running sum of `block` along `axis`, in the accumulator type.
 fn running_sum<T: Number>(block: &Block<T>, axis: usize) -> Block<T::Acc> {
@@ -88,9 +90,11 @@ fn cumsum_typed<T: Number>(spec: &CumsumSpec) -> Result<Func> {
     }
 }
 
+#[cfg(feature = "ship")]
 fn cumsum_kernel(spec: &CumsumSpec) -> Result<Func> {
     dispatch!(number CUMSUM, spec.dtype, |T| cumsum_typed::<T>(spec))
 }
+#[cfg(feature = "ship")]
 factory!(CUMSUM, CumsumSpec, cumsum_kernel);
 
 impl<T: Number> Array<T> {
@@ -112,7 +116,7 @@ impl<T: Number> Array<T> {
         let local = format!("{name}-local");
         let carry = format!("{name}-carry");
         let step = |step: CumsumStep| {
-            cumsum_kernel(&CumsumSpec {
+            cumsum_typed::<T>(&CumsumSpec {
                 dtype: T::CODE,
                 axis,
                 step,

@@ -11,12 +11,15 @@ use barrow_core::{Func, Result, Value};
 use ndarray::{ArrayD, Axis, IxDyn, Zip};
 
 use super::Reducer;
-use super::reducers::{AllR, AnyR, ArgR, MeanR, MinMaxR, ProdR, ReducerSpec, SumR, VarR};
+use super::reducers::ReducerSpec;
+#[cfg(feature = "ship")]
+use super::reducers::{AllR, AnyR, ArgR, MeanR, MinMaxR, ProdR, SumR, VarR};
 use crate::array::StreamBlock;
 use crate::block::{Block, block_ref};
 use crate::dtype::{DType, Element};
 use crate::error::invalid;
 use crate::random::RandomSpec;
+#[cfg(feature = "ship")]
 use crate::ship::{dispatch, factory};
 
 /// Which task of the tree.
@@ -87,6 +90,7 @@ pub(crate) fn step_kernel<T: Element, R: Reducer<T>>(
 }
 
 /// The task function of a reduction spec, in any process.
+#[cfg(feature = "ship")]
 fn reduce_kernel(spec: &ReduceSpec) -> Result<Func> {
     match &spec.reducer {
         ReducerSpec::Sum => {
@@ -121,6 +125,7 @@ fn reduce_kernel(spec: &ReduceSpec) -> Result<Func> {
         }),
     }
 }
+#[cfg(feature = "ship")]
 factory!(REDUCE, ReduceSpec, reduce_kernel);
 
 /// Per output position of a block, the partial result (`None`: no

@@ -312,6 +312,7 @@ impl<const MAX: bool> ArgR<MAX> {
     }
 
     /// The reducer of a spec's fields.
+    #[cfg(feature = "ship")]
     pub(crate) fn from_parts(axis: Option<usize>, strides: Vec<usize>) -> ArgR<MAX> {
         ArgR { axis, strides }
     }

@@ -7,7 +7,9 @@ use std::marker::PhantomData;
 use barrow_core::{Func, Result};
 use serde::{Deserialize, Serialize};
 
-use super::{dispatch, factory, scalar, signature};
+#[cfg(feature = "ship")]
+use super::{dispatch, factory};
+use super::{scalar, signature};
 use crate::dtype::{CastTo, DType, Element, Float, Number, Scalar};
 use crate::kernel::{Binary, BinaryInPlace, Unary, UnaryInPlace, Where};
 
@@ -74,7 +76,9 @@ pub(crate) struct ArithSpec {
 
 pub(crate) const ARITH: &str = "barrow.array.arith";
 
-fn arith_typed<T: Number>(spec: &ArithSpec) -> Result<Func> {
+/// The kernel of an arithmetic spec on numbers of type `T` (the spec's
+/// `dtype`).
+pub(crate) fn arith_typed<T: Number>(spec: &ArithSpec) -> Result<Func> {
     let sig = signature(ARITH, spec)?;
     Ok(match spec.op {
         ArithOp::Add => in_place!(T, &spec.form, sig, |a, b| a + b),
@@ -88,9 +92,11 @@ fn arith_typed<T: Number>(spec: &ArithSpec) -> Result<Func> {
 }
 
 /// The kernel of an arithmetic spec.
-pub(crate) fn arith(spec: &ArithSpec) -> Result<Func> {
+#[cfg(feature = "ship")]
+fn arith(spec: &ArithSpec) -> Result<Func> {
     dispatch!(number ARITH, spec.dtype, |T| arith_typed::<T>(spec))
 }
+#[cfg(feature = "ship")]
 factory!(ARITH, ArithSpec, arith);
 
 /// Logic on booleans.
@@ -119,6 +125,7 @@ pub(crate) fn logic(spec: &LogicSpec) -> Result<Func> {
         LogicOp::Xor => in_place!(bool, &spec.form, sig, |a, b| a ^ b),
     })
 }
+#[cfg(feature = "ship")]
 factory!(LOGIC, LogicSpec, logic);
 
 /// Functions of one element.
@@ -169,7 +176,9 @@ macro_rules! map_in_place {
     };
 }
 
-fn float_typed<T: Float>(spec: &UnarySpec) -> Result<Func> {
+/// The kernel of a unary spec on floats of type `T` (the spec's `dtype`):
+/// the float functions, and those of [`number_typed`].
+pub(crate) fn float_typed<T: Float>(spec: &UnarySpec) -> Result<Func> {
     let sig = signature(UNARY, spec)?;
     Ok(match spec.op {
         UnaryOp::Sqrt => map_in_place!(T, sig, |x: T| x.sqrt()),
@@ -198,7 +207,8 @@ fn float_typed<T: Float>(spec: &UnarySpec) -> Result<Func> {
     })
 }
 
-fn number_typed<T: Number>(spec: &UnarySpec) -> Result<Func> {
+/// The kernel of a unary spec on numbers of type `T`: `abs` and `clip`.
+pub(crate) fn number_typed<T: Number>(spec: &UnarySpec) -> Result<Func> {
     let sig = signature(UNARY, spec)?;
     Ok(match spec.op {
         UnaryOp::Abs => map_in_place!(T, sig, |x: T| if x < T::zero() { T::zero() - x } else { x }),
@@ -216,25 +226,35 @@ fn number_typed<T: Number>(spec: &UnarySpec) -> Result<Func> {
     })
 }
 
-fn signed_typed<T: Number + std::ops::Neg<Output = T>>(spec: &UnarySpec) -> Result<Func> {
+/// The kernel of `-x` on signed numbers of type `T`.
+pub(crate) fn signed_typed<T: Number + std::ops::Neg<Output = T>>(
+    spec: &UnarySpec,
+) -> Result<Func> {
     let sig = signature(UNARY, spec)?;
     Ok(map_in_place!(T, sig, |x: T| -x))
 }
 
+/// The kernel of `!x` on booleans.
+pub(crate) fn not_kernel(spec: &UnarySpec) -> Result<Func> {
+    match spec.dtype {
+        DType::Bool => Ok(map_in_place!(bool, signature(UNARY, spec)?, |a: bool| !a)),
+        other => Err(super::unsupported(UNARY, other)),
+    }
+}
+
 /// The kernel of a unary spec.
-pub(crate) fn unary(spec: &UnarySpec) -> Result<Func> {
+#[cfg(feature = "ship")]
+fn unary(spec: &UnarySpec) -> Result<Func> {
     match spec.op {
         UnaryOp::Neg => dispatch!(signed UNARY, spec.dtype, |T| signed_typed::<T>(spec)),
         UnaryOp::Abs | UnaryOp::Clip(..) => {
             dispatch!(number UNARY, spec.dtype, |T| number_typed::<T>(spec))
         }
-        UnaryOp::Not => match spec.dtype {
-            DType::Bool => Ok(map_in_place!(bool, signature(UNARY, spec)?, |a: bool| !a)),
-            other => Err(super::unsupported(UNARY, other)),
-        },
+        UnaryOp::Not => not_kernel(spec),
         _ => dispatch!(float UNARY, spec.dtype, |T| float_typed::<T>(spec)),
     }
 }
+#[cfg(feature = "ship")]
 factory!(UNARY, UnarySpec, unary);
 
 /// Comparisons, giving booleans.
@@ -286,7 +306,8 @@ macro_rules! to_bool {
     };
 }
 
-fn compare_typed<T: Element>(spec: &CompareSpec) -> Result<Func> {
+/// The kernel of a comparison spec on elements of type `T`.
+pub(crate) fn compare_typed<T: Element>(spec: &CompareSpec) -> Result<Func> {
     let sig = signature(COMPARE, spec)?;
     Ok(match spec.op {
         CmpOp::Eq => to_bool!(T, &spec.form, sig, |a, b| a == b),
@@ -299,9 +320,11 @@ fn compare_typed<T: Element>(spec: &CompareSpec) -> Result<Func> {
 }
 
 /// The kernel of a comparison spec.
-pub(crate) fn compare(spec: &CompareSpec) -> Result<Func> {
+#[cfg(feature = "ship")]
+fn compare(spec: &CompareSpec) -> Result<Func> {
     dispatch!(element COMPARE, spec.dtype, |T| compare_typed::<T>(spec))
 }
+#[cfg(feature = "ship")]
 factory!(COMPARE, CompareSpec, compare);
 
 /// `barrow.array.astype`: converts elements from one type to another.
@@ -313,7 +336,8 @@ pub(crate) struct CastSpec {
 
 pub(crate) const ASTYPE: &str = "barrow.array.astype";
 
-fn cast_typed<T: Element + CastTo<U>, U: Element>(spec: &CastSpec) -> Result<Func> {
+/// The kernel of an `astype` spec from `T` to `U`.
+pub(crate) fn cast_typed<T: Element + CastTo<U>, U: Element>(spec: &CastSpec) -> Result<Func> {
     Ok(Func::from_function(Unary {
         sig: signature(ASTYPE, spec)?,
         f: |x: T| -> U { x.cast() },
@@ -321,6 +345,7 @@ fn cast_typed<T: Element + CastTo<U>, U: Element>(spec: &CastSpec) -> Result<Fun
     }))
 }
 
+#[cfg(feature = "ship")]
 fn cast_from<T>(spec: &CastSpec) -> Result<Func>
 where
     T: Element
@@ -340,20 +365,28 @@ where
 }
 
 /// The kernel of an `astype` spec.
-pub(crate) fn astype(spec: &CastSpec) -> Result<Func> {
+#[cfg(feature = "ship")]
+fn astype(spec: &CastSpec) -> Result<Func> {
     dispatch!(cast ASTYPE, spec.from, |T| cast_from::<T>(spec))
 }
+#[cfg(feature = "ship")]
 factory!(ASTYPE, CastSpec, astype);
 
 /// `barrow.array.where`: `cond ? a : b`.
 pub(crate) const WHERE: &str = "barrow.array.where";
 
-/// The kernel of `where` on element type `dtype`.
-pub(crate) fn where_kernel(dtype: &DType) -> Result<Func> {
-    let sig = signature(WHERE, dtype)?;
-    dispatch!(element WHERE, *dtype, |T| Ok(Func::from_function(Where::<T> {
-        sig,
+/// The kernel of `where` on elements of type `T`.
+pub(crate) fn where_typed<T: Element>() -> Result<Func> {
+    Ok(Func::from_function(Where::<T> {
+        sig: signature(WHERE, &T::CODE)?,
         marker: PhantomData,
-    })))
+    }))
 }
+
+/// The kernel of `where` on element type `dtype`.
+#[cfg(feature = "ship")]
+fn where_kernel(dtype: &DType) -> Result<Func> {
+    dispatch!(element WHERE, *dtype, |T| where_typed::<T>())
+}
+#[cfg(feature = "ship")]
 factory!(WHERE, DType, where_kernel);

@@ -15,9 +15,12 @@
 pub(crate) mod codec;
 pub(crate) mod elementwise;
 
-use barrow_core::function::{Input, decode_params, encode_params};
+#[cfg(feature = "ship")]
+use barrow_core::function::decode_params;
+use barrow_core::function::{Input, encode_params};
 use barrow_core::{Func, Result, Value};
 use serde::Serialize;
+#[cfg(feature = "ship")]
 use serde::de::DeserializeOwned;
 
 use crate::dtype::{DType, Element, Scalar};
@@ -53,6 +56,7 @@ pub(crate) fn signature<S: Serialize>(name: &'static str, spec: &S) -> Result<Si
 }
 
 /// A factory's body: decodes the spec and builds the function.
+#[cfg(feature = "ship")]
 pub(crate) fn rebuild<S: DeserializeOwned>(
     name: &'static str,
     bytes: &[u8],
@@ -63,6 +67,7 @@ pub(crate) fn rebuild<S: DeserializeOwned>(
 
 /// Registers a factory: `factory!("barrow.array.x", Spec, build)` where
 /// `build: fn(&Spec) -> Result<Func>`.
+#[cfg(feature = "ship")]
 macro_rules! factory {
     ($name:expr, $spec:ty, $build:path) => {
         inventory::submit! {
@@ -73,11 +78,13 @@ macro_rules! factory {
         }
     };
 }
+#[cfg(feature = "ship")]
 pub(crate) use factory;
 
 /// Runs `$body` with the type alias `$T` set to the Rust type of `$code`,
 /// for the element types of a class (`element`, `number`, `signed`,
 /// `float`, `cast`); another code is an error naming `$name`.
+#[cfg(feature = "ship")]
 macro_rules! dispatch {
     (@arms $name:expr, $code:expr, $T:ident, $body:expr, $($v:ident => $t:ty),*) => {
         match $code {
@@ -113,6 +120,7 @@ macro_rules! dispatch {
             U64 => u64, F32 => f32, F64 => f64, Bool => bool)
     };
 }
+#[cfg(feature = "ship")]
 pub(crate) use dispatch;
 
 /// A registered task function from a closure over its inputs: the name of
@@ -166,6 +174,7 @@ pub(crate) fn arg<V: Send + Sync + 'static>(inputs: &[Input], i: usize) -> Resul
 }
 
 /// Argument `i`, a list of values of type `V`.
+#[cfg(feature = "linalg")]
 pub(crate) fn list_arg<V: Send + Sync + 'static>(inputs: &[Input], i: usize) -> Result<Vec<&V>> {
     inputs
         .get(i)

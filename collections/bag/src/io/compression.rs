@@ -140,10 +140,12 @@ impl Compression {
                 let decoder = bzip2::read::MultiBzDecoder::new(counting);
                 Box::new(Decoded::new(decoder, self, path, progress))
             }
+            #[cfg(feature = "xz")]
             Compression::Xz => {
                 let decoder = liblzma::read::XzDecoder::new_multi_decoder(counting);
                 Box::new(Decoded::new(decoder, self, path, progress))
             }
+            #[cfg(feature = "zstd")]
             Compression::Zstd => {
                 // The decoder reads every frame, not just the first.
                 let decoder = zstd::stream::read::Decoder::new(counting).map_err(|source| {
@@ -154,6 +156,8 @@ impl Compression {
                 })?;
                 Box::new(Decoded::new(decoder, self, path, progress))
             }
+            #[cfg(not(all(feature = "xz", feature = "zstd")))]
+            missing => return Err(missing.not_built(path)),
         })
     }
 
@@ -173,9 +177,39 @@ impl Compression {
                 file,
                 bzip2::Compression::default(),
             )),
+            #[cfg(feature = "xz")]
             Compression::Xz => Encoder::Xz(liblzma::write::XzEncoder::new(file, 6)),
+            #[cfg(feature = "zstd")]
             Compression::Zstd => Encoder::Zstd(zstd::stream::write::Encoder::new(file, 3)?),
+            #[cfg(not(all(feature = "xz", feature = "zstd")))]
+            missing => {
+                return Err(missing
+                    .not_built(PathBuf::from("the output file"))
+                    .into_io());
+            }
         }))
+    }
+
+    /// The error of reading or writing a file in a compression this build
+    /// leaves out (`xz` and `zstd` are features: their codecs build C code).
+    #[cfg(not(all(feature = "xz", feature = "zstd")))]
+    fn not_built(self, path: PathBuf) -> BagError {
+        BagError::CodecNotBuilt {
+            path,
+            compression: self.name(),
+            feature: self.name(),
+        }
+    }
+
+    /// Whether this build reads and writes the compression (`xz` and
+    /// `zstd` need the features of those names).
+    #[must_use]
+    pub fn is_built(self) -> bool {
+        match self {
+            Compression::Xz => cfg!(feature = "xz"),
+            Compression::Zstd => cfg!(feature = "zstd"),
+            _ => true,
+        }
     }
 }
 
@@ -291,7 +325,9 @@ enum Encoder {
     Plain(File),
     Gzip(flate2::write::GzEncoder<File>),
     Bz2(bzip2::write::BzEncoder<File>),
+    #[cfg(feature = "xz")]
     Xz(liblzma::write::XzEncoder<File>),
+    #[cfg(feature = "zstd")]
     Zstd(zstd::stream::write::Encoder<'static, File>),
 }
 
@@ -301,7 +337,9 @@ impl Write for Encoder {
             Encoder::Plain(w) => w.write(buf),
             Encoder::Gzip(w) => w.write(buf),
             Encoder::Bz2(w) => w.write(buf),
+            #[cfg(feature = "xz")]
             Encoder::Xz(w) => w.write(buf),
+            #[cfg(feature = "zstd")]
             Encoder::Zstd(w) => w.write(buf),
         }
     }
@@ -311,7 +349,9 @@ impl Write for Encoder {
             Encoder::Plain(w) => w.write_all(buf),
             Encoder::Gzip(w) => w.write_all(buf),
             Encoder::Bz2(w) => w.write_all(buf),
+            #[cfg(feature = "xz")]
             Encoder::Xz(w) => w.write_all(buf),
+            #[cfg(feature = "zstd")]
             Encoder::Zstd(w) => w.write_all(buf),
         }
     }
@@ -321,7 +361,9 @@ impl Write for Encoder {
             Encoder::Plain(w) => w.flush(),
             Encoder::Gzip(w) => w.flush(),
             Encoder::Bz2(w) => w.flush(),
+            #[cfg(feature = "xz")]
             Encoder::Xz(w) => w.flush(),
+            #[cfg(feature = "zstd")]
             Encoder::Zstd(w) => w.flush(),
         }
     }
@@ -333,7 +375,9 @@ impl FinishWrite for Encoder {
             Encoder::Plain(file) => file,
             Encoder::Gzip(w) => w.finish()?,
             Encoder::Bz2(w) => w.finish()?,
+            #[cfg(feature = "xz")]
             Encoder::Xz(w) => w.finish()?,
+            #[cfg(feature = "zstd")]
             Encoder::Zstd(w) => w.finish()?,
         };
         file.flush()

@@ -148,6 +148,19 @@ pub fn read_lines<E, F>(block: &TextBlock, mut sink: F) -> Result<u64, ReadError
 where
     F: FnMut(String) -> Result<(), E>,
 {
+    read_lines_lent(block, |line: &str| sink(line.to_owned()))
+}
+
+/// [`read_lines`] with each line lent to `sink` as a `&str` into the
+/// reader's buffer (or, for a line that spans refills, into the one buffer
+/// that collects it): no allocation per line.
+///
+/// # Errors
+/// As [`read_lines`].
+pub fn read_lines_lent<E, F>(block: &TextBlock, mut sink: F) -> Result<u64, ReadError<E>>
+where
+    F: FnMut(&str) -> Result<(), E>,
+{
     let path = block.path.as_path();
     let file = File::open(path).map_err(|source| BagError::Read {
         path: path.to_path_buf(),
@@ -220,17 +233,17 @@ impl<'a, R: BufRead> LineReader<'a, R> {
     fn run<E>(
         mut self,
         block: &TextBlock,
-        sink: &mut impl FnMut(String) -> Result<(), E>,
+        sink: &mut impl FnMut(&str) -> Result<(), E>,
     ) -> Result<u64, ReadError<E>> {
         if block.start > 0 && !self.skip_line()? {
             return Ok(0);
         }
         let mut count = 0;
         while block.end.is_none_or(|end| self.pos < end) {
-            let Some(line) = self.next_line()? else {
-                break;
-            };
-            sink(line).map_err(ReadError::Sink)?;
+            match self.next_line(&mut *sink)? {
+                None => break,
+                Some(sunk) => sunk.map_err(ReadError::Sink)?,
+            }
             count += 1;
         }
         Ok(count)
@@ -261,9 +274,9 @@ impl<'a, R: BufRead> LineReader<'a, R> {
         }
     }
 
-    /// The next line, without its terminator; `None` at the end of the
-    /// text.
-    fn next_line(&mut self) -> Result<Option<String>, BagError> {
+    /// Lends the next line, without its terminator, to `sink` and gives
+    /// back what `sink` returned; `None` at the end of the text.
+    fn next_line<T>(&mut self, sink: impl FnOnce(&str) -> T) -> Result<Option<T>, BagError> {
         let line_start = self.pos;
         loop {
             let buf = fill(&mut self.reader, self.path)?;
@@ -274,7 +287,8 @@ impl<'a, R: BufRead> LineReader<'a, R> {
                 // A last line without a newline keeps any `\r`, as
                 // `str::lines` does.
                 let bytes = std::mem::take(&mut self.partial);
-                return self.decode(bytes, line_start).map(Some);
+                let line = self.decode(&bytes, line_start)?;
+                return Ok(Some(sink(line)));
             }
             let Some(newline) = find_newline(buf) else {
                 let used = buf.len();
@@ -294,11 +308,11 @@ impl<'a, R: BufRead> LineReader<'a, R> {
                 self.partial.len().saturating_add(newline),
                 line_start,
             )?;
-            let line = if self.partial.is_empty() {
-                // The common case: the whole line is in the buffer, and
-                // is copied once, straight into its `String`.
+            let sunk = if self.partial.is_empty() {
+                // The common case: the whole line is in the buffer, and is
+                // lent from there.
                 match std::str::from_utf8(strip_cr(&buf[..newline])) {
-                    Ok(text) => text.to_owned(),
+                    Ok(text) => sink(text),
                     Err(_) => return Err(self.not_utf8(line_start)),
                 }
             } else {
@@ -307,10 +321,14 @@ impl<'a, R: BufRead> LineReader<'a, R> {
                 if bytes.last() == Some(&b'\r') {
                     bytes.pop();
                 }
-                self.decode(bytes, line_start)?
+                let sunk = sink(self.decode(&bytes, line_start)?);
+                // The buffer is kept for the next long line.
+                bytes.clear();
+                self.partial = bytes;
+                sunk
             };
             self.consume(newline + 1);
-            return Ok(Some(line));
+            return Ok(Some(sunk));
         }
     }
 
@@ -320,8 +338,8 @@ impl<'a, R: BufRead> LineReader<'a, R> {
         self.pos += used as u64;
     }
 
-    fn decode(&self, bytes: Vec<u8>, line_start: u64) -> Result<String, BagError> {
-        String::from_utf8(bytes).map_err(|_| self.not_utf8(line_start))
+    fn decode<'b>(&self, bytes: &'b [u8], line_start: u64) -> Result<&'b str, BagError> {
+        std::str::from_utf8(bytes).map_err(|_| self.not_utf8(line_start))
     }
 
     fn not_utf8(&self, offset: u64) -> BagError {

@@ -197,8 +197,8 @@ fn interrupted_reads_are_retried() {
     let reader = BufReader::new(Flaky(text.as_bytes(), false));
     let mut lines = Vec::new();
     let count = LineReader::new(reader, &block, 1)
-        .run(&block, &mut |line| {
-            lines.push(line);
+        .run(&block, &mut |line: &str| {
+            lines.push(line.to_owned());
             Ok::<(), Infallible>(())
         })
         .unwrap();

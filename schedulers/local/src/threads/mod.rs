@@ -1,12 +1,16 @@
-//! The threaded scheduler: the same engine, with tasks run on a rayon pool.
+//! The threaded scheduler: the engine's bookkeeping spread over a pool of
+//! threads, with per-worker deques and stealing (see `steal.rs`).
+
+mod results;
+mod steal;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use barrow_core::{Error, ErrorKind, Graph, Key, Options, Result, RunContext, Scheduler, Value};
 
-use crate::engine::{self, Engine, Finished};
+use crate::engine;
 
 /// Runs tasks on a pool of threads, taking ready tasks in `order`'s priority
 /// so memory stays low, and freeing results as early as the synchronous
@@ -200,98 +204,12 @@ impl Scheduler for ThreadsScheduler {
     fn get(&self, graph: &Graph, keys: &[Key], ctx: &mut RunContext<'_>) -> Result<Vec<Value>> {
         let pool = self.pool(ctx)?;
         let workers = pool.current_num_threads();
-        engine::run_driven("threads", graph, keys, ctx, workers, |engine| {
-            drive_on_pool(engine, &pool)
+        engine::run_lowered("threads", graph, keys, ctx, workers, |plan, ctx, rerun| {
+            steal::run(plan, ctx, rerun, &pool)
         })
     }
 
     fn name(&self) -> &str {
         "threads"
-    }
-}
-
-/// What the workers share: the engine's bookkeeping behind one lock.
-struct Shared<'e, 'p, 'g, 'c, 'r> {
-    engine: &'e mut Engine<'p, 'g, 'c, 'r>,
-    running: usize,
-    finished: usize,
-    error: Option<Error>,
-}
-
-/// Every worker runs the engine's loop itself: under the lock it records the
-/// task it finished and takes the most urgent ready one, then runs it
-/// without the lock. No thread hands tasks over, so a chain runs on one
-/// warm worker and a wide graph keeps every worker busy with two short
-/// lock holds per task; idle workers sleep on a condition variable.
-fn drive_on_pool(engine: &mut Engine<'_, '_, '_, '_>, pool: &rayon::ThreadPool) -> Result<()> {
-    let total = engine.total();
-    let shared = Mutex::new(Shared {
-        engine,
-        running: 0,
-        finished: 0,
-        error: None,
-    });
-    let wake = Condvar::new();
-    // No more workers than tasks: a pool of thousands of threads costs a
-    // small graph a few wake-ups, not one per thread.
-    let drivers = pool.current_num_threads().min(total).max(1);
-    pool.in_place_scope(|scope| {
-        for _ in 0..drivers {
-            scope.spawn(|_| work(&shared, &wake, total));
-        }
-    });
-    let shared = shared.into_inner().unwrap_or_else(|e| e.into_inner());
-    match shared.error {
-        Some(error) => Err(error),
-        None if shared.finished == total => Ok(()),
-        None => Err(Error::internal("the workers stopped before every task ran")),
-    }
-}
-
-fn work(shared: &Mutex<Shared<'_, '_, '_, '_, '_>>, wake: &Condvar, total: usize) {
-    let worker = rayon::current_thread_index().unwrap_or(0);
-    // A panic can only come from a callback; the state it guards is still
-    // consistent at every unlock, so a poisoned lock is used as is.
-    let lock = || shared.lock().unwrap_or_else(|e| e.into_inner());
-    let mut state = lock();
-    loop {
-        if state.error.is_some() || state.finished == total {
-            wake.notify_all();
-            return;
-        }
-        let Some(id) = state.engine.pop_ready() else {
-            if state.running == 0 {
-                state.error = Some(Error::internal(
-                    "no task is ready or running, but some have not run",
-                ));
-                continue;
-            }
-            state = wake.wait(state).unwrap_or_else(|e| e.into_inner());
-            continue;
-        };
-        let job = match state.engine.start(id, worker) {
-            Ok(job) => job,
-            Err(error) => {
-                state.error = Some(error);
-                continue;
-            }
-        };
-        state.running += 1;
-        if state.engine.ready_len() > 0 {
-            wake.notify_one();
-        }
-        drop(state);
-        let result = job.run();
-        state = lock();
-        state.running -= 1;
-        state.finished += 1;
-        if let Err(error) = state.engine.finish(Finished { id, worker, result }) {
-            state.error.get_or_insert(error);
-            continue;
-        }
-        // This worker takes the next task itself; wake others for the rest.
-        if state.engine.ready_len() > 1 {
-            wake.notify_one();
-        }
     }
 }

@@ -1,7 +1,6 @@
 //! Arrays, bags and delayed calls give the same results on a cluster as on
 //! `sync`: property tests over small random inputs, on a cluster of two
 //! in-process workers (the real processes are in `cluster_binaries.rs`).
-#![cfg(feature = "distributed")]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
