@@ -1,29 +1,67 @@
-#![doc = include_str!("../README.md")]
+// The README is the crate's documentation, and its examples its doctests;
+// they use the optional schedulers and plugins, so a build with fewer
+// features gets a shorter page with an example of its own.
+#![cfg_attr(
+    all(feature = "processes", feature = "distributed", feature = "plugins"),
+    doc = include_str!("../README.md")
+)]
+#![cfg_attr(
+    not(all(feature = "processes", feature = "distributed", feature = "plugins")),
+    doc = r#"Barrow: parallel computing in the spirit of Dask (the README, with
+every feature's examples, is this page with `--features full`).
+
+```
+use barrow::arg::key;
+use barrow::collection::GraphKeys;
+use barrow::{Func, Graph, Task, compute};
+
+let add = Func::new("add", |a: &i64, b: &i64| a + b);
+let graph = Graph::from_tasks([
+    ("a", Task::literal(1i64)),
+    ("b", Task::literal(2i64)),
+    ("c", Task::call(&add, [key("a"), key("b")])),
+])?;
+let c = compute(GraphKeys::new(graph, ["c"]))?;
+assert_eq!(*c[0].downcast_ref::<i64>()?, 3);
+# Ok::<(), barrow::Error>(())
+```
+"#
+)]
 //!
 //! # Feature flags
 //!
+//! The defaults are what the quickstart needs (`local`, `bag`, `array`);
+//! the rest is a feature away.
+//!
 //! - `local` (default): the local schedulers (`sync`, `threads`) and the
-//!   spilling store from `barrow-local`, re-exported as [`local`].
-//! - `processes` (default): the `processes` scheduler, a pool of worker
-//!   processes, from `barrow-processes`, re-exported as [`processes`]; and
-//!   [`check_serializable`], which tells whether a graph can cross a process
-//!   boundary. A program that computes on `processes` calls
-//!   [`processes::worker_main`] first in `main`.
-//! - `distributed` (default): the cluster — [`distributed::Client`],
-//!   [`distributed::LocalCluster`], the scheduler named `distributed` and
-//!   the `barrow scheduler` / `barrow worker` commands — from
-//!   `barrow-distributed`, re-exported as [`distributed`].
+//!   spilling store from `barrow-local`, re-exported as `local`.
 //! - `bag` (default): bags, Dask's partitioned sequences, with text files
 //!   in and out, from `barrow-bag`, re-exported as `bag` (brings `delayed`).
+//! - `array` (default): chunked n-dimensional arrays from `barrow-array`,
+//!   re-exported as `array` (brings `delayed`).
 //! - `delayed`: lazy function calls (Dask's `delayed`) from `barrow-delayed`,
 //!   re-exported as `delayed`.
+//! - `processes`: the `processes` scheduler, a pool of worker processes,
+//!   from `barrow-processes`, re-exported as `processes`; and
+//!   `check_serializable`, which tells whether a graph can cross a process
+//!   boundary. A program that computes on `processes` calls
+//!   `processes::worker_main` first in `main`.
+//! - `distributed`: the cluster — `distributed::Client`,
+//!   `distributed::LocalCluster`, the scheduler named `distributed` and
+//!   the `barrow scheduler` / `barrow worker` commands — from
+//!   `barrow-distributed` (on tokio), re-exported as `distributed`.
+//! - `linalg`: `dot`, `matmul`, `tensordot`, `qr`, `tsqr`, `svd` on faer.
+//! - `zarr`: Zarr v3 stores for arrays, through `zarrs`.
+//! - `compression`: `.xz` and `.zst` text files and zstd frames (bundled C).
+//! - `plugins`: plugins loaded at run time, from `barrow-plugin-host`,
+//!   re-exported as `plugins`.
 //! - `diagnostics`: progress bar, profilers and graph rendering from
 //!   `barrow-diagnostics`, re-exported as `diagnostics`.
-//! - `cli` (default): the `barrow` command (`barrow config list|get|paths|validate`);
-//!   library users can turn it off with `default-features = false`.
+//! - `cli`: the `barrow` command (`barrow config`, `plugin`, `scheduler`,
+//!   `worker` as the other features allow).
 //! - `full`: everything.
 //!
-//! The configuration crate is always there, as [`config`].
+//! The configuration crate is always there, as `config`.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs, missing_debug_implementations)]
 
