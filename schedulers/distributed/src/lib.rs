@@ -43,7 +43,7 @@
 //! - **[`LocalCluster`]**: the scheduler in this process and workers as
 //!   processes of this program (or threads in it), gone when dropped.
 //! - **[`Client`]**: `Client::connect("tcp://…")`; a client is a
-//!   [`Scheduler`](barrow_core::Scheduler), so `Options::new().scheduler(&client)`,
+//!   [`Scheduler`], so `Options::new().scheduler(&client)`,
 //!   [`Client::as_default`], or the scheduler named `distributed` (the
 //!   newest client, else `distributed.scheduler-address`) compute on it.
 //!

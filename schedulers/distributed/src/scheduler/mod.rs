@@ -1,11 +1,11 @@
 //! The scheduler: a pure, event-driven state machine ([`SchedulerState`])
-//! and the thin tokio layer that feeds it ([`server`]).
+//! and the thin tokio layer that feeds it (`server`).
 //!
 //! The state machine does no I/O. Each method takes one stimulus (a
 //! worker joined, a task finished, a client submitted a graph) and leaves
 //! the messages to send in an [`Outbox`], which the server writes out
 //! after every batch of stimuli. Every change of a task's state goes
-//! through the transitions of [`transitions`], is logged with the
+//! through the transitions of `transitions`, is logged with the
 //! stimulus that caused it (`story`), and, with validation on, is checked
 //! against the invariants of [`validate`](SchedulerState::validate) after
 //! every stimulus. See this folder's README for the states, the
