@@ -204,6 +204,10 @@ impl Compression {
     /// Whether this build reads and writes the compression (`xz` and
     /// `zstd` need the features of those names).
     #[must_use]
+    #[allow(
+        clippy::match_like_matches_macro,
+        reason = "the arms are feature switches, constant only in one build"
+    )]
     pub fn is_built(self) -> bool {
         match self {
             Compression::Xz => cfg!(feature = "xz"),
