@@ -17,7 +17,7 @@ use barrow_core::arg::lit;
 use barrow_core::testing::functions::inc;
 use barrow_core::{Annotations, ErrorKind};
 use barrow_distributed::{Client, ClientOptions};
-use support::{TestCluster, within};
+use support::{TestCluster, wait_until, within};
 
 /// Sleeps `ms` milliseconds, then gives them back.
 #[barrow_core::task(name = "tests.bad-input.sleep")]
@@ -125,17 +125,18 @@ fn a_worker_that_leaves_mid_run_fails_what_it_ran_naming_it() {
         // A value only local-0 holds, and a task on local-1 that needs it
         // once the running one is done.
         let held = test.client.scatter_to([5i64], false, &["local-0"]).unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while test
-            .cluster
-            .scheduler()
-            .inspect(|s| s.info().workers.iter().map(|w| w.processing).sum::<u64>())
-            .unwrap()
-            == 0
-        {
-            assert!(std::time::Instant::now() < deadline);
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        wait_until(
+            Duration::from_secs(5),
+            || {
+                let processing = test
+                    .cluster
+                    .scheduler()
+                    .inspect(|s| s.info().workers.iter().map(|w| w.processing).sum::<u64>())
+                    .unwrap();
+                (processing > 0).then_some(())
+            },
+            || "no task started".to_owned(),
+        );
         test.cluster.kill_worker(0).unwrap();
         let err = running.result().unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Worker);

@@ -10,14 +10,14 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use barrow_core::arg::{key, lit};
 use barrow_core::collection::GraphKeys;
 use barrow_core::testing::functions::{add, inc, sum};
 use barrow_core::{ErrorKind, Graph, Options, Task, compute_with};
 use barrow_distributed::{FutureStatus, as_completed};
-use support::{TestCluster, within};
+use support::{TestCluster, wait_until, within};
 
 /// Sleeps `ms` milliseconds, then gives them back.
 #[barrow_core::task(name = "tests.distributed.sleep")]
@@ -28,15 +28,11 @@ fn sleep_ms(ms: &u64) -> u64 {
 
 /// Waits until the scheduler knows no task (everything released).
 fn wait_until_empty(test: &TestCluster) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while test.cluster.scheduler().task_count() > 0 {
-        assert!(
-            Instant::now() < deadline,
-            "the scheduler still holds tasks: {}",
-            test.dump()
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_until(
+        Duration::from_secs(10),
+        || (test.cluster.scheduler().task_count() == 0).then_some(()),
+        || format!("the scheduler still holds tasks: {}", test.dump()),
+    );
 }
 
 #[test]

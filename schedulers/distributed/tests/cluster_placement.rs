@@ -14,13 +14,13 @@
 mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use barrow_core::arg::lit;
 use barrow_core::testing::functions::inc;
 use barrow_core::{Annotations, ErrorKind};
 use barrow_distributed::{Client, LocalCluster};
-use support::{TestCluster, within};
+use support::{TestCluster, wait_until, within};
 
 /// The sum of a vector (a task function takes its argument's own type).
 #[allow(
@@ -195,21 +195,20 @@ fn root_tasks_wait_on_the_scheduler_for_free_slots() {
             .unwrap();
         // ceil(1.1 × 1 thread) = 2 slots: two tasks on the worker, eight
         // queued on the scheduler, while the first runs.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let counts = loop {
-            let info = client.scheduler_info().unwrap();
-            let count = |state: &str| {
-                info.tasks
-                    .iter()
-                    .find(|(s, _)| s == state)
-                    .map_or(0, |(_, n)| *n)
-            };
-            if count("processing") > 0 {
-                break (count("processing"), count("queued"));
-            }
-            assert!(Instant::now() < deadline, "nothing started");
-            std::thread::sleep(Duration::from_millis(1));
-        };
+        let counts = wait_until(
+            Duration::from_secs(5),
+            || {
+                let info = client.scheduler_info().unwrap();
+                let count = |state: &str| {
+                    info.tasks
+                        .iter()
+                        .find(|(s, _)| s == state)
+                        .map_or(0, |(_, n)| *n)
+                };
+                (count("processing") > 0).then(|| (count("processing"), count("queued")))
+            },
+            || "nothing started".to_owned(),
+        );
         assert_eq!(counts, (2, 8));
         assert_eq!(client.gather(&futures).unwrap(), vec![100; 10]);
     });

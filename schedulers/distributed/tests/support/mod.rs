@@ -93,6 +93,26 @@ pub fn within<T: Send + 'static>(limit: Duration, test: impl FnOnce() -> T + Sen
     }
 }
 
+/// Polls `ready` until it gives a value; a guard against hangs, not a
+/// timing: past `limit` the test fails with `hang`'s account of what never
+/// happened.
+pub fn wait_until<T>(
+    limit: Duration,
+    mut ready: impl FnMut() -> Option<T>,
+    hang: impl FnOnce() -> String,
+) -> T {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = ready() {
+            return value;
+        }
+        if std::time::Instant::now() >= deadline {
+            panic!("{} (waited {limit:?})", hang());
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 /// A scheduler for the conformance suite: a cluster of its own per test
 /// (tests run in parallel and reuse small keys like "a"), computing
 /// through its client.
