@@ -108,6 +108,7 @@ use crate::settings::Settings;
 pub mod __private {
     pub use crate::forward::forward_output;
     pub use crate::hook::{TestEntry, enter_from_test, worker_command};
+    pub use crate::worker::restart_marked;
     pub use inventory;
 }
 

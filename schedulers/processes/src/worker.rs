@@ -62,6 +62,13 @@ type Failure = (i32, Error);
 /// output), marked so that it does not restart again; returns only if that
 /// fails.
 fn restart() -> Error {
+    restart_marked(env::RESTARTED)
+}
+
+/// Runs this program afresh in this process with `marker` set to `1` in
+/// its environment (so that it does not restart again), as a set-up step
+/// asks; returns only if that fails. Cluster workers restart this way too.
+pub fn restart_marked(marker: &str) -> Error {
     use std::os::unix::process::CommandExt;
     let program = match std::env::current_exe() {
         Ok(program) => program,
@@ -76,7 +83,7 @@ fn restart() -> Error {
     };
     let error = std::process::Command::new(&program)
         .args(std::env::args_os().skip(1))
-        .env(env::RESTARTED, "1")
+        .env(marker, "1")
         .exec();
     Error::new(
         ErrorKind::Worker,

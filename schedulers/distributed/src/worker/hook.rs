@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use barrow_core::{Error, ErrorKind, Registry};
+use barrow_core::{Error, Registry};
 
 use super::WorkerOptions;
 use super::server::{WorkerLimits, serve};
@@ -53,29 +53,7 @@ fn run(setup: barrow_core::Result<()>) -> i32 {
 /// Runs this program afresh in this process, marked so that it does not
 /// restart again; returns only if that fails.
 fn restart() -> Error {
-    use std::os::unix::process::CommandExt;
-    let program = match std::env::current_exe() {
-        Ok(program) => program,
-        Err(e) => {
-            return Error::new(
-                ErrorKind::Worker,
-                format!(
-                    "a set-up step asked for a restart, but this program's path is unknown: {e}"
-                ),
-            );
-        }
-    };
-    let error = std::process::Command::new(&program)
-        .args(std::env::args_os().skip(1))
-        .env(RESTARTED_VAR, "1")
-        .exec();
-    Error::new(
-        ErrorKind::Worker,
-        format!(
-            "a set-up step asked for a restart, but {} could not be run again: {error}",
-            program.display()
-        ),
-    )
+    barrow_processes::__private::restart_marked(RESTARTED_VAR)
 }
 
 /// Runs a worker of the configured scheduler (`worker.*`) in this process
