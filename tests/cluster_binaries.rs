@@ -224,8 +224,11 @@ fn a_scheduler_two_generic_workers_and_a_user_program_compute_together() {
         .unwrap();
     let err = future.result().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::UnknownFunction);
+    assert_eq!(err.key(), Some(future.key()), "the error names the task");
+    assert_eq!(err.function(), Some("tests.cluster.nowhere"));
     let text = err.to_string();
     assert!(text.contains("tests.cluster.nowhere"), "{text}");
+    assert!(text.contains(&future.key().to_string()), "{text}");
     assert!(
         text.contains("generic-0") && text.contains("user-program"),
         "{text}"

@@ -61,8 +61,9 @@ pub struct TaskEvent<'a> {
     pub key: &'a Key,
     /// The function it calls, if it is a call.
     pub function: Option<&'a str>,
-    /// Which worker runs it: 0 for the synchronous scheduler; in `pretask`
-    /// of a pool, where no worker is chosen yet, also 0.
+    /// Which worker runs it: 0 for the synchronous scheduler and for tasks
+    /// the engine runs itself (literals, aliases); a pool's worker id
+    /// otherwise, in `pretask` as in `posttask`.
     pub worker: usize,
     /// Bytes the store holds when the event is raised (the `nbytes` of
     /// every result kept for later tasks; the task's own result included in

@@ -132,6 +132,10 @@ pub struct RunBatch {
     pub run: u64,
     /// The tasks, in the order to run them.
     pub tasks: Vec<WireTask>,
+    /// Whether the worker says when each task starts
+    /// ([`DoneBatch::started`]): asked when someone listens to `pretask`,
+    /// so that it fires at a task's real start.
+    pub report_starts: bool,
 }
 
 /// Finished tasks of one computation, sent in one message; the frames of
@@ -140,6 +144,11 @@ pub struct RunBatch {
 pub struct DoneBatch {
     /// The computation, as its [`RunBatch`] named it.
     pub run: u64,
+    /// Tasks started since the last message, in the order they started,
+    /// when the batch asked for [`RunBatch::report_starts`]: every task of
+    /// `done` is here or in an earlier message. A message with only starts
+    /// says that a long task has begun.
+    pub started: Vec<u32>,
     /// The tasks, in the order they finished.
     pub done: Vec<TaskDone>,
 }

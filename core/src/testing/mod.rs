@@ -66,6 +66,7 @@ macro_rules! scheduler_conformance {
             aliases, tuple_keys, literal_requested_directly, repeated_requests, same_key_read_twice,
             missing_key, missing_dependency, cycle, empty_graph, failing_task, panicking_task,
             wrong_type_in_task, failure_among_many_branches, callbacks_in_order,
+            callbacks_bracket_running_tasks,
             callbacks_see_failure, outputs_kept_until_the_end, unrequested_tasks_do_not_run,
             scheduler_is_reusable, layered_graph_shares_work
         );

@@ -51,6 +51,21 @@ pub struct Finished {
     pub result: Result<Value>,
 }
 
+/// What an executor reports: a job started, or a job finished.
+#[derive(Debug)]
+pub enum Progress {
+    /// Job `id` started on `worker` (only from an executor whose
+    /// [`Executor::reports_starts`] is true).
+    Started {
+        /// The task's id in the plan.
+        id: u32,
+        /// Which worker runs it.
+        worker: usize,
+    },
+    /// A job finished.
+    Finished(Finished),
+}
+
 /// Runs jobs: on the caller's thread, a thread pool, or worker processes.
 pub trait Executor<'g> {
     /// How many jobs run at once.
@@ -62,16 +77,23 @@ pub trait Executor<'g> {
         self.workers()
     }
 
+    /// Whether the executor reports [`Progress::Started`] when a job really
+    /// starts: then `pretask` fires then, not when the job is submitted
+    /// (a pool's queued jobs are not running yet).
+    fn reports_starts(&self) -> bool {
+        false
+    }
+
     /// Starts `jobs`, in order (a synchronous executor runs them right
     /// away). Several small jobs come in one batch when many are ready, so a
     /// pool pays its hand-over costs once per batch.
     fn submit(&mut self, jobs: Vec<Job<'g>>);
 
-    /// Waits for a submitted job to finish.
-    fn next_finished(&mut self) -> Result<Finished>;
+    /// Waits for a submitted job to start or finish.
+    fn next_progress(&mut self) -> Result<Progress>;
 
-    /// A finished job, if one is waiting; never blocks.
-    fn try_next_finished(&mut self) -> Option<Finished> {
+    /// A start or finish, if one is waiting; never blocks.
+    fn try_next_progress(&mut self) -> Option<Progress> {
         None
     }
 }
@@ -170,6 +192,9 @@ struct Engine<'p, 'g, 'c, 'r> {
     rerun_inputs: Option<HashMap<u32, Vec<Value>>>,
     /// The failed task and its inputs, kept to run it again on the caller.
     failed: Option<(u32, Vec<Value>)>,
+    /// With callbacks on an executor that reports starts, the submitted
+    /// tasks whose `pretask` waits for their start.
+    unannounced: Option<Vec<bool>>,
 }
 
 impl<'p, 'g, 'c, 'r> Engine<'p, 'g, 'c, 'r> {
@@ -202,6 +227,7 @@ impl<'p, 'g, 'c, 'r> Engine<'p, 'g, 'c, 'r> {
             ready,
             rerun_inputs: rerun_failed.then(HashMap::new),
             failed: None,
+            unannounced: None,
         }
     }
 
@@ -215,6 +241,9 @@ impl<'p, 'g, 'c, 'r> Engine<'p, 'g, 'c, 'r> {
         let total = self.plan.len();
         let workers = executor.workers().max(1);
         let capacity = executor.capacity().max(1);
+        if executor.reports_starts() && !self.ctx.callbacks().is_empty() {
+            self.unannounced = Some(vec![false; total]);
+        }
         let mut finished = 0usize;
         let mut running = 0usize;
         while finished < total {
@@ -239,12 +268,17 @@ impl<'p, 'g, 'c, 'r> Engine<'p, 'g, 'c, 'r> {
                     "no task is ready or running, but some have not run",
                 ));
             }
-            let mut done = Some(executor.next_finished()?);
-            while let Some(job) = done {
-                running -= 1;
-                finished += 1;
-                self.finish(job)?;
-                done = executor.try_next_finished();
+            let mut progress = Some(executor.next_progress()?);
+            while let Some(report) = progress {
+                match report {
+                    Progress::Started { id, worker } => self.announce(id, worker),
+                    Progress::Finished(job) => {
+                        running -= 1;
+                        finished += 1;
+                        self.finish(job)?;
+                    }
+                }
+                progress = executor.try_next_progress();
             }
         }
         Ok(())
@@ -276,13 +310,30 @@ impl<'p, 'g, 'c, 'r> Engine<'p, 'g, 'c, 'r> {
         if let Some(kept) = &mut self.rerun_inputs {
             kept.insert(id, job.inputs.clone());
         }
+        match &mut self.unannounced {
+            Some(unannounced) => unannounced[id as usize] = true,
+            None => self.pretask(id, worker),
+        }
+        Ok(job)
+    }
+
+    /// A job the executor reports started: `pretask` fires now.
+    fn announce(&mut self, id: u32, worker: usize) {
+        let Some(unannounced) = &mut self.unannounced else {
+            return;
+        };
+        if std::mem::take(&mut unannounced[id as usize]) {
+            self.pretask(id, worker);
+        }
+    }
+
+    fn pretask(&mut self, id: u32, worker: usize) {
         if !self.ctx.callbacks().is_empty() {
             let event = self.event(id, worker);
             for callback in self.ctx.callbacks() {
                 callback.pretask(&event);
             }
         }
-        Ok(job)
     }
 
     /// Records a finished job, or turns its failure into the run's error
@@ -290,7 +341,11 @@ impl<'p, 'g, 'c, 'r> Engine<'p, 'g, 'c, 'r> {
     fn finish(&mut self, done: Finished) -> Result<()> {
         let kept = self.rerun_inputs.as_mut().and_then(|k| k.remove(&done.id));
         match done.result {
-            Ok(value) => self.complete(done.id, done.worker, value),
+            Ok(value) => {
+                // Whatever the executor said, `pretask` comes first.
+                self.announce(done.id, done.worker);
+                self.complete(done.id, done.worker, value)
+            }
             Err(error) => {
                 if let Some(inputs) = kept {
                     self.failed.get_or_insert((done.id, inputs));

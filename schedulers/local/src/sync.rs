@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use barrow_core::{Graph, Key, Options, Result, RunContext, Scheduler, Value};
 
-use crate::engine::{self, Executor, Finished, Job};
+use crate::engine::{self, Executor, Finished, Job, Progress};
 
 /// Runs tasks one at a time on the caller's thread, in priority order, with
 /// the same engine as the parallel schedulers. A debugger stops inside task
@@ -75,13 +75,16 @@ impl<'g> Executor<'g> for SyncExecutor {
         }
     }
 
-    fn try_next_finished(&mut self) -> Option<Finished> {
-        self.finished.pop_front()
+    fn try_next_progress(&mut self) -> Option<Progress> {
+        self.finished.pop_front().map(Progress::Finished)
     }
 
-    fn next_finished(&mut self) -> Result<Finished> {
-        self.finished.pop_front().ok_or_else(|| {
-            barrow_core::Error::internal("waited for a job that was never submitted")
-        })
+    fn next_progress(&mut self) -> Result<Progress> {
+        self.finished
+            .pop_front()
+            .map(Progress::Finished)
+            .ok_or_else(|| {
+                barrow_core::Error::internal("waited for a job that was never submitted")
+            })
     }
 }

@@ -6,7 +6,7 @@ use std::sync::MutexGuard;
 
 use barrow_core::task::TaskBody;
 use barrow_core::{Error, ErrorKind, Registry, Result};
-use barrow_local::engine::{Executor, Finished, Job};
+use barrow_local::engine::{Executor, Finished, Job, Progress};
 use barrow_wire::WireOptions;
 use barrow_wire::message::{Kind, Message};
 use barrow_wire::task::{DoneBatch, RunBatch, TaskEncoder};
@@ -25,8 +25,11 @@ pub(crate) struct PoolExecutor<'p> {
     running: HashMap<u32, u32>,
     /// Tasks submitted per worker slot.
     load: Vec<usize>,
-    /// Results already received, not yet handed to the engine.
-    finished: VecDeque<Finished>,
+    /// Whether workers say when each task starts (someone listens to
+    /// `pretask`).
+    report_starts: bool,
+    /// Starts and results already received, not yet handed to the engine.
+    finished: VecDeque<Progress>,
     /// Messages for a worker whose sending failed: it is lost.
     lost: Vec<(u32, String)>,
 }
@@ -36,6 +39,7 @@ impl<'p> PoolExecutor<'p> {
         state: MutexGuard<'p, State>,
         options: WireOptions,
         chunksize: usize,
+        report_starts: bool,
     ) -> Self {
         let run = state.run;
         let load = vec![0; state.workers.len()];
@@ -47,6 +51,7 @@ impl<'p> PoolExecutor<'p> {
             run,
             running: HashMap::new(),
             load,
+            report_starts,
             finished: VecDeque::new(),
             lost: Vec::new(),
         }
@@ -66,15 +71,16 @@ impl<'p> PoolExecutor<'p> {
         let mut batch = RunBatch {
             run: self.run,
             tasks: Vec::with_capacity(jobs.len()),
+            report_starts: self.report_starts,
         };
         for job in &jobs {
             match encoder.encode(job.id, job.task, &job.inputs) {
                 Ok(task) => batch.tasks.push(task),
-                Err(error) => self.finished.push_back(Finished {
+                Err(error) => self.finished.push_back(Progress::Finished(Finished {
                     id: job.id,
                     worker: 0,
                     result: Err(error),
-                }),
+                })),
             }
         }
         if batch.tasks.is_empty() {
@@ -122,7 +128,15 @@ impl<'p> PoolExecutor<'p> {
             .get(&worker)
             .and_then(|&slot| self.state.workers[slot].as_ref())
             .map_or_else(|| format!("worker {worker}"), worker_label);
+        // A worker runs one task at a time, so its starts and results come
+        // in the same order: each start goes just before its own result,
+        // and a start without a result (a long task) at the end.
+        let mut starts = batch.started.as_slice();
         for done in batch.done {
+            if let Some(at) = starts.iter().position(|&id| id == done.id) {
+                self.started(worker, &starts[..=at]);
+                starts = &starts[at + 1..];
+            }
             if self.running.remove(&done.id).is_none() {
                 continue;
             }
@@ -142,13 +156,26 @@ impl<'p> PoolExecutor<'p> {
                     }),
                 Err(wire) => Err(wire.into_error(&origin)),
             };
-            self.finished.push_back(Finished {
+            self.finished.push_back(Progress::Finished(Finished {
                 id: done.id,
                 worker: worker as usize,
                 result,
-            });
+            }));
         }
+        self.started(worker, starts);
         self.release(&slots, worker, message);
+    }
+
+    /// Worker `worker` started `tasks`.
+    fn started(&mut self, worker: u32, tasks: &[u32]) {
+        for &id in tasks {
+            if self.running.contains_key(&id) {
+                self.finished.push_back(Progress::Started {
+                    id,
+                    worker: worker as usize,
+                });
+            }
+        }
     }
 
     /// Every frame of `message` is decoded: its shared memory goes back to
@@ -190,11 +217,11 @@ impl<'p> PoolExecutor<'p> {
         tasks.sort_unstable();
         for id in tasks {
             self.running.remove(&id);
-            self.finished.push_back(Finished {
+            self.finished.push_back(Progress::Finished(Finished {
                 id,
                 worker: worker as usize,
                 result: Err(Error::new(ErrorKind::Worker, message.clone())),
-            });
+            }));
         }
     }
 }
@@ -209,6 +236,10 @@ impl<'g> Executor<'g> for PoolExecutor<'_> {
         2 * self.chunksize * self.state.workers.len()
     }
 
+    fn reports_starts(&self) -> bool {
+        self.report_starts
+    }
+
     fn submit(&mut self, jobs: Vec<Job<'g>>) {
         // Literals and aliases cost nothing here and would cost a round
         // trip of their value to a worker.
@@ -217,11 +248,11 @@ impl<'g> Executor<'g> for PoolExecutor<'_> {
             .partition(|job| !matches!(job.task.body(), TaskBody::Call(_)));
         for job in local {
             let id = job.id;
-            self.finished.push_back(Finished {
+            self.finished.push_back(Progress::Finished(Finished {
                 id,
                 worker: 0,
                 result: job.run(),
-            });
+            }));
         }
         let mut jobs = remote.into_iter().peekable();
         while jobs.peek().is_some() {
@@ -230,21 +261,21 @@ impl<'g> Executor<'g> for PoolExecutor<'_> {
                 Some(slot) => self.send(slot, chunk),
                 None => {
                     for job in chunk {
-                        self.finished.push_back(Finished {
+                        self.finished.push_back(Progress::Finished(Finished {
                             id: job.id,
                             worker: 0,
                             result: Err(Error::new(
                                 ErrorKind::Worker,
                                 "every worker of the pool has died",
                             )),
-                        });
+                        }));
                     }
                 }
             }
         }
     }
 
-    fn next_finished(&mut self) -> Result<Finished> {
+    fn next_progress(&mut self) -> Result<Progress> {
         loop {
             if let Some((worker, error)) = self.lost.pop() {
                 self.worker_lost(worker, Some(error));
@@ -261,7 +292,7 @@ impl<'g> Executor<'g> for PoolExecutor<'_> {
         }
     }
 
-    fn try_next_finished(&mut self) -> Option<Finished> {
+    fn try_next_progress(&mut self) -> Option<Progress> {
         if self.finished.is_empty() {
             while let Ok(event) = self.state.received.try_recv() {
                 self.receive(event);

@@ -88,6 +88,7 @@ mod orphans;
 mod pool;
 mod proc;
 mod settings;
+mod starts;
 mod worker;
 
 use std::sync::Arc;
@@ -169,7 +170,9 @@ impl Scheduler for ProcessesScheduler {
         // against this process's, which the handshake proved the same.
         barrow_wire::check_graph(graph, Registry::global(), &options, Depth::Codecs)?;
         let chunksize = ctx.config().get::<usize>("chunksize")?.unwrap_or(6);
-        let mut executor = PoolExecutor::new(pool.acquire()?, options, chunksize);
+        // `pretask` means a task started: workers say when, if anyone listens.
+        let report_starts = !ctx.callbacks().is_empty();
+        let mut executor = PoolExecutor::new(pool.acquire()?, options, chunksize, report_starts);
         barrow_local::engine::run("processes", graph, keys, ctx, &mut executor)
     }
 

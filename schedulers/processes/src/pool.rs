@@ -354,6 +354,17 @@ impl ProcessPool {
     ) -> Result<()> {
         let deadline = Instant::now() + self.settings.start_timeout;
         while !starting.is_empty() {
+            // Checked first: a worker that connects late is late even when
+            // this thread was away long enough for it to connect.
+            if Instant::now() > deadline {
+                for (_, pending) in starting.iter_mut() {
+                    if let Ok(Some(status)) = pending.child.try_wait() {
+                        return Err(pending.exited_early(status));
+                    }
+                }
+                let (_, pending) = &starting[0];
+                return Err(self.start_timed_out(pending));
+            }
             let accepted = match &state.endpoint {
                 Some(endpoint) => endpoint.listener.accept(),
                 None => return Err(Error::internal("the pool has no socket")),
@@ -365,10 +376,6 @@ impl ProcessPool {
                         if let Ok(Some(status)) = pending.child.try_wait() {
                             return Err(pending.exited_early(status));
                         }
-                    }
-                    if Instant::now() > deadline {
-                        let (_, pending) = &starting[0];
-                        return Err(self.start_timed_out(pending));
                     }
                     std::thread::sleep(Duration::from_micros(200));
                 }

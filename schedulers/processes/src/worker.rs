@@ -10,12 +10,13 @@ use barrow_core::Value;
 use barrow_core::{Error, ErrorKind, Registry, Result};
 use barrow_wire::handshake::{Hello, Welcome};
 use barrow_wire::message::{Kind, Message, write_message};
-use barrow_wire::shared::{MessageReader, SharedMemory, send_message};
+use barrow_wire::shared::{MessageReader, SharedMemory};
 use barrow_wire::task::{DoneBatch, FunctionCache, RunBatch, TaskDone, WireError};
-use barrow_wire::{EncodedFrame, Recycler, WireOptions};
+use barrow_wire::{Recycler, WireOptions};
 
 use crate::hook::env;
 use crate::settings::wire_options;
+use crate::starts::{Link, Outbox};
 
 /// What a worker knows about itself, for task code that wants it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,10 +184,10 @@ fn serve(setup: Result<()>) -> std::result::Result<(), Failure> {
         cache: FunctionCache::default(),
         buffers: Recycler::new(usize::try_from(welcome.shared_memory_retain).unwrap_or(usize::MAX)),
     };
-    let mut out = Outbox {
+    let mut out = Link::new(Outbox {
         writer,
         shared: shared_memory(&welcome),
-    };
+    });
     loop {
         let Some(message) = reader.read(welcome.max_message_size).map_err(broken)? else {
             return Ok(());
@@ -195,8 +196,8 @@ fn serve(setup: Result<()>) -> std::result::Result<(), Failure> {
             Kind::Run => runner.run_batch(&message, &mut out)?,
             Kind::Release => {
                 let segment: u64 = message.body().map_err(broken)?;
-                match &out.shared {
-                    Some(shared) => shared.release(segment).map_err(broken)?,
+                match out.release_segment(segment) {
+                    Some(released) => released.map_err(broken)?,
                     None => {
                         return Err((
                             exit::BROKEN,
@@ -230,24 +231,6 @@ fn shared_memory(welcome: &Welcome) -> Option<SharedMemory> {
     SharedMemory::new(above, retain).ok()
 }
 
-/// Where the worker's messages go: the socket, and shared memory for large
-/// results.
-struct Outbox {
-    writer: UnixStream,
-    shared: Option<SharedMemory>,
-}
-
-impl Outbox {
-    fn send(
-        &mut self,
-        kind: Kind,
-        body: &impl serde::Serialize,
-        frames: &[EncodedFrame<'_>],
-    ) -> barrow_wire::Result<()> {
-        send_message(&self.writer, self.shared.as_ref(), kind, body, frames)
-    }
-}
-
 struct Runner {
     registry: &'static Registry,
     options: WireOptions,
@@ -262,21 +245,21 @@ struct Runner {
 const FLUSH_AFTER: Duration = Duration::from_millis(2);
 
 impl Runner {
-    fn run_batch(
-        &mut self,
-        message: &Message,
-        out: &mut Outbox,
-    ) -> std::result::Result<(), Failure> {
+    fn run_batch(&mut self, message: &Message, out: &mut Link) -> std::result::Result<(), Failure> {
         let broken = |e: barrow_wire::Error| (exit::BROKEN, Error::from(e));
         let batch: RunBatch = message.body().map_err(broken)?;
         let frame = |index: u32| message.frame(index as usize);
         let mut pending = Vec::new();
+        let mut started = Vec::new();
         let mut last_send = Instant::now();
         // Once every input is decoded, the pool may reuse their shared
         // memory: said before the last results, so that it is free again by
         // the time the pool sends the next batch.
         let mut segment = message.segment();
         for (i, task) in batch.tasks.iter().enumerate() {
+            if batch.report_starts {
+                out.begin(batch.run, task.id);
+            }
             let result = task
                 .run_recycling(
                     &frame,
@@ -289,6 +272,9 @@ impl Runner {
                     let backtrace = error.is_panic().then(take_backtrace).flatten();
                     WireError::from_error(&error, backtrace)
                 });
+            if batch.report_starts && !out.end() {
+                started.push(task.id);
+            }
             pending.push((task.id, result));
             if i + 1 == batch.tasks.len()
                 && let Some(segment) = segment.take()
@@ -296,22 +282,26 @@ impl Runner {
                 out.send(Kind::Release, &segment, &[]).map_err(broken)?;
             }
             if last_send.elapsed() >= FLUSH_AFTER {
-                self.send(out, batch.run, &mut pending).map_err(broken)?;
+                self.send(out, batch.run, &mut started, &mut pending)
+                    .map_err(broken)?;
                 last_send = Instant::now();
             }
         }
         if let Some(segment) = segment {
             out.send(Kind::Release, &segment, &[]).map_err(broken)?;
         }
-        self.send(out, batch.run, &mut pending).map_err(broken)
+        self.send(out, batch.run, &mut started, &mut pending)
+            .map_err(broken)
     }
 
-    /// Sends the results in `pending`, encoding each value from its own
-    /// buffer; a value without a codec becomes its task's error.
+    /// Sends the results in `pending` with the starts not reported yet,
+    /// encoding each value from its own buffer; a value without a codec
+    /// becomes its task's error.
     fn send(
         &self,
-        out: &mut Outbox,
+        out: &Link,
         run: u64,
+        started: &mut Vec<u32>,
         pending: &mut Vec<(u32, std::result::Result<Value, WireError>)>,
     ) -> barrow_wire::Result<()> {
         if pending.is_empty() {
@@ -345,6 +335,7 @@ impl Runner {
         let mut outcomes = outcomes.into_iter();
         let mut done = DoneBatch {
             run,
+            started: std::mem::take(started),
             done: Vec::with_capacity(entries.len()),
         };
         for (id, entry) in entries {

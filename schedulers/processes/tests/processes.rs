@@ -152,6 +152,43 @@ fn an_unregistered_closure_is_refused_before_anything_runs() {
 }
 
 #[test]
+fn a_function_the_workers_lack_fails_naming_the_task_and_the_function() {
+    // In a process of its own: once this process registers a function its
+    // workers lack, the pools of other tests refuse their new workers.
+    let name = "a_function_the_workers_lack_fails_naming_the_task_and_the_function";
+    if let Some(output) = barrow_core::testing::child::run(name, &[]) {
+        return barrow_core::testing::child::assert_passed(name, &output);
+    }
+    // A pool started before the function is registered: its workers never
+    // heard of it.
+    let pool = Arc::new(ProcessPool::new(1).unwrap());
+    pool.start().unwrap();
+    let late = Func::new("tests.processes.registered-late", |x: &i64| x + 1);
+    barrow_core::Registry::global()
+        .functions()
+        .register(late.clone())
+        .unwrap();
+    let graph = Graph::from_tasks([
+        ("x", Task::literal(1i64)),
+        ("late-task", Task::call(&late, [key("x")])),
+    ])
+    .unwrap();
+    let err = run(graph, vec![Key::new("late-task")], &on(&pool)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::UnknownFunction);
+    assert_eq!(err.key(), Some(&Key::new("late-task")));
+    assert_eq!(err.function(), Some("tests.processes.registered-late"));
+    let text = err.to_string();
+    assert!(
+        text.contains("late-task") && text.contains("'tests.processes.registered-late'"),
+        "{text}"
+    );
+    assert!(
+        text.contains("#[barrow::task]"),
+        "how to register it: {text}"
+    );
+}
+
+#[test]
 fn a_literal_without_a_codec_is_refused_naming_its_type() {
     #[derive(Debug)]
     struct Opaque;

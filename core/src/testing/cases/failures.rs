@@ -129,6 +129,80 @@ pub fn callbacks_in_order<S: Scheduler + ?Sized>(s: &S) {
     assert_eq!(events.len(), 10);
 }
 
+/// `pretask` means a task started: at most as many tasks as the run has
+/// workers are between their `pretask` and `posttask` at once, even when a
+/// pool queues many more to its workers (Dask's local schedulers hold the
+/// same), and each task sees one of each.
+pub fn callbacks_bracket_running_tasks<S: Scheduler + ?Sized>(s: &S) {
+    let width = 96u32;
+    let mut tasks: Vec<(Key, Task)> = (0..width)
+        .flat_map(|i| {
+            [
+                (Key::from(("x", i)), Task::literal(i64::from(i))),
+                (Key::from(("y", i)), Task::call(&inc(), [key(("x", i))])),
+            ]
+        })
+        .collect();
+    tasks.push((
+        Key::new("total"),
+        Task::call(&sum(), [keys((0..width).map(|i| ("y", i)))]),
+    ));
+    let graph = Graph::from_tasks(tasks).expect("a valid graph");
+    let bracket = Arc::new(Bracket::default());
+    let options = Options::new().callback(bracket.clone());
+    let out = run_with(s, &graph, &[Key::new("total")], &options).expect("the graph runs");
+    let expected: i64 = (1..=i64::from(width)).sum();
+    assert_eq!(ints(&out), [expected]);
+    let seen = bracket.lock();
+    assert!(seen.workers > 0, "start gives the number of workers");
+    assert!(
+        seen.most_running <= seen.workers,
+        "{} tasks were between pretask and posttask at once on {} workers",
+        seen.most_running,
+        seen.workers
+    );
+    let total = 2 * width as usize + 1;
+    assert_eq!((seen.pretasks, seen.posttasks), (total, total));
+}
+
+/// Counts the tasks between `pretask` and `posttask`.
+#[derive(Debug, Default)]
+struct Bracket(Mutex<BracketState>);
+
+#[derive(Debug, Default)]
+struct BracketState {
+    workers: usize,
+    running: usize,
+    most_running: usize,
+    pretasks: usize,
+    posttasks: usize,
+}
+
+impl Bracket {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BracketState> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Callback for Bracket {
+    fn start(&self, run: &RunInfo<'_>) {
+        self.lock().workers = run.workers;
+    }
+
+    fn pretask(&self, _task: &TaskEvent<'_>) {
+        let mut state = self.lock();
+        state.pretasks += 1;
+        state.running += 1;
+        state.most_running = state.most_running.max(state.running);
+    }
+
+    fn posttask(&self, _task: &TaskEvent<'_>, _value: &Value) {
+        let mut state = self.lock();
+        state.posttasks += 1;
+        state.running = state.running.saturating_sub(1);
+    }
+}
+
 fn positions(events: &[RecordedEvent], wanted: &RecordedEvent) -> Vec<usize> {
     events
         .iter()

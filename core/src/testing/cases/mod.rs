@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::support::{DropCounter, RecordedEvent, Recorder, run, run_with};
-use crate::callback::{Callback, TaskEvent};
+use crate::callback::{Callback, RunInfo, TaskEvent};
 use crate::error::ErrorKind;
 use crate::function::Func;
 use crate::graph::{Graph, Layer};

@@ -12,8 +12,24 @@ use barrow_wire::task::{FunctionCache, WireBody, WireError};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::state::Job;
-use crate::comm::framed::{Outgoing, Sender};
-use crate::protocol::{FromWorker, TaskId};
+use crate::protocol::TaskId;
+
+/// What a task thread tells the worker's core: a watched task started, or
+/// a task finished. Both go the same way, so the scheduler hears of a
+/// thread's next start only after its previous result (`pretask` and
+/// `posttask` bracket what really runs).
+#[derive(Debug)]
+pub(crate) enum Report {
+    /// A task that someone watches started.
+    Started {
+        /// The task.
+        id: TaskId,
+        /// Its computation.
+        run: u64,
+    },
+    /// A task finished.
+    Executed(Executed),
+}
 
 /// A finished task, for the worker's core.
 #[derive(Debug)]
@@ -31,13 +47,11 @@ pub(crate) struct Executor {
 }
 
 impl Executor {
-    /// Starts `threads` threads that report to `done` and tell the
-    /// scheduler (`scheduler`) when a watched task starts.
+    /// Starts `threads` threads that report starts and results to `done`.
     pub(crate) fn start(
         threads: usize,
         registry: &'static Registry,
-        done: UnboundedSender<Executed>,
-        scheduler: Sender<FromWorker>,
+        done: UnboundedSender<Report>,
         name: &str,
     ) -> std::io::Result<Executor> {
         let (jobs, receiver) = channel::<Job>();
@@ -45,10 +59,9 @@ impl Executor {
         for i in 0..threads.max(1) {
             let receiver = receiver.clone();
             let done = done.clone();
-            let scheduler = scheduler.clone();
             std::thread::Builder::new()
                 .name(format!("barrow-task-{name}-{i}"))
-                .spawn(move || work(&receiver, registry, &done, &scheduler))?;
+                .spawn(move || work(&receiver, registry, &done))?;
         }
         Ok(Executor { jobs })
     }
@@ -63,8 +76,7 @@ impl Executor {
 fn work(
     receiver: &Mutex<Receiver<Job>>,
     registry: &'static Registry,
-    done: &UnboundedSender<Executed>,
-    scheduler: &Sender<FromWorker>,
+    done: &UnboundedSender<Report>,
 ) {
     let mut cache = FunctionCache::default();
     loop {
@@ -76,21 +88,24 @@ fn work(
             }
         };
         if job.report_start {
-            let _ = scheduler.send(Outgoing::plain(FromWorker::Started {
+            let started = Report::Started {
                 id: job.id,
                 run: job.run,
-            }));
+            };
+            if done.send(started).is_err() {
+                return;
+            }
         }
         let id = job.id;
         let start = Instant::now();
         let result = run(job, registry, &mut cache);
         let duration_us = start.elapsed().as_micros() as u64;
         if done
-            .send(Executed {
+            .send(Report::Executed(Executed {
                 id,
                 result,
                 duration_us,
-            })
+            }))
             .is_err()
         {
             return;

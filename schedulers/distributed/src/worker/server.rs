@@ -9,7 +9,7 @@ use barrow_core::{Registry, Value};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
-use super::executor::{Executed, Executor};
+use super::executor::{Executor, Report};
 use super::state::{Instruction, WorkerState};
 use super::{WorkerOptions, system_memory};
 use crate::comm::framed::{self, Outgoing, Received, Sender};
@@ -169,15 +169,9 @@ pub(crate) async fn serve(
         limits.serving,
     );
     tokio::spawn(accept_peers(listener, pool.clone(), comm.clone()));
-    let (done, mut executed) = mpsc::unbounded_channel::<Executed>();
-    let executor = Executor::start(
-        nthreads,
-        registry,
-        done,
-        to_scheduler.clone(),
-        &id.to_string(),
-    )
-    .map_err(|e| Error::new(ErrorKind::Limit, format!("cannot start task threads: {e}")))?;
+    let (done, mut executed) = mpsc::unbounded_channel::<Report>();
+    let executor = Executor::start(nthreads, registry, done, &id.to_string())
+        .map_err(|e| Error::new(ErrorKind::Limit, format!("cannot start task threads: {e}")))?;
     let mut state = WorkerState::new(
         nthreads,
         options.resources.clone(),
@@ -207,9 +201,9 @@ pub(crate) async fn serve(
                     Err(reason) => break reason,
                 }
             }
-            finished = executed.recv() => {
-                let Some(finished) = finished else { break "its task threads ended".to_owned() };
-                state.executed(finished.id, finished.result, finished.duration_us);
+            report = executed.recv() => {
+                let Some(report) = report else { break "its task threads ended".to_owned() };
+                state.report(report);
             }
             _ = heartbeat.tick() => {
                 let _ = to_scheduler.send(Outgoing::plain(FromWorker::Heartbeat(state.heartbeat())));
@@ -221,8 +215,8 @@ pub(crate) async fn serve(
         // leave in one write.
         let mut stopping = None;
         for _ in 0..1024 {
-            if let Ok(finished) = executed.try_recv() {
-                state.executed(finished.id, finished.result, finished.duration_us);
+            if let Ok(report) = executed.try_recv() {
+                state.report(report);
             } else if let Ok(event) = inbox.try_recv() {
                 if let Err(reason) = handle(&mut state, event, registry) {
                     stopping = Some(reason);

@@ -23,6 +23,7 @@ use barrow_core::Value;
 use barrow_wire::task::WireError;
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use super::executor::Report;
 use crate::comm::framed::FrameSlice;
 use crate::protocol::{ComputeTask, FromWorker, Heartbeat, Priority, TaskId, WorkerId};
 
@@ -406,6 +407,17 @@ impl WorkerState {
             if let Some((_, left)) = self.available.iter_mut().find(|(n, _)| n == name) {
                 *left += amount;
             }
+        }
+    }
+
+    /// What a task thread reports: a start goes to the scheduler after
+    /// every result before it.
+    pub(crate) fn report(&mut self, report: Report) {
+        match report {
+            Report::Started { id, run } => self
+                .instructions
+                .push(Instruction::Send(FromWorker::Started { id, run })),
+            Report::Executed(done) => self.executed(done.id, done.result, done.duration_us),
         }
     }
 
