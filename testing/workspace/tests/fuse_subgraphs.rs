@@ -68,3 +68,33 @@ fn processes_refuse_a_subgraph_before_anything_runs() {
     let got = compute_with(GraphKeys::new(doubling_chain(5), ["x5"]), &plain).unwrap();
     assert_eq!(*got[0].downcast_ref::<i64>().unwrap(), 32);
 }
+
+#[test]
+fn a_cluster_refuses_a_subgraph_before_anything_runs() {
+    use barrow::distributed::LocalCluster;
+    let cluster = LocalCluster::new()
+        .workers(1)
+        .threads_per_worker(1)
+        .processes(false)
+        .start()
+        .unwrap();
+    let client = cluster.client().unwrap();
+    let recorder = Recorder::new();
+    let options = Options::new()
+        .scheduler_object(std::sync::Arc::new(client.clone()))
+        .set("optimization.fuse.subgraphs", true)
+        .callback(recorder.clone());
+    let err = compute_with(GraphKeys::new(doubling_chain(5), ["x5"]), &options).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotShippable, "{err}");
+    assert!(err.to_string().contains("x5"), "names the task: {err}");
+    assert!(
+        !recorder
+            .events()
+            .iter()
+            .any(|e| matches!(e, RecordedEvent::Pretask(_))),
+        "nothing ran"
+    );
+    let plain = Options::new().scheduler_object(std::sync::Arc::new(client));
+    let got = compute_with(GraphKeys::new(doubling_chain(5), ["x5"]), &plain).unwrap();
+    assert_eq!(*got[0].downcast_ref::<i64>().unwrap(), 32);
+}
