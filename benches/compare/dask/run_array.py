@@ -21,6 +21,12 @@ the Barrow counterparts are workloads of benches/src/bin/compare/array.rs):
                       x[i, :] @ x[j, :] computed apart; reports GFLOP/s = 2 * 4000^3 / s
   random-sum-50k      da.random.random((50000, 50000), chunks=5000).sum()  within a
                       relative 1e-3 of 1.25e9 (20 GB logical, streamed)
+  rechunk-cols-to-rows
+                      x = da.random.random((10000, 10000), chunks=(10000, 1000));
+                      x.rechunk((1000, 10000)).sum() within a relative 1e-3 of 5e7: an
+                      all-to-all rechunk (every row block needs a piece of every column
+                      block) of 800 MB, then a reduction; Dask's default rechunk
+                      (method "tasks" on the local schedulers)
 
 One JSON line per workload, with the fields of run_bag.py where they apply:
 
@@ -77,6 +83,10 @@ def workloads():
         x = da.random.random((10000, 10000), chunks=1000)
         return (x + x.T).sum()
 
+    def rechunk_cols_to_rows():
+        x = da.random.random((10000, 10000), chunks=(10000, 1000))
+        return x.rechunk((1000, 10000)).sum()
+
     def dot_xxt():
         x = da.random.random((4000, 4000), chunks=1000)
         out = x.dot(x.T)
@@ -117,11 +127,14 @@ def workloads():
                     [4000, 4000], dot_check),
         "random-sum-50k": (random_sum_50k, 50000 * 50000 * 8, (50000, 50000), 5000, None,
                            1.25e9, scalar(_close(1.25e9, 1e-3), "1.25e9 (rel 1e-3)")),
+        "rechunk-cols-to-rows": (rechunk_cols_to_rows, 10000 * 10000 * 8, (10000, 10000),
+                                 [[10000, 1000], [1000, 10000]], None, 5e7,
+                                 scalar(_close(5e7, 1e-3), "5e7 (rel 1e-3)")),
     }
 
 
 WORKLOAD_NAMES = ("ones-sum", "ones-materialized", "random-mean", "x-plus-xT-sum", "dot-xxT",
-                  "random-sum-50k")
+                  "random-sum-50k", "rechunk-cols-to-rows")
 
 
 def measure(name, sched, reps, warmup):
