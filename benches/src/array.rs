@@ -38,6 +38,18 @@ pub fn x_plus_xt_sum(n: usize, chunks: usize) -> Result<Delayed<f64>> {
     Ok((&x + &x.t()).sum())
 }
 
+/// `random((n, n), chunks=(n, chunk)).rechunk((chunk, n)).sum()`: column
+/// blocks to row blocks, an all-to-all rechunk (every row block needs a
+/// piece of every column block), then a reduction; built under
+/// `array.rechunk.memory-budget = budget` when given.
+pub fn rechunk_cols_to_rows(n: usize, chunk: usize, budget: Option<&str>) -> Result<Delayed<f64>> {
+    let _budget = budget
+        .map(|b| barrow_core::config::scoped([("array.rechunk.memory-budget", b)]))
+        .transpose()?;
+    let x = Generator::new(SEED).random(&[n, n], vec![n, chunk])?;
+    Ok(x.rechunk(vec![chunk, n])?.sum())
+}
+
 /// `random((n, n), chunks).sum()`.
 pub fn random_sum(n: usize, chunks: usize) -> Result<Delayed<f64>> {
     Ok(Generator::new(SEED).random(&[n, n], chunks)?.sum())

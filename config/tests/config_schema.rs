@@ -19,6 +19,7 @@ fn the_embedded_defaults_declare_every_key_with_doc_type_and_valid_default() {
         [
             ("array.chunk-size", "byte-size"),
             ("array.chunk-size-tolerance", "float"),
+            ("array.rechunk.memory-budget", "byte-size"),
             ("array.rechunk.method", "enum"),
             ("bag.max-line-length", "byte-size"),
             ("chunksize", "integer"),
@@ -100,6 +101,7 @@ fn the_embedded_defaults_declare_every_key_with_doc_type_and_valid_default() {
     assert_eq!(
         optional,
         [
+            "array.rechunk.memory-budget",
             "distributed.scheduler-address",
             "distributed.scheduler.no-workers-timeout",
             "distributed.security.token",

@@ -342,7 +342,10 @@ fn config_get_json_prints_the_typed_value() {
     let array = json("array");
     assert_eq!(array["chunk-size"], "64MiB");
     assert_eq!(array["chunk-size-tolerance"], 1.25);
-    assert_eq!(array["rechunk"], serde_json::json!({"method": "tasks"}));
+    assert_eq!(
+        array["rechunk"],
+        serde_json::json!({"memory-budget": null, "method": "tasks"})
+    );
 
     let out = cli::get(&config, "myap", true);
     assert_eq!(out.code(), 1);

@@ -46,6 +46,14 @@ pub trait Element:
         let _ = values;
         None
     }
+
+    /// The values' memory as little-endian bytes to write into, when it is
+    /// their encoding as it is (see [`Element::as_le_bytes`]), so that a
+    /// file is read straight into them; `None` otherwise.
+    fn as_le_bytes_mut(values: &mut [Self]) -> Option<&mut [u8]> {
+        let _ = values;
+        None
+    }
 }
 
 /// The element types, as codes on the wire (the numbering of
@@ -215,6 +223,9 @@ macro_rules! elements {
             }
             fn as_le_bytes(values: &[$t]) -> Option<&[u8]> {
                 cfg!(target_endian = "little").then(|| bytemuck::cast_slice(values))
+            }
+            fn as_le_bytes_mut(values: &mut [$t]) -> Option<&mut [u8]> {
+                cfg!(target_endian = "little").then(|| bytemuck::cast_slice_mut(values))
             }
             fn get_le(bytes: &[u8]) -> Option<Vec<$t>> {
                 const SIZE: usize = std::mem::size_of::<$t>();

@@ -1,5 +1,5 @@
 //! The array workloads: `ones-sum`, `ones-materialized`, `random-mean`,
-//! `x-plus-xT-sum`, `dot-xxT` and `random-sum-50k`, as
+//! `x-plus-xT-sum`, `dot-xxT`, `random-sum-50k` and `rechunk-cols-to-rows`, as
 //! `benches/compare/dask/run_array.py` runs them on Dask (the cases of the
 //! anchor's `bench_array.py`). Arrays compute with graph optimization on
 //! (fusion), as Dask's `compute()` does for them.
@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 
 use barrow_array::Array;
 use barrow_benches::array::{
-    check_dot_entry, dot_xxt, ones_materialized, ones_sum, random_mean, random_sum, x_plus_xt_sum,
+    check_dot_entry, dot_xxt, ones_materialized, ones_sum, random_mean, random_sum,
+    rechunk_cols_to_rows, x_plus_xt_sum,
 };
 use barrow_core::collection::Collection;
 use barrow_core::{Options, compute_with};
@@ -34,11 +35,18 @@ pub(crate) const WORKLOADS: &[&str] = &[
     "x-plus-xT-sum",
     "dot-xxT",
     "random-sum-50k",
+    "rechunk-cols-to-rows",
 ];
 
 /// The entry of `dot-xxT` checked against a direct dot product (as
 /// `run_array.py`): off the block diagonal.
 const DOT_ENTRY: (usize, usize) = (1234, 3210);
+
+/// `array.rechunk.memory-budget` of `rechunk-cols-to-rows`: a quarter of
+/// the 800 MB array, what the default gives a machine with 800 MB
+/// available, so that the rechunk stages its pieces (on this machine the
+/// default budget is several GB, and it would run in memory).
+const RECHUNK_BUDGET: &str = "200MB";
 
 /// Side and chunk of `dot-xxT`.
 const DOT_N: usize = 4000;
@@ -145,6 +153,13 @@ pub(crate) fn measure(name: &str, args: &Args) -> Result<Measured, String> {
         }),
         "x-plus-xT-sum" => scalar(args, (10_000, 1000), x_plus_xt_sum, 1e8, near(1e8)),
         "random-sum-50k" => scalar(args, (50_000, 5000), random_sum, 1.25e9, near(1.25e9)),
+        "rechunk-cols-to-rows" => scalar(
+            args,
+            (10_000, 1000),
+            |n, c| rechunk_cols_to_rows(n, c, Some(RECHUNK_BUDGET)),
+            5e7,
+            near(5e7),
+        ),
         "dot-xxT" => dot(args),
         other => Err(format!("unknown array workload {other:?}")),
     }

@@ -77,6 +77,7 @@ const KNOWN: &[&str] = &[
     "x-plus-xT-sum",
     "dot-xxT",
     "random-sum-50k",
+    "rechunk-cols-to-rows",
 ];
 
 /// The schedulers this runner accepts.

@@ -3,6 +3,7 @@
 //! `dask/array/rechunk.py`).
 
 mod plan;
+pub(crate) mod staged;
 mod tasks;
 
 pub(crate) use tasks::common_refinement;

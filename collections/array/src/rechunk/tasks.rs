@@ -190,7 +190,11 @@ impl<T: Element> Array<T> {
     /// chunks where it can). The change is planned as Dask plans it: when
     /// going straight to the new chunks would make each task read too many
     /// old blocks or hold more than `array.chunk-size`, it goes through
-    /// intermediate chunkings.
+    /// intermediate chunkings. A step whose tasks would each hold more
+    /// than `array.rechunk.memory-budget` (by default a quarter of the
+    /// memory a computation may use) stages its pieces through files in
+    /// `temporary-directory`, so that memory holds a few blocks, not the
+    /// array (an all-to-all rechunk: column blocks to row blocks).
     ///
     /// ```
     /// use barrow_array::{Array, AxisChunks, ChunkSpec};
@@ -226,10 +230,24 @@ impl<T: Element> Array<T> {
         }
         let limit = crate::create::chunk_limits()
             .map_or(crate::chunks::DEFAULT_CHUNK_SIZE_BYTES, |(l, _)| l);
+        let budget = match super::staged::memory_budget() {
+            Ok(budget) => budget,
+            Err(e) => return Array::failed(e, new),
+        };
         let steps = super::plan_rechunk(&self.chunks, &new, T::ITEMSIZE, None, limit);
         let mut current = self.clone();
         for step in steps {
-            current = current.rechunk_direct(step);
+            // A step whose tasks would each hold more than the budget
+            // stages its pieces through files instead.
+            let staged = budget.is_some_and(|budget| {
+                super::staged::largest_fan_in(&current.chunks, &step, T::ITEMSIZE)
+                    .is_ok_and(|held| held > budget)
+            });
+            current = if staged {
+                current.rechunk_staged(step)
+            } else {
+                current.rechunk_direct(step)
+            };
         }
         current
     }

@@ -24,6 +24,7 @@ use ndarray::{ArrayD, IxDyn};
 
 use crate::block::Block;
 use crate::dtype::{DType, Element};
+use crate::rechunk::staged::{Staged, StagedPiece};
 
 const DENSE: u8 = 0;
 const FILLED: u8 = 1;
@@ -360,10 +361,85 @@ impl<P: Partial> Codec for PartialsCodec<P> {
     }
 }
 
+/// A rechunk's staged pieces ([`Staged`]): tag
+/// `barrow.array.staged.<type>`. Pieces on disk are read back and sent as
+/// data (the file stays with the process that wrote it): a count (u32 LE),
+/// then per piece its length (u64 LE) and its block's encoding.
+pub(crate) struct StagedCodec<T> {
+    tag: String,
+    block: BlockCodec<T>,
+}
+
+impl<T: Element> StagedCodec<T> {
+    pub(crate) fn shared() -> Arc<dyn Codec> {
+        Arc::new(StagedCodec::<T> {
+            tag: format!("barrow.array.staged.{}", T::CODE.rust_name()),
+            block: BlockCodec {
+                tag: format!("barrow.array.block.{}", T::CODE.rust_name()),
+                marker: PhantomData,
+            },
+        })
+    }
+}
+
+impl<T: Element> Codec for StagedCodec<T> {
+    fn tag(&self) -> &str {
+        &self.tag
+    }
+    fn type_id(&self) -> TypeId {
+        TypeId::of::<Staged<T>>()
+    }
+    fn encode(&self, value: &Value, out: &mut Vec<u8>) -> Result<()> {
+        let staged = value.downcast_ref::<Staged<T>>()?;
+        out.extend_from_slice(&(staged.pieces.len() as u32).to_le_bytes());
+        for index in 0..staged.pieces.len() {
+            let piece = staged.piece(index)?.into_value();
+            let at = out.len();
+            out.extend_from_slice(&[0; 8]);
+            self.block.encode(&piece, out)?;
+            let len = (out.len() - at - 8) as u64;
+            out[at..at + 8].copy_from_slice(&len.to_le_bytes());
+        }
+        Ok(())
+    }
+    fn decode(&self, mut bytes: &[u8]) -> Result<Value> {
+        let tag = self.tag.as_str();
+        let mut word = [0u8; 4];
+        word.copy_from_slice(take(tag, &mut bytes, 4)?);
+        let count = u32::from_le_bytes(word) as usize;
+        if count > bytes.len() / 8 {
+            return Err(damaged(tag, format!("{count} pieces do not fit the bytes")));
+        }
+        let mut pieces = Vec::with_capacity(count);
+        let mut held = 0;
+        for _ in 0..count {
+            let mut len = [0u8; 8];
+            len.copy_from_slice(take(tag, &mut bytes, 8)?);
+            let len = usize::try_from(u64::from_le_bytes(len))
+                .map_err(|_| damaged(tag, "a piece longer than this machine can address"))?;
+            let block = self.block.decode(take(tag, &mut bytes, len)?)?;
+            held += block.nbytes();
+            pieces.push(StagedPiece::Memory(
+                block
+                    .try_take::<Block<T>>()
+                    .map_err(|_| damaged(tag, "a decoded piece is shared"))?,
+            ));
+        }
+        if !bytes.is_empty() {
+            return Err(damaged(
+                tag,
+                format!("{} bytes after the pieces", bytes.len()),
+            ));
+        }
+        Ok(Value::with_nbytes(Staged { file: None, pieces }, held + 64))
+    }
+}
+
 macro_rules! element_codecs {
     ($($t:ty),*) => {$(
         inventory::submit! { StaticCodec { make: BlockCodec::<$t>::shared } }
         inventory::submit! { StaticCodec { make: NdarrayCodec::<$t>::shared } }
+        inventory::submit! { StaticCodec { make: StagedCodec::<$t>::shared } }
         inventory::submit! { StaticCodec { make: PartialsCodec::<$t>::shared } }
         inventory::submit! { StaticCodec { make: PartialsCodec::<($t, usize)>::shared } }
     )*};

@@ -79,6 +79,28 @@ proptest! {
     }
 
     #[test]
+    fn staged_rechunk_keeps_values(
+        (c, target) in rechunk_case(),
+        (f, other) in shape(1, 3).prop_flat_map(|s| (case_of(s.clone(), finite()), chunks_for(&s))),
+        ones_shape in shape(1, 3),
+    ) {
+        // A budget of nothing: every step stages its pieces through files.
+        let _budget = barrow_core::config::scoped([("array.rechunk.memory-budget", "0")]).unwrap();
+        let staged = |a: &Array<i64>| a.graph_ref().keys().any(|k| k.name().starts_with("rechunk-stage"));
+        let got = c.array().rechunk(target.clone()).unwrap();
+        assert_eq!(got.chunks().clone().into_inner(), target, "requested chunks");
+        if target != c.chunks && !c.data.is_empty() {
+            assert!(staged(&got), "a budget of 0 stages every step with data");
+        }
+        check(&got, &c.data, &format!("staged rechunk {:?} to {target:?}", c.chunks));
+        check(&f.array().rechunk(other.clone()).unwrap(), &f.data, "staged rechunk of f64");
+        // Filled blocks are cut in memory.
+        let ones = Array::<f64>::ones(&ones_shape, 2).unwrap();
+        let want = ArrayD::from_elem(ndarray::IxDyn(&ones_shape), 1.0);
+        check(&ones.rechunk(3).unwrap(), &want, "staged rechunk of ones");
+    }
+
+    #[test]
     fn rechunk_auto_keeps_values(c in case(0, 3, finite())) {
         let got = c.array().rechunk(ChunkSpec::Auto).unwrap();
         check(&got, &c.data, "rechunk auto");

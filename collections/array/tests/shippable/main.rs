@@ -199,6 +199,27 @@ fn reductions_ship() -> TestResult {
 }
 
 #[test]
+fn staged_rechunks_ship_with_their_pieces() -> TestResult {
+    barrow_local::link();
+    // A budget of nothing: the rechunk stages its pieces through files,
+    // and the staged values travel with their pieces' data.
+    let _budget = barrow_core::config::scoped([("array.rechunk.memory-budget", "0")])?;
+    let m = matrix();
+    let columns = Array::from_array(m.clone(), [5, 2])?;
+    let rows = columns.rechunk([1, 7])?;
+    assert!(
+        rows.graph_ref()
+            .keys()
+            .any(|k| k.name().starts_with("rechunk-stage")),
+        "the rechunk is staged"
+    );
+    assert_eq!(ship(&rows), m.clone().into_dyn());
+    let ones = Array::<i32>::ones(&[5, 7], [5, 1])?;
+    assert_eq!(ship(&ones.rechunk([1, 7])?.sum()), 35);
+    Ok(())
+}
+
+#[test]
 fn shapes_slices_and_rechunks_ship() -> TestResult {
     barrow_local::link();
     let m = matrix();
