@@ -2,6 +2,7 @@
 //! plan of intermediate chunkings that keeps the task graph small (Dask's
 //! `dask/array/rechunk.py`).
 
+mod arena;
 mod plan;
 pub(crate) mod staged;
 mod tasks;

@@ -9,12 +9,14 @@
 //! staged instead, as Dask's P2P rechunk stages its shards:
 //!
 //! - a *stage* task per old block cuts it into the pieces the new blocks
-//!   need and writes them to one file in `temporary-directory` (already
-//!   unlinked, so nothing is left behind whatever happens), and returns a
-//!   [`Staged`] value: the open file and where each piece lies, a few
-//!   bytes. The old block is freed as soon as it is staged.
+//!   need and writes them to an extent of the process's staging file in
+//!   `temporary-directory` (`super::arena`: unlinked, so nothing is left
+//!   behind whatever happens, and reused, so a second rechunk writes at
+//!   memory speed), and returns a [`Staged`] value: the extent and where
+//!   each piece lies in it, a few bytes. The old block is freed as soon as
+//!   it is staged.
 //! - a *gather* task per new block reads its pieces back, straight into
-//!   its buffer, and makes the block; a file goes away once the last
+//!   its buffer, and makes the block; an extent is freed once the last
 //!   gather that needs it has run.
 //!
 //! Memory then holds, per running task, one old block or one new block
@@ -28,15 +30,16 @@
 //! there the rechunk is correct but not bounded by the budget.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::marker::PhantomData;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
+use super::arena::{Extent, extent, io_error};
+
 use barrow_core::arg::{key, keys, lit};
 use barrow_core::function::{Function, Input, encode_params};
 use barrow_core::tokenize::token_name;
-use barrow_core::{Error, ErrorKind, Func, Result, Task, Value};
+use barrow_core::{Error, Func, Result, Task, Value};
 use ndarray::{ArrayD, IxDyn, SliceInfoElem};
 
 use crate::array::{Array, block_key};
@@ -93,9 +96,9 @@ pub(crate) fn largest_fan_in(old: &Chunks, new: &Chunks, itemsize: usize) -> Res
 /// Where one staged piece is.
 #[derive(Debug)]
 pub(crate) enum StagedPiece<T> {
-    /// In the file, `shape`'s elements from byte `offset`, row-major.
+    /// In the extent, `shape`'s elements from byte `offset`, row-major.
     Disk {
-        /// Its first byte in the file.
+        /// Its first byte in the extent.
         offset: u64,
         /// Its shape.
         shape: Vec<usize>,
@@ -107,9 +110,8 @@ pub(crate) enum StagedPiece<T> {
 /// The pieces of one old block, in the order its stage task was given.
 #[derive(Debug)]
 pub(crate) struct Staged<T> {
-    /// The file the `Disk` pieces are in; closed (and so gone) with the
-    /// last handle.
-    pub(crate) file: Option<Arc<File>>,
+    /// Where the `Disk` pieces are; freed with the last handle.
+    pub(crate) extent: Option<Arc<Extent>>,
     /// The pieces.
     pub(crate) pieces: Vec<StagedPiece<T>>,
 }
@@ -130,8 +132,8 @@ impl<T: Element> Staged<T> {
 
     /// Reads disk piece `shape` at `offset` into `buffer` (resized to it).
     fn read_into(&self, offset: u64, shape: &[usize], buffer: &mut Vec<T>) -> Result<()> {
-        let file = self
-            .file
+        let extent = self
+            .extent
             .as_ref()
             .ok_or_else(|| invalid("a staged piece on disk without its file"))?;
         let count: usize = shape.iter().product();
@@ -141,22 +143,15 @@ impl<T: Element> Staged<T> {
             buffer.clear();
             buffer.resize(count, T::default());
         }
-        let cannot = |e: std::io::Error| {
-            Error::new(
-                ErrorKind::Io,
-                format!(
-                    "cannot read a rechunk's staged piece back from its file in \
-                     temporary-directory: {e}"
-                ),
-            )
-            .with_source(e)
-        };
+        let at = extent.offset() + offset;
+        let bytes = count * T::CODE.wire_size();
+        let cannot = |e| io_error("read back", bytes, e);
         match T::as_le_bytes_mut(buffer) {
-            Some(bytes) => file.read_exact_at(bytes, offset).map_err(cannot)?,
+            Some(raw) => extent.file().read_exact_at(raw, at).map_err(cannot)?,
             None => {
-                let mut bytes = vec![0u8; count * T::CODE.wire_size()];
-                file.read_exact_at(&mut bytes, offset).map_err(cannot)?;
-                *buffer = T::get_le(&bytes)
+                let mut raw = vec![0u8; bytes];
+                extent.file().read_exact_at(&mut raw, at).map_err(cannot)?;
+                *buffer = T::get_le(&raw)
                     .ok_or_else(|| invalid("a rechunk's staged piece holds an invalid element"))?;
             }
         }
@@ -245,6 +240,14 @@ impl<T: Element> Function for Stage<T> {
             return Err(invalid("rechunk-stage: geometry does not match the block"));
         }
         let regions: Vec<&[usize]> = geometry.chunks(2 * ndim).collect();
+        let inside = |r: &&[usize]| {
+            r.chunks(2)
+                .zip(block.shape())
+                .all(|(p, &n)| p[0] <= p[1] && p[1] <= n)
+        };
+        if !regions.iter().all(inside) {
+            return Err(invalid("rechunk-stage: a piece reaches outside its block"));
+        }
         if let Some(value) = block.fill_value() {
             let pieces = regions
                 .iter()
@@ -253,9 +256,21 @@ impl<T: Element> Function for Stage<T> {
                     StagedPiece::Memory(Block::filled(&shape, value))
                 })
                 .collect();
-            return Ok(Staged { file: None, pieces }.into_value());
+            return Ok(Staged {
+                extent: None,
+                pieces,
+            }
+            .into_value());
         }
-        let file = staging_file()?;
+        let shapes: Vec<Vec<usize>> = regions
+            .iter()
+            .map(|r| r.chunks(2).map(|p| p[1] - p[0]).collect())
+            .collect();
+        let total: usize = shapes
+            .iter()
+            .map(|s| s.iter().product::<usize>() * T::CODE.wire_size())
+            .sum();
+        let extent = extent(total as u64)?;
         let view = block.view();
         let mut pieces: Vec<StagedPiece<T>> = Vec::with_capacity(regions.len());
         let mut offset = 0u64;
@@ -273,36 +288,19 @@ impl<T: Element> Function for Stage<T> {
                     &scratch
                 }
             };
-            file.write_all_at(bytes, offset).map_err(|e| {
-                Error::new(
-                    ErrorKind::Io,
-                    format!(
-                        "cannot write a rechunk's piece of {} bytes to its file in \
-                         temporary-directory: {e}; free space there, set temporary-directory \
-                         to a folder with room, or raise array.rechunk.memory-budget",
-                        bytes.len()
-                    ),
-                )
-                .with_source(e)
-            })?;
+            extent
+                .file()
+                .write_all_at(bytes, extent.offset() + offset)
+                .map_err(|e| io_error("write", bytes.len(), e))?;
             pieces.push(StagedPiece::Disk { offset, shape });
             offset += bytes.len() as u64;
         }
         Ok(Staged {
-            file: Some(Arc::new(file)),
+            extent: Some(Arc::new(extent)),
             pieces,
         }
         .into_value())
     }
-}
-
-/// An unlinked file in `temporary-directory` (the system's, with a
-/// warning, if that cannot be written).
-fn staging_file() -> Result<File> {
-    let config = barrow_core::config::snapshot()?;
-    let choice = config.temporary_directory_choice()?;
-    let (file, _) = choice.make_in("a rechunk's staging file", |dir| tempfile::tempfile_in(dir))?;
-    Ok(file)
 }
 
 /// Makes one new block from staged pieces.
@@ -346,6 +344,19 @@ impl<T: Element> Function for Gather<T> {
                 .pieces
                 .get(index)
                 .ok_or_else(|| invalid(format!("rechunk-gather: no staged piece {index}")))?;
+            let piece_shape = match piece {
+                StagedPiece::Memory(block) => block.shape(),
+                StagedPiece::Disk { shape, .. } => shape.as_slice(),
+            };
+            let fits = piece_shape.len() == ndim
+                && starts
+                    .iter()
+                    .zip(piece_shape)
+                    .zip(shape)
+                    .all(|((&s, &n), &len)| s.checked_add(n).is_some_and(|end| end <= len));
+            if !fits {
+                return Err(invalid("rechunk-gather: a piece reaches outside its block"));
+            }
             let place = |piece_shape: &[usize]| {
                 slices(starts.iter().zip(piece_shape).map(|(&s, &n)| (s, s + n)))
             };
@@ -355,6 +366,9 @@ impl<T: Element> Function for Gather<T> {
                     out.slice_mut(region.as_slice()).assign(&block.view());
                 }
                 StagedPiece::Disk { offset, shape } => {
+                    if read_in_place(from, *offset, shape, starts, &mut out)? {
+                        continue;
+                    }
                     from.read_into(*offset, shape, &mut buffer)?;
                     let data = ndarray::ArrayViewD::from_shape(IxDyn(shape), &buffer)
                         .map_err(|e| invalid(format!("a staged piece's shape: {e}")))?;
@@ -364,6 +378,82 @@ impl<T: Element> Function for Gather<T> {
         }
         Ok(Block::Dense(out).into_value())
     }
+}
+
+/// The most buffers one `preadv` takes (Linux's `IOV_MAX`).
+const IOV_MAX: usize = 1024;
+
+/// Reads a staged piece straight into its place in `out` (one `preadv`
+/// per 1024 rows of the piece), when `T`'s memory is its encoding; says
+/// whether it did (`false`: the caller goes through a buffer).
+fn read_in_place<T: Element>(
+    from: &Staged<T>,
+    offset: u64,
+    shape: &[usize],
+    starts: &[usize],
+    out: &mut ArrayD<T>,
+) -> Result<bool> {
+    let Some(extent) = from.extent.as_ref() else {
+        return Ok(false);
+    };
+    let out_shape = out.shape().to_vec();
+    let Some(elements) = out.as_slice_mut() else {
+        return Ok(false);
+    };
+    let Some(mut rest) = T::as_le_bytes_mut(elements) else {
+        return Ok(false);
+    };
+    let size = T::CODE.wire_size();
+    let ndim = shape.len();
+    let run = shape[ndim - 1] * size;
+    let rows: usize = shape[..ndim - 1].iter().product();
+    if run == 0 || rows == 0 {
+        return Ok(true);
+    }
+    // Row-major strides of `out`, in elements.
+    let mut strides = vec![1usize; ndim];
+    for axis in (0..ndim - 1).rev() {
+        strides[axis] = strides[axis + 1] * out_shape[axis + 1];
+    }
+    // Each row of the piece is one run of `out`, at increasing offsets:
+    // cut them off `out`'s bytes in order.
+    let mut runs = Vec::with_capacity(rows);
+    let mut cursor = 0usize;
+    let mut row = vec![0usize; ndim.saturating_sub(1)];
+    for _ in 0..rows {
+        let start: usize = row
+            .iter()
+            .enumerate()
+            .map(|(a, &r)| (starts[a] + r) * strides[a])
+            .sum::<usize>()
+            + starts[ndim - 1];
+        let skip = start * size - cursor;
+        let (_, tail) = std::mem::take(&mut rest).split_at_mut(skip);
+        let (this, tail) = tail.split_at_mut(run);
+        runs.push(std::io::IoSliceMut::new(this));
+        rest = tail;
+        cursor = start * size + run;
+        for axis in (0..row.len()).rev() {
+            row[axis] += 1;
+            if row[axis] < shape[axis] {
+                break;
+            }
+            row[axis] = 0;
+        }
+    }
+    let mut at = extent.offset() + offset;
+    for batch in runs.chunks_mut(IOV_MAX) {
+        let want: usize = batch.iter().map(|b| b.len()).sum();
+        let got = rustix::io::preadv(extent.file(), batch, at)
+            .map_err(|e| io_error("read back", want, e.into()))?;
+        if got != want {
+            return Err(invalid(format!(
+                "a rechunk's staged piece ended early: {got} of {want} bytes read back"
+            )));
+        }
+        at += want as u64;
+    }
+    Ok(true)
 }
 
 impl<T: Element> Array<T> {

@@ -431,7 +431,13 @@ impl<T: Element> Codec for StagedCodec<T> {
                 format!("{} bytes after the pieces", bytes.len()),
             ));
         }
-        Ok(Value::with_nbytes(Staged { file: None, pieces }, held + 64))
+        Ok(Value::with_nbytes(
+            Staged {
+                extent: None,
+                pieces,
+            },
+            held + 64,
+        ))
     }
 }
 
