@@ -174,10 +174,6 @@ impl<T: Element> Staged<T> {
     }
 }
 
-fn staged_ref<T: Element>(input: &Value) -> Result<&Staged<T>> {
-    input.downcast_ref::<Staged<T>>()
-}
-
 fn slices(ranges: impl Iterator<Item = (usize, usize)>) -> Vec<SliceInfoElem> {
     ranges
         .map(|(start, end)| SliceInfoElem::Slice {
@@ -275,9 +271,8 @@ impl<T: Element> Function for Stage<T> {
         let mut pieces: Vec<StagedPiece<T>> = Vec::with_capacity(regions.len());
         let mut offset = 0u64;
         let mut scratch = Vec::new();
-        for region in regions {
+        for (region, shape) in regions.into_iter().zip(shapes) {
             let cut = view.slice(slices(region.chunks(2).map(|p| (p[0], p[1]))).as_slice());
-            let shape = cut.shape().to_vec();
             let contiguous = cut.as_standard_layout();
             let elements = contiguous.as_slice().unwrap_or(&[]);
             let bytes = match T::as_le_bytes(elements) {
@@ -337,7 +332,7 @@ impl<T: Element> Function for Gather<T> {
         let mut out = ArrayD::from_elem(IxDyn(shape), T::default());
         let mut buffer = Vec::new();
         for (p, input) in staged.iter().enumerate() {
-            let from = staged_ref::<T>(input.as_value()?)?;
+            let from = input.as_value()?.downcast_ref::<Staged<T>>()?;
             let entry = &geometry[ndim + p * (ndim + 1)..][..ndim + 1];
             let (index, starts) = (entry[0], &entry[1..]);
             let piece = from
