@@ -109,6 +109,8 @@ fn cluster() -> (SchedulerState, u32) {
             functions: vec!["bench.add".to_owned()],
             functions_fingerprint: 7,
             host: format!("host{i}"),
+            pid: 1000 + i,
+            previous: None,
         };
         let _ = state.add_worker(registration);
     }

@@ -58,6 +58,10 @@ pub enum ErrorKind {
     /// A worker process failed: it died (an exit, a signal, out of memory),
     /// sent a damaged message, or is not a compatible build.
     Worker,
+    /// A task was executing on cluster workers that died, more times than
+    /// `distributed.scheduler.allowed-failures`: it is not tried again.
+    /// The message names each worker, how it died and its last output.
+    KilledWorker,
     /// A connection between the processes of a cluster failed or was
     /// refused: an unreachable address, a timeout, a wrong token, a peer
     /// that closed it or sent something that is not a message.

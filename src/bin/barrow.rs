@@ -65,6 +65,11 @@ enum Command {
         /// reaches the scheduler from).
         #[arg(long)]
         host: Option<String>,
+        /// Run the worker in this process, without the nanny that
+        /// otherwise supervises it (restarts it when it dies, reports how
+        /// it died, kills it past its memory limit).
+        #[arg(long)]
+        no_nanny: bool,
     },
 }
 
@@ -235,6 +240,7 @@ fn cluster(command: &Command) -> Option<ExitCode> {
         .map(|scheduler| {
             let _ = std::io::stdout().flush();
             scheduler.wait();
+            0
         }),
         Command::Worker {
             address,
@@ -243,6 +249,7 @@ fn cluster(command: &Command) -> Option<ExitCode> {
             name,
             resources,
             host,
+            no_nanny,
         } => cli::worker(&cli::WorkerArgs {
             scheduler: address.clone(),
             nthreads: *nthreads,
@@ -250,11 +257,13 @@ fn cluster(command: &Command) -> Option<ExitCode> {
             name: name.clone(),
             resources: resources.clone(),
             host: host.clone(),
-        }),
+            nanny: !no_nanny,
+        })
+        .map(|exit| exit.code()),
         _ => return None,
     };
     Some(match outcome {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(e) => {
             let _ = writeln!(std::io::stderr(), "error: {e}");
             ExitCode::FAILURE

@@ -280,6 +280,7 @@ fn kind_from_name(name: &str) -> ErrorKind {
         ErrorKind::Cancelled,
         ErrorKind::TooLarge,
         ErrorKind::Worker,
+        ErrorKind::KilledWorker,
         ErrorKind::Comm,
         ErrorKind::Internal,
     ];

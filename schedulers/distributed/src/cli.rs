@@ -3,11 +3,12 @@
 
 use std::path::PathBuf;
 
-use barrow_core::config::ByteSize;
+use barrow_core::config::{ByteSize, Snapshot};
 use barrow_core::{Error, ErrorKind, Result};
 
 use crate::server::SchedulerServer;
 use crate::settings::{TokenSource, default_token_file, find_token, write_token};
+use crate::worker::hook::WorkerExit;
 use crate::worker::{WorkerOptions, parse_resource};
 
 /// `barrow scheduler`'s arguments.
@@ -81,13 +82,28 @@ pub struct WorkerArgs {
     pub resources: Vec<String>,
     /// The host to listen on for peers.
     pub host: Option<String>,
+    /// Run the worker under a nanny (a supervising process that restarts
+    /// it when it dies and reports how it died), as `barrow worker` does
+    /// unless given `--no-nanny`.
+    pub nanny: bool,
 }
 
-/// Runs a worker of `args.scheduler` until the scheduler closes.
-pub fn worker(args: &WorkerArgs) -> Result<()> {
+/// Runs a worker of `args.scheduler` until the scheduler closes; under a
+/// nanny, `args` run again in a child process with `--no-nanny` added,
+/// restarted after each death.
+pub fn worker(args: &WorkerArgs) -> Result<WorkerExit> {
     let config = barrow_core::config::snapshot()?;
+    let options = worker_options(args, &config)?;
+    if args.nanny {
+        return nanny(&options, &config);
+    }
     // Plugins the configuration loads give the worker their functions.
     barrow_core::hooks::before_run(barrow_core::Registry::global(), &config)?;
+    println!("barrow worker joining {}", options.scheduler());
+    crate::run_worker(Some(options))
+}
+
+fn worker_options(args: &WorkerArgs, config: &Snapshot) -> Result<WorkerOptions> {
     let mut options = WorkerOptions::new(args.scheduler.parse()?);
     if let Some(n) = args.nthreads.or(config
         .get::<i64>("worker.nthreads")?
@@ -116,6 +132,54 @@ pub fn worker(args: &WorkerArgs) -> Result<()> {
         let (name, amount) = parse_resource(resource)?;
         options = options.resource(name, amount);
     }
-    println!("barrow worker joining {}", options.scheduler());
-    crate::run_worker(Some(options))
+    Ok(options)
+}
+
+/// Supervises this command run again with `--no-nanny`.
+fn nanny(options: &WorkerOptions, config: &Snapshot) -> Result<WorkerExit> {
+    let program = std::env::current_exe().map_err(|e| {
+        Error::new(
+            ErrorKind::Worker,
+            format!("the nanny cannot find its own program to start the worker: {e}"),
+        )
+    })?;
+    let mut arguments: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    arguments.push("--no-nanny".into());
+    let threads = options.threads();
+    let label = options
+        .name_ref()
+        .map_or_else(|| format!("of {}", options.scheduler()), str::to_owned);
+    println!(
+        "barrow nanny: starting worker {label} ({threads} threads); it is started again if it \
+         dies"
+    );
+    let nanny = crate::nanny::NannyConfig {
+        label,
+        command: Box::new(move || {
+            let mut command = std::process::Command::new(&program);
+            command.args(&arguments);
+            crate::nanny::thread_environment(&mut command, threads);
+            command
+        }),
+        memory_limit: options.memory_limit_ref(),
+        terminate: terminate_share(config)?,
+        sink: std::sync::Arc::new(|line: &str, stderr: bool| {
+            if stderr {
+                eprintln!("{line}");
+            } else {
+                println!("{line}");
+            }
+        }),
+    };
+    crate::nanny::supervise(nanny, &crate::nanny::Watch::default())
+        .map(|()| WorkerExit::Closed)
+        .map_err(barrow_core::Error::from)
+}
+
+/// `distributed.worker.memory.terminate`: the share of a worker's memory
+/// limit past which its nanny kills it (`None`: never).
+pub(crate) fn terminate_share(config: &Snapshot) -> Result<Option<f64>> {
+    Ok(config
+        .get::<f64>("distributed.worker.memory.terminate")?
+        .filter(|&share| share > 0.0))
 }

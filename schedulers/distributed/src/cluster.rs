@@ -1,9 +1,10 @@
 //! A cluster on this machine, made in code (Dask's `LocalCluster`): the
 //! scheduler in this process, the workers as processes of this program
-//! started again (or, for tests, inside this process), all gone when it
-//! is dropped.
+//! started again, each under a nanny thread that starts it again when it
+//! dies (or, for tests, inside this process), all gone when it is dropped.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use barrow_core::config::Snapshot;
@@ -11,6 +12,7 @@ use barrow_core::{Error, ErrorKind, Result};
 use tokio::sync::oneshot;
 
 use crate::client::{Client, ClientOptions};
+use crate::nanny::{NannyConfig, Watch};
 use crate::protocol::handshake::generate_token;
 use crate::server::SchedulerServer;
 use crate::settings::scheduler_config;
@@ -53,8 +55,9 @@ pub struct LocalCluster {
 
 #[derive(Debug)]
 enum LocalWorker {
-    Process(Child),
-    InProcess(Option<oneshot::Sender<()>>),
+    /// A process, watched by its nanny.
+    Process(Arc<Watch>),
+    InProcess(std::sync::Mutex<Option<oneshot::Sender<()>>>),
 }
 
 impl LocalCluster {
@@ -113,27 +116,39 @@ impl LocalCluster {
     }
 
     /// Stops worker `index` at once, as if its machine went away: its
-    /// connections close, what it ran and held is lost. For tests of
+    /// connections close, what it ran and held is lost. A worker process
+    /// is killed (`SIGKILL`), and its nanny starts it again, reporting the
+    /// death; an in-process worker is gone for good. For tests of
     /// failures.
-    pub fn kill_worker(&mut self, index: usize) -> Result<()> {
-        let Some(worker) = self.workers.get_mut(index) else {
+    pub fn kill_worker(&self, index: usize) -> Result<()> {
+        let Some(worker) = self.workers.get(index) else {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
                 format!("the cluster has no worker {index}"),
             ));
         };
         match worker {
-            LocalWorker::Process(child) => {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-            LocalWorker::InProcess(stop) => {
-                if let Some(stop) = stop.take() {
-                    let _ = stop.send(());
-                }
-            }
+            LocalWorker::Process(watch) => watch.kill(),
+            LocalWorker::InProcess(stop) => stop_in_process(stop),
         }
         Ok(())
+    }
+
+    /// The process id of worker `index` now (`None` for an in-process
+    /// worker, or between a death and the restart).
+    pub fn worker_pid(&self, index: usize) -> Option<u32> {
+        match self.workers.get(index)? {
+            LocalWorker::Process(watch) => watch.pid(),
+            LocalWorker::InProcess(_) => None,
+        }
+    }
+
+    /// How many times worker `index` died and its nanny started it again.
+    pub fn worker_restarts(&self, index: usize) -> u32 {
+        match self.workers.get(index) {
+            Some(LocalWorker::Process(watch)) => watch.restarts(),
+            _ => 0,
+        }
     }
 }
 
@@ -141,36 +156,25 @@ impl Drop for LocalCluster {
     fn drop(&mut self) {
         self.client.lock().unwrap_or_else(|e| e.into_inner()).take();
         for worker in &mut self.workers {
-            if let LocalWorker::InProcess(stop) = worker
-                && let Some(stop) = stop.take()
-            {
-                let _ = stop.send(());
+            match worker {
+                LocalWorker::InProcess(stop) => stop_in_process(stop),
+                LocalWorker::Process(watch) => watch.stop(),
             }
         }
         // The scheduler tells its workers to close, and its connections
-        // close: they exit; a process that does not is killed.
+        // close: they exit, and their nannies end; a process that does not
+        // is killed.
         self.scheduler.shutdown();
         let deadline = Instant::now() + Duration::from_secs(2);
-        let mut processes: Vec<Child> = std::mem::take(&mut self.workers)
-            .into_iter()
-            .filter_map(|w| match w {
-                LocalWorker::Process(child) => Some(child),
-                LocalWorker::InProcess(_) => None,
-            })
-            .collect();
-        for child in &mut processes {
-            loop {
-                match child.try_wait() {
-                    Ok(Some(_)) | Err(_) => break,
-                    Ok(None) if Instant::now() < deadline => {
-                        std::thread::sleep(Duration::from_millis(2));
-                    }
-                    Ok(None) => {
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        break;
-                    }
+        for worker in &self.workers {
+            let LocalWorker::Process(watch) = worker else {
+                continue;
+            };
+            while watch.ended().is_none() {
+                if Instant::now() >= deadline {
+                    watch.kill();
                 }
+                std::thread::sleep(Duration::from_millis(2));
             }
         }
     }
@@ -253,43 +257,46 @@ impl LocalClusterBuilder {
         let mut workers = Vec::with_capacity(self.workers);
         if self.processes {
             let (program, args, from_test) = barrow_processes::__private::worker_command()?;
+            let terminate = crate::cli::terminate_share(&config)?;
             for i in 0..self.workers {
-                let mut command = Command::new(&program);
-                command
-                    .args(&args)
-                    .env("BARROW_WORKER__SCHEDULER", server.address().to_string())
-                    .env("BARROW_WORKER__NTHREADS", threads.to_string())
-                    .env("BARROW_WORKER__NAME", format!("local-{i}"))
-                    .env("BARROW_DISTRIBUTED__SECURITY__TOKEN", &token)
-                    .envs(barrow_core::hooks::worker_env())
-                    // Each worker's parallel libraries get its share.
-                    .env("RAYON_NUM_THREADS", threads.to_string())
-                    .env("OMP_NUM_THREADS", threads.to_string())
-                    .env("OPENBLAS_NUM_THREADS", threads.to_string())
-                    .env("MKL_NUM_THREADS", threads.to_string())
-                    .env("BARROW_NUM_WORKERS", threads.to_string())
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped());
-                if self.validate {
-                    command.env("BARROW_DISTRIBUTED__WORKER__VALIDATE", "true");
-                }
-                if let Some(limit) = self.memory_limit {
-                    command.env("BARROW_WORKER__MEMORY_LIMIT", limit.to_string());
-                }
-                if let Some(resources) = self.resources.get(i) {
-                    let list: Vec<String> =
-                        resources.iter().map(|(n, a)| format!("{n}={a}")).collect();
-                    command.env("BARROW_WORKER__RESOURCES", format!("[{}]", list.join(", ")));
-                }
-                let mut child = command.spawn().map_err(|e| {
-                    Error::new(
-                        ErrorKind::Worker,
-                        format!("cannot start worker {i} ({}): {e}", program.display()),
-                    )
+                let program = program.clone();
+                let args = args.clone();
+                let address = server.address().to_string();
+                let token = token.clone();
+                let validate = self.validate;
+                let memory_limit = self.memory_limit;
+                let resources = self.resources.get(i).cloned();
+                let command = move || {
+                    let mut command = Command::new(&program);
+                    command
+                        .args(&args)
+                        .env("BARROW_WORKER__SCHEDULER", &address)
+                        .env("BARROW_WORKER__NTHREADS", threads.to_string())
+                        .env("BARROW_WORKER__NAME", format!("local-{i}"))
+                        .env("BARROW_DISTRIBUTED__SECURITY__TOKEN", &token)
+                        .envs(barrow_core::hooks::worker_env());
+                    crate::nanny::thread_environment(&mut command, threads);
+                    if validate {
+                        command.env("BARROW_DISTRIBUTED__WORKER__VALIDATE", "true");
+                    }
+                    if let Some(limit) = memory_limit {
+                        command.env("BARROW_WORKER__MEMORY_LIMIT", limit.to_string());
+                    }
+                    if let Some(resources) = &resources {
+                        let list: Vec<String> =
+                            resources.iter().map(|(n, a)| format!("{n}={a}")).collect();
+                        command.env("BARROW_WORKER__RESOURCES", format!("[{}]", list.join(", ")));
+                    }
+                    command
+                };
+                let watch = crate::nanny::spawn(NannyConfig {
+                    label: format!("local-{i}"),
+                    command: Box::new(command),
+                    memory_limit: self.memory_limit,
+                    terminate,
+                    sink: output_sink(i as u32 + 1, from_test),
                 })?;
-                barrow_processes::__private::forward_output(i as u32 + 1, &mut child, from_test);
-                workers.push(LocalWorker::Process(child));
+                workers.push(LocalWorker::Process(watch));
             }
         } else {
             let comm = server.comm(&config)?;
@@ -317,7 +324,7 @@ impl LocalClusterBuilder {
                         tracing::warn!("in-process worker {i} ended: {error}");
                     }
                 });
-                workers.push(LocalWorker::InProcess(Some(stop)));
+                workers.push(LocalWorker::InProcess(std::sync::Mutex::new(Some(stop))));
             }
         }
         let mut cluster = LocalCluster {
@@ -339,17 +346,18 @@ impl LocalCluster {
             if joined >= wanted {
                 return Ok(());
             }
-            for (i, worker) in self.workers.iter_mut().enumerate() {
-                if let LocalWorker::Process(child) = worker
-                    && let Ok(Some(status)) = child.try_wait()
+            for (i, worker) in self.workers.iter().enumerate() {
+                if let LocalWorker::Process(watch) = worker
+                    && let Some(ended) = watch.ended()
                 {
+                    let why = ended.err().unwrap_or_else(|| "it closed".to_owned());
                     return Err(Error::new(
                         ErrorKind::Worker,
                         format!(
-                            "worker {i} of the LocalCluster ended before it joined ({status}): its \
-                             output above says why; the workers are this program started again, \
-                             so it needs the worker hook (barrow::processes::worker_main() first \
-                             in main, or barrow_processes::worker_entry!() in a test file)"
+                            "worker {i} of the LocalCluster ended before it joined ({why}); the \
+                             workers are this program started again, so it needs the worker \
+                             hook (barrow::processes::worker_main() first in main, or \
+                             barrow_processes::worker_entry!() in a test file)"
                         ),
                     ));
                 }
@@ -364,5 +372,33 @@ impl LocalCluster {
             }
             std::thread::sleep(Duration::from_millis(1));
         }
+    }
+}
+
+/// Where a local worker's output goes: this process's stdout and stderr
+/// (through the test harness's capture, so a test shows its workers'
+/// output with its own), each line marked with the worker; the banner of
+/// a test binary started as a worker is dropped.
+fn output_sink(worker: u32, from_test: bool) -> crate::nanny::Sink {
+    let banner = std::sync::atomic::AtomicBool::new(from_test);
+    Arc::new(move |line: &str, stderr: bool| {
+        use std::sync::atomic::Ordering;
+        if !stderr && banner.load(Ordering::Relaxed) {
+            if line.is_empty() || line.starts_with("running 1 test") {
+                return;
+            }
+            banner.store(false, Ordering::Relaxed);
+        }
+        if stderr {
+            eprintln!("[worker {worker}] {line}");
+        } else {
+            println!("[worker {worker}] {line}");
+        }
+    })
+}
+
+fn stop_in_process(stop: &std::sync::Mutex<Option<oneshot::Sender<()>>>) {
+    if let Some(stop) = stop.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        let _ = stop.send(());
     }
 }

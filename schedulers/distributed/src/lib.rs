@@ -65,6 +65,7 @@ mod client;
 mod cluster;
 mod comm;
 mod error;
+mod nanny;
 pub mod protocol;
 mod runtime;
 pub mod scheduler;
@@ -87,7 +88,7 @@ pub use protocol::handshake::generate_token;
 pub use protocol::{ClusterInfo, WorkerState as WorkerInfo, WorkerSummary};
 pub use server::SchedulerServer;
 pub use settings::default_token_file;
-pub use worker::hook::{SCHEDULER_VAR, run_worker};
+pub use worker::hook::{SCHEDULER_VAR, WorkerExit, run_worker};
 pub use worker::{WorkerOptions, WorkerTaskState};
 
 inventory::submit! {

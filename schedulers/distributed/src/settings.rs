@@ -88,9 +88,15 @@ pub(crate) fn scheduler_config(config: &Snapshot) -> Result<SchedulerConfig> {
                 usize::try_from(n).unwrap_or(0)
             }),
         no_workers_timeout: config.get::<Duration>("distributed.scheduler.no-workers-timeout")?,
-        heartbeat_interval: config
-            .get::<Duration>("distributed.worker.heartbeat-interval")?
-            .unwrap_or(defaults.heartbeat_interval),
+        heartbeat_interval: config.get::<Duration>("distributed.worker.heartbeat-interval")?,
+        worker_ttl: config
+            .get::<Duration>("distributed.scheduler.worker-ttl")?
+            .unwrap_or(defaults.worker_ttl),
+        allowed_failures: config
+            .get::<i64>("distributed.scheduler.allowed-failures")?
+            .map_or(defaults.allowed_failures, |n| {
+                u32::try_from(n).unwrap_or(u32::MAX)
+            }),
     })
 }
 

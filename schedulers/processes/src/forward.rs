@@ -36,7 +36,7 @@ fn spawn_copier(worker: u32, source: impl Read + Send + 'static, to_stderr: bool
 }
 
 /// Copies `source` line by line into `sink`, with the worker's prefix.
-pub(crate) fn copy_lines(
+pub fn copy_lines(
     worker: u32,
     source: impl Read,
     mut skip_banner: bool,

@@ -107,8 +107,10 @@ use crate::settings::Settings;
 /// Items the macros refer to; not part of the public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::forward::forward_output;
+    pub use crate::forward::{copy_lines, forward_output};
     pub use crate::hook::{TestEntry, enter_from_test, worker_command};
+    pub use crate::orphans::spawn_tied;
+    pub use crate::proc::describe_exit;
     pub use crate::worker::restart_marked;
     pub use inventory;
 }

@@ -214,6 +214,14 @@ pub(crate) fn spawn(command: Command) -> io::Result<Child> {
     imp::spawn(command)
 }
 
+/// Starts `command` as a process that dies with this one (SIGKILL from
+/// the kernel on Linux, a watched pipe elsewhere): what a supervisor of
+/// worker processes, such as the cluster's nanny, starts them with.
+pub fn spawn_tied(mut command: Command) -> io::Result<Child> {
+    prepare(&mut command);
+    spawn(command)
+}
+
 /// In a process just forked from `parent` (the fork server, or a worker
 /// the server forked): die with it.
 pub(crate) fn in_forked_child(parent: u32) {

@@ -139,7 +139,7 @@ impl Pending {
 }
 
 /// "exited with code 3", "was killed by signal 9 (SIGKILL)".
-pub(crate) fn describe_exit(status: ExitStatus) -> String {
+pub fn describe_exit(status: ExitStatus) -> String {
     if let Some(code) = status.code() {
         return format!("exited with code {code}");
     }

@@ -27,7 +27,7 @@ use crate::protocol::{ClientId, WorkerId, WorkerSummary};
 
 /// The version of the cluster protocol this build speaks; peers of another
 /// version refuse each other at the handshake.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// Bytes of a nonce.
 pub(crate) const NONCE_LEN: usize = 32;
@@ -114,6 +114,29 @@ pub struct WorkerRegistration {
     pub functions_fingerprint: u64,
     /// Its host name, for logs.
     pub host: String,
+    /// Its process id: with its name, what a nanny's report of its death
+    /// refers to.
+    pub pid: u32,
+    /// How the worker this one replaces died, as its nanny saw it (the
+    /// nanny starts a worker again after a death and hands it the report).
+    pub previous: Option<Death>,
+}
+
+/// A nanny's account of how its worker process died: unexpected exits
+/// only (a signal, an exit code other than 0 and the restart code, a
+/// kill for memory).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Death {
+    /// The dead process's id.
+    pub pid: u32,
+    /// What killed it, in words: `killed by signal 9 (SIGKILL)`, `exited
+    /// with code 3`, `killed by its nanny for memory: ...`.
+    pub cause: String,
+    /// The tasks (and their runs) it was executing when it died, from the
+    /// board its task threads write to.
+    pub executing: Vec<(crate::protocol::TaskId, u64)>,
+    /// The last lines it wrote to stdout and stderr.
+    pub output: Vec<String>,
 }
 
 /// The acceptor's welcome.

@@ -70,6 +70,16 @@ pub enum ToWorker {
     Close {
         /// Why, for the worker's log.
         reason: String,
+        /// Whether its nanny should start it again (a restart, a worker
+        /// the scheduler gave up on after missed heartbeats) rather than
+        /// stop.
+        restart: bool,
+    },
+    /// Send heartbeats this often from now on (the interval grows with
+    /// the cluster, so the scheduler's load from them stays flat).
+    HeartbeatInterval {
+        /// Milliseconds.
+        ms: u64,
     },
 }
 

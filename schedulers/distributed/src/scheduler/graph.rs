@@ -662,35 +662,39 @@ impl SchedulerState {
                 }
             }
             if removed > 0 && dep.who_has.is_empty() && dep.state == State::Memory {
-                let reasons: Vec<String> = tried
-                    .iter()
-                    .map(|(w, why)| format!("worker {w}: {why}"))
-                    .collect();
-                let failure = Arc::new(Failure {
-                    error: wire_error(
-                        barrow_core::ErrorKind::Worker,
-                        &format!(
-                            "its value could not be fetched from any worker holding it ({}); \
-                             recovery of lost work is not implemented yet: compute again",
-                            reasons.join("; ")
-                        ),
-                        Some(&dep.key),
-                    ),
-                    blame: dep.key.clone(),
-                    dependents: Vec::new(),
-                });
-                recommendations.push((dependency, Target::Erred(failure)));
+                if dep.spec.is_some() {
+                    // Computed again, and the task that needs it waits.
+                    recommendations.push((dependency, Target::Reset));
+                } else {
+                    let reasons: Vec<String> = tried
+                        .iter()
+                        .map(|(w, why)| format!("worker {w}: {why}"))
+                        .collect();
+                    let message = format!(
+                        "its value was scattered by a client and could not be fetched from any \
+                         worker holding it ({}); a scattered value cannot be computed again: \
+                         scatter it again",
+                        reasons.join("; ")
+                    );
+                    let failure = Arc::new(Failure {
+                        error: wire_error(barrow_core::ErrorKind::Worker, &message, Some(&dep.key)),
+                        blame: dep.key.clone(),
+                        dependents: Vec::new(),
+                    });
+                    recommendations.push((dependency, Target::Erred(failure)));
+                }
             }
         }
+        // The lost input first: the task then waits for it.
+        self.transitions(recommendations);
         if self
             .tasks
             .get(id)
             .is_some_and(|t| t.state == State::Processing && t.processing_on == Some(worker))
         {
             // Dispatch it again, with where its inputs are now.
-            recommendations.push((id, Target::Reset));
+            self.transitions(vec![(id, Target::Reset)]);
         }
-        self.transitions(recommendations);
     }
 }
 

@@ -15,6 +15,7 @@ mod clients;
 mod graph;
 mod log;
 mod placement;
+mod recovery;
 pub(crate) mod server;
 mod task;
 mod transitions;
@@ -39,8 +40,19 @@ pub use log::{Stimulus, TransitionRecord};
 pub use task::State;
 pub(crate) use task::{Failure, Spec, Tasks};
 
-/// A worker's id and the peers it should know, or why it is refused.
-pub type Joined = Result<(WorkerId, Vec<(WorkerId, String)>), String>;
+/// A worker's welcome, or why it is refused.
+pub type Joined = Result<Admitted, String>;
+
+/// What a worker that joined is told.
+#[derive(Debug, Clone)]
+pub struct Admitted {
+    /// Its id.
+    pub id: WorkerId,
+    /// The workers already there, and their addresses.
+    pub peers: Vec<(WorkerId, String)>,
+    /// How often to send heartbeats.
+    pub heartbeat: Duration,
+}
 
 /// The client id under which published datasets hold their keys.
 pub(crate) const DATASETS: ClientId = 0;
@@ -64,8 +76,16 @@ pub struct SchedulerConfig {
     /// How long a task may wait for a worker that meets its restrictions
     /// while workers run; `None`: for ever.
     pub no_workers_timeout: Option<Duration>,
-    /// How often workers send heartbeats.
-    pub heartbeat_interval: Duration,
+    /// How often workers send heartbeats; `None`: by the cluster's size
+    /// (0.5 s up to 10 workers, 1 s below 50, 2 s below 200, then one more
+    /// second per 200 workers).
+    pub heartbeat_interval: Option<Duration>,
+    /// A worker that sends nothing for this long (at least ten heartbeat
+    /// intervals) is removed and told to restart.
+    pub worker_ttl: Duration,
+    /// Deaths of workers executing a task that it survives; one more fails
+    /// it with `KilledWorker`.
+    pub allowed_failures: u32,
 }
 
 impl Default for SchedulerConfig {
@@ -78,7 +98,9 @@ impl Default for SchedulerConfig {
             validate: false,
             transition_log_length: 100_000,
             no_workers_timeout: None,
-            heartbeat_interval: Duration::from_secs(1),
+            heartbeat_interval: None,
+            worker_ttl: Duration::from_secs(30),
+            allowed_failures: 3,
         }
     }
 }
@@ -88,6 +110,8 @@ impl Default for SchedulerConfig {
 pub struct Outbox {
     pub(crate) workers: Vec<(WorkerId, Outgoing<ToWorker>)>,
     pub(crate) clients: Vec<(ClientId, Outgoing<ToClient>)>,
+    /// Workers whose connections to close once their messages are out.
+    pub(crate) close: Vec<WorkerId>,
 }
 
 impl Outbox {
@@ -124,6 +148,7 @@ pub(crate) struct Worker {
     pub(crate) managed_bytes: u64,
     pub(crate) last_seen: Instant,
     pub(crate) host: String,
+    pub(crate) pid: u32,
 }
 
 /// A client, as the scheduler tracks it.
@@ -261,12 +286,22 @@ pub struct SchedulerState {
     pub(crate) now: Instant,
     pub(crate) address: String,
     pub(crate) type_names: HashMap<String, Arc<str>>,
+    /// Workers that left recently, with what they were running, for the
+    /// nanny reports that come after them.
+    pub(crate) departed: std::collections::VecDeque<recovery::Departed>,
+    /// Tasks that were executing on workers that died, with each death.
+    pub(crate) suspects: FxHashMap<TaskId, Vec<recovery::DeathNote>>,
+    /// The heartbeat interval workers were last told.
+    pub(crate) heartbeat: Duration,
 }
 
 impl SchedulerState {
     /// A scheduler with no workers, clients or tasks.
     pub fn new(config: SchedulerConfig) -> SchedulerState {
         let log = log::TransitionLog::new(config.transition_log_length);
+        let heartbeat = config
+            .heartbeat_interval
+            .unwrap_or_else(|| recovery::heartbeat_for(0));
         SchedulerState {
             config,
             tasks: Tasks::default(),
@@ -302,6 +337,9 @@ impl SchedulerState {
             now: Instant::now(),
             address: String::new(),
             type_names: HashMap::new(),
+            departed: std::collections::VecDeque::new(),
+            suspects: FxHashMap::default(),
+            heartbeat,
         }
     }
 
@@ -358,7 +396,10 @@ impl SchedulerState {
 
     /// A worker joins; returns its id and the peers it should know, or
     /// why it is refused.
-    pub fn add_worker(&mut self, registration: WorkerRegistration) -> Joined {
+    pub fn add_worker(&mut self, mut registration: WorkerRegistration) -> Joined {
+        if let Some(death) = registration.previous.take() {
+            self.worker_died(&registration.name, &death);
+        }
         if let Some(other) = self.workers.values().find(|w| w.name == registration.name) {
             return Err(format!(
                 "a worker named '{}' is already in the cluster (at {}); give each worker its own \
@@ -398,6 +439,7 @@ impl SchedulerState {
             managed_bytes: 0,
             last_seen: self.now,
             host: registration.host,
+            pid: registration.pid,
         };
         tracing::info!(
             "worker {} joined: {} ({} threads, {} functions, on {})",
@@ -446,12 +488,21 @@ impl SchedulerState {
         }
         self.transitions(recommendations);
         self.slots_maybe_opened = true;
+        self.retune_heartbeats();
         self.end();
-        Ok((id, peers))
+        Ok(Admitted {
+            id,
+            peers,
+            heartbeat: self.heartbeat,
+        })
     }
 
-    /// A worker left (its connection closed): what it ran fails, naming
-    /// it; what only it held is lost.
+    /// A worker left (its connection closed, it missed its heartbeats, it
+    /// retired or died): what it was running is scheduled again elsewhere,
+    /// and values only it held are computed again from their tasks (a
+    /// scattered value, which has no task, fails the tasks that need it,
+    /// naming it). No task is blamed here: only a nanny's account of a
+    /// death says what was executing (see [`recovery`]).
     pub fn remove_worker(&mut self, id: WorkerId, reason: &str) {
         let Some(worker) = self.workers.remove(&id) else {
             return;
@@ -471,46 +522,8 @@ impl SchedulerState {
         }
         tracing::warn!("worker {} ({}) left: {reason}", worker.name, worker.address);
         let label = format!("worker '{}' ({})", worker.name, worker.address);
-        let mut recommendations = Vec::new();
-        let mut processing: Vec<TaskId> = worker.processing.iter().copied().collect();
-        processing.sort_unstable();
-        for task_id in processing {
-            let Some(task) = self.tasks.get_mut(task_id) else {
-                continue;
-            };
-            task.processing_on = None;
-            let error = lost_error(&format!(
-                "{label} left while running this task ({reason}); recovery of lost work is \
-                 not implemented yet: compute again"
-            ));
-            let failure = Arc::new(Failure {
-                error,
-                blame: task.key.clone(),
-                dependents: Vec::new(),
-            });
-            recommendations.push((task_id, transitions::Target::Erred(failure)));
-        }
-        let mut held: Vec<TaskId> = worker.has_what.iter().copied().collect();
-        held.sort_unstable();
-        for task_id in held {
-            let Some(task) = self.tasks.get_mut(task_id) else {
-                continue;
-            };
-            task.who_has.retain(|&mut w| w != id);
-            if task.who_has.is_empty() && task.state == State::Memory {
-                let error = lost_error(&format!(
-                    "its value was held only by {label}, which left ({reason}); recovery of \
-                     lost work is not implemented yet: compute again"
-                ));
-                let failure = Arc::new(Failure {
-                    error,
-                    blame: task.key.clone(),
-                    dependents: Vec::new(),
-                });
-                recommendations.push((task_id, transitions::Target::Erred(failure)));
-            }
-        }
-        self.transitions(recommendations);
+        self.note_departure(&worker, &label);
+        self.recover_from(&worker, &label, reason);
         self.fail_scatters(id, &label);
         for &other in &self.running {
             self.outbox.workers.push((
@@ -530,6 +543,7 @@ impl SchedulerState {
                 }),
             ));
         }
+        self.retune_heartbeats();
         self.end();
     }
 
@@ -591,9 +605,11 @@ impl SchedulerState {
         self.end();
     }
 
-    /// Fails tasks that waited longer than `no-workers-timeout` for a
-    /// worker meeting their restrictions, while workers run.
+    /// Removes workers silent past their time to live, and fails tasks
+    /// that waited longer than `no-workers-timeout` for a worker meeting
+    /// their restrictions while workers run.
     pub fn check_timeouts(&mut self) {
+        self.check_worker_ttl();
         let Some(timeout) = self.config.no_workers_timeout else {
             return;
         };
@@ -722,8 +738,4 @@ pub(crate) fn wire_error(
         error = error.with_key(key.clone());
     }
     WireError::from_error(&error, None)
-}
-
-fn lost_error(message: &str) -> WireError {
-    wire_error(barrow_core::ErrorKind::Worker, message, None)
 }

@@ -109,10 +109,9 @@ pub(crate) fn spawn(
     let core = Core { events };
     let mut state = SchedulerState::new(config);
     state.set_address(address.to_string());
-    let heartbeat = state.config().heartbeat_interval;
     tokio::spawn(run_core(state, receiver));
     let comm = Arc::new(comm);
-    tokio::spawn(accept_loop(listener, core.clone(), comm, heartbeat));
+    tokio::spawn(accept_loop(listener, core.clone(), comm));
     let ticker = core.clone();
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(Duration::from_millis(500));
@@ -136,7 +135,7 @@ async fn run_core(mut state: SchedulerState, mut events: mpsc::UnboundedReceiver
         let mut handled = 0;
         while let Some(event) = next.take() {
             if let Some(done) = handle(&mut state, event, &mut workers, &mut clients) {
-                flush(&mut state, &workers, &clients);
+                flush(&mut state, &mut workers, &clients);
                 let _ = done.send(());
                 return;
             }
@@ -147,7 +146,7 @@ async fn run_core(mut state: SchedulerState, mut events: mpsc::UnboundedReceiver
                 next = events.try_recv().ok();
             }
         }
-        flush(&mut state, &workers, &clients);
+        flush(&mut state, &mut workers, &clients);
     }
 }
 
@@ -165,8 +164,8 @@ fn handle(
             reply,
         } => {
             let joined = state.add_worker(registration);
-            if let Ok((id, _)) = &joined {
-                workers.insert(*id, sender);
+            if let Ok(admitted) = &joined {
+                workers.insert(admitted.id, sender);
             }
             let _ = reply.send(joined);
         }
@@ -205,6 +204,7 @@ fn handle(
             for sender in workers.values() {
                 let _ = sender.send(Outgoing::plain(ToWorker::Close {
                     reason: reason.clone(),
+                    restart: false,
                 }));
             }
             return Some(done);
@@ -216,7 +216,7 @@ fn handle(
 /// Hands the messages the state produced to the connections.
 fn flush(
     state: &mut SchedulerState,
-    workers: &FxHashMap<WorkerId, Sender<ToWorker>>,
+    workers: &mut FxHashMap<WorkerId, Sender<ToWorker>>,
     clients: &FxHashMap<ClientId, Sender<ToClient>>,
 ) {
     let outbox = state.take_outbox();
@@ -226,6 +226,10 @@ fn flush(
             let _ = sender.send(message);
         }
     }
+    for worker in outbox.close {
+        // Its writer sends what is queued, then shuts the stream.
+        workers.remove(&worker);
+    }
     for (client, message) in outbox.clients {
         if let Some(sender) = clients.get(&client) {
             let _ = sender.send(message);
@@ -233,12 +237,7 @@ fn flush(
     }
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    core: Core,
-    comm: Arc<CommSettings>,
-    heartbeat: Duration,
-) {
+async fn accept_loop(listener: TcpListener, core: Core, comm: Arc<CommSettings>) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
@@ -246,7 +245,7 @@ async fn accept_loop(
                 let core = core.clone();
                 let comm = comm.clone();
                 tokio::spawn(async move {
-                    serve(stream, peer.to_string(), core, comm, heartbeat).await;
+                    serve(stream, peer.to_string(), core, comm).await;
                 });
             }
             Err(e) if crate::comm::is_out_of_descriptors(&e) => {
@@ -265,13 +264,7 @@ async fn accept_loop(
 }
 
 /// Serves one connection, from its handshake to its end.
-async fn serve(
-    mut stream: TcpStream,
-    peer: String,
-    core: Core,
-    comm: Arc<CommSettings>,
-    heartbeat: Duration,
-) {
+async fn serve(mut stream: TcpStream, peer: String, core: Core, comm: Arc<CommSettings>) {
     let label = format!("the process at {peer}");
     let pending = match greet::open(&mut stream, &comm.secret, comm.connect_timeout, &label).await {
         Ok(pending) => pending,
@@ -297,8 +290,8 @@ async fn serve(
             if core.events.send(join).is_err() {
                 return;
             }
-            let (id, peers) = match answer.await {
-                Ok(Ok(joined)) => joined,
+            let admitted = match answer.await {
+                Ok(Ok(admitted)) => admitted,
                 Ok(Err(reason)) => {
                     tracing::warn!("scheduler: refused a worker from {peer}: {reason}");
                     greet::refuse(&mut stream, &reason).await;
@@ -306,10 +299,11 @@ async fn serve(
                 }
                 Err(_) => return,
             };
+            let id = admitted.id;
             let assigned = Assigned::Worker {
                 id,
-                heartbeat_ms: heartbeat.as_millis() as u64,
-                peers,
+                heartbeat_ms: admitted.heartbeat.as_millis() as u64,
+                peers: admitted.peers,
             };
             let welcomed = greet::welcome(&mut stream, &comm.secret, &pending, assigned).await;
             if let Err(error) = welcomed {

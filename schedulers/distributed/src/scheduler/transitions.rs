@@ -579,7 +579,11 @@ impl SchedulerState {
                 };
                 match d.state {
                     State::Waiting => d.waiting_on += 1,
-                    State::Queued | State::NoWorker => next.push((dependent, Target::Reset)),
+                    // Sent with where the value was: sent again once it is
+                    // somewhere again.
+                    State::Queued | State::NoWorker | State::Processing => {
+                        next.push((dependent, Target::Reset));
+                    }
                     _ => {}
                 }
             }
@@ -600,6 +604,7 @@ impl SchedulerState {
         let Some(task) = self.tasks.remove(id) else {
             return;
         };
+        self.forget_suspect(id);
         self.log
             .push(id, Some(State::Released), None, self.stimulus);
         if self.keys.get(&task.key) == Some(&id) {

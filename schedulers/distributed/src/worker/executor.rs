@@ -12,6 +12,7 @@ use barrow_wire::task::{FunctionCache, WireBody, WireError};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::state::Job;
+use crate::nanny::board::Board;
 use crate::protocol::TaskId;
 
 /// What a task thread tells the worker's core: a watched task started, or
@@ -47,21 +48,24 @@ pub(crate) struct Executor {
 }
 
 impl Executor {
-    /// Starts `threads` threads that report starts and results to `done`.
+    /// Starts `threads` threads that report starts and results to `done`,
+    /// and write what each executes on the nanny's `board`.
     pub(crate) fn start(
         threads: usize,
         registry: &'static Registry,
         done: UnboundedSender<Report>,
         name: &str,
+        board: Option<Arc<Board>>,
     ) -> std::io::Result<Executor> {
         let (jobs, receiver) = channel::<Job>();
         let receiver = Arc::new(Mutex::new(receiver));
         for i in 0..threads.max(1) {
             let receiver = receiver.clone();
             let done = done.clone();
+            let board = board.clone().map(|board| (board, i));
             std::thread::Builder::new()
                 .name(format!("barrow-task-{name}-{i}"))
-                .spawn(move || work(&receiver, registry, &done))?;
+                .spawn(move || work(&receiver, registry, &done, board.as_ref()))?;
         }
         Ok(Executor { jobs })
     }
@@ -77,6 +81,7 @@ fn work(
     receiver: &Mutex<Receiver<Job>>,
     registry: &'static Registry,
     done: &UnboundedSender<Report>,
+    board: Option<&(Arc<Board>, usize)>,
 ) {
     let mut cache = FunctionCache::default();
     loop {
@@ -97,9 +102,15 @@ fn work(
             }
         }
         let id = job.id;
+        if let Some((board, thread)) = board {
+            board.executing(*thread, Some((id, job.run)));
+        }
         let start = Instant::now();
         let result = run(job, registry, &mut cache);
         let duration_us = start.elapsed().as_micros() as u64;
+        if let Some((board, thread)) = board {
+            board.executing(*thread, None);
+        }
         if done
             .send(Report::Executed(Executed {
                 id,

@@ -42,10 +42,31 @@ fn run(setup: barrow_core::Result<()>) -> i32 {
     }
     super::executor::install_panic_hook();
     match run_worker(None) {
-        Ok(()) => 0,
+        Ok(exit) => exit.code(),
         Err(error) => {
             eprintln!("barrow worker: {error}");
             1
+        }
+    }
+}
+
+/// How a worker's run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerExit {
+    /// The scheduler closed it, or it was stopped: the process ends.
+    Closed,
+    /// The scheduler told it to restart (`Client::restart`, or it gave up
+    /// on the worker after missed heartbeats): its nanny starts it again.
+    Restart,
+}
+
+impl WorkerExit {
+    /// The process exit code that tells the nanny (0, or 75 for a
+    /// restart).
+    pub fn code(self) -> i32 {
+        match self {
+            WorkerExit::Closed => 0,
+            WorkerExit::Restart => crate::nanny::RESTART_CODE,
         }
     }
 }
@@ -60,7 +81,7 @@ fn restart() -> Error {
 /// until the scheduler closes, on the configuration's settings; `options`
 /// replaces the configuration's worker options when given. What `barrow
 /// worker` and a program started as a worker run.
-pub fn run_worker(options: Option<WorkerOptions>) -> barrow_core::Result<()> {
+pub fn run_worker(options: Option<WorkerOptions>) -> barrow_core::Result<WorkerExit> {
     crate::comm::raise_descriptor_limit();
     let config = barrow_core::config::snapshot()?;
     let options = match options {
@@ -75,7 +96,11 @@ pub fn run_worker(options: Option<WorkerOptions>) -> barrow_core::Result<()> {
     let end =
         runtime.run(async move { serve(options, comm, limits, registry, None, None).await })??;
     tracing::debug!("worker ended: {}", end.reason);
-    Ok(())
+    Ok(if end.restart {
+        WorkerExit::Restart
+    } else {
+        WorkerExit::Closed
+    })
 }
 
 inventory::submit! {

@@ -140,6 +140,14 @@ impl WorkerOptions {
         self.token.as_deref()
     }
 
+    pub(crate) fn name_ref(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    pub(crate) fn memory_limit_ref(&self) -> Option<u64> {
+        self.memory_limit
+    }
+
     pub(crate) fn threads(&self) -> usize {
         self.nthreads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))

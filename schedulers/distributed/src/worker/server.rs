@@ -60,6 +60,23 @@ impl WorkerLimits {
 pub(crate) struct WorkerEnd {
     /// Why.
     pub(crate) reason: String,
+    /// Whether its nanny should start it again.
+    pub(crate) restart: bool,
+}
+
+/// Why the worker's loop stops.
+struct Stop {
+    reason: String,
+    restart: bool,
+}
+
+impl Stop {
+    fn closing(reason: impl Into<String>) -> Stop {
+        Stop {
+            reason: reason.into(),
+            restart: false,
+        }
+    }
 }
 
 enum Event {
@@ -126,6 +143,8 @@ pub(crate) async fn serve(
         functions: registry.functions().names(),
         functions_fingerprint: registry.functions().fingerprint(),
         host: host_name(),
+        pid: std::process::id(),
+        previous: crate::nanny::previous_death(),
     };
     let name = registration.name.clone();
     let assigned = greet::join(
@@ -150,6 +169,10 @@ pub(crate) async fn serve(
         ));
     };
     tracing::info!("worker {name} ({address}) joined {scheduler} as worker {id}");
+    let board = crate::nanny::board::Board::from_env().map(Arc::new);
+    if let Some(board) = &board {
+        board.joined(id);
+    }
     let (reader, writer) = stream.into_split();
     let (to_scheduler, queue) = framed::queue::<FromWorker>();
     framed::spawn_writer(writer, queue, registry, comm.wire, label.clone());
@@ -170,7 +193,7 @@ pub(crate) async fn serve(
     );
     tokio::spawn(accept_peers(listener, pool.clone(), comm.clone()));
     let (done, mut executed) = mpsc::unbounded_channel::<Report>();
-    let executor = Executor::start(nthreads, registry, done, &id.to_string())
+    let executor = Executor::start(nthreads, registry, done, &id.to_string(), board)
         .map_err(|e| Error::new(ErrorKind::Limit, format!("cannot start task threads: {e}")))?;
     let mut state = WorkerState::new(
         nthreads,
@@ -182,8 +205,7 @@ pub(crate) async fn serve(
     if let Some(started) = started {
         let _ = started.send((id, address.clone()));
     }
-    let mut heartbeat =
-        tokio::time::interval(Duration::from_millis(heartbeat_ms.clamp(10, 60_000)));
+    let mut heartbeat = heartbeats(heartbeat_ms);
     let mut stop = stop;
     let context = Context {
         events: events.clone(),
@@ -192,24 +214,24 @@ pub(crate) async fn serve(
         pool: &pool,
         registry,
     };
-    let reason = loop {
+    let end = loop {
         tokio::select! {
             event = inbox.recv() => {
-                let Some(event) = event else { break "its events ended".to_owned() };
-                match handle(&mut state, event, registry) {
+                let Some(event) = event else { break Stop::closing("its events ended") };
+                match handle(&mut state, event, registry, &mut heartbeat) {
                     Ok(()) => {}
-                    Err(reason) => break reason,
+                    Err(stop) => break stop,
                 }
             }
             report = executed.recv() => {
-                let Some(report) = report else { break "its task threads ended".to_owned() };
+                let Some(report) = report else { break Stop::closing("its task threads ended") };
                 state.report(report);
             }
             _ = heartbeat.tick() => {
                 let _ = to_scheduler.send(Outgoing::plain(FromWorker::Heartbeat(state.heartbeat())));
                 continue;
             }
-            _ = wait(&mut stop) => break "it was stopped".to_owned(),
+            _ = wait(&mut stop) => break Stop::closing("it was stopped"),
         }
         // What else is there already goes in the same turn: its messages
         // leave in one write.
@@ -218,16 +240,16 @@ pub(crate) async fn serve(
             if let Ok(report) = executed.try_recv() {
                 state.report(report);
             } else if let Ok(event) = inbox.try_recv() {
-                if let Err(reason) = handle(&mut state, event, registry) {
-                    stopping = Some(reason);
+                if let Err(stop) = handle(&mut state, event, registry, &mut heartbeat) {
+                    stopping = Some(stop);
                     break;
                 }
             } else {
                 break;
             }
         }
-        if let Some(reason) = stopping {
-            break reason;
+        if let Some(stop) = stopping {
+            break stop;
         }
         if limits.validate
             && let Err(problem) = state.validate()
@@ -236,8 +258,18 @@ pub(crate) async fn serve(
         }
         context.carry_out(state.take_instructions());
     };
+    let Stop { reason, restart } = end;
     tracing::info!("worker {name} ({address}) stops: {reason}");
-    Ok(WorkerEnd { reason })
+    Ok(WorkerEnd { reason, restart })
+}
+
+/// Heartbeats every `ms` milliseconds (within sane bounds), the first one
+/// a full interval from now.
+fn heartbeats(ms: u64) -> tokio::time::Interval {
+    let period = Duration::from_millis(ms.clamp(10, 60_000));
+    let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    interval
 }
 
 async fn wait(stop: &mut Option<oneshot::Receiver<()>>) {
@@ -286,8 +318,13 @@ impl Context<'_> {
     }
 }
 
-/// Handles one event; `Err` with the reason when the worker must stop.
-fn handle(state: &mut WorkerState, event: Event, registry: &Registry) -> Result<(), String> {
+/// Handles one event; `Err` when the worker must stop.
+fn handle(
+    state: &mut WorkerState,
+    event: Event,
+    registry: &Registry,
+    heartbeat: &mut tokio::time::Interval,
+) -> Result<(), Stop> {
     match event {
         Event::Scheduler(messages) => {
             for received in messages {
@@ -317,13 +354,17 @@ fn handle(state: &mut WorkerState, event: Event, registry: &Registry) -> Result<
                         }
                         state.put_data(values);
                     }
-                    ToWorker::Close { reason } => {
-                        return Err(format!("the scheduler closes: {reason}"));
+                    ToWorker::Close { reason, restart } => {
+                        return Err(Stop {
+                            reason: format!("the scheduler closes: {reason}"),
+                            restart,
+                        });
                     }
+                    ToWorker::HeartbeatInterval { ms } => *heartbeat = heartbeats(ms),
                 }
             }
         }
-        Event::SchedulerGone(reason) => return Err(reason),
+        Event::SchedulerGone(reason) => return Err(Stop::closing(reason)),
         Event::Gathered { peer, ids, result } => match result {
             Ok(Fetched::Data(values, missing)) => state.gathered(peer, values, &missing),
             Ok(Fetched::Busy) => state.gather_busy(peer, &ids),
