@@ -102,6 +102,15 @@ impl SchedulerServer {
             .unwrap_or_else(|| Err("the scheduler stopped".to_owned()))
     }
 
+    /// What is not finished and why: each worker with what it processes
+    /// and holds, then up to `limit` unfinished tasks with their worker
+    /// and where their dependencies are (see
+    /// [`SchedulerState::unfinished_report`]).
+    pub fn unfinished_report(&self, limit: usize) -> String {
+        self.inspect(move |state| state.unfinished_report(limit))
+            .unwrap_or_else(|| "the scheduler stopped".to_owned())
+    }
+
     /// The transitions of `key` in the scheduler's log (Dask's `story`).
     pub fn story(&self, key: &Key) -> Vec<TransitionRecord> {
         let key = key.clone();

@@ -383,3 +383,39 @@ fn heartbeats_slow_down_as_workers_join_and_speed_up_as_they_leave() {
         10
     );
 }
+
+#[test]
+fn the_unfinished_report_names_each_task_its_worker_and_where_its_inputs_are() {
+    let (mut state, _, client) = cluster(2, SchedulerConfig::default());
+    submit(&mut state, client, &[("a", &[]), ("b", &[0])], &[1]);
+    let (on, a, run) = computes(&state.take_outbox())[0];
+    finish(&mut state, on, a, run);
+    let _ = state.take_outbox();
+    let report = state.unfinished_report(10);
+    assert!(report.contains("2 workers:"), "{report}");
+    assert!(
+        report.contains("1 tasks not finished (0 waiting, 0 queued, 0 no-worker, 1 processing):"),
+        "{report}"
+    );
+    let holder = if report.contains("b: processing on w0") {
+        "w0"
+    } else {
+        "w1"
+    };
+    assert!(
+        report.contains(&format!("b: processing on {holder} (run ")),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!("needs a (memory on {holder})")),
+        "{report}"
+    );
+    // A limit below the count says so.
+    submit(
+        &mut state,
+        client,
+        &[("c", &[]), ("d", &[]), ("e", &[])],
+        &[0, 1, 2],
+    );
+    assert!(state.unfinished_report(1).contains("; the first 1:"));
+}

@@ -92,6 +92,27 @@ fn tree(leaves: usize) -> (Graph, String) {
     (Graph::from_tasks(tasks).unwrap(), root)
 }
 
+/// Runs `compute` on a thread and gives its result, or fails the test
+/// with the scheduler's account of what is unfinished if it takes longer
+/// than any healthy run would (a hang must fail, not stall the suite).
+fn within<T: Send + 'static>(
+    cluster: &LocalCluster,
+    what: &str,
+    compute: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(compute());
+    });
+    match result.recv_timeout(Duration::from_secs(60)) {
+        Ok(value) => value,
+        Err(_) => panic!(
+            "{what} did not finish in 60 s:\n{}",
+            cluster.scheduler().unfinished_report(40)
+        ),
+    }
+}
+
 /// A small generator for the kill schedule, seeded per run (printed).
 struct Lcg(u64);
 
@@ -137,9 +158,14 @@ fn a_graph_survives_workers_killed_at_random() {
         })
     };
     let start = Instant::now();
-    let total = compute_with(GraphKeys::new(graph, [root.as_str()]), &options).unwrap();
+    let total = within(&cluster, "the tree", {
+        let options = options.clone();
+        move || compute_with(GraphKeys::new(graph, [root.as_str()]), &options).unwrap()
+    });
     println!("tree done after {:?}", start.elapsed());
-    let sum = compute_with(&array.sum(), &options).unwrap();
+    let sum = within(&cluster, "the array's sum", move || {
+        compute_with(&array.sum(), &options).unwrap()
+    });
     println!("array done after {:?}", start.elapsed());
     done.store(true, Ordering::Release);
     let kills = killer.join().unwrap();

@@ -25,7 +25,7 @@ use self::future::take;
 use self::state::{Entry, Shared, Status};
 use crate::comm::framed::{self, Frame, Outgoing, Sender};
 use crate::comm::peer::{Fetched, PeerPool};
-use crate::comm::{Address, connect, greet};
+use crate::comm::{Address, Refused, connect, greet};
 use crate::protocol::handshake::{Assigned, Role};
 use crate::protocol::{
     Answer, ClusterInfo, FromClient, KeyLocation, Question, TaskId, ToClient, WorkerId,
@@ -509,7 +509,7 @@ async fn join(
     registry: &'static Registry,
 ) -> Result<(u32, Sender<FromClient>)> {
     let label = format!("the scheduler at {address}");
-    let mut stream = connect(&address, comm.connect_timeout).await?;
+    let mut stream = connect(&address, comm.connect_timeout, Refused::Retry).await?;
     let assigned = greet::join(
         &mut stream,
         &comm.secret,

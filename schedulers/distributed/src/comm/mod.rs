@@ -107,11 +107,27 @@ impl FromStr for Address {
     }
 }
 
-/// Connects to `address`, trying again while nothing listens there yet
-/// (a scheduler still starting), until `timeout` has passed since the
-/// first attempt; the error names the address, the timeout and the last
-/// failure.
-pub(crate) async fn connect(address: &Address, timeout: Duration) -> Result<TcpStream> {
+/// What a refused connection means to the one connecting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// Nothing listens there yet (a scheduler still starting): try again.
+    Retry,
+    /// Whatever listened there is gone (a peer that registered its
+    /// address, now dead): fail at once, so the values it held are
+    /// fetched elsewhere or computed again without waiting out the
+    /// connect timeout.
+    Final,
+}
+
+/// Connects to `address`, trying again while it does not answer (and, with
+/// [`Refused::Retry`], while nothing listens there yet) until `timeout`
+/// has passed since the first attempt; the error names the address, the
+/// timeout and the last failure.
+pub(crate) async fn connect(
+    address: &Address,
+    timeout: Duration,
+    refused: Refused,
+) -> Result<TcpStream> {
     let deadline = Instant::now() + timeout;
     let mut pause = Duration::from_millis(5);
     loop {
@@ -125,6 +141,16 @@ pub(crate) async fn connect(address: &Address, timeout: Duration) -> Result<TcpS
                 return Ok(stream);
             }
             Ok(Err(e)) if is_out_of_descriptors(&e) => return Err(out_of_descriptors(&e)),
+            Ok(Err(e))
+                if refused == Refused::Final
+                    && e.kind() == std::io::ErrorKind::ConnectionRefused =>
+            {
+                return Err(Error::new(
+                    ErrorKind::Connect,
+                    format!("cannot connect to {address}: {e}; it no longer listens there"),
+                )
+                .with_source(e));
+            }
             Ok(Err(e)) => e.to_string(),
             Err(_) => "no answer".to_owned(),
         };
@@ -239,6 +265,41 @@ mod tests {
         let (soft, hard) = descriptor_limit().unwrap();
         assert_eq!(raised, Some(soft));
         assert_eq!(soft, hard);
+    }
+
+    /// A port nothing listens on: one just given back by a listener.
+    fn closed_port() -> Address {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        Address::new("127.0.0.1", port)
+    }
+
+    fn run<T>(future: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    #[test]
+    fn a_refused_connection_to_a_peer_that_left_fails_at_once() {
+        let address = closed_port();
+        // A timeout no test would wait out: the refusal must end it.
+        let err = run(connect(&address, Duration::from_secs(3600), Refused::Final)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Connect);
+        assert!(err.to_string().contains("no longer listens"), "{err}");
+        assert!(err.to_string().contains(&address.to_string()), "{err}");
+    }
+
+    #[test]
+    fn a_refused_connection_to_a_scheduler_is_tried_again_until_the_timeout() {
+        let address = closed_port();
+        let err = run(connect(&address, Duration::from_millis(30), Refused::Retry)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Connect);
+        let text = err.to_string();
+        assert!(text.contains("distributed.comm.timeouts.connect"), "{text}");
     }
 
     #[test]

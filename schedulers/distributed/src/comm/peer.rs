@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
 use crate::comm::framed::{self, Frame, FrameSlice, Outgoing, Sender};
-use crate::comm::{Address, connect, greet};
+use crate::comm::{Address, Refused, connect, greet};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::handshake::{Assigned, Role};
 use crate::protocol::{PeerMessage, PeerReply, PeerRequest, TaskId};
@@ -39,16 +39,23 @@ pub(crate) enum Fetched {
     Busy,
 }
 
+/// Fetches waiting for their answers, by request id.
+type Waiting = FxHashMap<u64, oneshot::Sender<(PeerReply, FrameSlice)>>;
+
 pub(crate) struct Link {
     sender: Sender<PeerMessage>,
-    pending: Mutex<FxHashMap<u64, oneshot::Sender<(PeerReply, FrameSlice)>>>,
+    /// Fetches waiting for their answers; `None` once the connection
+    /// closed, so a fetch that found the link just before cannot wait on
+    /// it for ever.
+    pending: Mutex<Option<Waiting>>,
 }
 
 /// The links of one process to the workers it fetches from or serves.
 pub(crate) struct PeerPool {
     links: Mutex<FxHashMap<String, Arc<Link>>>,
-    /// One connection attempt per address at a time.
-    connecting: tokio::sync::Mutex<()>,
+    /// One connection attempt per address at a time (a peer that does not
+    /// answer holds up only the fetches from it).
+    connecting: Mutex<FxHashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     comm: Arc<CommSettings>,
     registry: &'static Registry,
     serve: Option<ServeFn>,
@@ -100,7 +107,7 @@ impl PeerPool {
     ) -> PeerPool {
         PeerPool {
             links: Mutex::new(FxHashMap::default()),
-            connecting: tokio::sync::Mutex::new(()),
+            connecting: Mutex::new(FxHashMap::default()),
             comm,
             registry,
             serve,
@@ -124,12 +131,34 @@ impl PeerPool {
         if let Some(link) = self.existing(address) {
             return Ok(link);
         }
-        let _one = self.connecting.lock().await;
-        if let Some(link) = self.existing(address) {
-            return Ok(link);
+        let gate = self
+            .connecting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(address.to_owned())
+            .or_default()
+            .clone();
+        let connected = {
+            let _one = gate.lock().await;
+            match self.existing(address) {
+                Some(link) => Ok(link),
+                None => self.open_link(address).await,
+            }
+        };
+        let mut gates = self.connecting.lock().unwrap_or_else(|e| e.into_inner());
+        // The last one through forgets the gate, so dead peers' addresses
+        // do not pile up.
+        if Arc::strong_count(&gate) == 2
+            && gates.get(address).is_some_and(|g| Arc::ptr_eq(g, &gate))
+        {
+            gates.remove(address);
         }
+        connected
+    }
+
+    async fn open_link(self: &Arc<Self>, address: &str) -> Result<Arc<Link>> {
         let parsed: Address = address.parse()?;
-        let mut stream = connect(&parsed, self.comm.connect_timeout).await?;
+        let mut stream = connect(&parsed, self.comm.connect_timeout, Refused::Final).await?;
         let label = format!("the worker at {address}");
         let assigned = greet::join(
             &mut stream,
@@ -163,7 +192,7 @@ impl PeerPool {
         framed::spawn_writer(writer, queue, self.registry, self.comm.wire, label.clone());
         let link = Arc::new(Link {
             sender,
-            pending: Mutex::new(FxHashMap::default()),
+            pending: Mutex::new(Some(FxHashMap::default())),
         });
         {
             let mut links = self.links.lock().unwrap_or_else(|e| e.into_inner());
@@ -185,7 +214,7 @@ impl PeerPool {
                 .pending
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .clear();
+                .take();
         });
         link
     }
@@ -221,7 +250,8 @@ impl PeerPool {
                             .pending
                             .lock()
                             .unwrap_or_else(|e| e.into_inner())
-                            .remove(&request);
+                            .as_mut()
+                            .and_then(|pending| pending.remove(&request));
                         if let Some(waiter) = waiter {
                             let _ = waiter.send((reply, frames));
                         }
@@ -285,10 +315,15 @@ impl PeerPool {
         let link = self.link(address).await?;
         let request = self.next_request.fetch_add(1, Ordering::Relaxed);
         let (waiter, answer) = oneshot::channel();
-        link.pending
+        match link
+            .pending
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(request, waiter);
+            .as_mut()
+        {
+            Some(pending) => pending.insert(request, waiter),
+            None => return Err(closed(address)),
+        };
         let sent = link.sender.send(Outgoing::plain(PeerMessage::Request(
             PeerRequest::GetData { request, ids },
         )));

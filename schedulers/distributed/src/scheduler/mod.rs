@@ -16,6 +16,7 @@ mod graph;
 mod log;
 mod placement;
 mod recovery;
+mod report;
 pub(crate) mod server;
 mod task;
 mod transitions;

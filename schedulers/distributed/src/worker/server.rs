@@ -14,7 +14,7 @@ use super::state::{Instruction, WorkerState};
 use super::{WorkerOptions, system_memory};
 use crate::comm::framed::{self, Outgoing, Received, Sender};
 use crate::comm::peer::{Fetched, PeerPool, Served};
-use crate::comm::{Address, connect, greet, listen};
+use crate::comm::{Address, Refused, connect, greet, listen};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::handshake::{Assigned, Role, WorkerRegistration};
 use crate::protocol::{FromWorker, TaskId, ToWorker, WorkerId};
@@ -107,7 +107,7 @@ pub(crate) async fn serve(
 ) -> Result<WorkerEnd> {
     let scheduler = options.scheduler().clone();
     let label = format!("the scheduler at {scheduler}");
-    let mut stream = connect(&scheduler, comm.connect_timeout)
+    let mut stream = connect(&scheduler, comm.connect_timeout, Refused::Retry)
         .await
         .map_err(|e| e.context("a worker joining the cluster"))?;
     let host = match &options.host {

@@ -95,6 +95,9 @@ struct Task {
     tried: Vec<(WorkerId, String)>,
     nbytes: u64,
     flight_peer: Option<WorkerId>,
+    /// Being fetched when the scheduler asked for it to be computed (its
+    /// value was lost elsewhere): computed here if the fetch fails.
+    resume: Option<Box<ComputeTask>>,
     /// Freed while executing: drop the result.
     cancelled: bool,
 }
@@ -160,10 +163,14 @@ impl WorkerState {
         }
         for id in removed {
             self.peers.remove(id);
+            // Fetches already under way from it fail now: waiting for its
+            // connection to break (or for a connection to it to be
+            // refused) would hold the values they bring for nothing.
+            self.in_flight.remove(id);
             let waiting: Vec<TaskId> = self
                 .tasks
                 .iter()
-                .filter(|(_, t)| t.state == WorkerTaskState::Fetch && t.who_has.contains(id))
+                .filter(|(_, t)| t.who_has.contains(id) || t.flight_peer == Some(*id))
                 .map(|(&tid, _)| tid)
                 .collect();
             for task in waiting {
@@ -204,14 +211,46 @@ impl WorkerState {
                     // Dispatched again (a dependency moved): start afresh.
                     self.forget(id);
                 }
-                WorkerTaskState::Fetch | WorkerTaskState::Flight => {
-                    // Being fetched; it will be here soon: report it then.
+                WorkerTaskState::Flight => {
+                    // Being fetched; it may be here soon: report it then,
+                    // or compute it if the fetch fails.
                     existing.run = task.run;
                     existing.frames = Some(frames);
+                    existing.resume = Some(Box::new(task));
+                    return;
+                }
+                WorkerTaskState::Fetch => {
+                    // Its holders are gone (the scheduler would not have
+                    // it computed otherwise): compute it instead.
+                    self.compute_instead(task, frames);
                     return;
                 }
             }
         }
+        self.start(task, frames);
+    }
+
+    /// Computes `task` in place of fetching it, for the local tasks that
+    /// wait on it.
+    fn compute_instead(&mut self, task: ComputeTask, frames: FrameSlice) {
+        let id = task.id;
+        let dependents = match self.tasks.remove(&id) {
+            Some(old) => {
+                self.fetch.remove(&(old.priority, id));
+                old.dependents
+            }
+            None => Vec::new(),
+        };
+        self.start(task, frames);
+        if let Some(started) = self.tasks.get_mut(&id) {
+            started.dependents = dependents;
+        }
+    }
+
+    /// Takes a task not known here yet: its inputs are fetched, or it is
+    /// ready.
+    fn start(&mut self, task: ComputeTask, frames: FrameSlice) {
+        let id = task.id;
         let mut waiting_for = 0;
         for dep in &task.dependencies {
             if self.data.contains_key(&dep.id) {
@@ -247,6 +286,7 @@ impl WorkerState {
                             tried: Vec::new(),
                             nbytes: dep.nbytes,
                             flight_peer: None,
+                            resume: None,
                             cancelled: false,
                         },
                     );
@@ -273,6 +313,7 @@ impl WorkerState {
                 tried: Vec::new(),
                 nbytes: 0,
                 flight_peer: None,
+                resume: None,
                 cancelled: false,
             },
         );
@@ -482,6 +523,7 @@ impl WorkerState {
         task.state = WorkerTaskState::Memory;
         task.nbytes = nbytes;
         task.flight_peer = None;
+        task.resume = None;
         let dependents = std::mem::take(&mut task.dependents);
         for dependent in dependents {
             let Some(d) = self.tasks.get_mut(&dependent) else {
@@ -518,6 +560,7 @@ impl WorkerState {
                 tried: Vec::new(),
                 nbytes: 0,
                 flight_peer: None,
+                resume: None,
                 cancelled: false,
             });
             self.store(id, value);
@@ -603,9 +646,9 @@ impl WorkerState {
             let in_flight = self
                 .tasks
                 .get(&id)
-                .is_some_and(|t| t.state == WorkerTaskState::Flight);
+                .is_some_and(|t| t.state == WorkerTaskState::Flight && t.flight_peer == Some(peer));
             if !in_flight {
-                continue; // freed meanwhile
+                continue; // freed meanwhile, or fetched from another peer now
             }
             let computed = self
                 .tasks
@@ -666,6 +709,7 @@ impl WorkerState {
         for &id in ids {
             if let Some(task) = self.tasks.get_mut(&id)
                 && task.state == WorkerTaskState::Flight
+                && task.flight_peer == Some(peer)
             {
                 task.state = WorkerTaskState::Fetch;
                 task.flight_peer = None;
@@ -698,7 +742,17 @@ impl WorkerState {
         if peer != 0 {
             task.tried.push((peer, why.to_owned()));
         }
+        if task.state == WorkerTaskState::Flight && task.flight_peer != Some(peer) {
+            // Being fetched from another holder: that fetch decides.
+            return;
+        }
         task.flight_peer = None;
+        if let Some(resume) = task.resume.take()
+            && let Some(frames) = task.frames.take()
+        {
+            self.compute_instead(*resume, frames);
+            return;
+        }
         if !task.who_has.is_empty() {
             task.state = WorkerTaskState::Fetch;
             self.fetch.insert((task.priority, id));

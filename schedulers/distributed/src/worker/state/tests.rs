@@ -196,3 +196,99 @@ fn values_from_one_peer_come_in_one_request() {
     let out = s.take_instructions();
     assert!(matches!(&out[..], [Instruction::Gather { peer: 2, ids, .. }] if ids.len() == 10));
 }
+
+#[test]
+fn a_peer_that_leaves_fails_the_fetch_from_it_at_once_and_another_holder_is_asked() {
+    let mut s = state();
+    s.compute(
+        compute(5, &[4], vec![dep(4, &[2, 3])]),
+        FrameSlice::default(),
+    );
+    let out = s.take_instructions();
+    let Instruction::Gather { peer: first, .. } = &out[0] else {
+        panic!("{out:?}");
+    };
+    let (first, second) = (*first, if *first == 2 { 3 } else { 2 });
+    // The scheduler says the peer left before its connection broke.
+    s.peers(vec![], &[first]);
+    let out = s.take_instructions();
+    assert!(
+        matches!(&out[..], [Instruction::Gather { peer, ids, .. }] if *peer == second && ids == &[4]),
+        "{out:?}"
+    );
+    s.validate().unwrap();
+    // The old fetch's late answer changes nothing; the new one is used.
+    s.gather_failed(first, &[4], "connection reset");
+    assert!(s.take_instructions().is_empty());
+    assert_eq!(s.state_of(4), Some(WorkerTaskState::Flight));
+    s.gathered(first, vec![(4, Value::new(1i64))], &[]);
+    assert_eq!(s.state_of(4), Some(WorkerTaskState::Flight));
+    s.validate().unwrap();
+    s.gathered(second, vec![(4, Value::new(1i64))], &[]);
+    assert_eq!(executes(&s.take_instructions()), vec![5]);
+    s.validate().unwrap();
+}
+
+#[test]
+fn a_value_being_fetched_that_the_scheduler_has_computed_again_is_computed_if_the_fetch_fails() {
+    let mut s = state();
+    s.compute(compute(5, &[4], vec![dep(4, &[2])]), FrameSlice::default());
+    s.take_instructions();
+    assert_eq!(s.state_of(4), Some(WorkerTaskState::Flight));
+    // Its holder died: the scheduler sends the task itself here.
+    s.compute(compute(4, &[], vec![]), FrameSlice::default());
+    assert!(
+        s.take_instructions().is_empty(),
+        "the fetch may still bring it"
+    );
+    s.gather_failed(2, &[4], "connection refused");
+    let out = s.take_instructions();
+    assert_eq!(executes(&out), vec![4], "{out:?}");
+    assert!(
+        !out.iter()
+            .any(|i| matches!(i, Instruction::Send(FromWorker::Missing { .. }))),
+        "nothing is missing: {out:?}"
+    );
+    s.validate().unwrap();
+    s.executed(4, Ok(Value::new(2i64)), 3);
+    let out = s.take_instructions();
+    assert!(
+        out.iter().any(|i| matches!(
+            i,
+            Instruction::Send(FromWorker::Finished { id: 4, run: 40, .. })
+        )),
+        "{out:?}"
+    );
+    assert_eq!(executes(&out), vec![5], "the task waiting on it runs");
+    s.validate().unwrap();
+}
+
+#[test]
+fn a_value_waiting_to_be_fetched_that_the_scheduler_has_computed_again_is_computed_at_once() {
+    let mut s = WorkerState::new(1, Vec::new(), 1, 1 << 20);
+    s.peers(
+        vec![(2, "tcp://peer2".into()), (3, "tcp://peer3".into())],
+        &[],
+    );
+    // One peer at a time: the second value waits in `fetch`.
+    s.compute(
+        compute(9, &[4, 6], vec![dep(4, &[2]), dep(6, &[3])]),
+        FrameSlice::default(),
+    );
+    s.take_instructions();
+    let waiting = if s.state_of(4) == Some(WorkerTaskState::Fetch) {
+        4
+    } else {
+        6
+    };
+    assert_eq!(s.state_of(waiting), Some(WorkerTaskState::Fetch));
+    s.compute(compute(waiting, &[], vec![]), FrameSlice::default());
+    assert_eq!(executes(&s.take_instructions()), vec![waiting]);
+    s.validate().unwrap();
+    s.executed(waiting, Ok(Value::new(2i64)), 3);
+    let other = if waiting == 4 { 6 } else { 4 };
+    let peer = if other == 4 { 2 } else { 3 };
+    s.gathered(peer, vec![(other, Value::new(1i64))], &[]);
+    assert!(executes(&s.take_instructions()).contains(&9));
+    s.validate().unwrap();
+}
