@@ -318,10 +318,27 @@ impl LocalClusterBuilder {
                 let limits = limits.clone();
                 server.runtime().handle().spawn(async move {
                     let registry = barrow_core::Registry::global();
-                    if let Err(error) =
-                        serve(options, comm, limits, registry, None, Some(stopped)).await
-                    {
-                        tracing::warn!("in-process worker {i} ended: {error}");
+                    let mut stopped = Some(stopped);
+                    // A worker the scheduler closes with a restart joins
+                    // again, as a nanny would start its process again.
+                    loop {
+                        let served = serve(
+                            options.clone(),
+                            comm.clone(),
+                            limits.clone(),
+                            registry,
+                            None,
+                            &mut stopped,
+                        )
+                        .await;
+                        match served {
+                            Ok(end) if end.restart => continue,
+                            Ok(_) => break,
+                            Err(error) => {
+                                tracing::warn!("in-process worker {i} ended: {error}");
+                                break;
+                            }
+                        }
                     }
                 });
                 workers.push(LocalWorker::InProcess(std::sync::Mutex::new(Some(stop))));

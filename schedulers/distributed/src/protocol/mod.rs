@@ -81,6 +81,14 @@ pub enum ToWorker {
         /// Milliseconds.
         ms: u64,
     },
+    /// Fetch these values from their holders and keep them (a retiring
+    /// worker's values move here); say so with [`FromWorker::AddKeys`],
+    /// or with [`FromWorker::Missing`] (naming the value itself as the
+    /// task) when no holder gives one.
+    Acquire {
+        /// The values and where they are.
+        values: Vec<Dependency>,
+    },
 }
 
 /// One task to run.
@@ -295,6 +303,12 @@ pub enum Question {
     Datasets,
     /// Where these keys are now, to fetch them again.
     Locate(Vec<WireKey>),
+    /// Close these workers (names or addresses) once the values only they
+    /// hold are on others; answered with their names when they are gone.
+    Retire(Vec<String>),
+    /// Forget every task and value, restart every worker through its
+    /// nanny, and answer once as many workers are back.
+    Restart,
 }
 
 /// What the scheduler tells a client.
@@ -332,6 +346,9 @@ pub enum ToClient {
         /// Gone workers.
         removed: Vec<WorkerId>,
     },
+    /// A client restarted the cluster: every task and value is gone, and
+    /// so every future is cancelled.
+    Restarted,
     /// The answer to a request.
     Reply {
         /// The request.
@@ -421,6 +438,9 @@ pub struct ClusterInfo {
 pub struct WorkerState {
     /// What it said when it joined.
     pub summary: WorkerSummary,
+    /// "running", or "retiring" (no new work; closed once its values
+    /// are on other workers).
+    pub status: String,
     /// Tasks sent to it and not finished.
     pub processing: u64,
     /// Values it holds.

@@ -93,8 +93,8 @@ pub fn run_worker(options: Option<WorkerOptions>) -> barrow_core::Result<WorkerE
     let limits = WorkerLimits::from_config(&config)?;
     let runtime = RuntimeThread::start("barrow-worker")?;
     let registry = Registry::global();
-    let end =
-        runtime.run(async move { serve(options, comm, limits, registry, None, None).await })??;
+    let end = runtime
+        .run(async move { serve(options, comm, limits, registry, None, &mut None).await })??;
     tracing::debug!("worker ended: {}", end.reason);
     Ok(if end.restart {
         WorkerExit::Restart

@@ -103,7 +103,7 @@ pub(crate) async fn serve(
     limits: WorkerLimits,
     registry: &'static Registry,
     started: Option<oneshot::Sender<(WorkerId, String)>>,
-    stop: Option<oneshot::Receiver<()>>,
+    stop: &mut Option<oneshot::Receiver<()>>,
 ) -> Result<WorkerEnd> {
     let scheduler = options.scheduler().clone();
     let label = format!("the scheduler at {scheduler}");
@@ -206,7 +206,6 @@ pub(crate) async fn serve(
         let _ = started.send((id, address.clone()));
     }
     let mut heartbeat = heartbeats(heartbeat_ms);
-    let mut stop = stop;
     let context = Context {
         events: events.clone(),
         to_scheduler: &to_scheduler,
@@ -231,7 +230,7 @@ pub(crate) async fn serve(
                 let _ = to_scheduler.send(Outgoing::plain(FromWorker::Heartbeat(state.heartbeat())));
                 continue;
             }
-            _ = wait(&mut stop) => break Stop::closing("it was stopped"),
+            _ = wait(stop) => break Stop::closing("it was stopped"),
         }
         // What else is there already goes in the same turn: its messages
         // leave in one write.
@@ -361,6 +360,7 @@ fn handle(
                         });
                     }
                     ToWorker::HeartbeatInterval { ms } => *heartbeat = heartbeats(ms),
+                    ToWorker::Acquire { values } => state.keep_values(values),
                 }
             }
         }

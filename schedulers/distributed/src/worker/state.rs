@@ -25,7 +25,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::executor::Report;
 use crate::comm::framed::FrameSlice;
-use crate::protocol::{ComputeTask, FromWorker, Heartbeat, Priority, TaskId, WorkerId};
+use crate::protocol::{ComputeTask, Dependency, FromWorker, Heartbeat, Priority, TaskId, WorkerId};
 
 /// Tasks queued to each task thread behind the one it runs.
 const QUEUED_PER_THREAD: usize = 4;
@@ -100,6 +100,33 @@ struct Task {
     resume: Option<Box<ComputeTask>>,
     /// Freed while executing: drop the result.
     cancelled: bool,
+    /// A value the scheduler moved here: kept without a local task
+    /// needing it.
+    kept: bool,
+}
+
+impl Task {
+    /// A value to fetch from `who_has`.
+    fn to_fetch(priority: Priority, who_has: Vec<WorkerId>, nbytes: u64) -> Task {
+        Task {
+            state: WorkerTaskState::Fetch,
+            run: 0,
+            priority,
+            frames: None,
+            inputs: Vec::new(),
+            resources: Vec::new(),
+            report_start: false,
+            waiting_for: 0,
+            dependents: Vec::new(),
+            who_has,
+            tried: Vec::new(),
+            nbytes,
+            flight_peer: None,
+            resume: None,
+            cancelled: false,
+            kept: false,
+        }
+    }
 }
 
 /// The worker's state.
@@ -270,26 +297,9 @@ impl WorkerState {
                 }
                 None => {
                     let priority = task.priority;
-                    self.tasks.insert(
-                        dep.id,
-                        Task {
-                            state: WorkerTaskState::Fetch,
-                            run: 0,
-                            priority,
-                            frames: None,
-                            inputs: Vec::new(),
-                            resources: Vec::new(),
-                            report_start: false,
-                            waiting_for: 0,
-                            dependents: vec![id],
-                            who_has: dep.who_has.clone(),
-                            tried: Vec::new(),
-                            nbytes: dep.nbytes,
-                            flight_peer: None,
-                            resume: None,
-                            cancelled: false,
-                        },
-                    );
+                    let mut fetch = Task::to_fetch(priority, dep.who_has.clone(), dep.nbytes);
+                    fetch.dependents.push(id);
+                    self.tasks.insert(dep.id, fetch);
                     self.fetch.insert((priority, dep.id));
                     if dep.who_has.is_empty() {
                         self.holder_failed(dep.id, 0, "the scheduler knows no holder");
@@ -315,12 +325,53 @@ impl WorkerState {
                 flight_peer: None,
                 resume: None,
                 cancelled: false,
+                kept: false,
             },
         );
         if waiting_for == 0 {
             self.make_ready(id);
         }
         self.ensure_computing();
+        self.ensure_communicating();
+    }
+
+    /// The scheduler moves values here (from a retiring worker): each is
+    /// fetched and kept, with no task of this worker needing it.
+    pub(crate) fn keep_values(&mut self, values: Vec<Dependency>) {
+        for value in values {
+            if self.data.contains_key(&value.id) {
+                self.instructions
+                    .push(Instruction::Send(FromWorker::AddKeys {
+                        ids: vec![value.id],
+                    }));
+                continue;
+            }
+            match self.tasks.get_mut(&value.id) {
+                Some(task) => {
+                    task.kept = true;
+                    for w in value.who_has {
+                        if !task.who_has.contains(&w) {
+                            task.who_has.push(w);
+                        }
+                    }
+                }
+                None => {
+                    let priority = Priority {
+                        user: 0,
+                        generation: 0,
+                        order: 0,
+                    };
+                    let mut task = Task::to_fetch(priority, value.who_has, value.nbytes);
+                    task.kept = true;
+                    let empty = task.who_has.is_empty();
+                    self.tasks.insert(value.id, task);
+                    self.fetch.insert((priority, value.id));
+                    if empty {
+                        self.holder_failed(value.id, 0, "the scheduler knows no holder");
+                    }
+                }
+            }
+        }
         self.ensure_communicating();
     }
 
@@ -364,6 +415,7 @@ impl WorkerState {
                     d.dependents.retain(|&t| t != id);
                     d.dependents.is_empty()
                         && d.frames.is_none()
+                        && !d.kept
                         && matches!(d.state, WorkerTaskState::Fetch)
                 }
                 None => false,
@@ -562,6 +614,7 @@ impl WorkerState {
                 flight_peer: None,
                 resume: None,
                 cancelled: false,
+                kept: false,
             });
             self.store(id, value);
             ids.push(id);
@@ -760,6 +813,16 @@ impl WorkerState {
         }
         let tried = task.tried.clone();
         let dependents = task.dependents.clone();
+        if dependents.is_empty() && task.kept {
+            // A value moved here for the scheduler: it hears which holders
+            // failed, and has it computed again if none is left.
+            self.instructions
+                .push(Instruction::Send(FromWorker::Missing {
+                    id,
+                    dependency: id,
+                    tried: tried.clone(),
+                }));
+        }
         for dependent in &dependents {
             self.instructions
                 .push(Instruction::Send(FromWorker::Missing {

@@ -292,3 +292,40 @@ fn a_value_waiting_to_be_fetched_that_the_scheduler_has_computed_again_is_comput
     assert!(executes(&s.take_instructions()).contains(&9));
     s.validate().unwrap();
 }
+
+#[test]
+fn values_the_scheduler_moves_here_are_fetched_kept_and_reported() {
+    let mut s = state();
+    s.keep_values(vec![dep(4, &[2]), dep(6, &[3])]);
+    let out = s.take_instructions();
+    assert_eq!(
+        out.iter()
+            .filter(|i| matches!(i, Instruction::Gather { .. }))
+            .count(),
+        2,
+        "{out:?}"
+    );
+    s.gathered(2, vec![(4, Value::new(1i64))], &[]);
+    let out = s.take_instructions();
+    assert!(
+        out.iter()
+            .any(|i| matches!(i, Instruction::Send(FromWorker::AddKeys { ids }) if ids == &[4])),
+        "{out:?}"
+    );
+    assert_eq!(s.state_of(4), Some(WorkerTaskState::Memory));
+    // Its only holder fails: the scheduler hears it, naming the value.
+    s.gather_failed(3, &[6], "connection refused");
+    let out = s.take_instructions();
+    assert!(
+        matches!(&out[..], [Instruction::Send(FromWorker::Missing { id: 6, dependency: 6, tried })] if tried.len() == 1),
+        "{out:?}"
+    );
+    assert_eq!(s.state_of(6), None);
+    // A value already here is reported at once.
+    s.keep_values(vec![dep(4, &[2])]);
+    assert!(matches!(
+        &s.take_instructions()[..],
+        [Instruction::Send(FromWorker::AddKeys { ids })] if ids == &[4]
+    ));
+    s.validate().unwrap();
+}
