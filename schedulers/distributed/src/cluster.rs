@@ -16,8 +16,8 @@ use crate::nanny::{NannyConfig, Watch};
 use crate::protocol::handshake::generate_token;
 use crate::server::SchedulerServer;
 use crate::settings::scheduler_config;
-use crate::worker::WorkerOptions;
 use crate::worker::server::{WorkerLimits, serve};
+use crate::worker::{MemoryReader, WorkerOptions};
 
 /// Sets up a [`LocalCluster`].
 ///
@@ -39,6 +39,7 @@ pub struct LocalClusterBuilder {
     processes: bool,
     memory_limit: Option<u64>,
     resources: Vec<Vec<(String, f64)>>,
+    memory_readers: Vec<(usize, Arc<dyn MemoryReader>)>,
     validate: bool,
     start_timeout: Duration,
     config: Option<Snapshot>,
@@ -73,6 +74,7 @@ impl LocalCluster {
             processes: true,
             memory_limit: None,
             resources: Vec::new(),
+            memory_readers: Vec::new(),
             validate: false,
             start_timeout: Duration::from_secs(30),
             config: None,
@@ -214,6 +216,19 @@ impl LocalClusterBuilder {
         self
     }
 
+    /// Where the in-process worker `index` reads its process's memory
+    /// (for tests of the `spill` and `pause` thresholds: such workers
+    /// share this process, so by default they read none; worker processes
+    /// read their own).
+    pub fn memory_reader(
+        mut self,
+        index: usize,
+        reader: Arc<dyn MemoryReader>,
+    ) -> LocalClusterBuilder {
+        self.memory_readers.push((index, reader));
+        self
+    }
+
     /// Checks the scheduler's and workers' invariants after every event
     /// (tests).
     pub fn validate(mut self, on: bool) -> LocalClusterBuilder {
@@ -312,6 +327,9 @@ impl LocalClusterBuilder {
                 }
                 for (name, amount) in self.resources.get(i).cloned().unwrap_or_default() {
                     options = options.resource(name, amount);
+                }
+                if let Some((_, reader)) = self.memory_readers.iter().rev().find(|(w, _)| *w == i) {
+                    options = options.memory_reader(reader.clone());
                 }
                 let (stop, stopped) = oneshot::channel();
                 let comm = comm.clone();

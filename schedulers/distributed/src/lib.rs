@@ -85,11 +85,11 @@ pub use cluster::{LocalCluster, LocalClusterBuilder};
 pub use comm::{Address, raise_descriptor_limit};
 pub use error::{Error, ErrorKind, Result};
 pub use protocol::handshake::generate_token;
-pub use protocol::{ClusterInfo, WorkerState as WorkerInfo, WorkerSummary};
+pub use protocol::{ClusterInfo, WorkerMemory, WorkerState as WorkerInfo, WorkerSummary};
 pub use server::SchedulerServer;
 pub use settings::default_token_file;
 pub use worker::hook::{SCHEDULER_VAR, WorkerExit, run_worker};
-pub use worker::{WorkerOptions, WorkerTaskState};
+pub use worker::{MemoryReader, ProcessMemory, WorkerOptions, WorkerTaskState};
 
 inventory::submit! {
     StaticScheduler { names: &["distributed", "dask.distributed"], make: make_distributed }

@@ -14,6 +14,7 @@
 mod clients;
 mod graph;
 mod log;
+mod memory;
 mod placement;
 mod recovery;
 mod report;
@@ -89,6 +90,9 @@ pub struct SchedulerConfig {
     /// Deaths of workers executing a task that it survives; one more fails
     /// it with `KilledWorker`.
     pub allowed_failures: u32,
+    /// How long unmanaged memory stays "recent" before it counts as "old"
+    /// (`distributed.worker.memory.recent-to-old-time`).
+    pub recent_to_old: Duration,
 }
 
 impl Default for SchedulerConfig {
@@ -104,6 +108,7 @@ impl Default for SchedulerConfig {
             heartbeat_interval: None,
             worker_ttl: Duration::from_secs(30),
             allowed_failures: 3,
+            recent_to_old: Duration::from_secs(30),
         }
     }
 }
@@ -137,6 +142,8 @@ pub(crate) enum WorkerStatus {
     /// Being retired: no new work; its values are copied away, then it
     /// is closed.
     Retiring,
+    /// Paused by memory pressure: no new work until it says otherwise.
+    Paused,
 }
 
 impl WorkerStatus {
@@ -145,6 +152,7 @@ impl WorkerStatus {
         match self {
             WorkerStatus::Running => "running",
             WorkerStatus::Retiring => "retiring",
+            WorkerStatus::Paused => "paused",
         }
     }
 }
@@ -173,6 +181,8 @@ pub(crate) struct Worker {
     pub(crate) last_seen: Instant,
     pub(crate) host: String,
     pub(crate) pid: u32,
+    /// Its heartbeats' memory figures.
+    pub(crate) memory: memory::MemoryHistory,
 }
 
 /// A client, as the scheduler tracks it.
@@ -473,6 +483,7 @@ impl SchedulerState {
             last_seen: self.now,
             host: registration.host,
             pid: registration.pid,
+            memory: memory::MemoryHistory::default(),
         };
         tracing::info!(
             "worker {} joined: {} ({} threads, {} functions, on {})",
@@ -689,11 +700,25 @@ impl SchedulerState {
                 self.begin("missing-data");
                 self.missing_data(worker, id, dependency, &tried);
             }
-            FromWorker::Heartbeat(_) => {
+            FromWorker::Heartbeat(heartbeat) => {
                 if let Some(w) = self.workers.get_mut(&worker) {
                     w.last_seen = self.now;
                 }
+                self.heartbeat_memory(worker, &heartbeat);
+                if heartbeat.paused
+                    != (self.workers.get(&worker).map(|w| w.status) == Some(WorkerStatus::Paused))
+                {
+                    // A pause message and this heartbeat crossed: the
+                    // heartbeat is the later word.
+                    self.begin("heartbeat-pause");
+                    self.worker_paused(worker, heartbeat.paused);
+                    self.end();
+                }
                 return;
+            }
+            FromWorker::Paused { paused } => {
+                self.begin("worker-paused");
+                self.worker_paused(worker, paused);
             }
         }
         if let Some(w) = self.workers.get_mut(&worker) {
@@ -767,6 +792,7 @@ impl SchedulerState {
                 .map(|w| crate::protocol::WorkerState {
                     summary: summary(w),
                     status: w.status.name().to_owned(),
+                    memory: w.memory.segments(w.managed_bytes, w.memory_limit),
                     processing: w.processing.len() as u64,
                     keys: w.has_what.len() as u64,
                     managed_bytes: w.managed_bytes,

@@ -84,10 +84,14 @@ fn restart() -> Error {
 pub fn run_worker(options: Option<WorkerOptions>) -> barrow_core::Result<WorkerExit> {
     crate::comm::raise_descriptor_limit();
     let config = barrow_core::config::snapshot()?;
-    let options = match options {
+    let mut options = match options {
         Some(options) => options,
         None => WorkerOptions::from_config(&config)?,
     };
+    if options.memory_reader_ref().is_none() {
+        // Its own process: its resident memory is its own.
+        options = options.memory_reader(Arc::new(crate::worker::ProcessMemory));
+    }
     let token = require_token(&config, options.token_ref())?;
     let comm = Arc::new(CommSettings::from_config(&config, &token)?);
     let limits = WorkerLimits::from_config(&config)?;

@@ -7,8 +7,10 @@
 //! `#[barrow::task]` functions are there), or inside a program for tests
 //! ([`LocalCluster`](crate::LocalCluster) without processes).
 
+mod disk;
 mod executor;
 pub(crate) mod hook;
+pub(crate) mod memory;
 pub(crate) mod server;
 mod state;
 
@@ -17,6 +19,7 @@ use barrow_core::config::{ByteSize, Snapshot};
 use crate::comm::Address;
 use crate::error::{Error, ErrorKind, Result};
 
+pub use memory::{MemoryReader, ProcessMemory};
 pub use state::WorkerTaskState;
 
 /// What a worker joins and what it offers.
@@ -41,6 +44,7 @@ pub struct WorkerOptions {
     resources: Vec<(String, f64)>,
     host: Option<String>,
     token: Option<String>,
+    memory_reader: Option<std::sync::Arc<dyn MemoryReader>>,
 }
 
 impl WorkerOptions {
@@ -55,6 +59,7 @@ impl WorkerOptions {
             resources: Vec::new(),
             host: None,
             token: None,
+            memory_reader: None,
         }
     }
 
@@ -134,6 +139,20 @@ impl WorkerOptions {
     pub fn token(mut self, token: impl Into<String>) -> WorkerOptions {
         self.token = Some(token.into());
         self
+    }
+
+    /// Where it reads its process's resident memory, for the `spill` and
+    /// `pause` thresholds (`distributed.worker.memory.*`). A worker
+    /// process reads its own ([`ProcessMemory`]); a worker inside another
+    /// program has none by default (the process is shared), so only
+    /// `target`, against its own values' bytes, applies.
+    pub fn memory_reader(mut self, reader: std::sync::Arc<dyn MemoryReader>) -> WorkerOptions {
+        self.memory_reader = Some(reader);
+        self
+    }
+
+    pub(crate) fn memory_reader_ref(&self) -> Option<std::sync::Arc<dyn MemoryReader>> {
+        self.memory_reader.clone()
     }
 
     pub(crate) fn token_ref(&self) -> Option<&str> {

@@ -62,6 +62,18 @@ pub(crate) enum Instruction {
     Send(FromWorker),
     /// Try the fetches again after a pause (a peer was busy).
     RetryLater,
+    /// Write this value to disk (then it leaves memory).
+    Spill { id: TaskId, value: Value },
+    /// Drop the value of this task from disk.
+    Unspill(TaskId),
+}
+
+/// An input of a task: its value, or where on this worker's disk it is
+/// (the task thread reads it back).
+#[derive(Debug)]
+pub(crate) enum Input {
+    Here(Value),
+    OnDisk(TaskId),
 }
 
 /// A task to run, with everything it needs.
@@ -71,7 +83,7 @@ pub(crate) struct Job {
     pub(crate) run: u64,
     /// The body, then the literals.
     pub(crate) frames: FrameSlice,
-    pub(crate) inputs: Vec<Value>,
+    pub(crate) inputs: Vec<Input>,
     pub(crate) report_start: bool,
 }
 
@@ -129,6 +141,17 @@ impl Task {
     }
 }
 
+/// What the worker has of the values a peer asks for.
+#[derive(Debug, Default)]
+pub(crate) struct Served {
+    /// In memory.
+    pub(crate) found: Vec<(TaskId, Value)>,
+    /// On disk, to read back.
+    pub(crate) on_disk: Vec<TaskId>,
+    /// Not here.
+    pub(crate) missing: Vec<TaskId>,
+}
+
 /// The worker's state.
 #[derive(Debug)]
 pub(crate) struct WorkerState {
@@ -150,6 +173,7 @@ pub(crate) struct WorkerState {
     max_fetch_bytes: u64,
     instructions: Vec<Instruction>,
     retry_pending: bool,
+    memory: memory::Memory,
 }
 
 impl WorkerState {
@@ -175,6 +199,7 @@ impl WorkerState {
             max_fetch_bytes,
             instructions: Vec::new(),
             retry_pending: false,
+            memory: memory::Memory::default(),
         }
     }
 
@@ -214,10 +239,14 @@ impl WorkerState {
             match existing.state {
                 WorkerTaskState::Memory => {
                     let nbytes = existing.nbytes;
-                    let type_name = self
-                        .data
-                        .get(&id)
-                        .map_or(String::new(), |v| v.type_name().to_owned());
+                    let type_name = match self.data.get(&id) {
+                        Some(value) => value.type_name().to_owned(),
+                        None => self
+                            .memory
+                            .on_disk
+                            .get(&id)
+                            .map_or(String::new(), |d| d.type_name.to_owned()),
+                    };
                     self.instructions
                         .push(Instruction::Send(FromWorker::Finished {
                             id,
@@ -280,7 +309,7 @@ impl WorkerState {
         let id = task.id;
         let mut waiting_for = 0;
         for dep in &task.dependencies {
-            if self.data.contains_key(&dep.id) {
+            if self.holds(dep.id) {
                 continue;
             }
             waiting_for += 1;
@@ -339,7 +368,7 @@ impl WorkerState {
     /// fetched and kept, with no task of this worker needing it.
     pub(crate) fn keep_values(&mut self, values: Vec<Dependency>) {
         for value in values {
-            if self.data.contains_key(&value.id) {
+            if self.holds(value.id) {
                 self.instructions
                     .push(Instruction::Send(FromWorker::AddKeys {
                         ids: vec![value.id],
@@ -389,12 +418,7 @@ impl WorkerState {
             match self.tasks.get_mut(&id) {
                 Some(task) if task.state == WorkerTaskState::Executing => task.cancelled = true,
                 Some(_) => self.forget(id),
-                None => {
-                    if let Some(value) = self.data.remove(&id) {
-                        self.managed_bytes =
-                            self.managed_bytes.saturating_sub(value.nbytes() as u64);
-                    }
-                }
+                None => self.drop_value(id),
             }
         }
         self.ensure_computing();
@@ -405,9 +429,7 @@ impl WorkerState {
         let Some(task) = self.tasks.remove(&id) else {
             return;
         };
-        if let Some(value) = self.data.remove(&id) {
-            self.managed_bytes = self.managed_bytes.saturating_sub(value.nbytes() as u64);
-        }
+        self.drop_value(id);
         self.fetch.remove(&(task.priority, id));
         for input in task.inputs {
             let orphan = match self.tasks.get_mut(&input) {
@@ -432,6 +454,9 @@ impl WorkerState {
     /// task to the next without waiting for this thread (each hand-over
     /// costs a wake-up of a sleeping thread: more than a small task).
     fn ensure_computing(&mut self) {
+        if self.memory.paused {
+            return;
+        }
         let mut skipped = Vec::new();
         let queue_limit = self.nthreads * (1 + QUEUED_PER_THREAD);
         while self.executing.len() < queue_limit {
@@ -449,10 +474,15 @@ impl WorkerState {
                 skipped.push(Reverse((priority, id)));
                 continue;
             }
-            let inputs: Option<Vec<Value>> = task
-                .inputs
-                .iter()
-                .map(|i| self.data.get(i).cloned())
+            let wanted = task.inputs.clone();
+            let inputs: Option<Vec<Input>> = wanted
+                .into_iter()
+                .map(|i| {
+                    self.value_or_disk(i).map(|found| match found {
+                        Ok(value) => Input::Here(value),
+                        Err(id) => Input::OnDisk(id),
+                    })
+                })
                 .collect();
             if !self.acquire(&needs) {
                 skipped.push(Reverse((priority, id)));
@@ -565,10 +595,10 @@ impl WorkerState {
     /// `value` is here: the tasks waiting for it may be ready.
     fn store(&mut self, id: TaskId, value: Value) {
         let nbytes = value.nbytes() as u64;
-        if let Some(old) = self.data.insert(id, value) {
-            self.managed_bytes = self.managed_bytes.saturating_sub(old.nbytes() as u64);
-        }
+        self.drop_value(id);
+        self.data.insert(id, value);
         self.managed_bytes += nbytes;
+        self.touch(id);
         let Some(task) = self.tasks.get_mut(&id) else {
             return;
         };
@@ -588,6 +618,7 @@ impl WorkerState {
                 }
             }
         }
+        self.keep_under_target();
     }
 
     /// Values a client scattered through the scheduler.
@@ -633,7 +664,10 @@ impl WorkerState {
     /// Starts fetches: for each value to fetch, by priority, from a holder
     /// not already being fetched from, in one request per peer.
     fn ensure_communicating(&mut self) {
-        if self.fetch.is_empty() || self.in_flight.len() >= self.max_fetch_peers {
+        if self.memory.paused
+            || self.fetch.is_empty()
+            || self.in_flight.len() >= self.max_fetch_peers
+        {
             return;
         }
         let mut batches: Vec<(WorkerId, Vec<TaskId>, u64)> = Vec::new();
@@ -838,22 +872,26 @@ impl WorkerState {
     }
 
     /// The values of `ids` it holds, and the ids it does not.
-    pub(crate) fn get_data(&self, ids: &[TaskId]) -> (Vec<(TaskId, Value)>, Vec<TaskId>) {
-        let mut found = Vec::with_capacity(ids.len());
-        let mut missing = Vec::new();
+    pub(crate) fn get_data(&mut self, ids: &[TaskId]) -> Served {
+        let mut served = Served::default();
         for &id in ids {
-            match self.data.get(&id) {
-                Some(value) => found.push((id, value.clone())),
-                None => missing.push(id),
+            match self.value_or_disk(id) {
+                Some(Ok(value)) => served.found.push((id, value)),
+                Some(Err(id)) => served.on_disk.push(id),
+                None => served.missing.push(id),
             }
         }
-        (found, missing)
+        served
     }
 
     /// The heartbeat's news.
     pub(crate) fn heartbeat(&self) -> Heartbeat {
         Heartbeat {
             managed_bytes: self.managed_bytes,
+            spilled_bytes: self.memory.spilled_bytes,
+            spilled_nbytes: self.memory.spilled_nbytes,
+            process_bytes: self.memory.process.unwrap_or(0),
+            paused: self.memory.paused,
             executing: self.executing.len() as u32,
             ready: self
                 .tasks
@@ -890,7 +928,7 @@ impl WorkerState {
         for (&id, task) in &self.tasks {
             let fail = |what: &str| Err(format!("task {id} ({:?}): {what}", task.state));
             match task.state {
-                WorkerTaskState::Memory if !self.data.contains_key(&id) => {
+                WorkerTaskState::Memory if !self.holds(id) => {
                     return fail("in memory without data");
                 }
                 WorkerTaskState::Executing if !self.executing.contains(&id) => {
@@ -914,7 +952,7 @@ impl WorkerState {
                         .iter()
                         .collect::<FxHashSet<_>>()
                         .into_iter()
-                        .filter(|i| !self.data.contains_key(i))
+                        .filter(|i| !self.holds(**i))
                         .count() as u32;
                     if missing != task.waiting_for || missing == 0 {
                         return fail(&format!(
@@ -955,5 +993,6 @@ impl WorkerState {
     }
 }
 
+mod memory;
 #[cfg(test)]
 mod tests;
