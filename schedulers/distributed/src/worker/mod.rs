@@ -9,6 +9,7 @@
 
 mod disk;
 mod executor;
+pub(crate) mod faults;
 pub(crate) mod hook;
 pub(crate) mod memory;
 pub(crate) mod server;
@@ -19,6 +20,7 @@ use barrow_core::config::{ByteSize, Snapshot};
 use crate::comm::Address;
 use crate::error::{Error, ErrorKind, Result};
 
+pub use faults::Faults;
 pub use memory::{MemoryReader, ProcessMemory};
 pub use state::WorkerTaskState;
 
@@ -45,6 +47,8 @@ pub struct WorkerOptions {
     host: Option<String>,
     token: Option<String>,
     memory_reader: Option<std::sync::Arc<dyn MemoryReader>>,
+    faults: Option<std::sync::Arc<Faults>>,
+    port: u16,
 }
 
 impl WorkerOptions {
@@ -60,6 +64,8 @@ impl WorkerOptions {
             host: None,
             token: None,
             memory_reader: None,
+            faults: None,
+            port: 0,
         }
     }
 
@@ -148,6 +154,24 @@ impl WorkerOptions {
     /// `target`, against its own values' bytes, applies.
     pub fn memory_reader(mut self, reader: std::sync::Arc<dyn MemoryReader>) -> WorkerOptions {
         self.memory_reader = Some(reader);
+        self
+    }
+
+    /// Faults to inject, for tests of failures (see [`Faults`]).
+    pub fn faults(mut self, faults: std::sync::Arc<Faults>) -> WorkerOptions {
+        self.faults = Some(faults);
+        self
+    }
+
+    pub(crate) fn faults_ref(&self) -> Option<std::sync::Arc<Faults>> {
+        self.faults.clone()
+    }
+
+    /// The port it serves its values on (default 0: any free one); a
+    /// worker started again on the same port comes back at the same
+    /// address.
+    pub fn port(mut self, port: u16) -> WorkerOptions {
+        self.port = port;
         self
     }
 
