@@ -280,9 +280,17 @@ fn a_task_that_leaks_is_killed_by_the_nanny_and_killed_worker_says_it_was_memory
     let err = leaking.result().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::KilledWorker, "{err}");
     let text = err.to_string();
-    assert!(text.contains("was killed by its nanny for memory"), "{text}");
-    assert!(text.contains("distributed.worker.memory.terminate"), "{text}");
+    assert!(
+        text.contains("was killed by its nanny for memory"),
+        "{text}"
+    );
+    assert!(
+        text.contains("distributed.worker.memory.terminate"),
+        "{text}"
+    );
     // The nanny started it again, and it computes.
-    let one = client.submit::<i64>(&add::func(), [lit(1i64), lit(2i64)]).unwrap();
+    let one = client
+        .submit::<i64>(&add::func(), [lit(1i64), lit(2i64)])
+        .unwrap();
     assert_eq!(one.result().unwrap(), 3);
 }
