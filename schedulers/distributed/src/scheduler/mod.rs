@@ -552,18 +552,8 @@ impl SchedulerState {
             return;
         };
         self.begin("remove-worker");
-        self.running.retain(|&w| w != id);
-        self.idle.remove(&id);
-        if worker.status == WorkerStatus::Running
-            && let Some(at) = self
-                .running_sets
-                .iter()
-                .position(|(set, _)| *set == worker.function_set)
-        {
-            self.running_sets[at].1 -= 1;
-            if self.running_sets[at].1 == 0 {
-                self.running_sets.swap_remove(at);
-            }
+        if worker.status == WorkerStatus::Running {
+            self.leave_placement(id, worker.function_set);
         }
         tracing::warn!("worker {} ({}) left: {reason}", worker.name, worker.address);
         let label = format!("worker '{}' ({})", worker.name, worker.address);
@@ -604,12 +594,17 @@ impl SchedulerState {
         }
         worker.status = status;
         let function_set = worker.function_set;
+        self.leave_placement(id, function_set);
+    }
+
+    /// Takes a running worker out of the lists placement reads.
+    fn leave_placement(&mut self, id: WorkerId, function_set: usize) {
         self.running.retain(|&w| w != id);
         self.idle.remove(&id);
+        self.opened.retain(|&w| w != id);
         if self.root_run.is_some_and(|(w, _)| w == id) {
             self.root_run = None;
         }
-        self.opened.retain(|&w| w != id);
         if let Some(at) = self
             .running_sets
             .iter()

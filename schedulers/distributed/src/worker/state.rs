@@ -27,6 +27,14 @@ use super::executor::Report;
 use crate::comm::framed::FrameSlice;
 use crate::protocol::{ComputeTask, Dependency, FromWorker, Heartbeat, Priority, TaskId, WorkerId};
 
+/// The priority of values a worker is given rather than asked to compute
+/// for a task (scattered, or moved from a retiring worker): before all.
+const FIRST: Priority = Priority {
+    user: 0,
+    generation: 0,
+    order: 0,
+};
+
 /// Tasks queued to each task thread behind the one it runs.
 const QUEUED_PER_THREAD: usize = 4;
 
@@ -385,16 +393,11 @@ impl WorkerState {
                     }
                 }
                 None => {
-                    let priority = Priority {
-                        user: 0,
-                        generation: 0,
-                        order: 0,
-                    };
-                    let mut task = Task::to_fetch(priority, value.who_has, value.nbytes);
+                    let mut task = Task::to_fetch(FIRST, value.who_has, value.nbytes);
                     task.kept = true;
                     let empty = task.who_has.is_empty();
                     self.tasks.insert(value.id, task);
-                    self.fetch.insert((priority, value.id));
+                    self.fetch.insert((FIRST, value.id));
                     if empty {
                         self.holder_failed(value.id, 0, "the scheduler knows no holder");
                     }
@@ -625,28 +628,10 @@ impl WorkerState {
     pub(crate) fn put_data(&mut self, values: Vec<(TaskId, Value)>) {
         let mut ids = Vec::with_capacity(values.len());
         for (id, value) in values {
-            self.tasks.entry(id).or_insert_with(|| Task {
-                state: WorkerTaskState::Memory,
-                run: 0,
-                priority: Priority {
-                    user: 0,
-                    generation: 0,
-                    order: 0,
-                },
-                frames: None,
-                inputs: Vec::new(),
-                resources: Vec::new(),
-                report_start: false,
-                waiting_for: 0,
-                dependents: Vec::new(),
-                who_has: Vec::new(),
-                tried: Vec::new(),
-                nbytes: 0,
-                flight_peer: None,
-                resume: None,
-                cancelled: false,
-                kept: false,
-            });
+            // Its state becomes memory as it is stored.
+            self.tasks
+                .entry(id)
+                .or_insert_with(|| Task::to_fetch(FIRST, Vec::new(), 0));
             self.store(id, value);
             ids.push(id);
         }
