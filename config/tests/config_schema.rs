@@ -50,6 +50,11 @@ fn the_embedded_defaults_declare_every_key_with_doc_type_and_valid_default() {
             ("distributed.worker.connections.incoming", "integer"),
             ("distributed.worker.connections.outgoing", "integer"),
             ("distributed.worker.heartbeat-interval", "duration"),
+            ("distributed.worker.memory.monitor-interval", "duration"),
+            ("distributed.worker.memory.pause", "float"),
+            ("distributed.worker.memory.recent-to-old-time", "duration"),
+            ("distributed.worker.memory.spill", "float"),
+            ("distributed.worker.memory.target", "float"),
             ("distributed.worker.memory.terminate", "float"),
             (
                 "distributed.worker.transfer.message-bytes-limit",

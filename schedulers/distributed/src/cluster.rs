@@ -16,8 +16,8 @@ use crate::nanny::{NannyConfig, Watch};
 use crate::protocol::handshake::generate_token;
 use crate::server::SchedulerServer;
 use crate::settings::{REQUIRE_ENCRYPTION, TlsRole, scheduler_config};
-use crate::worker::WorkerOptions;
 use crate::worker::server::{WorkerLimits, serve};
+use crate::worker::{MemoryReader, WorkerOptions};
 
 /// Sets up a [`LocalCluster`].
 ///
@@ -39,6 +39,7 @@ pub struct LocalClusterBuilder {
     processes: bool,
     memory_limit: Option<u64>,
     resources: Vec<Vec<(String, f64)>>,
+    memory_readers: Vec<(usize, Arc<dyn MemoryReader>)>,
     validate: bool,
     start_timeout: Duration,
     config: Option<Snapshot>,
@@ -78,6 +79,7 @@ impl LocalCluster {
             processes: true,
             memory_limit: None,
             resources: Vec::new(),
+            memory_readers: Vec::new(),
             validate: false,
             start_timeout: Duration::from_secs(30),
             config: None,
@@ -239,6 +241,19 @@ impl LocalClusterBuilder {
     /// none): `[vec![("GPU", 1.0)], vec![]]`.
     pub fn resources(mut self, per_worker: Vec<Vec<(String, f64)>>) -> LocalClusterBuilder {
         self.resources = per_worker;
+        self
+    }
+
+    /// Where the in-process worker `index` reads its process's memory
+    /// (for tests of the `spill` and `pause` thresholds: such workers
+    /// share this process, so by default they read none; worker processes
+    /// read their own).
+    pub fn memory_reader(
+        mut self,
+        index: usize,
+        reader: Arc<dyn MemoryReader>,
+    ) -> LocalClusterBuilder {
+        self.memory_readers.push((index, reader));
         self
     }
 
@@ -410,15 +425,35 @@ impl LocalClusterBuilder {
                 for (name, amount) in self.resources.get(i).cloned().unwrap_or_default() {
                     options = options.resource(name, amount);
                 }
+                if let Some((_, reader)) = self.memory_readers.iter().rev().find(|(w, _)| *w == i) {
+                    options = options.memory_reader(reader.clone());
+                }
                 let (stop, stopped) = oneshot::channel();
                 let comm = comm.clone();
                 let limits = limits.clone();
                 server.runtime().handle().spawn(async move {
                     let registry = barrow_core::Registry::global();
-                    if let Err(error) =
-                        serve(options, comm, limits, registry, None, Some(stopped)).await
-                    {
-                        tracing::warn!("in-process worker {i} ended: {error}");
+                    let mut stopped = Some(stopped);
+                    // A worker the scheduler closes with a restart joins
+                    // again, as a nanny would start its process again.
+                    loop {
+                        let served = serve(
+                            options.clone(),
+                            comm.clone(),
+                            limits.clone(),
+                            registry,
+                            None,
+                            &mut stopped,
+                        )
+                        .await;
+                        match served {
+                            Ok(end) if end.restart => continue,
+                            Ok(_) => break,
+                            Err(error) => {
+                                tracing::warn!("in-process worker {i} ended: {error}");
+                                break;
+                            }
+                        }
                     }
                 });
                 workers.push(LocalWorker::InProcess(std::sync::Mutex::new(Some(stop))));

@@ -114,11 +114,11 @@ pub use comm::tls::TemporaryCertificates;
 pub use comm::{Address, Scheme, raise_descriptor_limit};
 pub use error::{Error, ErrorKind, Result};
 pub use protocol::handshake::generate_token;
-pub use protocol::{ClusterInfo, WorkerState as WorkerInfo, WorkerSummary};
+pub use protocol::{ClusterInfo, WorkerMemory, WorkerState as WorkerInfo, WorkerSummary};
 pub use server::SchedulerServer;
 pub use settings::{TlsRole, default_token_file};
 pub use worker::hook::{SCHEDULER_VAR, WorkerExit, run_worker};
-pub use worker::{WorkerOptions, WorkerTaskState};
+pub use worker::{MemoryReader, ProcessMemory, WorkerOptions, WorkerTaskState};
 
 inventory::submit! {
     StaticScheduler { names: &["distributed", "dask.distributed"], make: make_distributed }

@@ -286,6 +286,9 @@ pub(crate) fn scheduler_config(config: &Snapshot) -> Result<SchedulerConfig> {
             .map_or(defaults.allowed_failures, |n| {
                 u32::try_from(n).unwrap_or(u32::MAX)
             }),
+        recent_to_old: config
+            .get::<Duration>("distributed.worker.memory.recent-to-old-time")?
+            .unwrap_or(defaults.recent_to_old),
     })
 }
 

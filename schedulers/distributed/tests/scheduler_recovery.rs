@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use barrow_core::ErrorKind;
 use barrow_distributed::protocol::handshake::{Death, WorkerRegistration};
 use barrow_distributed::protocol::{
-    DepRef, FromClient, FromWorker, TaskDef, TaskId, ToClient, ToWorker, UpdateGraph, WorkerId,
+    Answer, DepRef, FromClient, FromWorker, Question, TaskDef, TaskId, ToClient, ToWorker,
+    UpdateGraph, WorkerId,
 };
 use barrow_distributed::scheduler::{Outbox, SchedulerConfig, SchedulerState, State};
 use barrow_wire::task::WireKey;
@@ -418,4 +419,55 @@ fn the_unfinished_report_names_each_task_its_worker_and_where_its_inputs_are() {
         &[0, 1, 2],
     );
     assert!(state.unfinished_report(1).contains("; the first 1:"));
+}
+
+#[test]
+fn a_retiring_worker_s_values_are_copied_again_when_their_target_leaves() {
+    let (mut state, workers, client) = cluster(3, SchedulerConfig::default());
+    submit(&mut state, client, &[("a", &[])], &[0]);
+    let (on, a, run) = computes(&state.take_outbox())[0];
+    finish(&mut state, on, a, run);
+    let _ = state.take_outbox();
+    let name = format!("w{}", workers.iter().position(|&w| w == on).unwrap());
+    state.handle_client(
+        client,
+        FromClient::Ask {
+            request: 7,
+            question: Question::Retire(vec![name.clone()]),
+        },
+        &|_| None,
+    );
+    let acquires = |outbox: &Outbox| -> Vec<(WorkerId, Vec<TaskId>)> {
+        outbox
+            .to_workers()
+            .filter_map(|(w, m)| match m {
+                ToWorker::Acquire { values } => Some((w, values.iter().map(|v| v.id).collect())),
+                _ => None,
+            })
+            .collect()
+    };
+    let sent = acquires(&state.take_outbox());
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let (first, ids) = &sent[0];
+    assert_eq!(ids, &[a]);
+    assert_ne!(*first, on);
+    // The worker taking the copy dies before it has it: the copy goes to
+    // the one left.
+    state.remove_worker(*first, "its connection closed");
+    let sent = acquires(&state.take_outbox());
+    let last = *workers.iter().find(|&&w| w != on && w != *first).unwrap();
+    assert_eq!(sent, [(last, vec![a])]);
+    state.handle_worker(last, FromWorker::AddKeys { ids: vec![a] });
+    let outbox = state.take_outbox();
+    assert!(
+        outbox
+            .to_workers()
+            .any(|(w, m)| w == on && matches!(m, ToWorker::Close { restart: false, .. })),
+        "the retired worker is closed, not restarted"
+    );
+    assert!(outbox.to_clients().any(|(c, m)| c == client
+        && matches!(m, ToClient::Reply { request: 7, answer: Ok(Answer::Names(n)) } if n == std::slice::from_ref(&name))));
+    assert_eq!(state.info().workers.len(), 1);
+    assert_eq!(state_of(&state, "a"), Some(State::Memory));
+    state.validate().unwrap();
 }

@@ -215,3 +215,35 @@ fn a_task_that_kills_every_worker_it_runs_on_ends_in_killed_worker_naming_the_si
     assert_eq!(one.result().unwrap(), 3);
     assert!(cluster.worker_restarts(0) + cluster.worker_restarts(1) >= 2);
 }
+
+#[test]
+fn a_restart_starts_every_worker_process_again_and_retire_stops_one_for_good() {
+    let (cluster, client) = cluster(2, &[]);
+    let before: Vec<u32> = (0..2).filter_map(|i| cluster.worker_pid(i)).collect();
+    let held = client
+        .submit::<i64>(&add::func(), [lit(1i64), lit(2i64)])
+        .unwrap();
+    assert_eq!(held.result().unwrap(), 3);
+    let back = client.restart().unwrap();
+    assert_eq!(back.len(), 2, "{back:?}");
+    let after: Vec<u32> = (0..2).filter_map(|i| cluster.worker_pid(i)).collect();
+    assert_eq!(after.len(), 2);
+    assert!(
+        before.iter().all(|pid| !after.contains(pid)),
+        "new processes: {before:?} then {after:?}"
+    );
+    assert_eq!(held.result().unwrap_err().kind(), ErrorKind::Cancelled);
+    // Retired, a worker's nanny lets it go.
+    let kept = client.scatter_to([5i64], false, &["local-1"]).unwrap();
+    assert_eq!(client.retire_workers(&["local-1"]).unwrap(), ["local-1"]);
+    assert_eq!(client.gather(&kept).unwrap(), [5]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while cluster.worker_pid(1).is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "the retired worker's process stayed"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(client.scheduler_info().unwrap().workers.len(), 1);
+}

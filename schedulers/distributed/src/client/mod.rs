@@ -1,6 +1,8 @@
 //! The client: a program's connection to a cluster (Dask's `Client`).
 
+mod admin;
 mod encode;
+mod fetch;
 mod future;
 mod run;
 mod state;
@@ -17,7 +19,6 @@ use barrow_core::{
     Value,
 };
 use barrow_wire::task::WireKey;
-use rustc_hash::FxHashMap;
 
 pub use future::{AsCompleted, Future, FutureStatus, as_completed};
 pub use run::RemoteResult;
@@ -25,12 +26,10 @@ pub use run::RemoteResult;
 use self::future::take;
 use self::state::{Entry, Shared, Status};
 use crate::comm::framed::{self, Frame, Outgoing, Sender};
-use crate::comm::peer::{Fetched, PeerPool};
+use crate::comm::peer::PeerPool;
 use crate::comm::{Address, Refused, connect, greet};
 use crate::protocol::handshake::{Assigned, Role};
-use crate::protocol::{
-    Answer, ClusterInfo, FromClient, KeyLocation, Question, TaskId, ToClient, WorkerId,
-};
+use crate::protocol::{Answer, FromClient, KeyLocation, Question, ToClient, WorkerId};
 use crate::runtime::RuntimeThread;
 use crate::settings::{CommSettings, TlsFiles, TlsRole, require_token};
 
@@ -429,84 +428,6 @@ impl Client {
             .wait_done(&keys, timeout.map(|t| Instant::now() + t))
     }
 
-    /// Which workers (addresses) hold each future's value.
-    pub fn who_has<T>(&self, futures: &[Future<T>]) -> Result<Vec<(Key, Vec<String>)>> {
-        let keys = futures.iter().map(|f| WireKey::from(f.key())).collect();
-        match self.inner.ask(Question::WhoHas(keys))? {
-            Answer::WhoHas(entries) => Ok(entries
-                .into_iter()
-                .map(|(k, ws)| (Key::from(&k), self.inner.addresses(&ws)))
-                .collect()),
-            other => Err(unexpected(&other)),
-        }
-    }
-
-    /// Which keys each worker (address) holds.
-    pub fn has_what(&self) -> Result<Vec<(String, Vec<Key>)>> {
-        match self.inner.ask(Question::HasWhat)? {
-            Answer::HasWhat(entries) => Ok(entries
-                .into_iter()
-                .map(|(w, keys)| {
-                    let address = self.inner.addresses(&[w]).pop().unwrap_or_default();
-                    (address, keys.iter().map(Key::from).collect())
-                })
-                .collect()),
-            other => Err(unexpected(&other)),
-        }
-    }
-
-    /// The scheduler's view of the cluster: workers, tasks by state.
-    pub fn scheduler_info(&self) -> Result<ClusterInfo> {
-        match self.inner.ask(Question::Info)? {
-            Answer::Info(info) => Ok(info),
-            other => Err(unexpected(&other)),
-        }
-    }
-
-    /// Keeps `futures`' values on the cluster under `name`, for other
-    /// clients ([`Client::get_dataset`]), until unpublished.
-    pub fn publish_dataset<T>(&self, name: &str, futures: &[Future<T>]) -> Result<()> {
-        let keys = futures.iter().map(|f| WireKey::from(f.key())).collect();
-        self.inner
-            .ask(Question::Publish {
-                name: name.to_owned(),
-                keys,
-                replace: false,
-            })
-            .map(drop)
-    }
-
-    /// Futures on the values published under `name`.
-    pub fn get_dataset<T>(&self, name: &str) -> Result<Vec<Future<T>>> {
-        match self.inner.ask(Question::Dataset(name.to_owned()))? {
-            Answer::Keys(locations) => {
-                let keys: Vec<Key> = locations.iter().map(|l| Key::from(&l.key)).collect();
-                self.inner.hold(&keys);
-                self.inner.located(&locations);
-                Ok(keys
-                    .into_iter()
-                    .map(|k| Future::new(self.inner.clone(), k))
-                    .collect())
-            }
-            other => Err(unexpected(&other)),
-        }
-    }
-
-    /// Forgets the dataset `name` (its values go when no one holds them).
-    pub fn unpublish_dataset(&self, name: &str) -> Result<()> {
-        self.inner
-            .ask(Question::Unpublish(name.to_owned()))
-            .map(drop)
-    }
-
-    /// The names of the datasets published.
-    pub fn list_datasets(&self) -> Result<Vec<String>> {
-        match self.inner.ask(Question::Datasets)? {
-            Answer::Names(names) => Ok(names),
-            other => Err(unexpected(&other)),
-        }
-    }
-
     /// The number of task threads of the cluster's workers now.
     pub fn total_threads(&self) -> usize {
         self.inner.total_threads()
@@ -756,96 +677,6 @@ impl ClientInner {
         )?;
         drop(encoded.holds);
         Ok(futures)
-    }
-
-    /// The values of `keys`, fetched from the workers once computed.
-    pub(crate) fn gather_keys(&self, keys: &[Key]) -> Result<Vec<Value>> {
-        self.wait_done(keys, None)?;
-        let mut locations = Vec::with_capacity(keys.len());
-        {
-            let state = self.shared.lock();
-            for key in keys {
-                match state.keys.get(key).map(|e| &e.status) {
-                    Some(Status::Memory(location)) => locations.push(location.clone()),
-                    Some(status) => return Err(status_error(key, status)),
-                    None => {
-                        return Err(Error::new(
-                            ErrorKind::InvalidArgument,
-                            format!("key {key} is not held by this client"),
-                        ));
-                    }
-                }
-            }
-        }
-        self.fetch(&locations)
-    }
-
-    /// Fetches values from the workers holding them, one request per
-    /// worker; a value a holder no longer has is asked of the next.
-    fn fetch(&self, locations: &[KeyLocation]) -> Result<Vec<Value>> {
-        let mut values: FxHashMap<TaskId, Value> = FxHashMap::default();
-        let mut tries: FxHashMap<TaskId, usize> = FxHashMap::default();
-        let mut busy_rounds = 0u32;
-        loop {
-            let mut by_worker: FxHashMap<WorkerId, Vec<TaskId>> = FxHashMap::default();
-            for location in locations {
-                if values.contains_key(&location.id) {
-                    continue;
-                }
-                let attempt = tries.get(&location.id).copied().unwrap_or(0);
-                let Some(&worker) = location.who_has.get(attempt) else {
-                    return Err(Error::new(
-                        ErrorKind::Worker,
-                        format!(
-                            "no worker that held {} has it now (workers {:?}): it was lost",
-                            Key::from(&location.key),
-                            location.who_has
-                        ),
-                    )
-                    .with_key(Key::from(&location.key)));
-                };
-                by_worker.entry(worker).or_default().push(location.id);
-            }
-            if by_worker.is_empty() {
-                break;
-            }
-            let mut any_busy = false;
-            for (worker, ids) in by_worker {
-                let address = self.addresses(&[worker]).pop().ok_or_else(|| {
-                    Error::new(
-                        ErrorKind::Worker,
-                        format!("worker {worker}, which holds a result, left the cluster"),
-                    )
-                })?;
-                let pool = self.pool.clone();
-                let asked = ids.clone();
-                let fetched = self
-                    .runtime
-                    .run(async move { pool.get_data(&address, asked).await })??;
-                match fetched {
-                    Fetched::Data(found, missing) => {
-                        values.extend(found);
-                        for id in missing {
-                            *tries.entry(id).or_default() += 1;
-                        }
-                    }
-                    Fetched::Busy => any_busy = true,
-                }
-            }
-            if any_busy {
-                busy_rounds += 1;
-                std::thread::sleep(Duration::from_millis((5 * u64::from(busy_rounds)).min(200)));
-            }
-        }
-        locations
-            .iter()
-            .map(|l| {
-                values
-                    .get(&l.id)
-                    .cloned()
-                    .ok_or_else(|| Error::internal("a fetched value went missing"))
-            })
-            .collect()
     }
 
     fn subscribe(&self) -> u64 {

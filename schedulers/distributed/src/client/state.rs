@@ -151,6 +151,14 @@ fn apply(state: &mut State, message: ToClient) {
                 entry.status = Status::Lost { reason, cancelled };
             }
         }
+        ToClient::Restarted => {
+            for entry in state.keys.values_mut() {
+                entry.status = Status::Lost {
+                    reason: "the cluster restarted: every task and value was forgotten".to_owned(),
+                    cancelled: true,
+                };
+            }
+        }
         ToClient::Events(events) => {
             for queue in state.events.values_mut() {
                 queue.extend(events.iter().cloned());

@@ -81,6 +81,14 @@ pub enum ToWorker {
         /// Milliseconds.
         ms: u64,
     },
+    /// Fetch these values from their holders and keep them (a retiring
+    /// worker's values move here); say so with [`FromWorker::AddKeys`],
+    /// or with [`FromWorker::Missing`] (naming the value itself as the
+    /// task) when no holder gives one.
+    Acquire {
+        /// The values and where they are.
+        values: Vec<Dependency>,
+    },
 }
 
 /// One task to run.
@@ -174,13 +182,27 @@ pub enum FromWorker {
     },
     /// Periodic news.
     Heartbeat(Heartbeat),
+    /// Memory pressure paused the worker (no new task or fetch starts),
+    /// or it is over.
+    Paused {
+        /// Paused now.
+        paused: bool,
+    },
 }
 
 /// A worker's heartbeat.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Heartbeat {
-    /// Bytes of the values it holds (their `nbytes`).
+    /// Bytes of the values it holds in memory (their `nbytes`).
     pub managed_bytes: u64,
+    /// Bytes of its values on disk (in the spill file).
+    pub spilled_bytes: u64,
+    /// What those values took in memory (their `nbytes`).
+    pub spilled_nbytes: u64,
+    /// Its process's resident bytes (0: unknown).
+    pub process_bytes: u64,
+    /// Whether memory pressure paused it.
+    pub paused: bool,
     /// Tasks executing.
     pub executing: u32,
     /// Tasks ready or waiting for their inputs.
@@ -295,6 +317,12 @@ pub enum Question {
     Datasets,
     /// Where these keys are now, to fetch them again.
     Locate(Vec<WireKey>),
+    /// Close these workers (names or addresses) once the values only they
+    /// hold are on others; answered with their names when they are gone.
+    Retire(Vec<String>),
+    /// Forget every task and value, restart every worker through its
+    /// nanny, and answer once as many workers are back.
+    Restart,
 }
 
 /// What the scheduler tells a client.
@@ -332,6 +360,9 @@ pub enum ToClient {
         /// Gone workers.
         removed: Vec<WorkerId>,
     },
+    /// A client restarted the cluster: every task and value is gone, and
+    /// so every future is cancelled.
+    Restarted,
     /// The answer to a request.
     Reply {
         /// The request.
@@ -421,12 +452,39 @@ pub struct ClusterInfo {
 pub struct WorkerState {
     /// What it said when it joined.
     pub summary: WorkerSummary,
+    /// "running", "paused" (memory pressure: no new work) or "retiring"
+    /// (no new work; closed once its values are on other workers).
+    pub status: String,
+    /// Its memory, in Dask's segments.
+    pub memory: WorkerMemory,
     /// Tasks sent to it and not finished.
     pub processing: u64,
     /// Values it holds.
     pub keys: u64,
     /// Bytes of those values.
     pub managed_bytes: u64,
+}
+
+/// A worker's memory, in bytes: what its values take (managed, exact),
+/// the rest of its process (unmanaged: old is the least seen lately,
+/// recent what came on top), and its values on disk. `process` and the
+/// unmanaged parts are 0 when the worker cannot read its process's memory
+/// (a worker inside another program).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerMemory {
+    /// Bytes of its values in memory.
+    pub managed: u64,
+    /// Unmanaged bytes present for a while (interpreter, leaks, caches).
+    pub unmanaged_old: u64,
+    /// Unmanaged bytes that appeared lately (temporaries of running
+    /// tasks, memory not yet given back).
+    pub unmanaged_recent: u64,
+    /// Bytes of its values on disk.
+    pub spilled: u64,
+    /// The process's resident bytes.
+    pub process: u64,
+    /// Its memory limit (0: none).
+    pub limit: u64,
 }
 
 /// What travels on a connection between two workers, or a client and a

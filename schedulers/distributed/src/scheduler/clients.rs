@@ -88,6 +88,20 @@ impl SchedulerState {
                 self.begin("scatter");
                 self.scatter(client, request, values, broadcast, &workers, frames);
             }
+            FromClient::Ask {
+                request,
+                question: Question::Retire(names),
+            } => {
+                self.begin("retire-workers");
+                self.retire_workers(client, request, &names);
+            }
+            FromClient::Ask {
+                request,
+                question: Question::Restart,
+            } => {
+                self.begin("restart");
+                self.restart(client, request);
+            }
             FromClient::Ask { request, question } => {
                 self.begin("ask");
                 let answer = self.answer(client, question);
@@ -155,6 +169,9 @@ impl SchedulerState {
 
     fn answer(&mut self, client: ClientId, question: Question) -> Result<Answer, String> {
         match question {
+            Question::Retire(_) | Question::Restart => {
+                Err("retire and restart are answered when they are done".to_owned())
+            }
             Question::Info => Ok(Answer::Info(self.info())),
             Question::WhoHas(keys) => Ok(Answer::WhoHas(
                 keys.into_iter()

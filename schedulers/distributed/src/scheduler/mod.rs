@@ -14,9 +14,12 @@
 mod clients;
 mod graph;
 mod log;
+mod memory;
 mod placement;
 mod recovery;
 mod report;
+mod restart;
+mod retire;
 pub(crate) mod server;
 mod task;
 mod transitions;
@@ -87,6 +90,9 @@ pub struct SchedulerConfig {
     /// Deaths of workers executing a task that it survives; one more fails
     /// it with `KilledWorker`.
     pub allowed_failures: u32,
+    /// How long unmanaged memory stays "recent" before it counts as "old"
+    /// (`distributed.worker.memory.recent-to-old-time`).
+    pub recent_to_old: Duration,
 }
 
 impl Default for SchedulerConfig {
@@ -102,6 +108,7 @@ impl Default for SchedulerConfig {
             heartbeat_interval: None,
             worker_ttl: Duration::from_secs(30),
             allowed_failures: 3,
+            recent_to_old: Duration::from_secs(30),
         }
     }
 }
@@ -127,10 +134,34 @@ impl Outbox {
     }
 }
 
+/// Whether a worker takes new work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WorkerStatus {
+    /// It does.
+    Running,
+    /// Being retired: no new work; its values are copied away, then it
+    /// is closed.
+    Retiring,
+    /// Paused by memory pressure: no new work until it says otherwise.
+    Paused,
+}
+
+impl WorkerStatus {
+    /// The name clients see.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            WorkerStatus::Running => "running",
+            WorkerStatus::Retiring => "retiring",
+            WorkerStatus::Paused => "paused",
+        }
+    }
+}
+
 /// A worker, as the scheduler tracks it.
 #[derive(Debug)]
 pub(crate) struct Worker {
     pub(crate) id: WorkerId,
+    pub(crate) status: WorkerStatus,
     pub(crate) name: String,
     pub(crate) address: String,
     pub(crate) nthreads: u32,
@@ -150,6 +181,8 @@ pub(crate) struct Worker {
     pub(crate) last_seen: Instant,
     pub(crate) host: String,
     pub(crate) pid: u32,
+    /// Its heartbeats' memory figures.
+    pub(crate) memory: memory::MemoryHistory,
 }
 
 /// A client, as the scheduler tracks it.
@@ -294,6 +327,10 @@ pub struct SchedulerState {
     pub(crate) suspects: FxHashMap<TaskId, Vec<recovery::DeathNote>>,
     /// The heartbeat interval workers were last told.
     pub(crate) heartbeat: Duration,
+    /// Clients' requests to retire workers, until those are gone.
+    pub(crate) retirements: Vec<retire::PendingRetire>,
+    /// Restarts waiting for their workers to come back.
+    pub(crate) restarts: Vec<restart::PendingRestart>,
 }
 
 impl SchedulerState {
@@ -341,6 +378,8 @@ impl SchedulerState {
             departed: std::collections::VecDeque::new(),
             suspects: FxHashMap::default(),
             heartbeat,
+            retirements: Vec::new(),
+            restarts: Vec::new(),
         }
     }
 
@@ -372,6 +411,8 @@ impl SchedulerState {
     /// Ends a stimulus: fills free slots with queued tasks, sends the
     /// watchers' events, and checks the invariants when asked.
     fn end(&mut self) {
+        self.progress_retirements();
+        self.progress_restarts();
         if self.slots_maybe_opened {
             self.slots_maybe_opened = false;
             self.fill_slots();
@@ -427,6 +468,7 @@ impl SchedulerState {
             .clamp(1.0, 1e9) as usize;
         let worker = Worker {
             id,
+            status: WorkerStatus::Running,
             slots,
             name: registration.name,
             address: registration.address,
@@ -441,6 +483,7 @@ impl SchedulerState {
             last_seen: self.now,
             host: registration.host,
             pid: registration.pid,
+            memory: memory::MemoryHistory::default(),
         };
         tracing::info!(
             "worker {} joined: {} ({} threads, {} functions, on {})",
@@ -511,10 +554,11 @@ impl SchedulerState {
         self.begin("remove-worker");
         self.running.retain(|&w| w != id);
         self.idle.remove(&id);
-        if let Some(at) = self
-            .running_sets
-            .iter()
-            .position(|(set, _)| *set == worker.function_set)
+        if worker.status == WorkerStatus::Running
+            && let Some(at) = self
+                .running_sets
+                .iter()
+                .position(|(set, _)| *set == worker.function_set)
         {
             self.running_sets[at].1 -= 1;
             if self.running_sets[at].1 == 0 {
@@ -546,6 +590,69 @@ impl SchedulerState {
         }
         self.retune_heartbeats();
         self.end();
+    }
+
+    /// Takes a worker out of placement (retiring it): it keeps its
+    /// values and connection, but is given no new task.
+    pub(crate) fn stop_placing_on(&mut self, id: WorkerId, status: WorkerStatus) {
+        let Some(worker) = self.workers.get_mut(&id) else {
+            return;
+        };
+        if worker.status != WorkerStatus::Running {
+            worker.status = status;
+            return;
+        }
+        worker.status = status;
+        let function_set = worker.function_set;
+        self.running.retain(|&w| w != id);
+        self.idle.remove(&id);
+        if self.root_run.is_some_and(|(w, _)| w == id) {
+            self.root_run = None;
+        }
+        self.opened.retain(|&w| w != id);
+        if let Some(at) = self
+            .running_sets
+            .iter()
+            .position(|(set, _)| *set == function_set)
+        {
+            self.running_sets[at].1 -= 1;
+            if self.running_sets[at].1 == 0 {
+                self.running_sets.swap_remove(at);
+            }
+        }
+    }
+
+    /// Puts a worker back into placement.
+    pub(crate) fn place_on_again(&mut self, id: WorkerId) {
+        let Some(worker) = self.workers.get_mut(&id) else {
+            return;
+        };
+        if worker.status == WorkerStatus::Running {
+            return;
+        }
+        worker.status = WorkerStatus::Running;
+        let function_set = worker.function_set;
+        if worker.processing.is_empty() {
+            self.idle.insert(id);
+        }
+        self.running.push(id);
+        match self
+            .running_sets
+            .iter_mut()
+            .find(|(set, _)| *set == function_set)
+        {
+            Some((_, count)) => *count += 1,
+            None => self.running_sets.push((function_set, 1)),
+        }
+        self.roots_full = None;
+        self.slots_maybe_opened = true;
+        let unrunnable: Vec<TaskId> = self.unrunnable.keys().copied().collect();
+        self.transitions(
+            unrunnable
+                .into_iter()
+                .map(|t| (t, transitions::Target::Processing))
+                .collect(),
+        );
     }
 
     /// Handles one message from worker `worker`.
@@ -593,11 +700,25 @@ impl SchedulerState {
                 self.begin("missing-data");
                 self.missing_data(worker, id, dependency, &tried);
             }
-            FromWorker::Heartbeat(_) => {
+            FromWorker::Heartbeat(heartbeat) => {
                 if let Some(w) = self.workers.get_mut(&worker) {
                     w.last_seen = self.now;
                 }
+                self.heartbeat_memory(worker, &heartbeat);
+                if heartbeat.paused
+                    != (self.workers.get(&worker).map(|w| w.status) == Some(WorkerStatus::Paused))
+                {
+                    // A pause message and this heartbeat crossed: the
+                    // heartbeat is the later word.
+                    self.begin("heartbeat-pause");
+                    self.worker_paused(worker, heartbeat.paused);
+                    self.end();
+                }
                 return;
+            }
+            FromWorker::Paused { paused } => {
+                self.begin("worker-paused");
+                self.worker_paused(worker, paused);
             }
         }
         if let Some(w) = self.workers.get_mut(&worker) {
@@ -611,6 +732,10 @@ impl SchedulerState {
     /// their restrictions while workers run.
     pub fn check_timeouts(&mut self) {
         self.check_worker_ttl();
+        if !self.restarts.is_empty() {
+            self.begin("restart-timeout");
+            self.end();
+        }
         let Some(timeout) = self.config.no_workers_timeout else {
             return;
         };
@@ -658,14 +783,16 @@ impl SchedulerState {
                 .position(|s| *s == task.state)
                 .unwrap_or(0)] += 1;
         }
+        let mut workers: Vec<&Worker> = self.workers.values().collect();
+        workers.sort_unstable_by_key(|w| w.id);
         ClusterInfo {
             address: self.address.clone(),
-            workers: self
-                .running
-                .iter()
-                .filter_map(|w| self.workers.get(w))
+            workers: workers
+                .into_iter()
                 .map(|w| crate::protocol::WorkerState {
                     summary: summary(w),
+                    status: w.status.name().to_owned(),
+                    memory: w.memory.segments(w.managed_bytes, w.memory_limit),
                     processing: w.processing.len() as u64,
                     keys: w.has_what.len() as u64,
                     managed_bytes: w.managed_bytes,

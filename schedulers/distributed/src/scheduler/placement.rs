@@ -266,7 +266,11 @@ impl SchedulerState {
 
     /// Whether `worker` registered every function the task calls.
     fn capable(&self, fit: &Fit<'_>, worker: WorkerId) -> bool {
-        fit.everywhere
+        let running = self
+            .workers
+            .get(&worker)
+            .is_some_and(|w| w.status == super::WorkerStatus::Running);
+        running && fit.everywhere
             || fit
                 .task
                 .functions

@@ -278,8 +278,8 @@ impl SchedulerState {
         let ttl = self.worker_ttl();
         let now: Instant = self.now;
         let silent: Vec<WorkerId> = self
-            .running
-            .iter()
+            .workers
+            .keys()
             .copied()
             .filter(|w| {
                 self.workers

@@ -145,7 +145,15 @@ impl SchedulerState {
                     w.managed_bytes
                 ));
             }
-            if w.processing.is_empty() != self.idle.contains(&worker) {
+            let running = w.status == super::WorkerStatus::Running;
+            if running != self.running.contains(&worker) {
+                return Err(format!(
+                    "worker {worker} is {} and {}in the running list",
+                    w.status.name(),
+                    if running { "not " } else { "" }
+                ));
+            }
+            if (running && w.processing.is_empty()) != self.idle.contains(&worker) {
                 return Err(format!(
                     "worker {worker} processes {} tasks, and is {}listed as idle",
                     w.processing.len(),

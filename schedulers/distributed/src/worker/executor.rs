@@ -11,7 +11,8 @@ use barrow_core::Registry;
 use barrow_wire::task::{FunctionCache, WireBody, WireError};
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::state::Job;
+use super::disk::Disk;
+use super::state::{Input, Job};
 use crate::nanny::board::Board;
 use crate::protocol::TaskId;
 
@@ -56,6 +57,7 @@ impl Executor {
         done: UnboundedSender<Report>,
         name: &str,
         board: Option<Arc<Board>>,
+        disk: Option<Disk>,
     ) -> std::io::Result<Executor> {
         let (jobs, receiver) = channel::<Job>();
         let receiver = Arc::new(Mutex::new(receiver));
@@ -63,9 +65,10 @@ impl Executor {
             let receiver = receiver.clone();
             let done = done.clone();
             let board = board.clone().map(|board| (board, i));
+            let disk = disk.clone();
             std::thread::Builder::new()
                 .name(format!("barrow-task-{name}-{i}"))
-                .spawn(move || work(&receiver, registry, &done, board.as_ref()))?;
+                .spawn(move || work(&receiver, registry, &done, board.as_ref(), disk.as_ref()))?;
         }
         Ok(Executor { jobs })
     }
@@ -82,6 +85,7 @@ fn work(
     registry: &'static Registry,
     done: &UnboundedSender<Report>,
     board: Option<&(Arc<Board>, usize)>,
+    disk: Option<&Disk>,
 ) {
     let mut cache = FunctionCache::default();
     loop {
@@ -106,7 +110,7 @@ fn work(
             board.executing(*thread, Some((id, job.run)));
         }
         let start = Instant::now();
-        let result = run(job, registry, &mut cache);
+        let result = run(job, registry, &mut cache, disk);
         let duration_us = start.elapsed().as_micros() as u64;
         if let Some((board, thread)) = board {
             board.executing(*thread, None);
@@ -128,8 +132,21 @@ fn run(
     job: Job,
     registry: &Registry,
     cache: &mut FunctionCache,
+    disk: Option<&Disk>,
 ) -> Result<barrow_core::Value, Box<WireError>> {
     let outcome = (|| {
+        // Inputs spilled to disk are read back here, on the task's thread.
+        let inputs = job
+            .inputs
+            .into_iter()
+            .map(|input| match (input, disk) {
+                (Input::Here(value), _) => Ok(value),
+                (Input::OnDisk(id), Some(disk)) => disk.read(id),
+                (Input::OnDisk(id), None) => Err(barrow_core::Error::internal(format!(
+                    "input {id} is on a disk this worker does not have"
+                ))),
+            })
+            .collect::<barrow_core::Result<Vec<_>>>()?;
         let body: WireBody = postcard::from_bytes(job.frames.frame(0)?).map_err(|e| {
             barrow_core::Error::new(
                 barrow_core::ErrorKind::Worker,
@@ -140,7 +157,7 @@ fn run(
         let literal = |i: u32| frames.frame(i + 1);
         body.run_with(
             &literal,
-            job.inputs,
+            inputs,
             registry.functions(),
             registry.codecs(),
             cache,

@@ -84,18 +84,22 @@ fn restart() -> Error {
 pub fn run_worker(options: Option<WorkerOptions>) -> barrow_core::Result<WorkerExit> {
     crate::comm::raise_descriptor_limit();
     let config = barrow_core::config::snapshot()?;
-    let options = match options {
+    let mut options = match options {
         Some(options) => options,
         None => WorkerOptions::from_config(&config)?,
     };
+    if options.memory_reader_ref().is_none() {
+        // Its own process: its resident memory is its own.
+        options = options.memory_reader(Arc::new(crate::worker::ProcessMemory));
+    }
     let config = options.tls_files().apply(&config, TlsRole::Worker)?;
     let token = require_token(&config, options.token_ref())?;
     let comm = Arc::new(CommSettings::from_config(&config, &token, TlsRole::Worker)?);
     let limits = WorkerLimits::from_config(&config)?;
     let runtime = RuntimeThread::start("barrow-worker")?;
     let registry = Registry::global();
-    let end =
-        runtime.run(async move { serve(options, comm, limits, registry, None, None).await })??;
+    let end = runtime
+        .run(async move { serve(options, comm, limits, registry, None, &mut None).await })??;
     tracing::debug!("worker ended: {}", end.reason);
     Ok(if end.restart {
         WorkerExit::Restart

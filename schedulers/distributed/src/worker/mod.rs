@@ -7,8 +7,10 @@
 //! `#[barrow::task]` functions are there), or inside a program for tests
 //! ([`LocalCluster`](crate::LocalCluster) without processes).
 
+mod disk;
 mod executor;
 pub(crate) mod hook;
+pub(crate) mod memory;
 pub(crate) mod server;
 mod state;
 
@@ -20,6 +22,7 @@ use crate::comm::Address;
 use crate::error::{Error, ErrorKind, Result};
 use crate::settings::TlsFiles;
 
+pub use memory::{MemoryReader, ProcessMemory};
 pub use state::WorkerTaskState;
 
 /// What a worker joins and what it offers.
@@ -45,6 +48,7 @@ pub struct WorkerOptions {
     host: Option<String>,
     token: Option<String>,
     tls: TlsFiles,
+    memory_reader: Option<std::sync::Arc<dyn MemoryReader>>,
 }
 
 impl WorkerOptions {
@@ -60,6 +64,7 @@ impl WorkerOptions {
             host: None,
             token: None,
             tls: TlsFiles::default(),
+            memory_reader: None,
         }
     }
 
@@ -159,6 +164,20 @@ impl WorkerOptions {
 
     pub(crate) fn tls_files(&self) -> &TlsFiles {
         &self.tls
+    }
+
+    /// Where it reads its process's resident memory, for the `spill` and
+    /// `pause` thresholds (`distributed.worker.memory.*`). A worker
+    /// process reads its own ([`ProcessMemory`]); a worker inside another
+    /// program has none by default (the process is shared), so only
+    /// `target`, against its own values' bytes, applies.
+    pub fn memory_reader(mut self, reader: std::sync::Arc<dyn MemoryReader>) -> WorkerOptions {
+        self.memory_reader = Some(reader);
+        self
+    }
+
+    pub(crate) fn memory_reader_ref(&self) -> Option<std::sync::Arc<dyn MemoryReader>> {
+        self.memory_reader.clone()
     }
 
     pub(crate) fn token_ref(&self) -> Option<&str> {

@@ -19,6 +19,9 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::handshake::{Assigned, Role, WorkerRegistration};
 use crate::protocol::{FromWorker, TaskId, ToWorker, WorkerId};
 use crate::settings::CommSettings;
+use crate::worker::disk::{Disk, Written};
+use crate::worker::memory::{MemorySettings, Thresholds};
+use barrow_core::config::TemporaryDirectory;
 
 /// How a worker fetches and serves.
 #[derive(Debug, Clone)]
@@ -31,6 +34,12 @@ pub(crate) struct WorkerLimits {
     pub(crate) serving: usize,
     /// Check the state's invariants after every event.
     pub(crate) validate: bool,
+    /// The memory thresholds, as shares of the memory limit.
+    pub(crate) thresholds: Thresholds,
+    /// How often memory is checked.
+    pub(crate) monitor_interval: Duration,
+    /// Where the spill folder goes.
+    pub(crate) temporary: TemporaryDirectory,
 }
 
 impl WorkerLimits {
@@ -51,6 +60,12 @@ impl WorkerLimits {
             validate: config
                 .get::<bool>("distributed.worker.validate")?
                 .unwrap_or(false),
+            thresholds: Thresholds::from_config(config)?,
+            monitor_interval: config
+                .get::<Duration>("distributed.worker.memory.monitor-interval")?
+                .unwrap_or(Duration::from_millis(100))
+                .max(Duration::from_millis(1)),
+            temporary: config.temporary_directory_choice()?,
         })
     }
 }
@@ -92,6 +107,7 @@ enum Event {
         reply: oneshot::Sender<Served>,
     },
     Retry,
+    Written(Written),
 }
 
 /// Joins the scheduler and serves until it closes the connection, says to
@@ -103,7 +119,7 @@ pub(crate) async fn serve(
     limits: WorkerLimits,
     registry: &'static Registry,
     started: Option<oneshot::Sender<(WorkerId, String)>>,
-    stop: Option<oneshot::Receiver<()>>,
+    stop: &mut Option<oneshot::Receiver<()>>,
 ) -> Result<WorkerEnd> {
     let scheduler = options.scheduler().clone();
     let label = format!("the scheduler at {scheduler}");
@@ -191,33 +207,60 @@ pub(crate) async fn serve(
         limits.serving,
     );
     tokio::spawn(accept_peers(listener, pool.clone(), comm.clone()));
+    let written = events.clone();
+    let disk = Disk::start(
+        limits.temporary.clone(),
+        registry.shared_codecs(),
+        move |w| written.send(Event::Written(w)).is_ok(),
+        &id.to_string(),
+    )
+    .map_err(|e| {
+        Error::new(
+            ErrorKind::Limit,
+            format!("cannot start the spill thread: {e}"),
+        )
+    })?;
     let (done, mut executed) = mpsc::unbounded_channel::<Report>();
-    let executor = Executor::start(nthreads, registry, done, &id.to_string(), board)
-        .map_err(|e| Error::new(ErrorKind::Limit, format!("cannot start task threads: {e}")))?;
+    let executor = Executor::start(
+        nthreads,
+        registry,
+        done,
+        &id.to_string(),
+        board,
+        Some(disk.clone()),
+    )
+    .map_err(|e| Error::new(ErrorKind::Limit, format!("cannot start task threads: {e}")))?;
     let mut state = WorkerState::new(
         nthreads,
         options.resources.clone(),
         limits.fetch_peers,
         limits.fetch_bytes,
     );
+    let reader = options.memory_reader_ref();
+    state.set_memory(MemorySettings {
+        limit: memory_limit,
+        thresholds: limits.thresholds,
+    });
+    let mut monitor = tokio::time::interval(limits.monitor_interval);
+    monitor.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     state.peers(peers, &[]);
     if let Some(started) = started {
         let _ = started.send((id, address.clone()));
     }
     let mut heartbeat = heartbeats(heartbeat_ms);
-    let mut stop = stop;
     let context = Context {
         events: events.clone(),
         to_scheduler: &to_scheduler,
         executor: &executor,
         pool: &pool,
         registry,
+        disk: &disk,
     };
     let end = loop {
         tokio::select! {
             event = inbox.recv() => {
                 let Some(event) = event else { break Stop::closing("its events ended") };
-                match handle(&mut state, event, registry, &mut heartbeat) {
+                match handle(&mut state, event, registry, &mut heartbeat, &disk) {
                     Ok(()) => {}
                     Err(stop) => break stop,
                 }
@@ -230,7 +273,10 @@ pub(crate) async fn serve(
                 let _ = to_scheduler.send(Outgoing::plain(FromWorker::Heartbeat(state.heartbeat())));
                 continue;
             }
-            _ = wait(&mut stop) => break Stop::closing("it was stopped"),
+            _ = monitor.tick() => {
+                state.memory_tick(reader.as_ref().and_then(|r| r.process_bytes()));
+            }
+            _ = wait(stop) => break Stop::closing("it was stopped"),
         }
         // What else is there already goes in the same turn: its messages
         // leave in one write.
@@ -239,7 +285,7 @@ pub(crate) async fn serve(
             if let Ok(report) = executed.try_recv() {
                 state.report(report);
             } else if let Ok(event) = inbox.try_recv() {
-                if let Err(stop) = handle(&mut state, event, registry, &mut heartbeat) {
+                if let Err(stop) = handle(&mut state, event, registry, &mut heartbeat, &disk) {
                     stopping = Some(stop);
                     break;
                 }
@@ -286,6 +332,7 @@ struct Context<'a> {
     executor: &'a Executor,
     pool: &'a Arc<PeerPool>,
     registry: &'static Registry,
+    disk: &'a Disk,
 }
 
 impl Context<'_> {
@@ -305,6 +352,8 @@ impl Context<'_> {
                         let _ = events.send(Event::Gathered { peer, ids, result });
                     });
                 }
+                Instruction::Spill { id, value } => self.disk.write(id, value),
+                Instruction::Unspill(id) => self.disk.remove(id),
                 Instruction::RetryLater => {
                     let events = self.events.clone();
                     tokio::spawn(async move {
@@ -323,6 +372,7 @@ fn handle(
     event: Event,
     registry: &Registry,
     heartbeat: &mut tokio::time::Interval,
+    disk: &Disk,
 ) -> Result<(), Stop> {
     match event {
         Event::Scheduler(messages) => {
@@ -360,6 +410,7 @@ fn handle(
                         });
                     }
                     ToWorker::HeartbeatInterval { ms } => *heartbeat = heartbeats(ms),
+                    ToWorker::Acquire { values } => state.keep_values(values),
                 }
             }
         }
@@ -370,9 +421,31 @@ fn handle(
             Err(error) => state.gather_failed(peer, &ids, &error.to_string()),
         },
         Event::GetData { ids, reply } => {
-            let _ = reply.send(state.get_data(&ids));
+            let served = state.get_data(&ids);
+            if served.on_disk.is_empty() {
+                let _ = reply.send((served.found, served.missing));
+            } else {
+                // Read back off the event loop; a value that cannot be
+                // read is answered as missing (the peer asks elsewhere or
+                // the scheduler has it computed again).
+                let disk = disk.clone();
+                tokio::task::spawn_blocking(move || {
+                    let (mut found, mut missing) = (served.found, served.missing);
+                    for id in served.on_disk {
+                        match disk.read(id) {
+                            Ok(value) => found.push((id, value)),
+                            Err(error) => {
+                                tracing::warn!("a spilled value cannot be read back: {error}");
+                                missing.push(id);
+                            }
+                        }
+                    }
+                    let _ = reply.send((found, missing));
+                });
+            }
         }
         Event::Retry => state.retry(),
+        Event::Written(written) => state.written(written),
     }
     Ok(())
 }

@@ -25,7 +25,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::executor::Report;
 use crate::comm::framed::FrameSlice;
-use crate::protocol::{ComputeTask, FromWorker, Heartbeat, Priority, TaskId, WorkerId};
+use crate::protocol::{ComputeTask, Dependency, FromWorker, Heartbeat, Priority, TaskId, WorkerId};
 
 /// Tasks queued to each task thread behind the one it runs.
 const QUEUED_PER_THREAD: usize = 4;
@@ -62,6 +62,18 @@ pub(crate) enum Instruction {
     Send(FromWorker),
     /// Try the fetches again after a pause (a peer was busy).
     RetryLater,
+    /// Write this value to disk (then it leaves memory).
+    Spill { id: TaskId, value: Value },
+    /// Drop the value of this task from disk.
+    Unspill(TaskId),
+}
+
+/// An input of a task: its value, or where on this worker's disk it is
+/// (the task thread reads it back).
+#[derive(Debug)]
+pub(crate) enum Input {
+    Here(Value),
+    OnDisk(TaskId),
 }
 
 /// A task to run, with everything it needs.
@@ -71,7 +83,7 @@ pub(crate) struct Job {
     pub(crate) run: u64,
     /// The body, then the literals.
     pub(crate) frames: FrameSlice,
-    pub(crate) inputs: Vec<Value>,
+    pub(crate) inputs: Vec<Input>,
     pub(crate) report_start: bool,
 }
 
@@ -100,6 +112,44 @@ struct Task {
     resume: Option<Box<ComputeTask>>,
     /// Freed while executing: drop the result.
     cancelled: bool,
+    /// A value the scheduler moved here: kept without a local task
+    /// needing it.
+    kept: bool,
+}
+
+impl Task {
+    /// A value to fetch from `who_has`.
+    fn to_fetch(priority: Priority, who_has: Vec<WorkerId>, nbytes: u64) -> Task {
+        Task {
+            state: WorkerTaskState::Fetch,
+            run: 0,
+            priority,
+            frames: None,
+            inputs: Vec::new(),
+            resources: Vec::new(),
+            report_start: false,
+            waiting_for: 0,
+            dependents: Vec::new(),
+            who_has,
+            tried: Vec::new(),
+            nbytes,
+            flight_peer: None,
+            resume: None,
+            cancelled: false,
+            kept: false,
+        }
+    }
+}
+
+/// What the worker has of the values a peer asks for.
+#[derive(Debug, Default)]
+pub(crate) struct Served {
+    /// In memory.
+    pub(crate) found: Vec<(TaskId, Value)>,
+    /// On disk, to read back.
+    pub(crate) on_disk: Vec<TaskId>,
+    /// Not here.
+    pub(crate) missing: Vec<TaskId>,
 }
 
 /// The worker's state.
@@ -123,6 +173,7 @@ pub(crate) struct WorkerState {
     max_fetch_bytes: u64,
     instructions: Vec<Instruction>,
     retry_pending: bool,
+    memory: memory::Memory,
 }
 
 impl WorkerState {
@@ -148,6 +199,7 @@ impl WorkerState {
             max_fetch_bytes,
             instructions: Vec::new(),
             retry_pending: false,
+            memory: memory::Memory::default(),
         }
     }
 
@@ -187,10 +239,14 @@ impl WorkerState {
             match existing.state {
                 WorkerTaskState::Memory => {
                     let nbytes = existing.nbytes;
-                    let type_name = self
-                        .data
-                        .get(&id)
-                        .map_or(String::new(), |v| v.type_name().to_owned());
+                    let type_name = match self.data.get(&id) {
+                        Some(value) => value.type_name().to_owned(),
+                        None => self
+                            .memory
+                            .on_disk
+                            .get(&id)
+                            .map_or(String::new(), |d| d.type_name.to_owned()),
+                    };
                     self.instructions
                         .push(Instruction::Send(FromWorker::Finished {
                             id,
@@ -253,7 +309,7 @@ impl WorkerState {
         let id = task.id;
         let mut waiting_for = 0;
         for dep in &task.dependencies {
-            if self.data.contains_key(&dep.id) {
+            if self.holds(dep.id) {
                 continue;
             }
             waiting_for += 1;
@@ -270,26 +326,9 @@ impl WorkerState {
                 }
                 None => {
                     let priority = task.priority;
-                    self.tasks.insert(
-                        dep.id,
-                        Task {
-                            state: WorkerTaskState::Fetch,
-                            run: 0,
-                            priority,
-                            frames: None,
-                            inputs: Vec::new(),
-                            resources: Vec::new(),
-                            report_start: false,
-                            waiting_for: 0,
-                            dependents: vec![id],
-                            who_has: dep.who_has.clone(),
-                            tried: Vec::new(),
-                            nbytes: dep.nbytes,
-                            flight_peer: None,
-                            resume: None,
-                            cancelled: false,
-                        },
-                    );
+                    let mut fetch = Task::to_fetch(priority, dep.who_has.clone(), dep.nbytes);
+                    fetch.dependents.push(id);
+                    self.tasks.insert(dep.id, fetch);
                     self.fetch.insert((priority, dep.id));
                     if dep.who_has.is_empty() {
                         self.holder_failed(dep.id, 0, "the scheduler knows no holder");
@@ -315,12 +354,53 @@ impl WorkerState {
                 flight_peer: None,
                 resume: None,
                 cancelled: false,
+                kept: false,
             },
         );
         if waiting_for == 0 {
             self.make_ready(id);
         }
         self.ensure_computing();
+        self.ensure_communicating();
+    }
+
+    /// The scheduler moves values here (from a retiring worker): each is
+    /// fetched and kept, with no task of this worker needing it.
+    pub(crate) fn keep_values(&mut self, values: Vec<Dependency>) {
+        for value in values {
+            if self.holds(value.id) {
+                self.instructions
+                    .push(Instruction::Send(FromWorker::AddKeys {
+                        ids: vec![value.id],
+                    }));
+                continue;
+            }
+            match self.tasks.get_mut(&value.id) {
+                Some(task) => {
+                    task.kept = true;
+                    for w in value.who_has {
+                        if !task.who_has.contains(&w) {
+                            task.who_has.push(w);
+                        }
+                    }
+                }
+                None => {
+                    let priority = Priority {
+                        user: 0,
+                        generation: 0,
+                        order: 0,
+                    };
+                    let mut task = Task::to_fetch(priority, value.who_has, value.nbytes);
+                    task.kept = true;
+                    let empty = task.who_has.is_empty();
+                    self.tasks.insert(value.id, task);
+                    self.fetch.insert((priority, value.id));
+                    if empty {
+                        self.holder_failed(value.id, 0, "the scheduler knows no holder");
+                    }
+                }
+            }
+        }
         self.ensure_communicating();
     }
 
@@ -338,12 +418,7 @@ impl WorkerState {
             match self.tasks.get_mut(&id) {
                 Some(task) if task.state == WorkerTaskState::Executing => task.cancelled = true,
                 Some(_) => self.forget(id),
-                None => {
-                    if let Some(value) = self.data.remove(&id) {
-                        self.managed_bytes =
-                            self.managed_bytes.saturating_sub(value.nbytes() as u64);
-                    }
-                }
+                None => self.drop_value(id),
             }
         }
         self.ensure_computing();
@@ -354,9 +429,7 @@ impl WorkerState {
         let Some(task) = self.tasks.remove(&id) else {
             return;
         };
-        if let Some(value) = self.data.remove(&id) {
-            self.managed_bytes = self.managed_bytes.saturating_sub(value.nbytes() as u64);
-        }
+        self.drop_value(id);
         self.fetch.remove(&(task.priority, id));
         for input in task.inputs {
             let orphan = match self.tasks.get_mut(&input) {
@@ -364,6 +437,7 @@ impl WorkerState {
                     d.dependents.retain(|&t| t != id);
                     d.dependents.is_empty()
                         && d.frames.is_none()
+                        && !d.kept
                         && matches!(d.state, WorkerTaskState::Fetch)
                 }
                 None => false,
@@ -380,6 +454,9 @@ impl WorkerState {
     /// task to the next without waiting for this thread (each hand-over
     /// costs a wake-up of a sleeping thread: more than a small task).
     fn ensure_computing(&mut self) {
+        if self.memory.paused {
+            return;
+        }
         let mut skipped = Vec::new();
         let queue_limit = self.nthreads * (1 + QUEUED_PER_THREAD);
         while self.executing.len() < queue_limit {
@@ -397,10 +474,15 @@ impl WorkerState {
                 skipped.push(Reverse((priority, id)));
                 continue;
             }
-            let inputs: Option<Vec<Value>> = task
-                .inputs
-                .iter()
-                .map(|i| self.data.get(i).cloned())
+            let wanted = task.inputs.clone();
+            let inputs: Option<Vec<Input>> = wanted
+                .into_iter()
+                .map(|i| {
+                    self.value_or_disk(i).map(|found| match found {
+                        Ok(value) => Input::Here(value),
+                        Err(id) => Input::OnDisk(id),
+                    })
+                })
                 .collect();
             if !self.acquire(&needs) {
                 skipped.push(Reverse((priority, id)));
@@ -513,10 +595,10 @@ impl WorkerState {
     /// `value` is here: the tasks waiting for it may be ready.
     fn store(&mut self, id: TaskId, value: Value) {
         let nbytes = value.nbytes() as u64;
-        if let Some(old) = self.data.insert(id, value) {
-            self.managed_bytes = self.managed_bytes.saturating_sub(old.nbytes() as u64);
-        }
+        self.drop_value(id);
+        self.data.insert(id, value);
         self.managed_bytes += nbytes;
+        self.touch(id);
         let Some(task) = self.tasks.get_mut(&id) else {
             return;
         };
@@ -536,6 +618,7 @@ impl WorkerState {
                 }
             }
         }
+        self.keep_under_target();
     }
 
     /// Values a client scattered through the scheduler.
@@ -562,6 +645,7 @@ impl WorkerState {
                 flight_peer: None,
                 resume: None,
                 cancelled: false,
+                kept: false,
             });
             self.store(id, value);
             ids.push(id);
@@ -580,7 +664,10 @@ impl WorkerState {
     /// Starts fetches: for each value to fetch, by priority, from a holder
     /// not already being fetched from, in one request per peer.
     fn ensure_communicating(&mut self) {
-        if self.fetch.is_empty() || self.in_flight.len() >= self.max_fetch_peers {
+        if self.memory.paused
+            || self.fetch.is_empty()
+            || self.in_flight.len() >= self.max_fetch_peers
+        {
             return;
         }
         let mut batches: Vec<(WorkerId, Vec<TaskId>, u64)> = Vec::new();
@@ -760,6 +847,16 @@ impl WorkerState {
         }
         let tried = task.tried.clone();
         let dependents = task.dependents.clone();
+        if dependents.is_empty() && task.kept {
+            // A value moved here for the scheduler: it hears which holders
+            // failed, and has it computed again if none is left.
+            self.instructions
+                .push(Instruction::Send(FromWorker::Missing {
+                    id,
+                    dependency: id,
+                    tried: tried.clone(),
+                }));
+        }
         for dependent in &dependents {
             self.instructions
                 .push(Instruction::Send(FromWorker::Missing {
@@ -775,22 +872,26 @@ impl WorkerState {
     }
 
     /// The values of `ids` it holds, and the ids it does not.
-    pub(crate) fn get_data(&self, ids: &[TaskId]) -> (Vec<(TaskId, Value)>, Vec<TaskId>) {
-        let mut found = Vec::with_capacity(ids.len());
-        let mut missing = Vec::new();
+    pub(crate) fn get_data(&mut self, ids: &[TaskId]) -> Served {
+        let mut served = Served::default();
         for &id in ids {
-            match self.data.get(&id) {
-                Some(value) => found.push((id, value.clone())),
-                None => missing.push(id),
+            match self.value_or_disk(id) {
+                Some(Ok(value)) => served.found.push((id, value)),
+                Some(Err(id)) => served.on_disk.push(id),
+                None => served.missing.push(id),
             }
         }
-        (found, missing)
+        served
     }
 
     /// The heartbeat's news.
     pub(crate) fn heartbeat(&self) -> Heartbeat {
         Heartbeat {
             managed_bytes: self.managed_bytes,
+            spilled_bytes: self.memory.spilled_bytes,
+            spilled_nbytes: self.memory.spilled_nbytes,
+            process_bytes: self.memory.process.unwrap_or(0),
+            paused: self.memory.paused,
             executing: self.executing.len() as u32,
             ready: self
                 .tasks
@@ -827,7 +928,7 @@ impl WorkerState {
         for (&id, task) in &self.tasks {
             let fail = |what: &str| Err(format!("task {id} ({:?}): {what}", task.state));
             match task.state {
-                WorkerTaskState::Memory if !self.data.contains_key(&id) => {
+                WorkerTaskState::Memory if !self.holds(id) => {
                     return fail("in memory without data");
                 }
                 WorkerTaskState::Executing if !self.executing.contains(&id) => {
@@ -851,7 +952,7 @@ impl WorkerState {
                         .iter()
                         .collect::<FxHashSet<_>>()
                         .into_iter()
-                        .filter(|i| !self.data.contains_key(i))
+                        .filter(|i| !self.holds(**i))
                         .count() as u32;
                     if missing != task.waiting_for || missing == 0 {
                         return fail(&format!(
@@ -892,5 +993,6 @@ impl WorkerState {
     }
 }
 
+mod memory;
 #[cfg(test)]
 mod tests;

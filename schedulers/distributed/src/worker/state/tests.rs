@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::protocol::Dependency;
+use crate::worker::disk::Written;
 
 fn priority(order: u32) -> Priority {
     Priority {
@@ -71,7 +72,7 @@ fn a_task_with_its_inputs_here_runs_and_is_reported() {
         })]
     ));
     assert_eq!(s.state_of(1), Some(WorkerTaskState::Memory));
-    assert_eq!(s.get_data(&[1, 9]).1, vec![9]);
+    assert_eq!(s.get_data(&[1, 9]).missing, vec![9]);
     s.validate().unwrap();
 }
 
@@ -290,5 +291,168 @@ fn a_value_waiting_to_be_fetched_that_the_scheduler_has_computed_again_is_comput
     let peer = if other == 4 { 2 } else { 3 };
     s.gathered(peer, vec![(other, Value::new(1i64))], &[]);
     assert!(executes(&s.take_instructions()).contains(&9));
+    s.validate().unwrap();
+}
+
+#[test]
+fn values_the_scheduler_moves_here_are_fetched_kept_and_reported() {
+    let mut s = state();
+    s.keep_values(vec![dep(4, &[2]), dep(6, &[3])]);
+    let out = s.take_instructions();
+    assert_eq!(
+        out.iter()
+            .filter(|i| matches!(i, Instruction::Gather { .. }))
+            .count(),
+        2,
+        "{out:?}"
+    );
+    s.gathered(2, vec![(4, Value::new(1i64))], &[]);
+    let out = s.take_instructions();
+    assert!(
+        out.iter()
+            .any(|i| matches!(i, Instruction::Send(FromWorker::AddKeys { ids }) if ids == &[4])),
+        "{out:?}"
+    );
+    assert_eq!(s.state_of(4), Some(WorkerTaskState::Memory));
+    // Its only holder fails: the scheduler hears it, naming the value.
+    s.gather_failed(3, &[6], "connection refused");
+    let out = s.take_instructions();
+    assert!(
+        matches!(&out[..], [Instruction::Send(FromWorker::Missing { id: 6, dependency: 6, tried })] if tried.len() == 1),
+        "{out:?}"
+    );
+    assert_eq!(s.state_of(6), None);
+    // A value already here is reported at once.
+    s.keep_values(vec![dep(4, &[2])]);
+    assert!(matches!(
+        &s.take_instructions()[..],
+        [Instruction::Send(FromWorker::AddKeys { ids })] if ids == &[4]
+    ));
+    s.validate().unwrap();
+}
+
+fn spills(instructions: &[Instruction]) -> Vec<TaskId> {
+    instructions
+        .iter()
+        .filter_map(|i| match i {
+            Instruction::Spill { id, .. } => Some(*id),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A worker with a 1000-byte limit and Dask's thresholds, holding values
+/// 1, 2, 3 of 240 bytes each (30 f64s), used in that order.
+fn holding_three() -> WorkerState {
+    let mut s = state();
+    s.set_memory(crate::worker::memory::MemorySettings {
+        limit: 1000,
+        thresholds: crate::worker::memory::Thresholds::default(),
+    });
+    for id in 1..=3 {
+        s.compute(compute(id, &[], vec![]), FrameSlice::default());
+        s.take_instructions();
+        s.executed(id, Ok(Value::new(vec![0.5f64; 30])), 1);
+    }
+    s
+}
+
+#[test]
+fn values_past_target_go_to_disk_oldest_first_and_leave_memory_once_written() {
+    let mut s = holding_three();
+    // 720 bytes against a target of 600: the oldest goes.
+    let out = s.take_instructions();
+    assert_eq!(spills(&out), vec![1], "{out:?}");
+    assert_eq!(s.heartbeat().managed_bytes, 720, "in memory until written");
+    s.written(Written::Spilled { id: 1, bytes: 100 });
+    let beat = s.heartbeat();
+    assert_eq!(
+        (beat.managed_bytes, beat.spilled_bytes, beat.spilled_nbytes),
+        (480, 100, 240)
+    );
+    assert_eq!(s.state_of(1), Some(WorkerTaskState::Memory));
+    s.validate().unwrap();
+    // A peer asking for it is answered from disk; a task reading it gets
+    // it from disk on its thread.
+    let served = s.get_data(&[1, 2]);
+    assert_eq!(served.on_disk, vec![1]);
+    assert_eq!(served.found.len(), 1);
+    s.compute(compute(9, &[1], vec![dep(1, &[])]), FrameSlice::default());
+    let out = s.take_instructions();
+    let job = out
+        .iter()
+        .find_map(|i| match i {
+            Instruction::Execute(job) => Some(job),
+            _ => None,
+        })
+        .unwrap();
+    assert!(
+        matches!(job.inputs[..], [Input::OnDisk(1)]),
+        "{:?}",
+        job.inputs
+    );
+    // Freed, it leaves the disk too.
+    s.free(&[1]);
+    let out = s.take_instructions();
+    assert!(
+        out.iter().any(|i| matches!(i, Instruction::Unspill(1))),
+        "{out:?}"
+    );
+    assert_eq!(s.heartbeat().spilled_bytes, 0);
+}
+
+#[test]
+fn a_value_that_cannot_be_written_stays_in_memory_and_is_not_tried_again() {
+    let mut s = holding_three();
+    assert_eq!(spills(&s.take_instructions()), vec![1]);
+    s.written(Written::Failed {
+        id: 1,
+        reason: "no codec encodes a Thing".into(),
+    });
+    assert_eq!(s.heartbeat().managed_bytes, 720);
+    // The next check picks the next oldest instead.
+    s.memory_tick(None);
+    assert_eq!(spills(&s.take_instructions()), vec![2]);
+    s.validate().unwrap();
+}
+
+#[test]
+fn a_value_freed_while_it_is_written_is_dropped_from_disk_after() {
+    let mut s = holding_three();
+    assert_eq!(spills(&s.take_instructions()), vec![1]);
+    s.free(&[1]);
+    let out = s.take_instructions();
+    assert!(
+        out.iter().any(|i| matches!(i, Instruction::Unspill(1))),
+        "{out:?}"
+    );
+    s.written(Written::Spilled { id: 1, bytes: 100 });
+    assert_eq!(s.heartbeat().spilled_bytes, 0);
+    assert_eq!(s.state_of(1), None);
+    s.validate().unwrap();
+}
+
+#[test]
+fn a_process_past_pause_stops_starting_tasks_until_it_falls_back() {
+    let mut s = holding_three();
+    s.take_instructions();
+    s.memory_tick(Some(850));
+    let out = s.take_instructions();
+    assert!(
+        out.iter()
+            .any(|i| matches!(i, Instruction::Send(FromWorker::Paused { paused: true }))),
+        "{out:?}"
+    );
+    assert!(s.heartbeat().paused);
+    s.compute(compute(7, &[], vec![]), FrameSlice::default());
+    assert!(executes(&s.take_instructions()).is_empty(), "paused");
+    s.memory_tick(Some(500));
+    let out = s.take_instructions();
+    assert!(
+        out.iter()
+            .any(|i| matches!(i, Instruction::Send(FromWorker::Paused { paused: false }))),
+        "{out:?}"
+    );
+    assert_eq!(executes(&out), vec![7]);
     s.validate().unwrap();
 }
