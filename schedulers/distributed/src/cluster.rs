@@ -124,7 +124,6 @@ impl LocalCluster {
         let options = ClientOptions::new().token(self.token());
         #[cfg(feature = "tls")]
         if let Some(certificates) = &self.certificates {
-            use crate::settings::TlsRole;
             return options.tls_ca_file(certificates.ca_file()).tls_cert(
                 certificates.cert(TlsRole::Client),
                 certificates.key(TlsRole::Client),
