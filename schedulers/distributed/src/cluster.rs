@@ -17,7 +17,7 @@ use crate::protocol::handshake::generate_token;
 use crate::server::SchedulerServer;
 use crate::settings::{REQUIRE_ENCRYPTION, TlsRole, scheduler_config};
 use crate::worker::server::{WorkerLimits, serve};
-use crate::worker::{MemoryReader, WorkerOptions};
+use crate::worker::{Faults, MemoryReader, WorkerOptions};
 
 /// Sets up a [`LocalCluster`].
 ///
@@ -40,6 +40,7 @@ pub struct LocalClusterBuilder {
     memory_limit: Option<u64>,
     resources: Vec<Vec<(String, f64)>>,
     memory_readers: Vec<(usize, Arc<dyn MemoryReader>)>,
+    faults: Vec<(usize, Arc<Faults>)>,
     validate: bool,
     start_timeout: Duration,
     config: Option<Snapshot>,
@@ -80,6 +81,7 @@ impl LocalCluster {
             memory_limit: None,
             resources: Vec::new(),
             memory_readers: Vec::new(),
+            faults: Vec::new(),
             validate: false,
             start_timeout: Duration::from_secs(30),
             config: None,
@@ -256,6 +258,13 @@ impl LocalClusterBuilder {
         self
     }
 
+    /// Faults to inject into the in-process worker `index` (see
+    /// [`Faults`]), for tests of failures.
+    pub fn faults(mut self, index: usize, faults: Arc<Faults>) -> LocalClusterBuilder {
+        self.faults.push((index, faults));
+        self
+    }
+
     /// Checks the scheduler's and workers' invariants after every event
     /// (tests).
     pub fn validate(mut self, on: bool) -> LocalClusterBuilder {
@@ -426,6 +435,9 @@ impl LocalClusterBuilder {
                 }
                 if let Some((_, reader)) = self.memory_readers.iter().rev().find(|(w, _)| *w == i) {
                     options = options.memory_reader(reader.clone());
+                }
+                if let Some((_, faults)) = self.faults.iter().rev().find(|(w, _)| *w == i) {
+                    options = options.faults(faults.clone());
                 }
                 let (stop, stopped) = oneshot::channel();
                 let comm = comm.clone();

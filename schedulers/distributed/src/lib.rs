@@ -118,7 +118,7 @@ pub use protocol::{ClusterInfo, WorkerMemory, WorkerState as WorkerInfo, WorkerS
 pub use server::SchedulerServer;
 pub use settings::{TlsRole, default_token_file};
 pub use worker::hook::{SCHEDULER_VAR, WorkerExit, run_worker};
-pub use worker::{MemoryReader, ProcessMemory, WorkerOptions, WorkerTaskState};
+pub use worker::{Faults, MemoryReader, ProcessMemory, WorkerOptions, WorkerTaskState};
 
 inventory::submit! {
     StaticScheduler { names: &["distributed", "dask.distributed"], make: make_distributed }

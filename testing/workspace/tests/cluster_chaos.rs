@@ -247,3 +247,50 @@ fn a_restart_starts_every_worker_process_again_and_retire_stops_one_for_good() {
     }
     assert_eq!(client.scheduler_info().unwrap().workers.len(), 1);
 }
+
+/// Holds on to ever more memory, touching every page, until it is killed.
+#[barrow::task(name = "tests.chaos.leak")]
+fn leak(_x: &i64) -> i64 {
+    let mut kept: Vec<Vec<u8>> = Vec::new();
+    loop {
+        kept.push(vec![1u8; 8 << 20]);
+        std::thread::sleep(Duration::from_millis(5));
+        if kept.len() > 1024 {
+            return -1; // 8 GiB without a kill: the test fails below
+        }
+    }
+}
+
+#[test]
+fn a_task_that_leaks_is_killed_by_the_nanny_and_killed_worker_says_it_was_memory() {
+    let config = barrow::config::snapshot()
+        .unwrap()
+        .with_options([("distributed.scheduler.allowed-failures", 0i64)])
+        .unwrap();
+    let cluster = LocalCluster::new()
+        .workers(1)
+        .threads_per_worker(1)
+        .memory_limit(300 << 20)
+        .config(config)
+        .start_timeout(Duration::from_secs(30))
+        .start()
+        .expect("a cluster of worker processes");
+    let client = cluster.client().unwrap();
+    let leaking = client.submit::<i64>(&leak::func(), [lit(0i64)]).unwrap();
+    let err = leaking.result().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::KilledWorker, "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("was killed by its nanny for memory"),
+        "{text}"
+    );
+    assert!(
+        text.contains("distributed.worker.memory.terminate"),
+        "{text}"
+    );
+    // The nanny started it again, and it computes.
+    let one = client
+        .submit::<i64>(&add::func(), [lit(1i64), lit(2i64)])
+        .unwrap();
+    assert_eq!(one.result().unwrap(), 3);
+}

@@ -63,6 +63,8 @@ pub(crate) struct PeerPool {
     serving: AtomicUsize,
     max_serving: usize,
     next_request: AtomicU64,
+    /// The links' reading tasks, to end them when the pool closes.
+    readers: Mutex<Vec<tokio::task::AbortHandle>>,
 }
 
 impl std::fmt::Debug for PeerPool {
@@ -114,6 +116,7 @@ impl PeerPool {
             serving: AtomicUsize::new(0),
             max_serving,
             next_request: AtomicU64::new(1),
+            readers: Mutex::new(Vec::new()),
         }
     }
 
@@ -205,7 +208,7 @@ impl PeerPool {
         }
         let pool = self.clone();
         let reading = link.clone();
-        tokio::spawn(async move {
+        let reader = tokio::spawn(async move {
             pool.read_loop(reader, &reading, &label).await;
             let mut links = pool.links.lock().unwrap_or_else(|e| e.into_inner());
             if links
@@ -221,7 +224,31 @@ impl PeerPool {
                 .unwrap_or_else(|e| e.into_inner())
                 .take();
         });
+        let mut readers = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+        readers.retain(|r| !r.is_finished());
+        readers.push(reader.abort_handle());
         link
+    }
+
+    /// Closes every data connection (the worker stops): their reading
+    /// tasks end, and their writers with the last handle on each link.
+    pub(crate) fn close(&self) {
+        for reader in self
+            .readers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
+            reader.abort();
+        }
+        let links = std::mem::take(&mut *self.links.lock().unwrap_or_else(|e| e.into_inner()));
+        for link in links.values() {
+            // Fetches waiting on them fail now.
+            link.pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+        }
     }
 
     async fn read_loop<R: AsyncRead + Unpin>(

@@ -9,6 +9,7 @@
 
 mod disk;
 mod executor;
+pub(crate) mod faults;
 pub(crate) mod hook;
 pub(crate) mod memory;
 pub(crate) mod server;
@@ -22,6 +23,7 @@ use crate::comm::Address;
 use crate::error::{Error, ErrorKind, Result};
 use crate::settings::TlsFiles;
 
+pub use faults::Faults;
 pub use memory::{MemoryReader, ProcessMemory};
 pub use state::WorkerTaskState;
 
@@ -49,6 +51,8 @@ pub struct WorkerOptions {
     token: Option<String>,
     tls: TlsFiles,
     memory_reader: Option<std::sync::Arc<dyn MemoryReader>>,
+    faults: Option<std::sync::Arc<Faults>>,
+    port: u16,
 }
 
 impl WorkerOptions {
@@ -65,6 +69,8 @@ impl WorkerOptions {
             token: None,
             tls: TlsFiles::default(),
             memory_reader: None,
+            faults: None,
+            port: 0,
         }
     }
 
@@ -173,6 +179,24 @@ impl WorkerOptions {
     /// `target`, against its own values' bytes, applies.
     pub fn memory_reader(mut self, reader: std::sync::Arc<dyn MemoryReader>) -> WorkerOptions {
         self.memory_reader = Some(reader);
+        self
+    }
+
+    /// Faults to inject, for tests of failures (see [`Faults`]).
+    pub fn faults(mut self, faults: std::sync::Arc<Faults>) -> WorkerOptions {
+        self.faults = Some(faults);
+        self
+    }
+
+    pub(crate) fn faults_ref(&self) -> Option<std::sync::Arc<Faults>> {
+        self.faults.clone()
+    }
+
+    /// The port it serves its values on (default 0: any free one); a
+    /// worker started again on the same port comes back at the same
+    /// address.
+    pub fn port(mut self, port: u16) -> WorkerOptions {
+        self.port = port;
         self
     }
 

@@ -20,6 +20,7 @@ use crate::protocol::handshake::{Assigned, Role, WorkerRegistration};
 use crate::protocol::{FromWorker, TaskId, ToWorker, WorkerId};
 use crate::settings::CommSettings;
 use crate::worker::disk::{Disk, Written};
+use crate::worker::faults::Faults;
 use crate::worker::memory::{MemorySettings, Thresholds};
 use barrow_core::config::TemporaryDirectory;
 
@@ -139,7 +140,7 @@ pub(crate) async fn serve(
             .unwrap_or_else(|_| "127.0.0.1".to_owned()),
     };
     // Peers and clients reach it the way it reaches its scheduler.
-    let listener = listen(&host, 0, scheduler.scheme(), &comm.security)
+    let listener = listen(&host, options.port, scheduler.scheme(), &comm.security)
         .await
         .map_err(|e| e.context("a worker serving its peers"))?;
     let address = listener.address().to_string();
@@ -194,9 +195,25 @@ pub(crate) async fn serve(
     let (events, mut inbox) = mpsc::unbounded_channel::<Event>();
     spawn_scheduler_reader(reader, events.clone(), comm.max_message_size);
     let serve_events = events.clone();
+    let faults = options.faults_ref();
+    let blocking = faults.clone();
     let serve: crate::comm::peer::ServeFn = Arc::new(move |ids| {
         let (reply, answer) = oneshot::channel();
-        let _ = serve_events.send(Event::GetData { ids, reply });
+        match blocking.clone().filter(|f| f.transfers_blocked()) {
+            None => {
+                let _ = serve_events.send(Event::GetData { ids, reply });
+            }
+            Some(faults) => {
+                // A test's blocked transfer: it waits until unblocked.
+                let events = serve_events.clone();
+                tokio::spawn(async move {
+                    while faults.transfers_blocked() {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    let _ = events.send(Event::GetData { ids, reply });
+                });
+            }
+        }
         answer
     });
     let pool = PeerPool::worker(
@@ -206,7 +223,7 @@ pub(crate) async fn serve(
         serve,
         limits.serving,
     );
-    tokio::spawn(accept_peers(listener, pool.clone(), comm.clone()));
+    let accepting = tokio::spawn(accept_peers(listener, pool.clone(), comm.clone()));
     let written = events.clone();
     let disk = Disk::start(
         limits.temporary.clone(),
@@ -255,6 +272,7 @@ pub(crate) async fn serve(
         pool: &pool,
         registry,
         disk: &disk,
+        faults: faults.as_deref(),
     };
     let end = loop {
         tokio::select! {
@@ -270,9 +288,12 @@ pub(crate) async fn serve(
                 state.report(report);
             }
             _ = heartbeat.tick() => {
-                let _ = to_scheduler.send(Outgoing::plain(FromWorker::Heartbeat(state.heartbeat())));
+                if !faults.as_ref().is_some_and(|f| f.is_silent()) {
+                    let _ = to_scheduler.send(Outgoing::plain(FromWorker::Heartbeat(state.heartbeat())));
+                }
                 continue;
             }
+            () = killed(faults.as_deref()) => break Stop::closing("a test killed it"),
             _ = monitor.tick() => {
                 state.memory_tick(reader.as_ref().and_then(|r| r.process_bytes()));
             }
@@ -304,6 +325,10 @@ pub(crate) async fn serve(
         context.carry_out(state.take_instructions());
     };
     let Stop { reason, restart } = end;
+    // Gone means gone, also inside another program: no more peers are
+    // accepted and every data connection closes.
+    accepting.abort();
+    pool.close();
     tracing::info!("worker {name} ({address}) stops: {reason}");
     Ok(WorkerEnd { reason, restart })
 }
@@ -315,6 +340,13 @@ fn heartbeats(ms: u64) -> tokio::time::Interval {
     let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     interval
+}
+
+async fn killed(faults: Option<&Faults>) {
+    match faults {
+        Some(faults) => faults.killed().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn wait(stop: &mut Option<oneshot::Receiver<()>>) {
@@ -333,6 +365,7 @@ struct Context<'a> {
     pool: &'a Arc<PeerPool>,
     registry: &'static Registry,
     disk: &'a Disk,
+    faults: Option<&'a Faults>,
 }
 
 impl Context<'_> {
@@ -342,7 +375,9 @@ impl Context<'_> {
             match instruction {
                 Instruction::Execute(job) => self.executor.submit(job),
                 Instruction::Send(message) => {
-                    let _ = self.to_scheduler.send(Outgoing::plain(message));
+                    if !self.faults.is_some_and(Faults::is_silent) {
+                        let _ = self.to_scheduler.send(Outgoing::plain(message));
+                    }
                 }
                 Instruction::Gather { peer, address, ids } => {
                     let pool = self.pool.clone();
