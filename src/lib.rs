@@ -48,8 +48,9 @@ assert_eq!(*c[0].downcast_ref::<i64>()?, 3);
 //!   `processes::worker_main` first in `main`.
 //! - `distributed`: the cluster — `distributed::Client`,
 //!   `distributed::LocalCluster`, the scheduler named `distributed` and
-//!   the `barrow scheduler` / `barrow worker` commands — from
-//!   `barrow-distributed` (on tokio), re-exported as `distributed`.
+//!   the `barrow scheduler` / `barrow worker` commands, over TCP or TLS
+//!   (`tls://`, rustls) — from `barrow-distributed` (on tokio),
+//!   re-exported as `distributed`.
 //! - `linalg`: `dot`, `matmul`, `tensordot`, `qr`, `tsqr`, `svd` on faer.
 //! - `zarr`: Zarr v3 stores for arrays, through `zarrs`.
 //! - `compression`: `.xz` and `.zst` text files and zstd frames (bundled C).

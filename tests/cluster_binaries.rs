@@ -234,3 +234,73 @@ fn a_scheduler_two_generic_workers_and_a_user_program_compute_together() {
         "{text}"
     );
 }
+
+#[test]
+fn a_tls_scheduler_prints_a_tls_address_and_workers_join_with_their_flags() {
+    use barrow::distributed::{TemporaryCertificates, TlsRole};
+    let home = tempfile::tempdir().unwrap();
+    let certs = TemporaryCertificates::generate().unwrap();
+    let barrow = PathBuf::from(env!("CARGO_BIN_EXE_barrow"));
+    let path = |p: PathBuf| p.to_str().unwrap().to_owned();
+    let (ca, scheduler_cert, scheduler_key) = (
+        path(certs.ca_file()),
+        path(certs.cert(TlsRole::Scheduler)),
+        path(certs.key(TlsRole::Scheduler)),
+    );
+    let mut scheduler = start(
+        &barrow,
+        &[
+            "scheduler",
+            "--port",
+            "0",
+            "--tls-ca-file",
+            &ca,
+            "--tls-cert",
+            &scheduler_cert,
+            "--tls-key",
+            &scheduler_key,
+        ],
+        home.path(),
+        &[],
+    );
+    let address = address_of(&mut scheduler);
+    assert!(address.starts_with("tls://127.0.0.1:"), "{address}");
+    let (worker_cert, worker_key) = (
+        path(certs.cert(TlsRole::Worker)),
+        path(certs.key(TlsRole::Worker)),
+    );
+    let _worker = start(
+        &barrow,
+        &[
+            "worker",
+            &address,
+            "--nthreads",
+            "1",
+            "--tls-ca-file",
+            &ca,
+            "--tls-cert",
+            &worker_cert,
+            "--tls-key",
+            &worker_key,
+        ],
+        home.path(),
+        &[],
+    );
+    let token = std::fs::read_to_string(home.path().join("xdg/barrow/cluster-token")).unwrap();
+    let options = ClientOptions::new()
+        .token(token.trim())
+        .tls_ca_file(certs.ca_file())
+        .tls_cert(certs.cert(TlsRole::Client), certs.key(TlsRole::Client));
+    let client = Client::connect_with(&address, &options).unwrap();
+    wait_for_workers(&client, 1);
+    assert!(
+        client.scheduler_info().unwrap().workers[0]
+            .summary
+            .address
+            .starts_with("tls://")
+    );
+    let x = Generator::new(5).random(&[8, 6], [4, 3]).unwrap();
+    let on_cluster = compute_with(&x.sum(), &Options::new().scheduler(&client)).unwrap();
+    let local = compute_with(&x.sum(), &Options::new().scheduler("threads")).unwrap();
+    assert!((on_cluster - local).abs() <= 1e-9 * local.abs().max(1.0));
+}

@@ -43,8 +43,20 @@ enum Command {
         /// ~/.config/barrow/cluster-token).
         #[arg(long)]
         token_file: Option<PathBuf>,
+        /// The CA certificate (PEM) that signed the cluster's
+        /// certificates (distributed.comm.tls.ca-file).
+        #[arg(long)]
+        tls_ca_file: Option<PathBuf>,
+        /// The scheduler's certificate (PEM): with it, the scheduler
+        /// listens on tls:// (distributed.comm.tls.scheduler.cert).
+        #[arg(long)]
+        tls_cert: Option<PathBuf>,
+        /// The private key of --tls-cert (distributed.comm.tls.scheduler.key).
+        #[arg(long)]
+        tls_key: Option<PathBuf>,
     },
-    /// Run a worker of the scheduler at ADDRESS (tcp://HOST:PORT).
+    /// Run a worker of the scheduler at ADDRESS (tcp://HOST:PORT, or
+    /// tls://HOST:PORT with the --tls-* flags).
     #[cfg(feature = "distributed")]
     Worker {
         /// The scheduler's address.
@@ -70,6 +82,17 @@ enum Command {
         /// it died, kills it past its memory limit).
         #[arg(long)]
         no_nanny: bool,
+        /// The CA certificate (PEM) that signed the cluster's
+        /// certificates (distributed.comm.tls.ca-file).
+        #[arg(long)]
+        tls_ca_file: Option<PathBuf>,
+        /// The worker's certificate (PEM), for a tls:// scheduler
+        /// (distributed.comm.tls.worker.cert).
+        #[arg(long)]
+        tls_cert: Option<PathBuf>,
+        /// The private key of --tls-cert (distributed.comm.tls.worker.key).
+        #[arg(long)]
+        tls_key: Option<PathBuf>,
     },
 }
 
@@ -232,10 +255,16 @@ fn cluster(command: &Command) -> Option<ExitCode> {
             host,
             port,
             token_file,
+            tls_ca_file,
+            tls_cert,
+            tls_key,
         } => cli::scheduler(&cli::SchedulerArgs {
             host: host.clone(),
             port: *port,
             token_file: token_file.clone(),
+            tls_ca_file: tls_ca_file.clone(),
+            tls_cert: tls_cert.clone(),
+            tls_key: tls_key.clone(),
         })
         .map(|scheduler| {
             let _ = std::io::stdout().flush();
@@ -250,6 +279,9 @@ fn cluster(command: &Command) -> Option<ExitCode> {
             resources,
             host,
             no_nanny,
+            tls_ca_file,
+            tls_cert,
+            tls_key,
         } => cli::worker(&cli::WorkerArgs {
             scheduler: address.clone(),
             nthreads: *nthreads,
@@ -258,6 +290,9 @@ fn cluster(command: &Command) -> Option<ExitCode> {
             resources: resources.clone(),
             host: host.clone(),
             nanny: !no_nanny,
+            tls_ca_file: tls_ca_file.clone(),
+            tls_cert: tls_cert.clone(),
+            tls_key: tls_key.clone(),
         })
         .map(|exit| exit.code()),
         _ => return None,

@@ -7,7 +7,7 @@ use barrow_core::config::{ByteSize, Snapshot};
 use barrow_core::{Error, ErrorKind, Result};
 
 use crate::server::SchedulerServer;
-use crate::settings::{TokenSource, default_token_file, find_token, write_token};
+use crate::settings::{CA_FILE, TlsRole, TokenSource, default_token_file, find_token, write_token};
 use crate::worker::hook::WorkerExit;
 use crate::worker::{WorkerOptions, parse_resource};
 
@@ -20,6 +20,34 @@ pub struct SchedulerArgs {
     pub port: u16,
     /// Where to write a generated token (default: the default token file).
     pub token_file: Option<PathBuf>,
+    /// The CA certificate of the cluster (`distributed.comm.tls.ca-file`).
+    pub tls_ca_file: Option<PathBuf>,
+    /// The scheduler's certificate (`distributed.comm.tls.scheduler.cert`):
+    /// with it, the scheduler listens on `tls://`.
+    pub tls_cert: Option<PathBuf>,
+    /// The key of `tls_cert` (`distributed.comm.tls.scheduler.key`).
+    pub tls_key: Option<PathBuf>,
+}
+
+/// The configuration with the `--tls-*` flags of `role` on top.
+fn with_tls_flags(
+    config: &Snapshot,
+    role: TlsRole,
+    ca_file: &Option<PathBuf>,
+    cert: &Option<PathBuf>,
+    key: &Option<PathBuf>,
+) -> Result<Snapshot> {
+    let mut options = Vec::new();
+    if let Some(ca_file) = ca_file {
+        options.push((CA_FILE.to_owned(), ca_file.clone()));
+    }
+    if let Some(cert) = cert {
+        options.push((role.cert_setting(), cert.clone()));
+    }
+    if let Some(key) = key {
+        options.push((role.key_setting(), key.clone()));
+    }
+    Ok(config.with_options(options)?)
 }
 
 /// Starts a scheduler as `args` say and prints its address and how to
@@ -27,8 +55,18 @@ pub struct SchedulerArgs {
 /// or `distributed.security.token-file`), else the one in the token file,
 /// else a new one written there (readable by its owner only). Returns the
 /// running scheduler; the command then waits for ever.
+///
+/// With a certificate (`--tls-cert`, `--tls-key` and `--tls-ca-file`, or
+/// `distributed.comm.tls.*`) it listens on `tls://` and prints that
+/// address.
 pub fn scheduler(args: &SchedulerArgs) -> Result<SchedulerServer> {
-    let config = barrow_core::config::snapshot()?;
+    let config = with_tls_flags(
+        &barrow_core::config::snapshot()?,
+        TlsRole::Scheduler,
+        &args.tls_ca_file,
+        &args.tls_cert,
+        &args.tls_key,
+    )?;
     let file = args.token_file.clone().or_else(default_token_file);
     let (token, told) = match find_token(&config, None)? {
         Some((token, TokenSource::File(path))) => {
@@ -55,7 +93,17 @@ pub fn scheduler(args: &SchedulerArgs) -> Result<SchedulerServer> {
     let address = server.address();
     println!("barrow scheduler at {address}");
     println!("  accepts connections that prove {told}");
-    println!("  workers:  barrow worker {address}");
+    if address.scheme() == crate::Scheme::Tls {
+        println!(
+            "  over TLS: every worker and client needs a certificate the CA of {CA_FILE} signed"
+        );
+        println!(
+            "  workers:  barrow worker {address} --tls-ca-file CA.pem --tls-cert WORKER.pem \
+             --tls-key WORKER-KEY.pem"
+        );
+    } else {
+        println!("  workers:  barrow worker {address}");
+    }
     println!(
         "  clients:  barrow_distributed::Client::connect(\"{address}\"), or \
          BARROW_DISTRIBUTED__SCHEDULER_ADDRESS={address} with the scheduler \"distributed\""
@@ -86,6 +134,12 @@ pub struct WorkerArgs {
     /// it when it dies and reports how it died), as `barrow worker` does
     /// unless given `--no-nanny`.
     pub nanny: bool,
+    /// The CA certificate of the cluster (`distributed.comm.tls.ca-file`).
+    pub tls_ca_file: Option<PathBuf>,
+    /// The worker's certificate (`distributed.comm.tls.worker.cert`).
+    pub tls_cert: Option<PathBuf>,
+    /// The key of `tls_cert` (`distributed.comm.tls.worker.key`).
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Runs a worker of `args.scheduler` until the scheduler closes; under a
@@ -105,6 +159,27 @@ pub fn worker(args: &WorkerArgs) -> Result<WorkerExit> {
 
 fn worker_options(args: &WorkerArgs, config: &Snapshot) -> Result<WorkerOptions> {
     let mut options = WorkerOptions::new(args.scheduler.parse()?);
+    if args.tls_cert.is_some() != args.tls_key.is_some() {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "--tls-cert and --tls-key go together: give both, or neither",
+        ));
+    }
+    if let Some(ca_file) = &args.tls_ca_file {
+        options = options.tls_ca_file(ca_file);
+    }
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        options = options.tls_cert(cert, key);
+    }
+    // Read now, so a bad file fails before a nanny starts the worker.
+    let tls = with_tls_flags(
+        config,
+        TlsRole::Worker,
+        &args.tls_ca_file,
+        &args.tls_cert,
+        &args.tls_key,
+    )?;
+    crate::settings::Security::from_config(&tls, TlsRole::Worker)?;
     if let Some(n) = args.nthreads.or(config
         .get::<i64>("worker.nthreads")?
         .and_then(|n| usize::try_from(n).ok()))

@@ -15,7 +15,7 @@ use crate::client::{Client, ClientOptions};
 use crate::nanny::{NannyConfig, Watch};
 use crate::protocol::handshake::generate_token;
 use crate::server::SchedulerServer;
-use crate::settings::scheduler_config;
+use crate::settings::{REQUIRE_ENCRYPTION, TlsRole, scheduler_config};
 use crate::worker::server::{WorkerLimits, serve};
 use crate::worker::{Faults, MemoryReader, WorkerOptions};
 
@@ -44,6 +44,7 @@ pub struct LocalClusterBuilder {
     validate: bool,
     start_timeout: Duration,
     config: Option<Snapshot>,
+    tls: bool,
 }
 
 /// A scheduler and workers on this machine, started by this program and
@@ -53,6 +54,10 @@ pub struct LocalCluster {
     workers: Vec<LocalWorker>,
     scheduler: SchedulerServer,
     client: std::sync::Mutex<Option<Client>>,
+    /// The temporary CA and certificates of a TLS cluster: their folder
+    /// lives as long as the cluster.
+    #[cfg(feature = "tls")]
+    certificates: Option<crate::comm::tls::TemporaryCertificates>,
 }
 
 #[derive(Debug)]
@@ -80,6 +85,7 @@ impl LocalCluster {
             validate: false,
             start_timeout: Duration::from_secs(30),
             config: None,
+            tls: false,
         }
     }
 
@@ -111,7 +117,28 @@ impl LocalCluster {
 
     /// A new client of this cluster, with a connection of its own.
     pub fn new_client(&self) -> Result<Client> {
-        Client::connect_with(&self.address(), &ClientOptions::new().token(self.token()))
+        Client::connect_with(&self.address(), &self.client_options())
+    }
+
+    /// What a client of this cluster connects with: its token and, for a
+    /// TLS cluster, its temporary CA and client certificate.
+    pub fn client_options(&self) -> ClientOptions {
+        let options = ClientOptions::new().token(self.token());
+        #[cfg(feature = "tls")]
+        if let Some(certificates) = &self.certificates {
+            return options.tls_ca_file(certificates.ca_file()).tls_cert(
+                certificates.cert(TlsRole::Client),
+                certificates.key(TlsRole::Client),
+            );
+        }
+        options
+    }
+
+    /// The temporary CA and certificates of a TLS cluster
+    /// ([`LocalClusterBuilder::tls`]), to connect more clients or workers.
+    #[cfg(feature = "tls")]
+    pub fn certificates(&self) -> Option<&crate::comm::tls::TemporaryCertificates> {
+        self.certificates.as_ref()
     }
 
     /// The number of workers it started.
@@ -257,6 +284,19 @@ impl LocalClusterBuilder {
         self
     }
 
+    /// Connections over TLS (`tls://`) with a temporary CA and a
+    /// certificate per role, made for the cluster in a folder that lives
+    /// as long as it ([`TemporaryCertificates`](crate::TemporaryCertificates));
+    /// [`LocalCluster::client`] presents the client certificate. Also on
+    /// when `distributed.comm.require-encryption` is true and no
+    /// scheduler certificate is configured; without either, the
+    /// configured certificates (`distributed.comm.tls.*`), if any, are
+    /// used. Needs the crate's `tls` feature (on by default).
+    pub fn tls(mut self, on: bool) -> LocalClusterBuilder {
+        self.tls = on;
+        self
+    }
+
     /// Starts the scheduler and the workers, and waits until every worker
     /// has joined.
     pub fn start(self) -> Result<LocalCluster> {
@@ -273,7 +313,40 @@ impl LocalClusterBuilder {
         let token = generate_token()?;
         let mut scheduler = scheduler_config(&config)?;
         scheduler.validate |= self.validate;
-        let server = SchedulerServer::start_with("127.0.0.1", 0, &token, &config, scheduler)?;
+        let tls = self.tls
+            || (config.get::<bool>(REQUIRE_ENCRYPTION)?.unwrap_or(false)
+                && config
+                    .get::<std::path::PathBuf>(&TlsRole::Scheduler.cert_setting())?
+                    .is_none());
+        #[cfg(not(feature = "tls"))]
+        if tls {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "a LocalCluster with TLS needs barrow-distributed's `tls` feature",
+            ));
+        }
+        #[cfg(feature = "tls")]
+        let certificates = if tls {
+            Some(crate::comm::tls::TemporaryCertificates::generate()?)
+        } else {
+            None
+        };
+        // The configuration of each role: with the temporary certificates.
+        let for_role = |role: TlsRole| -> Result<Snapshot> {
+            #[cfg(feature = "tls")]
+            if let Some(certificates) = &certificates {
+                return Ok(config.with_options(certificates.options(role))?);
+            }
+            let _ = role;
+            Ok(config.clone())
+        };
+        let server = SchedulerServer::start_with(
+            "127.0.0.1",
+            0,
+            &token,
+            &for_role(TlsRole::Scheduler)?,
+            scheduler,
+        )?;
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let threads = self
             .threads_per_worker
@@ -282,6 +355,27 @@ impl LocalClusterBuilder {
         if self.processes {
             let (program, args, from_test) = barrow_processes::__private::worker_command()?;
             let terminate = crate::cli::terminate_share(&config)?;
+            // The temporary certificates reach the worker processes as the
+            // token does: as configuration in their environment.
+            #[allow(unused_mut, reason = "without TLS there is nothing to add")]
+            let mut tls_env: Vec<(&'static str, std::path::PathBuf)> = Vec::new();
+            #[cfg(feature = "tls")]
+            if let Some(certificates) = &certificates {
+                tls_env = vec![
+                    (
+                        "BARROW_DISTRIBUTED__COMM__TLS__CA_FILE",
+                        certificates.ca_file(),
+                    ),
+                    (
+                        "BARROW_DISTRIBUTED__COMM__TLS__WORKER__CERT",
+                        certificates.cert(TlsRole::Worker),
+                    ),
+                    (
+                        "BARROW_DISTRIBUTED__COMM__TLS__WORKER__KEY",
+                        certificates.key(TlsRole::Worker),
+                    ),
+                ];
+            }
             for i in 0..self.workers {
                 let program = program.clone();
                 let args = args.clone();
@@ -290,6 +384,7 @@ impl LocalClusterBuilder {
                 let validate = self.validate;
                 let memory_limit = self.memory_limit;
                 let resources = self.resources.get(i).cloned();
+                let tls_env = tls_env.clone();
                 let command = move || {
                     let mut command = Command::new(&program);
                     command
@@ -298,6 +393,7 @@ impl LocalClusterBuilder {
                         .env("BARROW_WORKER__NTHREADS", threads.to_string())
                         .env("BARROW_WORKER__NAME", format!("local-{i}"))
                         .env("BARROW_DISTRIBUTED__SECURITY__TOKEN", &token)
+                        .envs(tls_env.iter().cloned())
                         .envs(barrow_core::hooks::worker_env());
                     crate::nanny::thread_environment(&mut command, threads);
                     if validate {
@@ -323,7 +419,7 @@ impl LocalClusterBuilder {
                 workers.push(LocalWorker::Process(watch));
             }
         } else {
-            let comm = server.comm(&config)?;
+            let comm = server.worker_comm(&for_role(TlsRole::Worker)?)?;
             let mut limits = WorkerLimits::from_config(&config)?;
             limits.validate |= self.validate;
             for i in 0..self.workers {
@@ -378,6 +474,8 @@ impl LocalClusterBuilder {
             workers,
             scheduler: server,
             client: std::sync::Mutex::new(None),
+            #[cfg(feature = "tls")]
+            certificates,
         };
         cluster.wait_for_workers(self.start_timeout)?;
         Ok(cluster)

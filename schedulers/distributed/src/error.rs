@@ -15,7 +15,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// An address does not parse (`tcp://host:port`).
+    /// An address does not parse (`tcp://host:port`, `tls://host:port`).
     Address,
     /// Nothing answered at an address within the connect timeout.
     Connect,
@@ -28,8 +28,12 @@ pub enum ErrorKind {
     Closed,
     /// The process ran out of a system resource (file descriptors).
     Limit,
-    /// A setting is invalid.
+    /// A setting is invalid (a certificate file that cannot be read, too).
     Config,
+    /// TLS refused the connection: a certificate the other side does not
+    /// trust (or none), a peer that does not speak TLS, or an unencrypted
+    /// address where `distributed.comm.require-encryption` is true.
+    Tls,
 }
 
 /// The error of `barrow-distributed`'s connections: what was wrong, with

@@ -58,6 +58,33 @@
 //! worker has a slot; workers fetch inputs from each other, never through
 //! the scheduler; values stay on the workers until nothing needs them;
 //! every connection proves the cluster's token.
+//!
+//! # TLS
+//!
+//! With the `tls` feature (on by default), `tls://` addresses carry
+//! connections over TLS (rustls), both sides authenticated by
+//! certificates of the cluster's CA: `distributed.comm.tls.ca-file` and,
+//! per role, `distributed.comm.tls.{scheduler,worker,client}.{cert,key}`
+//! (or [`ClientOptions::tls_cert`], [`WorkerOptions::tls_cert`], `barrow
+//! scheduler --tls-ca-file … --tls-cert … --tls-key …`). A scheduler with
+//! a certificate listens on `tls://`; its workers serve their peers over
+//! the scheme they reach it with. `distributed.comm.require-encryption`
+//! refuses `tcp://`. [`LocalClusterBuilder::tls`] makes a temporary CA
+//! for a local cluster:
+//!
+//! ```
+//! # #[cfg(feature = "tls")] {
+//! use barrow_core::arg::lit;
+//! use barrow_core::testing::functions::inc;
+//! use barrow_distributed::LocalCluster;
+//!
+//! let cluster = LocalCluster::new().workers(1).processes(false).tls(true).start()?;
+//! assert!(cluster.address().starts_with("tls://"));
+//! let client = cluster.client()?;
+//! assert_eq!(client.submit::<i64>(&inc(), [lit(1i64)])?.result()?, 2);
+//! # }
+//! # Ok::<(), barrow_core::Error>(())
+//! ```
 #![deny(missing_docs, missing_debug_implementations)]
 
 pub mod cli;
@@ -82,12 +109,14 @@ pub use client::{
     AsCompleted, Client, ClientOptions, Future, FutureStatus, RemoteResult, as_completed,
 };
 pub use cluster::{LocalCluster, LocalClusterBuilder};
-pub use comm::{Address, raise_descriptor_limit};
+#[cfg(feature = "tls")]
+pub use comm::tls::TemporaryCertificates;
+pub use comm::{Address, Scheme, raise_descriptor_limit};
 pub use error::{Error, ErrorKind, Result};
 pub use protocol::handshake::generate_token;
 pub use protocol::{ClusterInfo, WorkerMemory, WorkerState as WorkerInfo, WorkerSummary};
 pub use server::SchedulerServer;
-pub use settings::default_token_file;
+pub use settings::{TlsRole, default_token_file};
 pub use worker::hook::{SCHEDULER_VAR, WorkerExit, run_worker};
 pub use worker::{Faults, MemoryReader, ProcessMemory, WorkerOptions, WorkerTaskState};
 

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use barrow_core::Key;
 use barrow_core::config::Snapshot;
 
-use crate::comm::{Address, listen};
+use crate::comm::{Address, Scheme, listen};
 use crate::error::Result;
 use crate::runtime::RuntimeThread;
 use crate::scheduler::server::Core;
 use crate::scheduler::{SchedulerConfig, SchedulerState, State, TransitionRecord};
-use crate::settings::{CommSettings, scheduler_config};
+use crate::settings::{CommSettings, TlsRole, scheduler_config};
 
 /// A scheduler running in this process, on a thread of its own; dropping
 /// it tells the workers to close and stops it.
@@ -36,7 +36,11 @@ pub struct SchedulerServer {
 impl SchedulerServer {
     /// Starts a scheduler listening on `host:port` (port 0: any free
     /// port) that accepts connections proving `token`, configured by
-    /// `config` (`distributed.*`).
+    /// `config` (`distributed.*`). With a certificate
+    /// (`distributed.comm.tls.scheduler.cert` and `.key`, and
+    /// `distributed.comm.tls.ca-file`) it listens on `tls://`, and accepts
+    /// only peers whose certificates that CA signed; without one, on
+    /// `tcp://` (refused under `distributed.comm.require-encryption`).
     pub fn start(host: &str, port: u16, token: &str, config: &Snapshot) -> Result<SchedulerServer> {
         let scheduler = scheduler_config(config)?;
         SchedulerServer::start_with(host, port, token, config, scheduler)
@@ -50,17 +54,17 @@ impl SchedulerServer {
         scheduler: SchedulerConfig,
     ) -> Result<SchedulerServer> {
         crate::comm::raise_descriptor_limit();
-        let comm = CommSettings::from_config(config, token)?;
+        let comm = CommSettings::from_config(config, token, TlsRole::Scheduler)?;
+        let scheme = if comm.security.accepts_tls() {
+            Scheme::Tls
+        } else {
+            Scheme::Tcp
+        };
         let runtime = RuntimeThread::start("barrow-scheduler")?;
         let host = host.to_owned();
         let started = runtime.run(async move {
-            let listener = listen(&host, port).await?;
-            crate::scheduler::server::spawn(listener, scheduler, comm).map_err(|e| {
-                crate::error::Error::new(
-                    crate::error::ErrorKind::Connect,
-                    format!("cannot start the scheduler: {e}"),
-                )
-            })
+            let listener = listen(&host, port, scheme, &comm.security).await?;
+            Ok::<_, crate::error::Error>(crate::scheduler::server::spawn(listener, scheduler, comm))
         })??;
         let (address, core) = started;
         tracing::info!("scheduler listening at {address}");
@@ -147,8 +151,13 @@ impl SchedulerServer {
         &self.runtime
     }
 
-    pub(crate) fn comm(&self, config: &Snapshot) -> Result<Arc<CommSettings>> {
-        Ok(Arc::new(CommSettings::from_config(config, &self.token)?))
+    /// The settings of an in-process worker of this scheduler.
+    pub(crate) fn worker_comm(&self, config: &Snapshot) -> Result<Arc<CommSettings>> {
+        Ok(Arc::new(CommSettings::from_config(
+            config,
+            &self.token,
+            TlsRole::Worker,
+        )?))
     }
 }
 

@@ -18,11 +18,199 @@ pub(crate) struct CommSettings {
     pub(crate) connect_timeout: Duration,
     pub(crate) max_message_size: u64,
     pub(crate) wire: WireOptions,
+    pub(crate) security: Security,
+}
+
+/// The configuration key of the cluster's certificate authority.
+pub(crate) const CA_FILE: &str = "distributed.comm.tls.ca-file";
+
+/// The configuration key that refuses unencrypted connections.
+pub(crate) const REQUIRE_ENCRYPTION: &str = "distributed.comm.require-encryption";
+
+/// What a process is, for the certificate it presents over TLS:
+/// `distributed.comm.tls.ROLE.cert` and `distributed.comm.tls.ROLE.key`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TlsRole {
+    /// A scheduler: it accepts workers and clients.
+    Scheduler,
+    /// A worker: it connects to its scheduler and to its peers, and
+    /// accepts its peers and clients.
+    Worker,
+    /// A client: it connects to the scheduler and to workers.
+    Client,
+}
+
+impl TlsRole {
+    /// `scheduler`, `worker` or `client`, as in the configuration keys.
+    pub fn name(self) -> &'static str {
+        match self {
+            TlsRole::Scheduler => "scheduler",
+            TlsRole::Worker => "worker",
+            TlsRole::Client => "client",
+        }
+    }
+
+    /// The key of its certificate: `distributed.comm.tls.ROLE.cert`.
+    pub fn cert_setting(self) -> String {
+        format!("distributed.comm.tls.{}.cert", self.name())
+    }
+
+    /// The key of its private key: `distributed.comm.tls.ROLE.key`.
+    pub fn key_setting(self) -> String {
+        format!("distributed.comm.tls.{}.key", self.name())
+    }
+}
+
+/// Which connections a process makes and accepts: TLS with its role's
+/// certificate, and whether plain TCP is refused.
+#[derive(Debug, Clone)]
+pub(crate) struct Security {
+    pub(crate) role: TlsRole,
+    /// `distributed.comm.require-encryption`.
+    pub(crate) require_encryption: bool,
+    /// With `distributed.comm.tls.ca-file` set.
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<std::sync::Arc<crate::comm::tls::TlsConfig>>,
+}
+
+impl Security {
+    /// Plain TCP only (tests).
+    #[cfg(test)]
+    pub(crate) fn plain(role: TlsRole) -> Security {
+        Security {
+            role,
+            require_encryption: false,
+            #[cfg(feature = "tls")]
+            tls: None,
+        }
+    }
+
+    /// The settings of `config` for a process of `role`; reads and checks
+    /// the CA file and the role's certificate and key.
+    pub(crate) fn from_config(config: &Snapshot, role: TlsRole) -> Result<Security> {
+        let require_encryption = config.get::<bool>(REQUIRE_ENCRYPTION)?.unwrap_or(false);
+        let ca_file = config.get::<PathBuf>(CA_FILE)?;
+        let (cert_key, key_key) = (role.cert_setting(), role.key_setting());
+        let cert = config.get::<PathBuf>(&cert_key)?;
+        let key = config.get::<PathBuf>(&key_key)?;
+        let identity = match (&cert, &key) {
+            (Some(cert), Some(key)) => Some((cert.as_path(), key.as_path())),
+            (None, None) => None,
+            (Some(cert), None) => {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!(
+                        "{cert_key} = {} is set but {key_key} is not: a certificate needs its \
+                         private key",
+                        cert.display()
+                    ),
+                ));
+            }
+            (None, Some(key)) => {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!(
+                        "{key_key} = {} is set but {cert_key} is not: set the certificate of \
+                         that key too",
+                        key.display()
+                    ),
+                ));
+            }
+        };
+        #[cfg(not(feature = "tls"))]
+        {
+            if ca_file.is_some() || identity.is_some() {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!(
+                        "{} is set, but this build of barrow-distributed has no TLS (its `tls` \
+                         feature is off)",
+                        if ca_file.is_some() {
+                            CA_FILE
+                        } else {
+                            &cert_key
+                        }
+                    ),
+                ));
+            }
+            Ok(Security {
+                role,
+                require_encryption,
+            })
+        }
+        #[cfg(feature = "tls")]
+        {
+            let tls = match ca_file {
+                None if identity.is_some() => {
+                    return Err(Error::new(
+                        ErrorKind::Config,
+                        format!(
+                            "{cert_key} is set but {CA_FILE} is not: TLS here is mutual, every \
+                             peer's certificate is checked against the CA certificate in that \
+                             file; set it"
+                        ),
+                    ));
+                }
+                None => None,
+                Some(ca_file) => Some(std::sync::Arc::new(crate::comm::tls::TlsConfig::load(
+                    role, &ca_file, identity,
+                )?)),
+            };
+            Ok(Security {
+                role,
+                require_encryption,
+                tls,
+            })
+        }
+    }
+
+    /// Whether it has a certificate to accept TLS connections with.
+    pub(crate) fn accepts_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        {
+            self.tls
+                .as_ref()
+                .is_some_and(|tls| tls.acceptor().is_some())
+        }
+        #[cfg(not(feature = "tls"))]
+        {
+            false
+        }
+    }
+}
+
+/// Certificate files given in code or on the command line, put on top of
+/// the configuration for one role.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TlsFiles {
+    /// For `distributed.comm.tls.ca-file`.
+    pub(crate) ca_file: Option<PathBuf>,
+    /// For `distributed.comm.tls.ROLE.cert` and `.key`.
+    pub(crate) cert: Option<(PathBuf, PathBuf)>,
+}
+
+impl TlsFiles {
+    /// `config` with these files for `role`.
+    pub(crate) fn apply(&self, config: &Snapshot, role: TlsRole) -> Result<Snapshot> {
+        let mut options = Vec::new();
+        if let Some(ca_file) = &self.ca_file {
+            options.push((CA_FILE.to_owned(), ca_file.clone()));
+        }
+        if let Some((cert, key)) = &self.cert {
+            options.push((role.cert_setting(), cert.clone()));
+            options.push((role.key_setting(), key.clone()));
+        }
+        Ok(config.with_options(options)?)
+    }
 }
 
 impl CommSettings {
-    /// The settings of `config`, proving `token`.
-    pub(crate) fn from_config(config: &Snapshot, token: &str) -> Result<CommSettings> {
+    /// The settings of `config` for a process of `role`, proving `token`.
+    pub(crate) fn from_config(
+        config: &Snapshot,
+        token: &str,
+        role: TlsRole,
+    ) -> Result<CommSettings> {
         let connect_timeout = config
             .get::<Duration>("distributed.comm.timeouts.connect")?
             .unwrap_or(Duration::from_secs(30));
@@ -55,6 +243,7 @@ impl CommSettings {
             connect_timeout,
             max_message_size,
             wire,
+            security: Security::from_config(config, role)?,
         })
     }
 }
@@ -245,6 +434,99 @@ mod tests {
         sandbox.set_env("BARROW_DISTRIBUTED__SECURITY__TOKEN", "from-setting");
         let config = sandbox.config().snapshot().unwrap();
         assert_eq!(require_token(&config, None).unwrap(), "from-setting");
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn tls_settings_read_and_check_the_files_of_their_role() {
+        use crate::comm::tls::TemporaryCertificates;
+        let certs = TemporaryCertificates::generate().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "").unwrap();
+        let path = |p: &Path| p.to_str().unwrap().to_owned();
+        let read = |env: &[(&str, String)], role: TlsRole| {
+            let mut sandbox = Sandbox::new().unwrap();
+            for (name, value) in env {
+                sandbox.set_env(name, value);
+            }
+            let config = sandbox.config().snapshot().unwrap();
+            Security::from_config(&config, role)
+        };
+        const CA: &str = "BARROW_DISTRIBUTED__COMM__TLS__CA_FILE";
+        const CERT: &str = "BARROW_DISTRIBUTED__COMM__TLS__WORKER__CERT";
+        const KEY: &str = "BARROW_DISTRIBUTED__COMM__TLS__WORKER__KEY";
+        let role = TlsRole::Worker;
+        let (ca, cert, key) = (
+            path(&certs.ca_file()),
+            path(&certs.cert(role)),
+            path(&certs.key(role)),
+        );
+
+        // Nothing set: plain TCP, allowed.
+        let plain = read(&[], role).unwrap();
+        assert!(!plain.accepts_tls() && !plain.require_encryption && plain.tls.is_none());
+        // Everything: it accepts TLS; another role of the same settings
+        // has the CA but no certificate.
+        let all = [(CA, ca.clone()), (CERT, cert.clone()), (KEY, key.clone())];
+        assert!(read(&all, role).unwrap().accepts_tls());
+        let client = read(&all, TlsRole::Client).unwrap();
+        assert!(client.tls.is_some() && !client.accepts_tls());
+        let required = read(
+            &[(
+                "BARROW_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION",
+                "true".into(),
+            )],
+            role,
+        )
+        .unwrap();
+        assert!(required.require_encryption);
+
+        let err = |env: &[(&str, String)]| read(env, role).unwrap_err().to_string();
+        // A key without its certificate, and the reverse.
+        let text = err(&[(CA, ca.clone()), (KEY, key.clone())]);
+        assert!(
+            text.contains(&format!("distributed.comm.tls.worker.key = {key} is set"))
+                && text.contains("distributed.comm.tls.worker.cert is not"),
+            "{text}"
+        );
+        let text = err(&[(CA, ca.clone()), (CERT, cert.clone())]);
+        assert!(
+            text.contains(&format!("distributed.comm.tls.worker.cert = {cert} is set")),
+            "{text}"
+        );
+        // A certificate without the CA.
+        let text = err(&[(CERT, cert.clone()), (KEY, key.clone())]);
+        assert!(
+            text.contains("distributed.comm.tls.ca-file is not"),
+            "{text}"
+        );
+        // A missing CA file, an empty one; an empty certificate.
+        let text = err(&[(CA, path(&missing))]);
+        assert!(
+            text.contains(&format!(
+                "distributed.comm.tls.ca-file = {}",
+                missing.display()
+            )) && text.contains("cannot read it"),
+            "{text}"
+        );
+        let text = err(&[(CA, path(&empty))]);
+        assert!(
+            text.contains(&format!(
+                "distributed.comm.tls.ca-file = {}",
+                empty.display()
+            )) && text.contains("no certificate in it"),
+            "{text}"
+        );
+        let text = err(&[(CA, ca), (CERT, path(&empty)), (KEY, key)]);
+        assert!(
+            text.contains(&format!(
+                "distributed.comm.tls.worker.cert = {}",
+                empty.display()
+            )) && text.contains("no certificate in it"),
+            "{text}"
+        );
     }
 
     #[test]

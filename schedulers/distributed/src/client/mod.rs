@@ -7,6 +7,7 @@ mod future;
 mod run;
 mod state;
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -30,7 +31,7 @@ use crate::comm::{Address, Refused, connect, greet};
 use crate::protocol::handshake::{Assigned, Role};
 use crate::protocol::{Answer, FromClient, KeyLocation, Question, ToClient, WorkerId};
 use crate::runtime::RuntimeThread;
-use crate::settings::{CommSettings, require_token};
+use crate::settings::{CommSettings, TlsFiles, TlsRole, require_token};
 
 /// A connection to a cluster's scheduler, to compute on it (Dask's
 /// `Client`). Cheap to clone: clones share the connection, which closes
@@ -65,10 +66,22 @@ impl std::fmt::Debug for Client {
 }
 
 /// What a client connects with, besides the address.
+///
+/// ```
+/// use barrow_distributed::ClientOptions;
+///
+/// // A client of a TLS cluster (Dask's `Security(tls_ca_file=...,
+/// // tls_client_cert=..., tls_client_key=...)`).
+/// let options = ClientOptions::new()
+///     .tls_ca_file("/etc/barrow/ca.pem")
+///     .tls_cert("/etc/barrow/client.pem", "/etc/barrow/client-key.pem");
+/// # let _ = options;
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct ClientOptions {
     token: Option<String>,
     timeout: Option<Duration>,
+    tls: TlsFiles,
 }
 
 impl ClientOptions {
@@ -88,6 +101,22 @@ impl ClientOptions {
     /// `distributed.comm.timeouts.connect`).
     pub fn timeout(mut self, timeout: Duration) -> ClientOptions {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// The CA certificate that signed the cluster's certificates, to
+    /// connect to `tls://` addresses (default:
+    /// `distributed.comm.tls.ca-file`).
+    pub fn tls_ca_file(mut self, path: impl Into<PathBuf>) -> ClientOptions {
+        self.tls.ca_file = Some(path.into());
+        self
+    }
+
+    /// The client's certificate and private key (PEM files) that it
+    /// presents to a TLS cluster (default:
+    /// `distributed.comm.tls.client.cert` and `.key`).
+    pub fn tls_cert(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> ClientOptions {
+        self.tls.cert = Some((cert.into(), key.into()));
         self
     }
 }
@@ -130,9 +159,9 @@ impl Client {
     ) -> Result<Client> {
         crate::comm::raise_descriptor_limit();
         let address: Address = address.parse()?;
-        let config = config.clone();
+        let config = options.tls.apply(config, TlsRole::Client)?;
         let token = require_token(&config, options.token.as_deref())?;
-        let mut comm = CommSettings::from_config(&config, &token)?;
+        let mut comm = CommSettings::from_config(&config, &token, TlsRole::Client)?;
         if let Some(timeout) = options.timeout {
             comm.connect_timeout = timeout;
         }
@@ -430,7 +459,13 @@ async fn join(
     registry: &'static Registry,
 ) -> Result<(u32, Sender<FromClient>)> {
     let label = format!("the scheduler at {address}");
-    let mut stream = connect(&address, comm.connect_timeout, Refused::Retry).await?;
+    let mut stream = connect(
+        &address,
+        comm.connect_timeout,
+        Refused::Retry,
+        &comm.security,
+    )
+    .await?;
     let assigned = greet::join(
         &mut stream,
         &comm.secret,

@@ -137,10 +137,14 @@ pub(crate) async fn read_message<R: AsyncRead + Unpin>(
     let mut header = [0u8; MESSAGE_HEADER_LEN];
     let mut filled = 0;
     while filled < header.len() {
-        let n = reader
-            .read(&mut header[filled..])
-            .await
-            .map_err(|e| closed("cannot read a message", e))?;
+        let n = match reader.read(&mut header[filled..]).await {
+            Ok(n) => n,
+            // A TLS peer that closed without a close_notify (its process
+            // ended) between two messages: as a TCP peer's close, since
+            // messages are delimited by their own lengths.
+            Err(e) if filled == 0 && e.kind() == std::io::ErrorKind::UnexpectedEof => 0,
+            Err(e) => return Err(closed("cannot read a message", e)),
+        };
         if n == 0 {
             if filled == 0 {
                 return Ok(None);
@@ -196,6 +200,12 @@ fn limit_error(error: barrow_wire::Error, max_len: u64) -> Error {
 }
 
 fn closed(what: &str, error: std::io::Error) -> Error {
+    // A TLS peer that refused this process's certificate says so in the
+    // first read after the handshake (TLS 1.3).
+    #[cfg(feature = "tls")]
+    if let Some(why) = crate::comm::tls::explain(&error, None) {
+        return Error::new(ErrorKind::Tls, format!("{what}: {why}")).with_source(error);
+    }
     Error::new(ErrorKind::Closed, format!("{what}: {error}")).with_source(error)
 }
 

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use barrow_wire::message::Kind;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::comm::framed::{read_message, write_plain};
 use crate::error::{Error, ErrorKind, Result};
@@ -12,6 +12,12 @@ use crate::protocol::handshake::{
     Assigned, Greet, Hello, NONCE_LEN, PROTOCOL_VERSION, Role, Secret, Welcome, WorkerRegistration,
     check_versions, random_bytes, same_proof,
 };
+
+/// What a connector sends first, before it reads the challenge: it tells
+/// a Barrow listener from anything else, and lets a TLS listener tell a
+/// plain connector (which it answers with a refusal in plain words) from a
+/// TLS one (whose first byte is 0x16) without waiting.
+pub(crate) const PREAMBLE: [u8; 8] = *b"BRWCONN1";
 
 /// Handshake messages are small: a worker's list of function names is
 /// the largest part.
@@ -77,6 +83,7 @@ pub(crate) async fn open<S: AsyncRead + AsyncWrite + Unpin>(
             },
         )
         .await?;
+        read_preamble(stream, peer).await?;
         let hello = match read_greet(stream, peer).await? {
             Greet::Hello(hello) => *hello,
             other => {
@@ -103,6 +110,41 @@ pub(crate) async fn open<S: AsyncRead + AsyncWrite + Unpin>(
         Ok(Pending { challenge, hello })
     })
     .await
+}
+
+/// Reads the connector's [`PREAMBLE`]. A TLS handshake instead (on a
+/// plain listener) is read to the end of its first record, so the
+/// connection closes cleanly and the connector reads the challenge it got
+/// as "not TLS".
+async fn read_preamble<S: AsyncRead + Unpin>(stream: &mut S, peer: &str) -> Result<()> {
+    let mut preamble = [0u8; PREAMBLE.len()];
+    stream.read_exact(&mut preamble).await.map_err(|e| {
+        Error::new(
+            ErrorKind::Closed,
+            format!("{peer} closed the connection before its greeting: {e}"),
+        )
+    })?;
+    if preamble == PREAMBLE {
+        return Ok(());
+    }
+    if preamble[0] == crate::comm::TLS_HANDSHAKE_RECORD && preamble[1] == 3 {
+        // A TLS record: type, version (2 bytes), length (2 bytes).
+        let length = u16::from_be_bytes([preamble[3], preamble[4]]) as usize;
+        let mut rest = vec![0u8; length.saturating_sub(PREAMBLE.len() - 5)];
+        let _ = stream.read_exact(&mut rest).await;
+        return Err(Error::new(
+            ErrorKind::Tls,
+            format!(
+                "{peer} began a TLS handshake, but this listener takes plain TCP (tcp://): \
+                 connect to its tcp:// address, or give this process a certificate \
+                 (distributed.comm.tls.*) so it listens on tls://"
+            ),
+        ));
+    }
+    Err(Error::new(
+        ErrorKind::Protocol,
+        format!("{peer} is not a Barrow process: it did not open with Barrow's greeting"),
+    ))
 }
 
 /// Accepts the connection, assigning what `assigned` says.
@@ -138,12 +180,36 @@ pub(crate) async fn join<S: AsyncRead + AsyncWrite + Unpin>(
     peer: &str,
 ) -> Result<Assigned> {
     within(timeout, peer, async {
-        let (protocol, barrow_version, challenge) = match read_greet(stream, peer).await? {
+        let greeted = async {
+            stream.write_all(&PREAMBLE).await?;
+            stream.flush().await
+        };
+        greeted
+            .await
+            .map_err(|e| Error::new(ErrorKind::Closed, format!("cannot greet {peer}: {e}")))?;
+        let first = read_greet(stream, peer).await;
+        // A TLS acceptor that refuses this process's certificate says so
+        // here, in the first read after the TLS handshake.
+        #[cfg(feature = "tls")]
+        let first = first.map_err(|e| match role {
+            Role::Worker => crate::comm::tls::for_role(e, crate::settings::TlsRole::Worker, peer),
+            Role::Client => crate::comm::tls::for_role(e, crate::settings::TlsRole::Client, peer),
+            Role::Peer => e,
+        });
+        let (protocol, barrow_version, challenge) = match first? {
             Greet::Challenge {
                 protocol,
                 barrow_version,
                 nonce,
             } => (protocol, barrow_version, nonce),
+            // A TLS listener refuses a plain connection before any
+            // challenge.
+            Greet::Refused(reason) => {
+                return Err(Error::new(
+                    ErrorKind::Tls,
+                    format!("{peer} refused the connection: {reason}"),
+                ));
+            }
             other => {
                 return Err(Error::new(
                     ErrorKind::Protocol,
@@ -264,6 +330,7 @@ mod tests {
         let timeout = Duration::from_secs(5);
         let acceptor = open(&mut a, &secret, timeout, "the worker at 10.0.0.7:4000");
         let old_peer = async {
+            b.write_all(&PREAMBLE).await.unwrap();
             let Greet::Challenge {
                 nonce: challenge, ..
             } = read_greet(&mut b, "x").await.unwrap()

@@ -14,11 +14,10 @@ use std::sync::{Arc, Mutex};
 use barrow_core::{Registry, Value};
 use rustc_hash::FxHashMap;
 use tokio::io::AsyncRead;
-use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
 use crate::comm::framed::{self, Frame, FrameSlice, Outgoing, Sender};
-use crate::comm::{Address, Refused, connect, greet};
+use crate::comm::{Address, Refused, Stream, connect, greet};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::handshake::{Assigned, Role};
 use crate::protocol::{PeerMessage, PeerReply, PeerRequest, TaskId};
@@ -161,7 +160,13 @@ impl PeerPool {
 
     async fn open_link(self: &Arc<Self>, address: &str) -> Result<Arc<Link>> {
         let parsed: Address = address.parse()?;
-        let mut stream = connect(&parsed, self.comm.connect_timeout, Refused::Final).await?;
+        let mut stream = connect(
+            &parsed,
+            self.comm.connect_timeout,
+            Refused::Final,
+            &self.comm.security,
+        )
+        .await?;
         let label = format!("the worker at {address}");
         let assigned = greet::join(
             &mut stream,
@@ -186,7 +191,7 @@ impl PeerPool {
     /// serving and fetching over it until it closes.
     pub(crate) fn adopt(
         self: &Arc<Self>,
-        stream: TcpStream,
+        stream: Stream,
         address: String,
         label: String,
     ) -> Arc<Link> {

@@ -2,9 +2,11 @@
 //! the shared secret.
 //!
 //! The side that accepted the connection speaks first, so that the whole
-//! exchange costs one round trip after connecting:
+//! exchange costs one round trip after connecting; the connector's fixed
+//! preamble (`BRWCONN1`) crosses the challenge:
 //!
 //! ```text
+//! connector -> preamble
 //! acceptor  -> Challenge { protocol, barrow version, nonce_a }
 //! connector -> Hello { protocol, barrow version, role, nonce_c,
 //!                      proof = MAC(key, "hello" | nonce_a | nonce_c | role), who it is }
@@ -16,9 +18,10 @@
 //! derivation, and the MAC is BLAKE3's keyed hash: the token never crosses
 //! the network, a recorded exchange cannot be replayed (both nonces are
 //! fresh), and each side proves it knows the token, so a client cannot be
-//! fooled by a scheduler that does not. Messages after the handshake are
-//! not encrypted: that is TLS's job (`tls://`, a later step); the design
-//! leaves the stream type open for it.
+//! fooled by a scheduler that does not. Over plain TCP (`tcp://`) the
+//! messages after the handshake are not encrypted; over `tls://` the same
+//! exchange runs inside TLS, after both sides' certificates were checked
+//! (`comm/tls.rs`).
 
 use serde::{Deserialize, Serialize};
 
@@ -27,7 +30,7 @@ use crate::protocol::{ClientId, WorkerId, WorkerSummary};
 
 /// The version of the cluster protocol this build speaks; peers of another
 /// version refuse each other at the handshake.
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// Bytes of a nonce.
 pub(crate) const NONCE_LEN: usize = 32;

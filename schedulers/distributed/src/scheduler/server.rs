@@ -8,12 +8,11 @@ use std::time::{Duration, Instant};
 
 use barrow_core::Registry;
 use rustc_hash::FxHashMap;
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{SchedulerConfig, SchedulerState};
 use crate::comm::framed::{self, Outgoing, Received, Sender};
-use crate::comm::{Address, greet, out_of_descriptors};
+use crate::comm::{Address, Incoming, Listener, greet, out_of_descriptors};
 use crate::protocol::handshake::{Assigned, Role, WorkerRegistration};
 use crate::protocol::{
     ClientId, FromClient, FromWorker, ToClient, ToWorker, WorkerId, WorkerSummary,
@@ -100,11 +99,11 @@ impl Core {
 /// Starts the scheduler on `listener` in the current runtime; returns the
 /// handle on its core.
 pub(crate) fn spawn(
-    listener: TcpListener,
+    listener: Listener,
     config: SchedulerConfig,
     comm: CommSettings,
-) -> std::io::Result<(Address, Core)> {
-    let address = Address::of_socket(listener.local_addr()?);
+) -> (Address, Core) {
+    let address = listener.address().clone();
     let (events, receiver) = mpsc::unbounded_channel();
     let core = Core { events };
     let mut state = SchedulerState::new(config);
@@ -122,7 +121,7 @@ pub(crate) fn spawn(
             }
         }
     });
-    Ok((address, core))
+    (address, core)
 }
 
 /// The core: the one owner of the state.
@@ -237,15 +236,14 @@ fn flush(
     }
 }
 
-async fn accept_loop(listener: TcpListener, core: Core, comm: Arc<CommSettings>) {
+async fn accept_loop(listener: Listener, core: Core, comm: Arc<CommSettings>) {
     loop {
         match listener.accept().await {
-            Ok((stream, peer)) => {
-                let _ = stream.set_nodelay(true);
+            Ok(incoming) => {
                 let core = core.clone();
                 let comm = comm.clone();
                 tokio::spawn(async move {
-                    serve(stream, peer.to_string(), core, comm).await;
+                    serve(incoming, core, comm).await;
                 });
             }
             Err(e) if crate::comm::is_out_of_descriptors(&e) => {
@@ -264,8 +262,16 @@ async fn accept_loop(listener: TcpListener, core: Core, comm: Arc<CommSettings>)
 }
 
 /// Serves one connection, from its handshake to its end.
-async fn serve(mut stream: TcpStream, peer: String, core: Core, comm: Arc<CommSettings>) {
+async fn serve(incoming: Incoming, core: Core, comm: Arc<CommSettings>) {
+    let peer = incoming.peer.to_string();
     let label = format!("the process at {peer}");
+    let mut stream = match incoming.open(comm.connect_timeout, &label).await {
+        Ok(stream) => stream,
+        Err(error) => {
+            tracing::warn!("scheduler: refused a connection from {peer}: {error}");
+            return;
+        }
+    };
     let pending = match greet::open(&mut stream, &comm.secret, comm.connect_timeout, &label).await {
         Ok(pending) => pending,
         Err(error) => {

@@ -10,7 +10,7 @@ use barrow_core::{Error, Registry};
 use super::WorkerOptions;
 use super::server::{WorkerLimits, serve};
 use crate::runtime::RuntimeThread;
-use crate::settings::{CommSettings, require_token};
+use crate::settings::{CommSettings, TlsRole, require_token};
 
 /// The variable (the `worker.scheduler` key) that makes a program started
 /// with it a worker of that scheduler.
@@ -92,8 +92,9 @@ pub fn run_worker(options: Option<WorkerOptions>) -> barrow_core::Result<WorkerE
         // Its own process: its resident memory is its own.
         options = options.memory_reader(Arc::new(crate::worker::ProcessMemory));
     }
+    let config = options.tls_files().apply(&config, TlsRole::Worker)?;
     let token = require_token(&config, options.token_ref())?;
-    let comm = Arc::new(CommSettings::from_config(&config, &token)?);
+    let comm = Arc::new(CommSettings::from_config(&config, &token, TlsRole::Worker)?);
     let limits = WorkerLimits::from_config(&config)?;
     let runtime = RuntimeThread::start("barrow-worker")?;
     let registry = Registry::global();

@@ -15,10 +15,13 @@ pub(crate) mod memory;
 pub(crate) mod server;
 mod state;
 
+use std::path::PathBuf;
+
 use barrow_core::config::{ByteSize, Snapshot};
 
 use crate::comm::Address;
 use crate::error::{Error, ErrorKind, Result};
+use crate::settings::TlsFiles;
 
 pub use faults::Faults;
 pub use memory::{MemoryReader, ProcessMemory};
@@ -46,6 +49,7 @@ pub struct WorkerOptions {
     resources: Vec<(String, f64)>,
     host: Option<String>,
     token: Option<String>,
+    tls: TlsFiles,
     memory_reader: Option<std::sync::Arc<dyn MemoryReader>>,
     faults: Option<std::sync::Arc<Faults>>,
     port: u16,
@@ -63,6 +67,7 @@ impl WorkerOptions {
             resources: Vec::new(),
             host: None,
             token: None,
+            tls: TlsFiles::default(),
             memory_reader: None,
             faults: None,
             port: 0,
@@ -145,6 +150,26 @@ impl WorkerOptions {
     pub fn token(mut self, token: impl Into<String>) -> WorkerOptions {
         self.token = Some(token.into());
         self
+    }
+
+    /// The CA certificate that signed the cluster's certificates (default:
+    /// `distributed.comm.tls.ca-file`): a worker of a `tls://` scheduler
+    /// checks the scheduler and its peers against it.
+    pub fn tls_ca_file(mut self, path: impl Into<PathBuf>) -> WorkerOptions {
+        self.tls.ca_file = Some(path.into());
+        self
+    }
+
+    /// The worker's certificate and private key (PEM files), which it
+    /// presents to the scheduler and its peers and serves its peers with
+    /// (default: `distributed.comm.tls.worker.cert` and `.key`).
+    pub fn tls_cert(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> WorkerOptions {
+        self.tls.cert = Some((cert.into(), key.into()));
+        self
+    }
+
+    pub(crate) fn tls_files(&self) -> &TlsFiles {
+        &self.tls
     }
 
     /// Where it reads its process's resident memory, for the `spill` and

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use barrow_core::{Registry, Value};
-use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
 use super::executor::{Executor, Report};
@@ -14,7 +13,8 @@ use super::state::{Instruction, WorkerState};
 use super::{WorkerOptions, system_memory};
 use crate::comm::framed::{self, Outgoing, Received, Sender};
 use crate::comm::peer::{Fetched, PeerPool, Served};
-use crate::comm::{Address, Refused, connect, greet, listen};
+use crate::comm::stream::ReadHalf;
+use crate::comm::{Listener, Refused, connect, greet, listen};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::handshake::{Assigned, Role, WorkerRegistration};
 use crate::protocol::{FromWorker, TaskId, ToWorker, WorkerId};
@@ -124,9 +124,14 @@ pub(crate) async fn serve(
 ) -> Result<WorkerEnd> {
     let scheduler = options.scheduler().clone();
     let label = format!("the scheduler at {scheduler}");
-    let mut stream = connect(&scheduler, comm.connect_timeout, Refused::Retry)
-        .await
-        .map_err(|e| e.context("a worker joining the cluster"))?;
+    let mut stream = connect(
+        &scheduler,
+        comm.connect_timeout,
+        Refused::Retry,
+        &comm.security,
+    )
+    .await
+    .map_err(|e| e.context("a worker joining the cluster"))?;
     let host = match &options.host {
         Some(host) => host.clone(),
         None => stream
@@ -134,17 +139,11 @@ pub(crate) async fn serve(
             .map(|a| a.ip().to_string())
             .unwrap_or_else(|_| "127.0.0.1".to_owned()),
     };
-    let listener = listen(&host, options.port).await?;
-    let address = listener
-        .local_addr()
-        .map(Address::of_socket)
-        .map_err(|e| {
-            Error::new(
-                ErrorKind::Connect,
-                format!("cannot read the listening address: {e}"),
-            )
-        })?
-        .to_string();
+    // Peers and clients reach it the way it reaches its scheduler.
+    let listener = listen(&host, options.port, scheduler.scheme(), &comm.security)
+        .await
+        .map_err(|e| e.context("a worker serving its peers"))?;
+    let address = listener.address().to_string();
     let nthreads = options.threads();
     let memory_limit = options.memory_limit.unwrap_or_else(|| {
         // Dask's "auto": this worker's share of the machine.
@@ -486,11 +485,7 @@ fn handle(
     Ok(())
 }
 
-fn spawn_scheduler_reader(
-    mut reader: tokio::net::tcp::OwnedReadHalf,
-    events: mpsc::UnboundedSender<Event>,
-    max: u64,
-) {
+fn spawn_scheduler_reader(mut reader: ReadHalf, events: mpsc::UnboundedSender<Event>, max: u64) {
     tokio::spawn(async move {
         loop {
             match framed::read_batch::<ToWorker, _>(&mut reader, max).await {
@@ -517,9 +512,9 @@ fn spawn_scheduler_reader(
 }
 
 /// Accepts peers' and clients' data connections.
-async fn accept_peers(listener: TcpListener, pool: Arc<PeerPool>, comm: Arc<CommSettings>) {
+async fn accept_peers(listener: Listener, pool: Arc<PeerPool>, comm: Arc<CommSettings>) {
     loop {
-        let (mut stream, peer) = match listener.accept().await {
+        let incoming = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(e) if crate::comm::is_out_of_descriptors(&e) => {
                 tracing::error!("worker: {}", crate::comm::out_of_descriptors(&e));
@@ -532,11 +527,18 @@ async fn accept_peers(listener: TcpListener, pool: Arc<PeerPool>, comm: Arc<Comm
                 continue;
             }
         };
-        let _ = stream.set_nodelay(true);
         let pool = pool.clone();
         let comm = comm.clone();
         tokio::spawn(async move {
+            let peer = incoming.peer;
             let label = format!("the process at {peer}");
+            let mut stream = match incoming.open(comm.connect_timeout, &label).await {
+                Ok(stream) => stream,
+                Err(error) => {
+                    tracing::warn!("worker: refused a connection from {peer}: {error}");
+                    return;
+                }
+            };
             let pending =
                 match greet::open(&mut stream, &comm.secret, comm.connect_timeout, &label).await {
                     Ok(pending) => pending,
