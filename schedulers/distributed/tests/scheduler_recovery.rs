@@ -7,115 +7,18 @@
     reason = "tests fail loudly on the first surprise"
 )]
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use barrow_core::ErrorKind;
-use barrow_distributed::protocol::handshake::{Death, WorkerRegistration};
+use barrow_distributed::protocol::handshake::Death;
 use barrow_distributed::protocol::{
-    Answer, DepRef, FromClient, FromWorker, Question, TaskDef, TaskId, ToClient, ToWorker,
-    UpdateGraph, WorkerId,
+    Answer, FromClient, FromWorker, Question, TaskId, ToClient, ToWorker, WorkerId,
 };
 use barrow_distributed::scheduler::{Outbox, SchedulerConfig, SchedulerState, State};
-use barrow_wire::task::WireKey;
-
-fn key(name: &str) -> WireKey {
-    WireKey {
-        name: name.to_owned(),
-        index: vec![],
-    }
-}
-
-fn registration(name: &str, pid: u32, threads: u32) -> WorkerRegistration {
-    WorkerRegistration {
-        name: name.to_owned(),
-        address: format!("tcp://127.0.0.1:{}", 9000 + pid),
-        nthreads: threads,
-        memory_limit: 0,
-        resources: Vec::new(),
-        functions: vec!["f".to_owned()],
-        functions_fingerprint: 1,
-        host: "here".to_owned(),
-        pid,
-        previous: None,
-    }
-}
-
-/// A scheduler (validation on) with `workers` one-thread workers named
-/// `w0`, `w1`, ... and a client; returns it with the worker ids.
-fn cluster(workers: u32, config: SchedulerConfig) -> (SchedulerState, Vec<WorkerId>, u32) {
-    let mut state = SchedulerState::new(SchedulerConfig {
-        validate: true,
-        ..config
-    });
-    let ids = (0..workers)
-        .map(|i| {
-            state
-                .add_worker(registration(&format!("w{i}"), 100 + i, 1))
-                .unwrap()
-                .id
-        })
-        .collect();
-    let (client, _) = state.add_client("test".to_owned());
-    let _ = state.take_outbox();
-    (state, ids, client)
-}
-
-/// Submits tasks named `names`, each depending on those listed, wanting
-/// the ones in `wanted`.
-fn submit(state: &mut SchedulerState, client: u32, tasks: &[(&str, &[u32])], wanted: &[u32]) {
-    let defs = tasks
-        .iter()
-        .enumerate()
-        .map(|(order, (name, deps))| TaskDef {
-            key: key(name),
-            literals: 0,
-            dependencies: deps.iter().map(|&d| DepRef::Local(d)).collect(),
-            inputs: (0..deps.len() as u32).collect(),
-            functions: vec![0],
-            annotations: None,
-            order: order as u32,
-            fingerprint: order as u64,
-        })
-        .collect();
-    let update = UpdateGraph {
-        tasks: defs,
-        functions: vec!["f".to_owned()],
-        wanted: wanted.iter().map(|&w| DepRef::Local(w)).collect(),
-        report_events: false,
-    };
-    let body: Arc<[u8]> = Arc::from(&[0u8][..]);
-    let frames = move |_: usize| Some(body.clone());
-    state.handle_client(client, FromClient::UpdateGraph(Box::new(update)), &frames);
-}
-
-/// The tasks the outbox sends to workers: (worker, id, run, key's task).
-fn computes(outbox: &Outbox) -> Vec<(WorkerId, TaskId, u64)> {
-    outbox
-        .to_workers()
-        .filter_map(|(w, m)| match m {
-            ToWorker::Compute(task) => Some((w, task.id, task.run)),
-            _ => None,
-        })
-        .collect()
-}
-
-fn finish(state: &mut SchedulerState, worker: WorkerId, id: TaskId, run: u64) {
-    state.handle_worker(
-        worker,
-        FromWorker::Finished {
-            id,
-            run,
-            nbytes: 8,
-            type_name: "i64".to_owned(),
-            duration_us: 10,
-        },
-    );
-}
-
-fn state_of(state: &SchedulerState, name: &str) -> Option<State> {
-    state.state_of(&barrow_core::Key::new(name))
-}
+use support::state::{cluster, computes, finish, key, registration, state_of, submit};
 
 #[test]
 fn a_lost_worker_s_tasks_run_elsewhere_and_its_values_are_computed_again() {
