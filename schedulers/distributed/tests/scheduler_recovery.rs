@@ -374,3 +374,37 @@ fn a_retiring_worker_s_values_are_copied_again_when_their_target_leaves() {
     assert_eq!(state_of(&state, "a"), Some(State::Memory));
     state.validate().unwrap();
 }
+
+#[test]
+fn a_retiring_worker_is_given_none_of_the_tasks_sent_elsewhere_again() {
+    // Placement, too, gives no work to a worker that is not running: what
+    // a retiring worker ran goes to the others, even a root task of a run
+    // that was going to it.
+    let (mut state, workers, client) = cluster(2, SchedulerConfig::default());
+    submit(&mut state, client, &[("a", &[]), ("b", &[])], &[0, 1]);
+    for (w, id, run) in computes(&state.take_outbox()) {
+        finish(&mut state, w, id, run);
+    }
+    // Both hold a value only they hold; each runs one more task.
+    submit(&mut state, client, &[("c", &[]), ("d", &[])], &[0, 1]);
+    let sent = computes(&state.take_outbox());
+    assert_eq!(sent.len(), 2);
+    state.handle_client(
+        client,
+        FromClient::Ask {
+            request: 1,
+            question: Question::Retire(vec!["w1".to_owned()]),
+        },
+        &|_| None,
+    );
+    let sent = computes(&state.take_outbox());
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, workers[0]);
+    let info = state.info();
+    let retiring = info.workers.iter().find(|w| w.summary.id == workers[1]);
+    assert_eq!(
+        retiring.map(|w| (w.status.as_str(), w.processing)),
+        Some(("retiring", 0))
+    );
+    state.validate().unwrap();
+}

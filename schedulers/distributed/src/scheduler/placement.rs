@@ -264,18 +264,20 @@ impl SchedulerState {
         bytes as f64 / self.config.bandwidth + self.config.transfer_latency
     }
 
-    /// Whether `worker` registered every function the task calls.
+    /// Whether `worker` is running and registered every function the task
+    /// calls.
     fn capable(&self, fit: &Fit<'_>, worker: WorkerId) -> bool {
         let running = self
             .workers
             .get(&worker)
             .is_some_and(|w| w.status == super::WorkerStatus::Running);
-        running && fit.everywhere
-            || fit
-                .task
-                .functions
-                .iter()
-                .all(|&f| self.has_function(worker, f))
+        running
+            && (fit.everywhere
+                || fit
+                    .task
+                    .functions
+                    .iter()
+                    .all(|&f| self.has_function(worker, f)))
     }
 
     fn has_function(&self, worker: WorkerId, function: u32) -> bool {

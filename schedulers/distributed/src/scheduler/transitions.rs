@@ -259,7 +259,11 @@ impl SchedulerState {
         if let Some(w) = self.workers.get_mut(&worker) {
             w.processing.remove(&id);
             w.occupancy = if w.processing.is_empty() {
-                self.idle.insert(worker);
+                // Only running workers are idle: a retiring (or paused)
+                // one takes no work.
+                if w.status == super::WorkerStatus::Running {
+                    self.idle.insert(worker);
+                }
                 0.0
             } else {
                 (w.occupancy - expected).max(0.0)
