@@ -97,6 +97,12 @@ pub(crate) fn scheduler_config(config: &Snapshot) -> Result<SchedulerConfig> {
             .map_or(defaults.allowed_failures, |n| {
                 u32::try_from(n).unwrap_or(u32::MAX)
             }),
+        work_stealing: config
+            .get::<bool>("distributed.scheduler.work-stealing")?
+            .unwrap_or(defaults.work_stealing),
+        work_stealing_interval: config
+            .get::<Duration>("distributed.scheduler.work-stealing-interval")?
+            .unwrap_or(defaults.work_stealing_interval),
     })
 }
 

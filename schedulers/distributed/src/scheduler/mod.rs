@@ -20,6 +20,7 @@ mod report;
 mod restart;
 mod retire;
 pub(crate) mod server;
+mod stealing;
 mod task;
 mod transitions;
 mod validate;
@@ -89,6 +90,11 @@ pub struct SchedulerConfig {
     /// Deaths of workers executing a task that it survives; one more fails
     /// it with `KilledWorker`.
     pub allowed_failures: u32,
+    /// Move queued tasks from busy workers to idle ones (see
+    /// [`SchedulerState::balance`]).
+    pub work_stealing: bool,
+    /// How often to balance.
+    pub work_stealing_interval: Duration,
 }
 
 impl Default for SchedulerConfig {
@@ -104,6 +110,8 @@ impl Default for SchedulerConfig {
             heartbeat_interval: None,
             worker_ttl: Duration::from_secs(30),
             allowed_failures: 3,
+            work_stealing: true,
+            work_stealing_interval: Duration::from_millis(100),
         }
     }
 }
@@ -321,6 +329,8 @@ pub struct SchedulerState {
     pub(crate) retirements: Vec<retire::PendingRetire>,
     /// Restarts waiting for their workers to come back.
     pub(crate) restarts: Vec<restart::PendingRestart>,
+    /// Stealable tasks and steal requests (work stealing).
+    pub(crate) stealing: stealing::Stealing,
 }
 
 impl SchedulerState {
@@ -370,6 +380,7 @@ impl SchedulerState {
             heartbeat,
             retirements: Vec::new(),
             restarts: Vec::new(),
+            stealing: stealing::Stealing::default(),
         }
     }
 
@@ -688,6 +699,10 @@ impl SchedulerState {
             } => {
                 self.begin("missing-data");
                 self.missing_data(worker, id, dependency, &tried);
+            }
+            FromWorker::StealResponse { id, run, state } => {
+                self.begin("steal-response");
+                self.steal_response(worker, id, run, state);
             }
             FromWorker::Heartbeat(_) => {
                 if let Some(w) = self.workers.get_mut(&worker) {

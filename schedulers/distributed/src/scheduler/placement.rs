@@ -247,7 +247,7 @@ impl SchedulerState {
     }
 
     /// Seconds to fetch the task's inputs that `worker` does not hold.
-    fn comm_cost(&self, task: &Task, worker: WorkerId) -> f64 {
+    pub(crate) fn comm_cost(&self, task: &Task, worker: WorkerId) -> f64 {
         let mut bytes = 0u64;
         let mut fetches = false;
         for &dep in &task.dependencies {
@@ -287,7 +287,7 @@ impl SchedulerState {
     }
 
     /// Whether `worker` meets the task's restrictions.
-    fn meets(&self, task: &Task, worker: WorkerId) -> bool {
+    pub(crate) fn meets(&self, task: &Task, worker: WorkerId) -> bool {
         let Some(restrictions) = &task.restrictions else {
             return true;
         };

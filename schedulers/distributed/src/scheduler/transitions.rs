@@ -233,6 +233,7 @@ impl SchedulerState {
             self.idle.remove(&worker);
         }
         self.set_state(id, State::Processing);
+        self.note_stealable(worker, id, run, expected, &dependencies);
         self.outbox.workers.push((
             worker,
             Outgoing {
@@ -252,7 +253,7 @@ impl SchedulerState {
     }
 
     /// Takes `id` off its worker's list of processing tasks.
-    fn unassign(&mut self, id: TaskId) -> Option<WorkerId> {
+    pub(crate) fn unassign(&mut self, id: TaskId) -> Option<WorkerId> {
         let task = self.tasks.get_mut(id)?;
         let worker = task.processing_on.take()?;
         let expected = task.expected_seconds;

@@ -955,5 +955,7 @@ impl WorkerState {
     }
 }
 
+mod steal;
+
 #[cfg(test)]
 mod tests;
