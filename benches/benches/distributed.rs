@@ -1,6 +1,7 @@
 //! The cluster scheduler's state machine alone, no I/O: graphs of about
 //! 100,000 tasks over 64 simulated workers, through submit → dispatch →
-//! finished → released, every task once. Target: ≥ 1 M tasks/s.
+//! finished → released, every task once. Target: ≥ 1 M tasks/s. Then one
+//! balance of the work stealer, with and without an idle worker.
 //!
 //! The simulated workers answer every `Compute` at once with `Finished`;
 //! the client releases its key when it is in memory, and the run ends with
@@ -9,9 +10,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use barrow_core::Annotations;
 use barrow_distributed::protocol::handshake::WorkerRegistration;
 use barrow_distributed::protocol::{
-    DepRef, FromClient, FromWorker, TaskDef, ToClient, ToWorker, UpdateGraph,
+    DepRef, FromClient, FromWorker, StealState, TaskDef, ToClient, ToWorker, UpdateGraph,
 };
 use barrow_distributed::scheduler::{SchedulerConfig, SchedulerState};
 use barrow_wire::task::WireKey;
@@ -199,5 +201,79 @@ fn state_machine(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, state_machine);
+/// The 64 workers with `per_worker` tasks queued on each but the last
+/// `idle`: tasks loosely restricted to their worker, so placement puts them
+/// there and stealing may move them.
+fn queued(per_worker: u32, idle: u32) -> SchedulerState {
+    let (mut state, client) = cluster();
+    let mut tasks = Vec::new();
+    for w in 0..WORKERS - idle {
+        for _ in 0..per_worker {
+            let order = tasks.len() as u32;
+            let mut t = task(key("queued", order), vec![], order);
+            t.annotations = Some(
+                Annotations::new()
+                    .workers([format!("w{w}")])
+                    .allow_other_workers(true),
+            );
+            tasks.push(t);
+        }
+    }
+    let wanted = (0..tasks.len() as u32).map(DepRef::Local).collect();
+    let update = UpdateGraph {
+        tasks,
+        functions: vec!["bench.add".to_owned()],
+        wanted,
+        report_events: false,
+    };
+    let body: Arc<[u8]> = Arc::from(&[0u8][..]);
+    let frames = move |_: usize| Some(body.clone());
+    state.handle_client(client, FromClient::UpdateGraph(Box::new(update)), &frames);
+    let _ = state.take_outbox();
+    state
+}
+
+/// One balance of the work stealer (every 100 ms by default): with no
+/// idle worker (the common case: one look at each worker), and with one
+/// idle worker of 64 and 12,600 tasks queued on the others (the requests
+/// of one balance, and their answers: `Unknown`, which places each task
+/// again on its worker, so every balance sees the same cluster).
+fn work_stealing(c: &mut Criterion) {
+    let mut group = c.benchmark_group("work-stealing");
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(5));
+    let mut busy = queued(200, 0);
+    group.bench_function("balance-none-idle-64x200", |b| b.iter(|| busy.balance()));
+    let mut one_idle = queued(200, 1);
+    group.bench_function("balance-one-idle-63x200", |b| {
+        b.iter(|| {
+            one_idle.balance();
+            let outbox = one_idle.take_outbox();
+            let requests: Vec<(u32, u64, u64)> = outbox
+                .to_workers()
+                .filter_map(|(w, m)| match m {
+                    ToWorker::Steal { id, run } => Some((w, *id, *run)),
+                    _ => None,
+                })
+                .collect();
+            assert!(!requests.is_empty(), "the idle worker steals");
+            for &(worker, id, run) in &requests {
+                one_idle.handle_worker(
+                    worker,
+                    FromWorker::StealResponse {
+                        id,
+                        run,
+                        state: StealState::Unknown,
+                    },
+                );
+            }
+            let _ = one_idle.take_outbox();
+            requests.len()
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, state_machine, work_stealing);
 criterion_main!(benches);

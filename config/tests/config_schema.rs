@@ -43,6 +43,8 @@ fn the_embedded_defaults_declare_every_key_with_doc_type_and_valid_default() {
             ("distributed.scheduler.transition-log-length", "integer"),
             ("distributed.scheduler.unknown-task-duration", "duration"),
             ("distributed.scheduler.validate", "bool"),
+            ("distributed.scheduler.work-stealing", "bool"),
+            ("distributed.scheduler.work-stealing-interval", "duration"),
             ("distributed.scheduler.worker-saturation", "float"),
             ("distributed.scheduler.worker-ttl", "duration"),
             ("distributed.security.token", "string"),

@@ -289,6 +289,12 @@ pub(crate) fn scheduler_config(config: &Snapshot) -> Result<SchedulerConfig> {
         recent_to_old: config
             .get::<Duration>("distributed.worker.memory.recent-to-old-time")?
             .unwrap_or(defaults.recent_to_old),
+        work_stealing: config
+            .get::<bool>("distributed.scheduler.work-stealing")?
+            .unwrap_or(defaults.work_stealing),
+        work_stealing_interval: config
+            .get::<Duration>("distributed.scheduler.work-stealing-interval")?
+            .unwrap_or(defaults.work_stealing_interval),
     })
 }
 

@@ -7,115 +7,18 @@
     reason = "tests fail loudly on the first surprise"
 )]
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use barrow_core::ErrorKind;
-use barrow_distributed::protocol::handshake::{Death, WorkerRegistration};
+use barrow_distributed::protocol::handshake::Death;
 use barrow_distributed::protocol::{
-    Answer, DepRef, FromClient, FromWorker, Question, TaskDef, TaskId, ToClient, ToWorker,
-    UpdateGraph, WorkerId,
+    Answer, FromClient, FromWorker, Question, TaskId, ToClient, ToWorker, WorkerId,
 };
 use barrow_distributed::scheduler::{Outbox, SchedulerConfig, SchedulerState, State};
-use barrow_wire::task::WireKey;
-
-fn key(name: &str) -> WireKey {
-    WireKey {
-        name: name.to_owned(),
-        index: vec![],
-    }
-}
-
-fn registration(name: &str, pid: u32, threads: u32) -> WorkerRegistration {
-    WorkerRegistration {
-        name: name.to_owned(),
-        address: format!("tcp://127.0.0.1:{}", 9000 + pid),
-        nthreads: threads,
-        memory_limit: 0,
-        resources: Vec::new(),
-        functions: vec!["f".to_owned()],
-        functions_fingerprint: 1,
-        host: "here".to_owned(),
-        pid,
-        previous: None,
-    }
-}
-
-/// A scheduler (validation on) with `workers` one-thread workers named
-/// `w0`, `w1`, ... and a client; returns it with the worker ids.
-fn cluster(workers: u32, config: SchedulerConfig) -> (SchedulerState, Vec<WorkerId>, u32) {
-    let mut state = SchedulerState::new(SchedulerConfig {
-        validate: true,
-        ..config
-    });
-    let ids = (0..workers)
-        .map(|i| {
-            state
-                .add_worker(registration(&format!("w{i}"), 100 + i, 1))
-                .unwrap()
-                .id
-        })
-        .collect();
-    let (client, _) = state.add_client("test".to_owned());
-    let _ = state.take_outbox();
-    (state, ids, client)
-}
-
-/// Submits tasks named `names`, each depending on those listed, wanting
-/// the ones in `wanted`.
-fn submit(state: &mut SchedulerState, client: u32, tasks: &[(&str, &[u32])], wanted: &[u32]) {
-    let defs = tasks
-        .iter()
-        .enumerate()
-        .map(|(order, (name, deps))| TaskDef {
-            key: key(name),
-            literals: 0,
-            dependencies: deps.iter().map(|&d| DepRef::Local(d)).collect(),
-            inputs: (0..deps.len() as u32).collect(),
-            functions: vec![0],
-            annotations: None,
-            order: order as u32,
-            fingerprint: order as u64,
-        })
-        .collect();
-    let update = UpdateGraph {
-        tasks: defs,
-        functions: vec!["f".to_owned()],
-        wanted: wanted.iter().map(|&w| DepRef::Local(w)).collect(),
-        report_events: false,
-    };
-    let body: Arc<[u8]> = Arc::from(&[0u8][..]);
-    let frames = move |_: usize| Some(body.clone());
-    state.handle_client(client, FromClient::UpdateGraph(Box::new(update)), &frames);
-}
-
-/// The tasks the outbox sends to workers: (worker, id, run, key's task).
-fn computes(outbox: &Outbox) -> Vec<(WorkerId, TaskId, u64)> {
-    outbox
-        .to_workers()
-        .filter_map(|(w, m)| match m {
-            ToWorker::Compute(task) => Some((w, task.id, task.run)),
-            _ => None,
-        })
-        .collect()
-}
-
-fn finish(state: &mut SchedulerState, worker: WorkerId, id: TaskId, run: u64) {
-    state.handle_worker(
-        worker,
-        FromWorker::Finished {
-            id,
-            run,
-            nbytes: 8,
-            type_name: "i64".to_owned(),
-            duration_us: 10,
-        },
-    );
-}
-
-fn state_of(state: &SchedulerState, name: &str) -> Option<State> {
-    state.state_of(&barrow_core::Key::new(name))
-}
+use support::state::{cluster, computes, finish, key, registration, state_of, submit};
 
 #[test]
 fn a_lost_worker_s_tasks_run_elsewhere_and_its_values_are_computed_again() {
@@ -469,5 +372,39 @@ fn a_retiring_worker_s_values_are_copied_again_when_their_target_leaves() {
         && matches!(m, ToClient::Reply { request: 7, answer: Ok(Answer::Names(n)) } if n == std::slice::from_ref(&name))));
     assert_eq!(state.info().workers.len(), 1);
     assert_eq!(state_of(&state, "a"), Some(State::Memory));
+    state.validate().unwrap();
+}
+
+#[test]
+fn a_retiring_worker_is_given_none_of_the_tasks_sent_elsewhere_again() {
+    // Placement, too, gives no work to a worker that is not running: what
+    // a retiring worker ran goes to the others, even a root task of a run
+    // that was going to it.
+    let (mut state, workers, client) = cluster(2, SchedulerConfig::default());
+    submit(&mut state, client, &[("a", &[]), ("b", &[])], &[0, 1]);
+    for (w, id, run) in computes(&state.take_outbox()) {
+        finish(&mut state, w, id, run);
+    }
+    // Both hold a value only they hold; each runs one more task.
+    submit(&mut state, client, &[("c", &[]), ("d", &[])], &[0, 1]);
+    let sent = computes(&state.take_outbox());
+    assert_eq!(sent.len(), 2);
+    state.handle_client(
+        client,
+        FromClient::Ask {
+            request: 1,
+            question: Question::Retire(vec!["w1".to_owned()]),
+        },
+        &|_| None,
+    );
+    let sent = computes(&state.take_outbox());
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, workers[0]);
+    let info = state.info();
+    let retiring = info.workers.iter().find(|w| w.summary.id == workers[1]);
+    assert_eq!(
+        retiring.map(|w| (w.status.as_str(), w.processing)),
+        Some(("retiring", 0))
+    );
     state.validate().unwrap();
 }

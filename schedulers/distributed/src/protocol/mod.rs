@@ -89,6 +89,15 @@ pub enum ToWorker {
         /// The values and where they are.
         values: Vec<Dependency>,
     },
+    /// Give this task back if it has not started (work stealing): a task
+    /// still waiting for its inputs or ready for a thread is dropped;
+    /// either way the worker answers with [`FromWorker::StealResponse`].
+    Steal {
+        /// The task.
+        id: TaskId,
+        /// The dispatch to give back: a task under another run is kept.
+        run: u64,
+    },
 }
 
 /// One task to run.
@@ -188,6 +197,40 @@ pub enum FromWorker {
         /// Paused now.
         paused: bool,
     },
+    /// The answer to [`ToWorker::Steal`]: the state the task was in.
+    StealResponse {
+        /// The task.
+        id: TaskId,
+        /// The dispatch the scheduler asked for.
+        run: u64,
+        /// What the task was doing here.
+        state: StealState,
+    },
+}
+
+/// Where a task the scheduler asked back stood on its worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StealState {
+    /// Waiting for inputs: dropped, to run elsewhere.
+    Waiting,
+    /// Ready for a thread: dropped, to run elsewhere.
+    Ready,
+    /// Handed to a task thread (running, or queued behind the task a
+    /// thread runs): kept, its result comes.
+    Executing,
+    /// Its value is being fetched from a peer: kept, reported when here.
+    Fetching,
+    /// Its value is here (and was reported).
+    Memory,
+    /// Not known here under that run.
+    Unknown,
+}
+
+impl StealState {
+    /// Whether the worker dropped the task: it may run elsewhere.
+    pub fn released(self) -> bool {
+        matches!(self, StealState::Waiting | StealState::Ready)
+    }
 }
 
 /// A worker's heartbeat.

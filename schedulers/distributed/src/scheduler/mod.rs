@@ -21,6 +21,7 @@ mod report;
 mod restart;
 mod retire;
 pub(crate) mod server;
+mod stealing;
 mod task;
 mod transitions;
 mod validate;
@@ -93,6 +94,11 @@ pub struct SchedulerConfig {
     /// How long unmanaged memory stays "recent" before it counts as "old"
     /// (`distributed.worker.memory.recent-to-old-time`).
     pub recent_to_old: Duration,
+    /// Move queued tasks from busy workers to idle ones (see
+    /// [`SchedulerState::balance`]).
+    pub work_stealing: bool,
+    /// How often to balance.
+    pub work_stealing_interval: Duration,
 }
 
 impl Default for SchedulerConfig {
@@ -109,6 +115,8 @@ impl Default for SchedulerConfig {
             worker_ttl: Duration::from_secs(30),
             allowed_failures: 3,
             recent_to_old: Duration::from_secs(30),
+            work_stealing: true,
+            work_stealing_interval: Duration::from_millis(100),
         }
     }
 }
@@ -331,6 +339,8 @@ pub struct SchedulerState {
     pub(crate) retirements: Vec<retire::PendingRetire>,
     /// Restarts waiting for their workers to come back.
     pub(crate) restarts: Vec<restart::PendingRestart>,
+    /// Stealable tasks and steal requests (work stealing).
+    pub(crate) stealing: stealing::Stealing,
 }
 
 impl SchedulerState {
@@ -380,6 +390,7 @@ impl SchedulerState {
             heartbeat,
             retirements: Vec::new(),
             restarts: Vec::new(),
+            stealing: stealing::Stealing::default(),
         }
     }
 
@@ -694,6 +705,10 @@ impl SchedulerState {
             } => {
                 self.begin("missing-data");
                 self.missing_data(worker, id, dependency, &tried);
+            }
+            FromWorker::StealResponse { id, run, state } => {
+                self.begin("steal-response");
+                self.steal_response(worker, id, run, state);
             }
             FromWorker::Heartbeat(heartbeat) => {
                 if let Some(w) = self.workers.get_mut(&worker) {

@@ -247,7 +247,7 @@ impl SchedulerState {
     }
 
     /// Seconds to fetch the task's inputs that `worker` does not hold.
-    fn comm_cost(&self, task: &Task, worker: WorkerId) -> f64 {
+    pub(crate) fn comm_cost(&self, task: &Task, worker: WorkerId) -> f64 {
         let mut bytes = 0u64;
         let mut fetches = false;
         for &dep in &task.dependencies {
@@ -264,18 +264,20 @@ impl SchedulerState {
         bytes as f64 / self.config.bandwidth + self.config.transfer_latency
     }
 
-    /// Whether `worker` registered every function the task calls.
+    /// Whether `worker` is running and registered every function the task
+    /// calls.
     fn capable(&self, fit: &Fit<'_>, worker: WorkerId) -> bool {
         let running = self
             .workers
             .get(&worker)
             .is_some_and(|w| w.status == super::WorkerStatus::Running);
-        running && fit.everywhere
-            || fit
-                .task
-                .functions
-                .iter()
-                .all(|&f| self.has_function(worker, f))
+        running
+            && (fit.everywhere
+                || fit
+                    .task
+                    .functions
+                    .iter()
+                    .all(|&f| self.has_function(worker, f)))
     }
 
     fn has_function(&self, worker: WorkerId, function: u32) -> bool {
@@ -285,7 +287,7 @@ impl SchedulerState {
     }
 
     /// Whether `worker` meets the task's restrictions.
-    fn meets(&self, task: &Task, worker: WorkerId) -> bool {
+    pub(crate) fn meets(&self, task: &Task, worker: WorkerId) -> bool {
         let Some(restrictions) = &task.restrictions else {
             return true;
         };

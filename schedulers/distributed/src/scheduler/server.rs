@@ -47,6 +47,8 @@ pub(crate) enum CoreEvent {
         client: ClientId,
     },
     Tick,
+    /// Time to balance the workers' loads (work stealing).
+    Balance,
     /// Runs a function on the state (tests, diagnostics).
     Inspect(Box<dyn FnOnce(&mut SchedulerState) + Send>),
     /// Tells the workers to close, then stops.
@@ -106,6 +108,9 @@ pub(crate) fn spawn(
     let address = listener.address().clone();
     let (events, receiver) = mpsc::unbounded_channel();
     let core = Core { events };
+    let stealing = config
+        .work_stealing
+        .then_some(config.work_stealing_interval);
     let mut state = SchedulerState::new(config);
     state.set_address(address.to_string());
     tokio::spawn(run_core(state, receiver));
@@ -121,6 +126,20 @@ pub(crate) fn spawn(
             }
         }
     });
+    if let Some(every) = stealing {
+        let balancer = core.clone();
+        tokio::spawn(async move {
+            let every = every.max(Duration::from_millis(1));
+            let mut interval = tokio::time::interval(every);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                interval.tick().await;
+                if balancer.events.send(CoreEvent::Balance).is_err() {
+                    return;
+                }
+            }
+        });
+    }
     (address, core)
 }
 
@@ -198,6 +217,7 @@ fn handle(
             state.remove_client(client);
         }
         CoreEvent::Tick => state.check_timeouts(),
+        CoreEvent::Balance => state.balance(),
         CoreEvent::Inspect(inspect) => inspect(state),
         CoreEvent::Shutdown { reason, done } => {
             for sender in workers.values() {

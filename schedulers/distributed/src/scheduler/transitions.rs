@@ -233,6 +233,7 @@ impl SchedulerState {
             self.idle.remove(&worker);
         }
         self.set_state(id, State::Processing);
+        self.note_stealable(worker, id, run, expected, &dependencies);
         self.outbox.workers.push((
             worker,
             Outgoing {
@@ -252,14 +253,18 @@ impl SchedulerState {
     }
 
     /// Takes `id` off its worker's list of processing tasks.
-    fn unassign(&mut self, id: TaskId) -> Option<WorkerId> {
+    pub(crate) fn unassign(&mut self, id: TaskId) -> Option<WorkerId> {
         let task = self.tasks.get_mut(id)?;
         let worker = task.processing_on.take()?;
         let expected = task.expected_seconds;
         if let Some(w) = self.workers.get_mut(&worker) {
             w.processing.remove(&id);
             w.occupancy = if w.processing.is_empty() {
-                self.idle.insert(worker);
+                // Only running workers are idle: a retiring (or paused)
+                // one takes no work.
+                if w.status == super::WorkerStatus::Running {
+                    self.idle.insert(worker);
+                }
                 0.0
             } else {
                 (w.occupancy - expected).max(0.0)

@@ -446,6 +446,7 @@ fn handle(
                     }
                     ToWorker::HeartbeatInterval { ms } => *heartbeat = heartbeats(ms),
                     ToWorker::Acquire { values } => state.keep_values(values),
+                    ToWorker::Steal { id, run } => state.steal(id, run),
                 }
             }
         }

@@ -979,5 +979,7 @@ impl WorkerState {
 }
 
 mod memory;
+mod steal;
+
 #[cfg(test)]
 mod tests;

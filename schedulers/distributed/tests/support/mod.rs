@@ -9,6 +9,8 @@
     reason = "helpers shared by test files; a test fails loudly on the first surprise"
 )]
 
+pub mod state;
+
 use std::sync::Arc;
 use std::time::Duration;
 
