@@ -435,3 +435,24 @@ fn with_work_stealing_off_nothing_is_asked() {
     state.balance();
     assert!(steals(&state.take_outbox()).is_empty());
 }
+
+#[test]
+fn a_paused_worker_steals_nothing_until_its_pause_ends() {
+    let Scene {
+        mut state, w0, w1, ..
+    } = scene(8, None);
+    state.handle_worker(w1, FromWorker::Paused { paused: true });
+    assert_eq!(status(&state, w1), Some("paused".to_owned()));
+    let _ = state.take_outbox();
+    state.balance();
+    assert!(steals(&state.take_outbox()).is_empty());
+    assert!(state.occupancy(w1).unwrap().abs() < 1e-9);
+
+    state.handle_worker(w1, FromWorker::Paused { paused: false });
+    let _ = state.take_outbox();
+    state.balance();
+    let requests = steals(&state.take_outbox());
+    assert!(!requests.is_empty());
+    assert!(requests.iter().all(|&(w, _, _)| w == w0));
+    state.validate().unwrap();
+}
