@@ -251,6 +251,11 @@ impl Feed {
         board.version += 1;
     }
 
+    /// Task stream rectangles kept at most (a page keeps no more).
+    pub fn stream_capacity(&self) -> usize {
+        self.board().stream.capacity()
+    }
+
     /// Updates applied so far.
     pub fn version(&self) -> u64 {
         self.board().version

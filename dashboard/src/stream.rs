@@ -134,6 +134,11 @@ impl TaskStream {
     pub fn next_index(&self) -> u64 {
         self.next
     }
+
+    /// How many rectangles it keeps at most.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
 }
 
 /// A colour for a task prefix: stable for a name, spread over a palette
