@@ -164,6 +164,25 @@ impl ProgressTable {
     }
 }
 
+/// The kind of task a key's name says, as Dask's `key_split`: the name up
+/// to the first word (`-`-separated) that is a number or a hex token of 8
+/// digits or more: `"inc-5f3a9c0d…"` → `"inc"`, `"sum-aggregate-3"` →
+/// `"sum-aggregate"`, `"x"` → `"x"`. Tasks of one prefix share a colour in
+/// the task stream and a row in the progress table. (The same rule as the
+/// distributed scheduler's, so a local run and a cluster group alike.)
+pub fn key_prefix(name: &str) -> &str {
+    let mut end = 0;
+    for (i, word) in name.split('-').enumerate() {
+        let token = word.len() >= 8 && word.bytes().all(|b| b.is_ascii_hexdigit());
+        let number = !word.is_empty() && word.bytes().all(|b| b.is_ascii_digit());
+        if i > 0 && (token || number) {
+            break;
+        }
+        end = if i == 0 { word.len() } else { end + 1 + word.len() };
+    }
+    if end == 0 { name } else { &name[..end] }
+}
+
 /// The totals over prefixes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Overall {
@@ -255,6 +274,26 @@ mod tests {
         assert_eq!(table.rows()[0].done, 0);
         table.moved(x, Phase::Processing, Phase::Memory);
         assert_eq!(table.rows()[0].done, 1);
+    }
+
+    #[test]
+    fn prefixes_drop_tokens_and_numbers() {
+        let cases = [
+            ("inc-5f3a9c0d11aa", "inc"),
+            ("sum-aggregate-3", "sum-aggregate"),
+            ("from-sequence-0f1e2d3c4b5a69788796a5b4c3d2e1f0-2", "from-sequence"),
+            ("x-1-2-3", "x"),
+            ("x", "x"),
+            ("hello-world", "hello-world"),
+            ("b1", "b1"),
+            ("deadbeef", "deadbeef"),
+            ("map-beef", "map-beef"),
+            ("-1", "-1"),
+            ("", ""),
+        ];
+        for (name, prefix) in cases {
+            assert_eq!(key_prefix(name), prefix, "{name}");
+        }
     }
 
     #[test]
