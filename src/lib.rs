@@ -109,6 +109,13 @@ pub use barrow_bag as bag;
 #[cfg_attr(docsrs, doc(cfg(feature = "array")))]
 pub use barrow_array as array;
 
+/// The dashboard: a computation's task stream, worker memory and progress
+/// in the browser, for clusters (served by the scheduler) and local runs
+/// (`Options::new().callback(Dashboard::serve(..)?)`).
+#[cfg(feature = "dashboard")]
+#[cfg_attr(docsrs, doc(cfg(feature = "dashboard")))]
+pub use barrow_dashboard as dashboard;
+
 /// Progress bar, profilers, resource profiler and graph rendering.
 #[cfg(feature = "diagnostics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "diagnostics")))]

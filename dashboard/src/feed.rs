@@ -203,6 +203,11 @@ impl Feed {
         })
     }
 
+    /// When the feed began: producers time rectangles from it.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
     /// Milliseconds from the feed's beginning to `at` (0 before it).
     pub fn ms_at(&self, at: Instant) -> f64 {
         at.saturating_duration_since(self.started).as_secs_f64() * 1e3

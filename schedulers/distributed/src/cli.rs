@@ -112,6 +112,9 @@ pub fn scheduler(args: &SchedulerArgs) -> Result<SchedulerServer> {
         "  on other machines, give the token as BARROW_DISTRIBUTED__SECURITY__TOKEN or copy the \
          token file"
     );
+    if let Some(url) = server.dashboard_url() {
+        println!("  dashboard: {url}");
+    }
     Ok(server)
 }
 

@@ -94,6 +94,12 @@ impl LocalCluster {
         self.scheduler.address().to_string()
     }
 
+    /// Its dashboard's page (`distributed.dashboard.address`; a free port
+    /// when that one is taken); `None` when the dashboard is turned off.
+    pub fn dashboard_url(&self) -> Option<String> {
+        self.scheduler.dashboard_url()
+    }
+
     /// The cluster's token (generated for it).
     pub fn token(&self) -> &str {
         self.scheduler.token()

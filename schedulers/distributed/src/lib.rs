@@ -91,6 +91,7 @@ pub mod cli;
 mod client;
 mod cluster;
 mod comm;
+mod dashboard;
 mod error;
 mod nanny;
 pub mod protocol;

@@ -7,6 +7,7 @@ use barrow_core::Key;
 use barrow_core::config::Snapshot;
 
 use crate::comm::{Address, Scheme, listen};
+use crate::dashboard::{ClusterDashboard, DashboardSettings};
 use crate::error::Result;
 use crate::runtime::RuntimeThread;
 use crate::scheduler::server::Core;
@@ -29,6 +30,7 @@ pub struct SchedulerServer {
     address: Address,
     core: Core,
     token: String,
+    dashboard: Option<ClusterDashboard>,
     // Last: stopped after the core was told to shut down.
     runtime: RuntimeThread,
 }
@@ -60,20 +62,50 @@ impl SchedulerServer {
         } else {
             Scheme::Tcp
         };
+        let dashboard_settings = DashboardSettings::from_config(config)?;
         let runtime = RuntimeThread::start("barrow-scheduler")?;
         let host = host.to_owned();
-        let started = runtime.run(async move {
-            let listener = listen(&host, port, scheme, &comm.security).await?;
-            Ok::<_, crate::error::Error>(crate::scheduler::server::spawn(listener, scheduler, comm))
+        let listener = runtime.run(async move {
+            listen(&host, port, scheme, &comm.security)
+                .await
+                .map(|l| (l, comm))
         })??;
-        let (address, core) = started;
+        let (listener, comm) = listener;
+        let address = listener.address().clone();
+        let (dashboard, watcher) = if dashboard_settings.enabled {
+            let (dashboard, watcher) =
+                ClusterDashboard::start(&dashboard_settings, &address.to_string(), token)?;
+            (Some(dashboard), Some(watcher))
+        } else {
+            (None, None)
+        };
+        let (address, core) = runtime.run(async move {
+            crate::scheduler::server::spawn(listener, scheduler, comm, watcher)
+        })?;
         tracing::info!("scheduler listening at {address}");
+        if let Some(dashboard) = &dashboard {
+            tracing::info!("dashboard at {}", dashboard.url());
+        }
         Ok(SchedulerServer {
             address,
             core,
             token: token.to_owned(),
+            dashboard,
             runtime,
         })
+    }
+
+    /// The dashboard's page (`http://HOST:PORT/status`, with the token
+    /// when it is served off loopback); `None` when
+    /// `distributed.dashboard.enabled` is false.
+    pub fn dashboard_url(&self) -> Option<String> {
+        self.dashboard.as_ref().map(ClusterDashboard::url)
+    }
+
+    /// The dashboard's feed, to compare what it shows with the
+    /// scheduler's own figures.
+    pub fn dashboard_feed(&self) -> Option<Arc<barrow_dashboard::Feed>> {
+        self.dashboard.as_ref().map(|d| d.feed().clone())
     }
 
     /// Where it listens.

@@ -155,6 +155,9 @@ pub enum FromWorker {
         type_name: String,
         /// How long it ran, in microseconds.
         duration_us: u64,
+        /// The task thread that ran it (0 when none did: a value that was
+        /// here already).
+        thread: u32,
     },
     /// A task failed.
     Erred {
@@ -166,6 +169,8 @@ pub enum FromWorker {
         error: WireError,
         /// How long it ran, in microseconds.
         duration_us: u64,
+        /// The task thread that ran it.
+        thread: u32,
     },
     /// The worker now also holds these values (fetched from peers for its
     /// tasks).
@@ -250,6 +255,42 @@ pub struct Heartbeat {
     pub executing: u32,
     /// Tasks ready or waiting for their inputs.
     pub ready: u32,
+    /// Bytes received from peers since it started.
+    pub transfer_in: u64,
+    /// Bytes sent to peers since it started.
+    pub transfer_out: u64,
+    /// Transfers and spill reads and writes since the last heartbeat (for
+    /// the dashboard's task stream; the newest, at most a few thousand).
+    pub activity: Vec<WorkerActivity>,
+}
+
+/// What a worker did besides computing, timed by its own clock relative
+/// to the message that carries it (clocks need not agree).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerActivity {
+    /// What it was.
+    pub kind: ActivityKind,
+    /// The (first) task whose value moved.
+    pub id: TaskId,
+    /// Values moved.
+    pub count: u32,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Microseconds between its end and the message.
+    pub ended_us_ago: u64,
+    /// How long it took, in microseconds.
+    pub duration_us: u64,
+}
+
+/// A kind of [`WorkerActivity`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ActivityKind {
+    /// Values fetched from a peer.
+    Transfer,
+    /// Values read back from the spill file.
+    DiskRead,
+    /// Values written to the spill file.
+    DiskWrite,
 }
 
 /// What a client tells the scheduler.

@@ -61,6 +61,7 @@ impl SchedulerState {
             duration: None,
             nbytes: None,
         });
+        self.watch_prefix(&name);
         self.prefix_ids.insert(name, id);
         id
     }
@@ -133,6 +134,7 @@ impl SchedulerState {
             let id = self.tasks.insert(task);
             self.keys.insert(key.clone(), id);
             self.log.born(id, &key, State::Released, self.stimulus);
+            self.watch_added(prefix, State::Released);
             ids.push(id);
             new.push(true);
         }
@@ -453,6 +455,7 @@ impl SchedulerState {
             let id = self.tasks.insert(task);
             self.keys.insert(core_key.clone(), id);
             self.log.born(id, &core_key, State::Released, self.stimulus);
+            self.watch_added(prefix, State::Released);
             ids.push(id);
             let chosen: Vec<WorkerId> = if broadcast {
                 targets.clone()
@@ -578,6 +581,8 @@ impl SchedulerState {
     fn set_memory(&mut self, id: TaskId) {
         if let Some(task) = self.tasks.get_mut(id) {
             task.state = State::Memory;
+            let prefix = task.prefix;
+            self.watch_scattered(prefix);
             self.log.push(
                 id,
                 Some(State::Released),

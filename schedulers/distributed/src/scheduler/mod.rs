@@ -25,6 +25,7 @@ mod stealing;
 mod task;
 mod transitions;
 mod validate;
+mod watch;
 
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
@@ -40,6 +41,7 @@ use crate::protocol::{
     ClientId, ClusterInfo, FromWorker, Priority, TaskEvent, TaskId, ToClient, ToWorker, WorkerId,
     WorkerSummary,
 };
+use watch::Ran;
 
 pub use log::{Stimulus, TransitionRecord};
 pub use task::State;
@@ -191,6 +193,8 @@ pub(crate) struct Worker {
     pub(crate) pid: u32,
     /// Its heartbeats' memory figures.
     pub(crate) memory: memory::MemoryHistory,
+    /// Bytes it received from and sent to peers, from its heartbeats.
+    pub(crate) transfers: (u64, u64),
 }
 
 /// A client, as the scheduler tracks it.
@@ -341,6 +345,8 @@ pub struct SchedulerState {
     pub(crate) restarts: Vec<restart::PendingRestart>,
     /// Stealable tasks and steal requests (work stealing).
     pub(crate) stealing: stealing::Stealing,
+    /// What a dashboard watches; `None` without one.
+    pub(crate) watch: Option<Box<watch::Watch>>,
 }
 
 impl SchedulerState {
@@ -391,6 +397,7 @@ impl SchedulerState {
             retirements: Vec::new(),
             restarts: Vec::new(),
             stealing: stealing::Stealing::default(),
+            watch: None,
         }
     }
 
@@ -495,6 +502,7 @@ impl SchedulerState {
             host: registration.host,
             pid: registration.pid,
             memory: memory::MemoryHistory::default(),
+            transfers: (0, 0),
         };
         tracing::info!(
             "worker {} joined: {} ({} threads, {} functions, on {})",
@@ -523,6 +531,11 @@ impl SchedulerState {
                 }),
             ));
         }
+        self.watch_worker(
+            "worker-added",
+            &worker.name,
+            format!("{} with {} threads", worker.address, worker.nthreads),
+        );
         self.workers.insert(id, worker);
         self.running.push(id);
         self.roots_full = None;
@@ -567,6 +580,7 @@ impl SchedulerState {
             self.leave_placement(id, worker.function_set);
         }
         tracing::warn!("worker {} ({}) left: {reason}", worker.name, worker.address);
+        self.watch_worker("worker-removed", &worker.name, reason.to_owned());
         let label = format!("worker '{}' ({})", worker.name, worker.address);
         self.note_departure(&worker, &label);
         self.recover_from(&worker, &label, reason);
@@ -677,18 +691,28 @@ impl SchedulerState {
                 nbytes,
                 type_name,
                 duration_us,
+                thread,
             } => {
                 self.begin("task-finished");
-                self.task_finished(worker, id, run, nbytes, &type_name, duration_us);
+                let ran = Ran {
+                    duration_us,
+                    thread,
+                };
+                self.task_finished(worker, id, run, nbytes, &type_name, ran);
             }
             FromWorker::Erred {
                 id,
                 run,
                 error,
                 duration_us,
+                thread,
             } => {
                 self.begin("task-erred");
-                self.task_erred(worker, id, run, error, duration_us);
+                let ran = Ran {
+                    duration_us,
+                    thread,
+                };
+                self.task_erred(worker, id, run, error, ran);
             }
             FromWorker::AddKeys { ids } => {
                 self.begin("add-keys");
@@ -715,6 +739,10 @@ impl SchedulerState {
                     w.last_seen = self.now;
                 }
                 self.heartbeat_memory(worker, &heartbeat);
+                if let Some(w) = self.workers.get_mut(&worker) {
+                    w.transfers = (heartbeat.transfer_in, heartbeat.transfer_out);
+                }
+                self.watch_activity(worker, &heartbeat.activity);
                 if heartbeat.paused
                     != (self.workers.get(&worker).map(|w| w.status) == Some(WorkerStatus::Paused))
                 {

@@ -179,6 +179,7 @@ impl SchedulerState {
             death.executing.len()
         );
         self.begin("worker-died");
+        self.watch_worker("worker-died", name, death.cause.clone());
         let tail = death.output.len().saturating_sub(OUTPUT_LINES);
         let note = DeathNote {
             worker: departed.label,

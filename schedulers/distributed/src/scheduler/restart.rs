@@ -61,6 +61,7 @@ impl SchedulerState {
             );
         }
         self.tasks = Tasks::default();
+        self.watch_restarted();
         self.keys.clear();
         self.queued.clear();
         self.queued_count = 0;

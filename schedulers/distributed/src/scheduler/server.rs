@@ -13,11 +13,13 @@ use tokio::sync::{mpsc, oneshot};
 use super::{SchedulerConfig, SchedulerState};
 use crate::comm::framed::{self, Outgoing, Received, Sender};
 use crate::comm::{Address, Incoming, Listener, greet, out_of_descriptors};
+use crate::dashboard::Watcher;
 use crate::protocol::handshake::{Assigned, Role, WorkerRegistration};
 use crate::protocol::{
     ClientId, FromClient, FromWorker, ToClient, ToWorker, WorkerId, WorkerSummary,
 };
 use crate::settings::CommSettings;
+use barrow_dashboard::Update;
 
 /// What the connections tell the scheduler's core.
 pub(crate) enum CoreEvent {
@@ -49,6 +51,8 @@ pub(crate) enum CoreEvent {
     Tick,
     /// Time to balance the workers' loads (work stealing).
     Balance,
+    /// Time to hand the dashboard its batch.
+    Watch,
     /// Runs a function on the state (tests, diagnostics).
     Inspect(Box<dyn FnOnce(&mut SchedulerState) + Send>),
     /// Tells the workers to close, then stops.
@@ -104,6 +108,7 @@ pub(crate) fn spawn(
     listener: Listener,
     config: SchedulerConfig,
     comm: CommSettings,
+    watcher: Option<Watcher>,
 ) -> (Address, Core) {
     let address = listener.address().clone();
     let (events, receiver) = mpsc::unbounded_channel();
@@ -113,7 +118,22 @@ pub(crate) fn spawn(
         .then_some(config.work_stealing_interval);
     let mut state = SchedulerState::new(config);
     state.set_address(address.to_string());
-    tokio::spawn(run_core(state, receiver));
+    let updates = watcher.map(|watcher| {
+        state.watch(watcher.epoch, watcher.thresholds);
+        let ticker = core.clone();
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(watcher.interval);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                interval.tick().await;
+                if ticker.events.send(CoreEvent::Watch).is_err() {
+                    return;
+                }
+            }
+        });
+        watcher.updates
+    });
+    tokio::spawn(run_core(state, receiver, updates));
     let comm = Arc::new(comm);
     tokio::spawn(accept_loop(listener, core.clone(), comm));
     let ticker = core.clone();
@@ -144,7 +164,11 @@ pub(crate) fn spawn(
 }
 
 /// The core: the one owner of the state.
-async fn run_core(mut state: SchedulerState, mut events: mpsc::UnboundedReceiver<CoreEvent>) {
+async fn run_core(
+    mut state: SchedulerState,
+    mut events: mpsc::UnboundedReceiver<CoreEvent>,
+    updates: Option<std::sync::mpsc::Sender<Update>>,
+) {
     let mut workers: FxHashMap<WorkerId, Sender<ToWorker>> = FxHashMap::default();
     let mut clients: FxHashMap<ClientId, Sender<ToClient>> = FxHashMap::default();
     while let Some(first) = events.recv().await {
@@ -152,7 +176,17 @@ async fn run_core(mut state: SchedulerState, mut events: mpsc::UnboundedReceiver
         let mut next = Some(first);
         let mut handled = 0;
         while let Some(event) = next.take() {
-            if let Some(done) = handle(&mut state, event, &mut workers, &mut clients) {
+            let stop = if matches!(event, CoreEvent::Watch) {
+                // The dashboard's batch: built here (a look at each worker
+                // and prefix), applied on the feed's own thread.
+                if let (Some(update), Some(updates)) = (state.watch_update(), &updates) {
+                    let _ = updates.send(update);
+                }
+                None
+            } else {
+                handle(&mut state, event, &mut workers, &mut clients)
+            };
+            if let Some(done) = stop {
                 flush(&mut state, &mut workers, &clients);
                 let _ = done.send(());
                 return;
@@ -218,6 +252,8 @@ fn handle(
         }
         CoreEvent::Tick => state.check_timeouts(),
         CoreEvent::Balance => state.balance(),
+        // Taken by the loop, which holds the dashboard's sender.
+        CoreEvent::Watch => {}
         CoreEvent::Inspect(inspect) => inspect(state),
         CoreEvent::Shutdown { reason, done } => {
             for sender in workers.values() {

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use barrow_wire::task::WireKey;
 
 use super::task::{Failure, State};
+use super::watch::Ran;
 use super::{DATASETS, SchedulerState};
 use crate::comm::framed::Outgoing;
 use crate::protocol::{ComputeTask, Dependency, TaskEvent, TaskId, ToClient, ToWorker, WorkerId};
@@ -74,7 +75,9 @@ impl SchedulerState {
         if let Some(task) = self.tasks.get_mut(id) {
             let from = task.state;
             task.state = to;
+            let (prefix, needed) = (task.prefix, task.is_needed());
             self.log.push(id, Some(from), Some(to), self.stimulus);
+            self.watch_moved(prefix, from, to, needed);
         }
     }
 
@@ -308,8 +311,9 @@ impl SchedulerState {
         run: u64,
         nbytes: u64,
         type_name: &str,
-        duration_us: u64,
+        ran: Ran,
     ) {
+        let duration_us = ran.duration_us;
         let current = self.tasks.get(id).is_some_and(|t| {
             t.state == State::Processing && t.processing_on == Some(worker) && t.run == run
         });
@@ -321,6 +325,7 @@ impl SchedulerState {
                 .push((worker, Outgoing::plain(ToWorker::Free { ids: vec![id] })));
             return;
         }
+        self.watch_ran(worker, id, ran, None);
         self.unassign(id);
         let type_name = self.intern_type(type_name);
         let Some(task) = self.tasks.get_mut(id) else {
@@ -415,7 +420,7 @@ impl SchedulerState {
         id: TaskId,
         run: u64,
         error: barrow_wire::task::WireError,
-        _duration_us: u64,
+        ran: Ran,
     ) {
         let Some(task) = self.tasks.get(id) else {
             return;
@@ -424,9 +429,11 @@ impl SchedulerState {
         {
             return;
         }
+        let blame = task.key.clone();
+        self.watch_ran(worker, id, ran, Some(&error.message));
         let failure = Arc::new(Failure {
             error,
-            blame: task.key.clone(),
+            blame,
             dependents: Vec::new(),
         });
         self.transitions(vec![(id, Target::Erred(failure))]);
@@ -610,6 +617,7 @@ impl SchedulerState {
             return;
         };
         self.forget_suspect(id);
+        self.watch_forgotten(task.prefix, task.state);
         self.log
             .push(id, Some(State::Released), None, self.stimulus);
         if self.keys.get(&task.key) == Some(&id) {

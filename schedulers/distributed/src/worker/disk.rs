@@ -17,7 +17,8 @@ use barrow_core::{Key, Value};
 use barrow_local::SpillStore;
 use rustc_hash::FxHashMap;
 
-use crate::protocol::TaskId;
+use super::activity::Activity;
+use crate::protocol::{ActivityKind, TaskId};
 
 /// What the writing thread tells the worker's core.
 #[derive(Debug)]
@@ -66,6 +67,7 @@ impl Slots {
 pub(crate) struct Disk {
     slots: Arc<Mutex<Slots>>,
     commands: std::sync::mpsc::Sender<Command>,
+    activity: Activity,
 }
 
 impl std::fmt::Debug for Disk {
@@ -83,6 +85,7 @@ impl Disk {
         codecs: Arc<CodecRegistry>,
         written: impl Fn(Written) -> bool + Send + 'static,
         name: &str,
+        activity: Activity,
     ) -> std::io::Result<Disk> {
         let slots = Arc::new(Mutex::new(Slots {
             store: SpillStore::in_temporary_directory(0, directory, codecs),
@@ -92,6 +95,7 @@ impl Disk {
         }));
         let (commands, receiver) = std::sync::mpsc::channel::<Command>();
         let writer = slots.clone();
+        let log = activity.clone();
         std::thread::Builder::new()
             .name(format!("barrow-spill-{name}"))
             .spawn(move || {
@@ -100,6 +104,7 @@ impl Disk {
                     let mut slots = writer.lock().unwrap_or_else(|e| e.into_inner());
                     match command {
                         Command::Write(id, value) => {
+                            let started = std::time::Instant::now();
                             let slot = slots.slot(id);
                             let before = slots.store.stats();
                             let type_name = value.type_name();
@@ -117,7 +122,10 @@ impl Disk {
                                 Err(error) => Err(error.to_string()),
                             };
                             let report = match put {
-                                Ok(bytes) => Written::Spilled { id, bytes },
+                                Ok(bytes) => {
+                                    log.record(ActivityKind::DiskWrite, id, 1, bytes, started);
+                                    Written::Spilled { id, bytes }
+                                }
                                 Err(reason) => {
                                     let _ = slots.store.remove(slot, &Slots::key(id));
                                     slots.slots.remove(&id);
@@ -141,7 +149,11 @@ impl Disk {
                     }
                 }
             })?;
-        Ok(Disk { slots, commands })
+        Ok(Disk {
+            slots,
+            commands,
+            activity,
+        })
     }
 
     /// Writes `value` to disk, in the background.
@@ -157,15 +169,21 @@ impl Disk {
     /// Reads the value of `id` back (blocking: for task threads and
     /// blocking tasks, never the event loop).
     pub(crate) fn read(&self, id: TaskId) -> barrow_core::Result<Value> {
+        let started = std::time::Instant::now();
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         let Some(&slot) = slots.slots.get(&id) else {
             return Err(barrow_core::Error::internal(format!(
                 "the value of task {id} is not on this worker's disk"
             )));
         };
-        slots
+        let value = slots
             .store
             .get(slot, &Slots::key(id))?
-            .ok_or_else(|| barrow_core::Error::internal(format!("task {id}'s slot is empty")))
+            .ok_or_else(|| barrow_core::Error::internal(format!("task {id}'s slot is empty")))?;
+        drop(slots);
+        let nbytes = value.nbytes() as u64;
+        self.activity
+            .record(ActivityKind::DiskRead, id, 1, nbytes, started);
+        Ok(value)
     }
 }

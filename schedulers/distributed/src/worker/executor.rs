@@ -39,6 +39,8 @@ pub(crate) struct Executed {
     pub(crate) id: TaskId,
     pub(crate) result: Result<barrow_core::Value, Box<WireError>>,
     pub(crate) duration_us: u64,
+    /// The task thread that ran it.
+    pub(crate) thread: u32,
 }
 
 /// The task threads of one worker. Dropping it lets them finish their task
@@ -65,10 +67,20 @@ impl Executor {
             let receiver = receiver.clone();
             let done = done.clone();
             let board = board.clone().map(|board| (board, i));
+            let thread = i as u32;
             let disk = disk.clone();
             std::thread::Builder::new()
                 .name(format!("barrow-task-{name}-{i}"))
-                .spawn(move || work(&receiver, registry, &done, board.as_ref(), disk.as_ref()))?;
+                .spawn(move || {
+                    work(
+                        &receiver,
+                        registry,
+                        &done,
+                        board.as_ref(),
+                        disk.as_ref(),
+                        thread,
+                    );
+                })?;
         }
         Ok(Executor { jobs })
     }
@@ -86,6 +98,7 @@ fn work(
     done: &UnboundedSender<Report>,
     board: Option<&(Arc<Board>, usize)>,
     disk: Option<&Disk>,
+    thread: u32,
 ) {
     let mut cache = FunctionCache::default();
     loop {
@@ -120,6 +133,7 @@ fn work(
                 id,
                 result,
                 duration_us,
+                thread,
             }))
             .is_err()
         {

@@ -7,6 +7,7 @@
 //! `#[barrow::task]` functions are there), or inside a program for tests
 //! ([`LocalCluster`](crate::LocalCluster) without processes).
 
+mod activity;
 mod disk;
 mod executor;
 pub(crate) mod faults;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use barrow_core::{Registry, Value};
 use tokio::sync::{mpsc, oneshot};
 
+use super::activity::Activity;
 use super::executor::{Executor, Report};
 use super::state::{Instruction, WorkerState};
 use super::{WorkerOptions, system_memory};
@@ -17,7 +18,7 @@ use crate::comm::stream::ReadHalf;
 use crate::comm::{Listener, Refused, connect, greet, listen};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::handshake::{Assigned, Role, WorkerRegistration};
-use crate::protocol::{FromWorker, TaskId, ToWorker, WorkerId};
+use crate::protocol::{ActivityKind, FromWorker, TaskId, ToWorker, WorkerId};
 use crate::settings::CommSettings;
 use crate::worker::disk::{Disk, Written};
 use crate::worker::faults::Faults;
@@ -225,11 +226,13 @@ pub(crate) async fn serve(
     );
     let accepting = tokio::spawn(accept_peers(listener, pool.clone(), comm.clone()));
     let written = events.clone();
+    let activity = Activity::default();
     let disk = Disk::start(
         limits.temporary.clone(),
         registry.shared_codecs(),
         move |w| written.send(Event::Written(w)).is_ok(),
         &id.to_string(),
+        activity.clone(),
     )
     .map_err(|e| {
         Error::new(
@@ -273,12 +276,13 @@ pub(crate) async fn serve(
         registry,
         disk: &disk,
         faults: faults.as_deref(),
+        activity: &activity,
     };
     let end = loop {
         tokio::select! {
             event = inbox.recv() => {
                 let Some(event) = event else { break Stop::closing("its events ended") };
-                match handle(&mut state, event, registry, &mut heartbeat, &disk) {
+                match handle(&mut state, event, registry, &mut heartbeat, &disk, &activity) {
                     Ok(()) => {}
                     Err(stop) => break stop,
                 }
@@ -289,7 +293,9 @@ pub(crate) async fn serve(
             }
             _ = heartbeat.tick() => {
                 if !faults.as_ref().is_some_and(|f| f.is_silent()) {
-                    let _ = to_scheduler.send(Outgoing::plain(FromWorker::Heartbeat(state.heartbeat())));
+                    let mut news = state.heartbeat();
+                    activity.fill(&mut news);
+                    let _ = to_scheduler.send(Outgoing::plain(FromWorker::Heartbeat(news)));
                 }
                 continue;
             }
@@ -306,7 +312,14 @@ pub(crate) async fn serve(
             if let Ok(report) = executed.try_recv() {
                 state.report(report);
             } else if let Ok(event) = inbox.try_recv() {
-                if let Err(stop) = handle(&mut state, event, registry, &mut heartbeat, &disk) {
+                if let Err(stop) = handle(
+                    &mut state,
+                    event,
+                    registry,
+                    &mut heartbeat,
+                    &disk,
+                    &activity,
+                ) {
                     stopping = Some(stop);
                     break;
                 }
@@ -366,6 +379,7 @@ struct Context<'a> {
     registry: &'static Registry,
     disk: &'a Disk,
     faults: Option<&'a Faults>,
+    activity: &'a Activity,
 }
 
 impl Context<'_> {
@@ -382,8 +396,22 @@ impl Context<'_> {
                 Instruction::Gather { peer, address, ids } => {
                     let pool = self.pool.clone();
                     let events = self.events.clone();
+                    let activity = self.activity.clone();
                     tokio::spawn(async move {
+                        let started = std::time::Instant::now();
                         let result = pool.get_data(&address, ids.clone()).await;
+                        if let Ok(Fetched::Data(values, _)) = &result
+                            && let Some((first, _)) = values.first()
+                        {
+                            let bytes = values.iter().map(|(_, v)| v.nbytes() as u64).sum();
+                            activity.record(
+                                ActivityKind::Transfer,
+                                *first,
+                                values.len() as u32,
+                                bytes,
+                                started,
+                            );
+                        }
                         let _ = events.send(Event::Gathered { peer, ids, result });
                     });
                 }
@@ -408,6 +436,7 @@ fn handle(
     registry: &Registry,
     heartbeat: &mut tokio::time::Interval,
     disk: &Disk,
+    activity: &Activity,
 ) -> Result<(), Stop> {
     match event {
         Event::Scheduler(messages) => {
@@ -458,6 +487,7 @@ fn handle(
         },
         Event::GetData { ids, reply } => {
             let served = state.get_data(&ids);
+            activity.sent(served.found.iter().map(|(_, v)| v.nbytes() as u64).sum());
             if served.on_disk.is_empty() {
                 let _ = reply.send((served.found, served.missing));
             } else {
@@ -465,11 +495,15 @@ fn handle(
                 // read is answered as missing (the peer asks elsewhere or
                 // the scheduler has it computed again).
                 let disk = disk.clone();
+                let activity = activity.clone();
                 tokio::task::spawn_blocking(move || {
                     let (mut found, mut missing) = (served.found, served.missing);
                     for id in served.on_disk {
                         match disk.read(id) {
-                            Ok(value) => found.push((id, value)),
+                            Ok(value) => {
+                                activity.sent(value.nbytes() as u64);
+                                found.push((id, value));
+                            }
                             Err(error) => {
                                 tracing::warn!("a spilled value cannot be read back: {error}");
                                 missing.push(id);

@@ -262,6 +262,7 @@ impl WorkerState {
                             nbytes,
                             type_name,
                             duration_us: 0,
+                            thread: 0,
                         }));
                     return;
                 }
@@ -543,7 +544,9 @@ impl WorkerState {
             Report::Started { id, run } => self
                 .instructions
                 .push(Instruction::Send(FromWorker::Started { id, run })),
-            Report::Executed(done) => self.executed(done.id, done.result, done.duration_us),
+            Report::Executed(done) => {
+                self.executed(done.id, done.result, done.duration_us, done.thread);
+            }
         }
     }
 
@@ -553,6 +556,7 @@ impl WorkerState {
         id: TaskId,
         result: Result<Value, Box<WireError>>,
         duration_us: u64,
+        thread: u32,
     ) {
         self.executing.remove(&id);
         let Some(task) = self.tasks.get(&id) else {
@@ -580,6 +584,7 @@ impl WorkerState {
                         nbytes,
                         type_name,
                         duration_us,
+                        thread,
                     }));
             }
             Err(error) => {
@@ -589,6 +594,7 @@ impl WorkerState {
                     run,
                     error: *error,
                     duration_us,
+                    thread,
                 }));
             }
         }
@@ -740,6 +746,7 @@ impl WorkerState {
                         nbytes,
                         type_name,
                         duration_us: 0,
+                        thread: 0,
                     }));
             } else {
                 added.push(id);
@@ -883,6 +890,7 @@ impl WorkerState {
                 .values()
                 .filter(|t| matches!(t.state, WorkerTaskState::Ready | WorkerTaskState::Waiting))
                 .count() as u32,
+            ..Heartbeat::default()
         }
     }
 

@@ -129,6 +129,7 @@ pub fn finish_with(
             nbytes,
             type_name: "i64".to_owned(),
             duration_us,
+            thread: 0,
         },
     );
 }

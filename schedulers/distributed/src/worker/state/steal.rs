@@ -116,7 +116,7 @@ mod tests {
         );
         assert_eq!(s.state_of(1), Some(WorkerTaskState::Executing));
         // Its result still goes to the scheduler.
-        s.executed(1, Ok(Value::new(1i64)), 5);
+        s.executed(1, Ok(Value::new(1i64)), 5, 0);
         let out = s.take_instructions();
         assert!(
             out.iter().any(|i| matches!(

@@ -59,7 +59,7 @@ fn a_task_with_its_inputs_here_runs_and_is_reported() {
     s.compute(compute(1, &[], vec![]), FrameSlice::default());
     let out = s.take_instructions();
     assert_eq!(executes(&out), vec![1]);
-    s.executed(1, Ok(Value::new(5i64)), 7);
+    s.executed(1, Ok(Value::new(5i64)), 7, 0);
     let out = s.take_instructions();
     assert!(matches!(
         &out[..],
@@ -144,7 +144,7 @@ fn a_task_freed_while_it_runs_drops_its_result_unless_computed_again() {
     s.compute(compute(1, &[], vec![]), FrameSlice::default());
     s.take_instructions();
     s.free(&[1]);
-    s.executed(1, Ok(Value::new(1i64)), 1);
+    s.executed(1, Ok(Value::new(1i64)), 1, 0);
     assert!(s.take_instructions().is_empty());
     assert_eq!(s.state_of(1), None);
 
@@ -154,7 +154,7 @@ fn a_task_freed_while_it_runs_drops_its_result_unless_computed_again() {
     let mut again = compute(2, &[], vec![]);
     again.run = 99;
     s.compute(again, FrameSlice::default());
-    s.executed(2, Ok(Value::new(1i64)), 1);
+    s.executed(2, Ok(Value::new(1i64)), 1, 0);
     let out = s.take_instructions();
     assert!(matches!(
         &out[..],
@@ -178,7 +178,7 @@ fn resources_limit_what_runs_at_once_and_come_back() {
     assert_eq!(executes(&s.take_instructions()), vec![1]);
     s.validate().unwrap();
     let error = WireError::from_error(&barrow_core::Error::task_failed("no"), None);
-    s.executed(1, Err(Box::new(error)), 1);
+    s.executed(1, Err(Box::new(error)), 1, 0);
     let out = s.take_instructions();
     assert!(matches!(
         &out[0],
@@ -251,7 +251,7 @@ fn a_value_being_fetched_that_the_scheduler_has_computed_again_is_computed_if_th
         "nothing is missing: {out:?}"
     );
     s.validate().unwrap();
-    s.executed(4, Ok(Value::new(2i64)), 3);
+    s.executed(4, Ok(Value::new(2i64)), 3, 0);
     let out = s.take_instructions();
     assert!(
         out.iter().any(|i| matches!(
@@ -286,7 +286,7 @@ fn a_value_waiting_to_be_fetched_that_the_scheduler_has_computed_again_is_comput
     s.compute(compute(waiting, &[], vec![]), FrameSlice::default());
     assert_eq!(executes(&s.take_instructions()), vec![waiting]);
     s.validate().unwrap();
-    s.executed(waiting, Ok(Value::new(2i64)), 3);
+    s.executed(waiting, Ok(Value::new(2i64)), 3, 0);
     let other = if waiting == 4 { 6 } else { 4 };
     let peer = if other == 4 { 2 } else { 3 };
     s.gathered(peer, vec![(other, Value::new(1i64))], &[]);
@@ -352,7 +352,7 @@ fn holding_three() -> WorkerState {
     for id in 1..=3 {
         s.compute(compute(id, &[], vec![]), FrameSlice::default());
         s.take_instructions();
-        s.executed(id, Ok(Value::new(vec![0.5f64; 30])), 1);
+        s.executed(id, Ok(Value::new(vec![0.5f64; 30])), 1, 0);
     }
     s
 }
