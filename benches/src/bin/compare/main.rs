@@ -85,6 +85,7 @@ const SCHEDULERS: &[&str] = &["sync", "threads", "processes", "distributed"];
 
 const USAGE: &str = "usage: compare --workload NAME [--workload NAME...] \
 [--scheduler sync|threads|processes|distributed] [--reps N] [--warmup N] [--workers N] [--data DIR]
+       [--dashboard on|off|page]
        compare --list
   --workload NAME   a graph shape, bag or array workload (repeat or separate with commas)
   --scheduler NAME  sync, threads, processes or distributed (default: sync)
@@ -92,6 +93,8 @@ const USAGE: &str = "usage: compare --workload NAME [--workload NAME...] \
   --warmup N        untimed runs first (default: 1)
   --workers N       workers of threads, processes and distributed (default: 2)
   --data DIR        the text corpus of benches/compare/gen_text.py (bag-text-*)
+  --dashboard MODE  distributed only: the scheduler's dashboard on (the default), off, or
+                    page (on, with a reader of its update stream open, as a browser's page)
   --list            print the known workloads, one a line";
 
 /// What the command line asked for.
@@ -103,6 +106,7 @@ struct Args {
     warmup: usize,
     workers: usize,
     data: Option<std::path::PathBuf>,
+    dashboard: String,
 }
 
 /// What the command line asks for: run, list, or help.
@@ -123,6 +127,7 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Command, String> {
         warmup: 1,
         workers: 2,
         data: None,
+        dashboard: "on".to_owned(),
     };
     while let Some(flag) = argv.next() {
         // Accept both `--flag value` and `--flag=value`.
@@ -165,6 +170,13 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Command, String> {
             "--warmup" => args.warmup = count("--warmup", &value("--warmup")?, 0)?,
             "--workers" => args.workers = count("--workers", &value("--workers")?, 1)?,
             "--data" => args.data = Some(value("--data")?.into()),
+            "--dashboard" => {
+                let mode = value("--dashboard")?;
+                if !["on", "off", "page"].contains(&mode.as_str()) {
+                    return Err(format!("--dashboard takes on, off or page, not {mode:?}"));
+                }
+                args.dashboard = mode;
+            }
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -275,30 +287,72 @@ fn run_once(target: &GraphKeys, options: &Options) -> Result<i64, String> {
 
 /// The cluster of `--scheduler distributed`, started on first use, and
 /// how long its start took.
-fn cluster(workers: usize) -> Result<&'static (LocalCluster, Client, Duration), String> {
+fn cluster(
+    workers: usize,
+    dashboard: &str,
+) -> Result<&'static (LocalCluster, Client, Duration), String> {
     static CLUSTER: OnceLock<Result<(LocalCluster, Client, Duration), String>> = OnceLock::new();
     CLUSTER
         .get_or_init(|| {
             let start = Instant::now();
+            let enabled = if dashboard == "off" { "false" } else { "true" };
+            let config = barrow_core::config::snapshot()
+                .and_then(|c| {
+                    c.with_options([
+                        ("distributed.dashboard.enabled", enabled),
+                        ("distributed.dashboard.address", "127.0.0.1:0"),
+                    ])
+                })
+                .map_err(|e| format!("the configuration does not load: {e}"))?;
             let cluster = LocalCluster::new()
                 .workers(workers)
                 .threads_per_worker(1)
+                .config(config)
                 .start()
                 .map_err(|e| format!("the LocalCluster did not start: {e}"))?;
             let client = cluster
                 .client()
                 .map_err(|e| format!("no client of the LocalCluster: {e}"))?;
+            if dashboard == "page"
+                && let Some(url) = cluster.dashboard_url()
+            {
+                open_page(&url)?;
+            }
             Ok((cluster, client, start.elapsed()))
         })
         .as_ref()
         .map_err(Clone::clone)
 }
 
+/// Reads the dashboard's update stream for the rest of the run, as an open
+/// page does (without drawing it).
+fn open_page(url: &str) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let host = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let mut stream = std::net::TcpStream::connect(&host)
+        .map_err(|e| format!("the dashboard at {host} does not answer: {e}"))?;
+    write!(
+        stream,
+        "GET /api/v1/stream HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n"
+    )
+    .map_err(|e| format!("the dashboard at {host} does not answer: {e}"))?;
+    std::thread::spawn(move || {
+        let mut buffer = vec![0u8; 1 << 16];
+        while matches!(stream.read(&mut buffer), Ok(n) if n > 0) {}
+    });
+    Ok(())
+}
+
 /// The options of every run: the scheduler, and its workers for `threads`
 /// and `processes`.
 fn run_options(args: &Args) -> Options {
     if args.scheduler == "distributed" {
-        return match cluster(args.workers) {
+        return match cluster(args.workers, &args.dashboard) {
             Ok((_, client, _)) => Options::new().scheduler(client),
             // The error is reported by `main` before any workload runs.
             Err(_) => Options::new().scheduler("distributed"),
@@ -435,12 +489,13 @@ fn record(name: &str, args: &Args, outcome: &Result<Measured, String>) -> String
                 m.expected,
             );
             if args.scheduler == "distributed"
-                && let Ok((_, _, start)) = cluster(args.workers)
+                && let Ok((_, _, start)) = cluster(args.workers, &args.dashboard)
             {
                 let _ = write!(
                     line,
-                    ", \"start_seconds\": {}",
-                    json_float(Some(start.as_secs_f64()), 4)
+                    ", \"start_seconds\": {}, \"dashboard\": {}",
+                    json_float(Some(start.as_secs_f64()), 4),
+                    json_string(&args.dashboard)
                 );
             }
             for (field, value) in &m.extra {
@@ -487,7 +542,7 @@ fn main() -> ExitCode {
     barrow_local::link();
     barrow_processes::link();
     if args.scheduler == "distributed"
-        && let Err(e) = cluster(args.workers)
+        && let Err(e) = cluster(args.workers, &args.dashboard)
     {
         for name in &args.workloads {
             println!("{}", record(name, &args, &Err(e.clone())));
