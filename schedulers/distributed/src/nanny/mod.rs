@@ -290,8 +290,18 @@ fn signal(pid: u32, signal: rustix::process::Signal) {
 
 /// Gives a worker of `threads` task threads its share of the machine in
 /// the parallel libraries its tasks may call (BLAS, OpenMP, rayon), so
-/// that workers side by side do not oversubscribe the cores.
+/// that workers side by side do not oversubscribe the cores; and has
+/// glibc's allocator give freed memory back to the system (as Dask's
+/// nanny does): otherwise a worker that spilled its values keeps their
+/// pages, stays past `pause` with nothing left to spill, and waits for
+/// ever.
 pub(crate) fn thread_environment(command: &mut Command, threads: usize) {
+    // A fixed trim threshold also turns off glibc's sliding mmap
+    // threshold, so large values are mapped and unmapped whole. A value
+    // the operator set is kept.
+    if std::env::var_os("MALLOC_TRIM_THRESHOLD_").is_none() {
+        command.env("MALLOC_TRIM_THRESHOLD_", "65536");
+    }
     let threads = threads.max(1).to_string();
     for var in [
         "RAYON_NUM_THREADS",
