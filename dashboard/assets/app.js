@@ -18,6 +18,7 @@
   const canvas = $("task-stream");
   const tooltip = $("tooltip");
   const ctx = canvas.getContext("2d");
+  let pointer = null; // where the mouse is over the task stream, if it is
 
   // What the page knows.
   const state = {
@@ -398,13 +399,16 @@
       const [c, a] = rectColour(r);
       if (c !== style) { ctx.fillStyle = c; style = c; }
       if (a !== alpha) { ctx.globalAlpha = a; alpha = a; }
-      const x = x0 + (Math.max(r.start_ms, start) - start) * scale;
-      const w = Math.max(1, (Math.min(rEnd, end) - Math.max(r.start_ms, start)) * scale);
+      // Whole pixels: sub-pixel edges would blend neighbours' colours.
+      const x = Math.floor(x0 + (Math.max(r.start_ms, start) - start) * scale);
+      const w = Math.max(1, Math.round((Math.min(rEnd, end) - Math.max(r.start_ms, start)) * scale));
       ctx.fillRect(x, lanes[i].y + 1, w, LANE_PX - 2);
       drawn++;
     }
     ctx.globalAlpha = 1;
     canvas.dataset.visible = String(drawn);
+    // The view moved under a still pointer: name what is under it now.
+    if (pointer) hover(pointer.x, pointer.y);
 
     // Time axis, in seconds since the feed began.
     const axisY = lanes.length * LANE_PX + 2;
@@ -443,12 +447,11 @@
   // Hover: the rectangle under the pointer (looked up once per frame).
   let hoverFrame = null;
   canvas.addEventListener("mousemove", (e) => {
+    pointer = { x: e.offsetX, y: e.offsetY };
     if (hoverFrame !== null) return;
-    const x = e.offsetX;
-    const y = e.offsetY;
-    hoverFrame = requestAnimationFrame(() => { hoverFrame = null; hover(x, y); });
+    hoverFrame = requestAnimationFrame(() => { hoverFrame = null; if (pointer) hover(pointer.x, pointer.y); });
   });
-  canvas.addEventListener("mouseleave", () => { tooltip.hidden = true; });
+  canvas.addEventListener("mouseleave", () => { pointer = null; tooltip.hidden = true; });
 
   function hover(x, y) {
     const v = state.view;

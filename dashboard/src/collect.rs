@@ -197,7 +197,9 @@ impl Collector {
         if let Some(r) = &mut self.run {
             for record in &leftovers {
                 let i = record.id as usize;
-                if let (Some(state), Some(started)) = (r.state.get_mut(i), r.started.get_mut(i)) {
+                if let (Some(state), Some(started)) = (r.state.get_mut(i), r.started.get_mut(i))
+                    && *state == TaskState::Waiting
+                {
                     *state = TaskState::Running;
                     *started = self.feed.ms_at(record.at);
                     self.processing += 1;
