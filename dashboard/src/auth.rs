@@ -78,7 +78,9 @@ fn shown(request: &Request, token: &str) -> Shown {
         return Shown::Header;
     }
     let expected = hex(token.as_bytes());
-    if cookies(headers).any(|(name, value)| name == COOKIE && same(value.as_bytes(), expected.as_bytes())) {
+    if cookies(headers)
+        .any(|(name, value)| name == COOKIE && same(value.as_bytes(), expected.as_bytes()))
+    {
         return Shown::Cookie;
     }
     Shown::No
@@ -133,19 +135,31 @@ mod tests {
     #[test]
     fn the_token_is_taken_from_the_query_a_bearer_header_or_the_cookie() {
         let t = "s3cret; x";
-        assert_eq!(shown(&request("/status?token=s3cret%3B%20x", &[]), t), Shown::Query);
         assert_eq!(
-            shown(&request("/status", &[("authorization", "Bearer s3cret; x")]), t),
+            shown(&request("/status?token=s3cret%3B%20x", &[]), t),
+            Shown::Query
+        );
+        assert_eq!(
+            shown(
+                &request("/status", &[("authorization", "Bearer s3cret; x")]),
+                t
+            ),
             Shown::Header
         );
         let cookie = format!("a=b; {COOKIE}={}", hex(t.as_bytes()));
-        assert_eq!(shown(&request("/", &[("cookie", &cookie)]), t), Shown::Cookie);
+        assert_eq!(
+            shown(&request("/", &[("cookie", &cookie)]), t),
+            Shown::Cookie
+        );
         assert_eq!(shown(&request("/?token=s3cret", &[]), t), Shown::No);
         assert_eq!(
             shown(&request("/", &[("authorization", "Basic s3cret; x")]), t),
             Shown::No
         );
-        assert_eq!(shown(&request("/", &[("cookie", "barrow-dashboard-token=00")]), t), Shown::No);
+        assert_eq!(
+            shown(&request("/", &[("cookie", "barrow-dashboard-token=00")]), t),
+            Shown::No
+        );
     }
 
     #[test]

@@ -298,14 +298,18 @@ impl Collector {
         records.sort_by_key(|r| r.at);
         if let Some(last) = records.last() {
             self.last_heard = self.last_heard.max(last.at);
-            let bytes = records.iter().max_by_key(|r| r.at).map_or(0, |r| r.store_bytes);
+            let bytes = records
+                .iter()
+                .max_by_key(|r| r.at)
+                .map_or(0, |r| r.store_bytes);
             if self.managed.is_none_or(|(at, _)| at <= last.at) {
                 self.managed = Some((last.at, bytes));
             }
         }
         for record in records.iter().filter(|r| r.ended.is_none()) {
             let i = record.id as usize;
-            let (Some(state), Some(started)) = (run.state.get_mut(i), run.started.get_mut(i)) else {
+            let (Some(state), Some(started)) = (run.state.get_mut(i), run.started.get_mut(i))
+            else {
                 continue;
             };
             if *state != TaskState::Waiting {
@@ -382,7 +386,11 @@ impl Collector {
             .unwrap_or(0)
             .min(unmanaged);
         Memory {
-            managed: if process > 0 { managed.min(process) } else { managed },
+            managed: if process > 0 {
+                managed.min(process)
+            } else {
+                managed
+            },
             unmanaged_old: old,
             unmanaged_recent: unmanaged - old,
             spilled: 0,

@@ -121,7 +121,10 @@ impl Dashboard {
 
     /// The status page's URL (with its token when one is needed).
     pub fn url(&self) -> String {
-        self.server.as_ref().map(DashboardServer::url).unwrap_or_default()
+        self.server
+            .as_ref()
+            .map(DashboardServer::url)
+            .unwrap_or_default()
     }
 
     /// The address the server listens on.

@@ -34,7 +34,9 @@ mod imp {
         std::fs::read_to_string("/proc/self/statm")
             .ok()
             .and_then(|s| statm_resident_pages(&s))
-            .map_or(0, |pages| pages.saturating_mul(rustix::param::page_size() as u64))
+            .map_or(0, |pages| {
+                pages.saturating_mul(rustix::param::page_size() as u64)
+            })
     }
 
     pub(super) fn total_memory_bytes() -> u64 {

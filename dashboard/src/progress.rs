@@ -178,7 +178,11 @@ pub fn key_prefix(name: &str) -> &str {
         if i > 0 && (token || number) {
             break;
         }
-        end = if i == 0 { word.len() } else { end + 1 + word.len() };
+        end = if i == 0 {
+            word.len()
+        } else {
+            end + 1 + word.len()
+        };
     }
     if end == 0 { name } else { &name[..end] }
 }
@@ -281,7 +285,10 @@ mod tests {
         let cases = [
             ("inc-5f3a9c0d11aa", "inc"),
             ("sum-aggregate-3", "sum-aggregate"),
-            ("from-sequence-0f1e2d3c4b5a69788796a5b4c3d2e1f0-2", "from-sequence"),
+            (
+                "from-sequence-0f1e2d3c4b5a69788796a5b4c3d2e1f0-2",
+                "from-sequence",
+            ),
             ("x-1-2-3", "x"),
             ("x", "x"),
             ("hello-world", "hello-world"),

@@ -245,7 +245,10 @@ async fn asset(Path(name): Path<String>) -> Response {
         _ => return (StatusCode::NOT_FOUND, "404: no such asset\n").into_response(),
     };
     (
-        [(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "no-cache")],
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
         body,
     )
         .into_response()
@@ -293,7 +296,10 @@ async fn metrics_text(State(app): State<Arc<App>>) -> Response {
         events: u64::MAX,
     });
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         metrics::render(&snapshot),
     )
         .into_response()

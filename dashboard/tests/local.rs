@@ -21,11 +21,16 @@ use barrow_local::{SyncScheduler, ThreadsScheduler};
 fn graph(n: usize) -> (Graph, usize) {
     let inc = Func::new("inc", |x: &i64| x + 1);
     let add = Func::new("add", |x: &i64, y: &i64| x + y);
-    let total = Func::new("total", |xs: barrow_core::function::List<i64>| xs.iter().sum::<i64>());
+    let total = Func::new("total", |xs: barrow_core::function::List<i64>| {
+        xs.iter().sum::<i64>()
+    });
     let mut tasks = vec![("x".to_owned(), Task::literal(1i64))];
     for i in 0..n {
         tasks.push((format!("inc-{i}"), Task::call(&inc, [key("x")])));
-        tasks.push((format!("add-{i}"), Task::call(&add, [key(format!("inc-{i}").as_str()), lit(1i64)])));
+        tasks.push((
+            format!("add-{i}"),
+            Task::call(&add, [key(format!("inc-{i}").as_str()), lit(1i64)]),
+        ));
     }
     let adds: Vec<String> = (0..n).map(|i| format!("add-{i}")).collect();
     tasks.push((
@@ -70,7 +75,12 @@ fn a_threads_run_fills_the_feed_and_ends_finished() {
         assert!(r.thread < 2 && r.duration_ms >= 0.0 && !r.failed, "{r:?}");
         assert_eq!(r.worker, "local");
     }
-    let add = snap.stream.rects.iter().find(|r| r.prefix == "add").unwrap();
+    let add = snap
+        .stream
+        .rects
+        .iter()
+        .find(|r| r.prefix == "add")
+        .unwrap();
     assert_eq!(add.function, "add");
     #[cfg(target_os = "linux")]
     assert!(pool.row.memory.process > 0 && pool.row.memory.limit > pool.row.memory.process);
@@ -78,7 +88,9 @@ fn a_threads_run_fills_the_feed_and_ends_finished() {
     // The JSON API serves the same final snapshot after the run.
     let address = dashboard.address().unwrap();
     let mut stream = TcpStream::connect(address).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     stream
         .write_all(b"GET /api/v1/snapshot?rects=0 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .unwrap();
@@ -109,17 +121,29 @@ fn a_failed_task_is_an_event_and_a_black_rectangle() {
         ("fragile-1".to_owned(), Task::call(&fragile, [key("seven")])),
     ])
     .unwrap();
-    let error = compute_with(GraphKeys::new(graph, ["fragile-1"]), &threads(&dashboard)).unwrap_err();
+    let error =
+        compute_with(GraphKeys::new(graph, ["fragile-1"]), &threads(&dashboard)).unwrap_err();
     assert!(error.to_string().contains("bad item 7"), "{error}");
 
     let snap = dashboard.feed().snapshot(Cursor::default());
     assert!(snap.finished);
-    let event = snap.events.iter().find(|e| e.kind == "task-failed").unwrap();
+    let event = snap
+        .events
+        .iter()
+        .find(|e| e.kind == "task-failed")
+        .unwrap();
     assert_eq!(event.key.as_deref(), Some("fragile-1"));
     assert!(event.text.contains("bad item 7"), "{}", event.text);
     let black = snap.stream.rects.iter().find(|r| r.failed).unwrap();
-    assert_eq!((black.key.as_str(), black.prefix.as_str()), ("fragile-1", "fragile"));
-    let row = snap.progress.iter().find(|p| p.prefix == "fragile").unwrap();
+    assert_eq!(
+        (black.key.as_str(), black.prefix.as_str()),
+        ("fragile-1", "fragile")
+    );
+    let row = snap
+        .progress
+        .iter()
+        .find(|p| p.prefix == "fragile")
+        .unwrap();
     assert_eq!((row.failed, row.processing), (1, 0));
     assert_eq!(snap.overall.fraction(), 1.0);
 }

@@ -54,7 +54,14 @@ fn get(address: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Reply {
     let raw = String::from_utf8(raw).unwrap();
     let (head, body) = raw.split_once("\r\n\r\n").unwrap();
     let mut lines = head.lines();
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
@@ -62,7 +69,11 @@ fn get(address: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Reply {
     let chunked = headers
         .iter()
         .any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    let body = if chunked { dechunk(body) } else { body.to_owned() };
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
     Reply {
         status,
         headers,
@@ -139,13 +150,25 @@ fn every_route_answers() {
 
     let page = get(a, "/status", &[]);
     assert_eq!(page.status, 200);
-    assert!(page.header("content-type").unwrap().starts_with("text/html"));
+    assert!(
+        page.header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
     assert!(page.body.contains("id=\"task-stream\""));
-    assert!(page.header("content-security-policy").unwrap().contains("default-src 'self'"));
+    assert!(
+        page.header("content-security-policy")
+            .unwrap()
+            .contains("default-src 'self'")
+    );
 
     let js = get(a, "/assets/app.js", &[]);
     assert_eq!(js.status, 200);
-    assert!(js.header("content-type").unwrap().starts_with("text/javascript"));
+    assert!(
+        js.header("content-type")
+            .unwrap()
+            .starts_with("text/javascript")
+    );
     assert!(js.body.contains("EventSource"));
     assert_eq!(get(a, "/assets/style.css", &[]).status, 200);
     assert_eq!(get(a, "/assets/nothing.js", &[]).status, 404);
@@ -162,7 +185,10 @@ fn every_route_answers() {
     assert_eq!(snap["events"][0]["text"], "boom");
     assert_eq!(snap["workers"][0]["name"], "w0");
     assert_eq!(snap["workers"][0]["colour"], "normal");
-    assert_eq!(snap["palette"]["prefixes"]["inc"], barrow_dashboard::prefix_colour("inc"));
+    assert_eq!(
+        snap["palette"]["prefixes"]["inc"],
+        barrow_dashboard::prefix_colour("inc")
+    );
 
     // From the cursor on, nothing old comes again.
     let later = get(a, "/api/v1/snapshot?stream=2&events=1", &[]);
@@ -185,7 +211,11 @@ fn metrics_are_prometheus_text() {
         Some("text/plain; version=0.0.4; charset=utf-8")
     );
     assert!(metrics.body.contains("# TYPE barrow_workers gauge"));
-    assert!(metrics.body.contains("barrow_workers{status=\"running\"} 1"));
+    assert!(
+        metrics
+            .body
+            .contains("barrow_workers{status=\"running\"} 1")
+    );
 }
 
 #[test]
@@ -205,11 +235,22 @@ fn off_loopback_the_token_is_required() {
         server.url(),
         format!("http://127.0.0.1:{}/status?token=s3cret%20token", a.port())
     );
-    for path in ["/status", "/", "/api/v1/snapshot", "/api/v1/stream", "/metrics", "/assets/app.js"] {
+    for path in [
+        "/status",
+        "/",
+        "/api/v1/snapshot",
+        "/api/v1/stream",
+        "/metrics",
+        "/assets/app.js",
+    ] {
         let denied = get(a, path, &[]);
         assert_eq!(denied.status, 401, "{path}");
         assert_eq!(denied.body.lines().count(), 1, "{path}: {}", denied.body);
-        assert_eq!(get(a, &format!("{path}?token=wrong"), &[]).status, 401, "{path}");
+        assert_eq!(
+            get(a, &format!("{path}?token=wrong"), &[]).status,
+            401,
+            "{path}"
+        );
     }
     // The health check is for probes, which have no token.
     assert_eq!(get(a, "/health", &[]).status, 200);
@@ -222,7 +263,10 @@ fn off_loopback_the_token_is_required() {
     assert_eq!(get(a, "/api/v1/snapshot", &[("Cookie", pair)]).status, 200);
     let bearer = [("Authorization", "Bearer s3cret token")];
     assert_eq!(get(a, "/metrics", &bearer).status, 200);
-    assert_eq!(get(a, "/metrics", &[("Authorization", "Bearer nope")]).status, 401);
+    assert_eq!(
+        get(a, "/metrics", &[("Authorization", "Bearer nope")]).status,
+        401
+    );
 }
 
 #[test]
@@ -270,7 +314,10 @@ fn the_event_stream_sends_what_is_new_after_an_update() {
     read_until(&mut stream, &mut seen, "\"inc-3\"");
     let delta = &seen[before..];
     // Only the new rectangle crossed the wire, not the old ones again.
-    assert!(!delta.contains("\"inc-1\"") && !delta.contains("\"inc-2\""), "{delta}");
+    assert!(
+        !delta.contains("\"inc-1\"") && !delta.contains("\"inc-2\""),
+        "{delta}"
+    );
     assert!(delta.contains("id: 3,1\n"), "{delta}");
 
     // A page reconnecting with its last event id resumes there.

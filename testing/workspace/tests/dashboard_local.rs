@@ -19,9 +19,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use barrow::arg::key;
 use barrow::bag::Bag;
 use barrow::callback::{Callback, RunInfo};
-use barrow::arg::key;
 use barrow::collection::GraphKeys;
 use barrow::local::ThreadsScheduler;
 use barrow::{Func, Graph, Options, Task, compute_with};
@@ -90,8 +90,14 @@ fn the_status_page_follows_a_threads_run() {
         let n = number(b, "#task-stream", "data-rects")?;
         (n > first).then(|| (n, !run.is_finished()))
     });
-    assert!(running, "the run ended before the stream grew ({first} → {later})");
-    assert_eq!(browser.attr("body", "data-finished").as_deref(), Some("false"));
+    assert!(
+        running,
+        "the run ended before the stream grew ({first} → {later})"
+    );
+    assert_eq!(
+        browser.attr("body", "data-finished").as_deref(),
+        Some("false")
+    );
 
     let total = run.join().unwrap().unwrap();
     assert_eq!(total, (1..=3_000).sum::<i64>());
@@ -109,13 +115,17 @@ fn the_status_page_follows_a_threads_run() {
     // The pool's memory bar, coloured by the snapshot's rule.
     let pool = r#".worker[data-name="local"]"#;
     let colour = browser.attr(pool, "data-colour").unwrap();
-    assert!(["normal", "spilling", "critical"].contains(&colour.as_str()), "{colour}");
+    assert!(
+        ["normal", "spilling", "critical"].contains(&colour.as_str()),
+        "{colour}"
+    );
     if cfg!(target_os = "linux") {
         assert!(number(&browser, pool, "data-process").unwrap() > 0);
     }
     assert!(number(&browser, pool, "data-managed").is_some());
     assert_eq!(number(&browser, pool, "data-spilled"), Some(0));
-    let threads = browser.js("return document.querySelector('#workers tbody tr').cells[1].textContent;");
+    let threads =
+        browser.js("return document.querySelector('#workers tbody tr').cells[1].textContent;");
     assert_eq!(threads, "2");
 
     // Hovering over the first thread's lane names a task.
@@ -125,7 +135,9 @@ fn the_status_page_follows_a_threads_run() {
          return null;",
     );
     let tip = browser.wait_for("a tooltip", WAIT, |b| {
-        let shown = b.js("const t = document.getElementById('tooltip'); return t.hidden ? null : t.textContent;");
+        let shown = b.js(
+            "const t = document.getElementById('tooltip'); return t.hidden ? null : t.textContent;",
+        );
         shown.as_str().map(str::to_owned)
     });
     assert!(tip.contains("worker: local, thread 0"), "{tip}");
@@ -142,10 +154,7 @@ fn the_status_page_follows_a_threads_run() {
     });
     let graph = Graph::from_tasks([
         ("item".to_owned(), Task::literal(137i64)),
-        (
-            "fragile-0".to_owned(),
-            Task::call(&fragile, [key("item")]),
-        ),
+        ("fragile-0".to_owned(), Task::call(&fragile, [key("item")])),
     ])
     .unwrap();
     let failed = compute_with(GraphKeys::new(graph, ["fragile-0"]), &options).unwrap_err();
@@ -157,7 +166,10 @@ fn the_status_page_follows_a_threads_run() {
         );
         found.as_str().map(str::to_owned)
     });
-    assert!(text.contains("fragile-0") && text.contains("bad item 137"), "{text}");
+    assert!(
+        text.contains("fragile-0") && text.contains("bad item 137"),
+        "{text}"
+    );
     browser.wait_for("the failed run's progress", WAIT, |b| {
         (number(b, "#overall", "data-failed")? == 1).then_some(())
     });
@@ -182,7 +194,11 @@ fn a_processes_run_reports_to_the_dashboard() {
     }
     let wanted: Vec<String> = (0..40).map(|i| format!("inc-{i}")).collect();
     let graph = Graph::from_tasks(tasks).unwrap();
-    let out = compute_with(GraphKeys::new(graph, wanted.iter().map(String::as_str)), &options).unwrap();
+    let out = compute_with(
+        GraphKeys::new(graph, wanted.iter().map(String::as_str)),
+        &options,
+    )
+    .unwrap();
     assert_eq!(out.len(), 40);
     let snap = dashboard.feed().snapshot(Cursor::default());
     assert!(snap.finished);
@@ -193,10 +209,15 @@ fn a_processes_run_reports_to_the_dashboard() {
     let inc_row = snap.progress.iter().find(|p| p.prefix == "inc").unwrap();
     assert_eq!(inc_row.done, 40);
 
-    let graph = Graph::from_tasks([("oops", Task::call(&fail(), [barrow::arg::lit(1i64)]))]).unwrap();
+    let graph =
+        Graph::from_tasks([("oops", Task::call(&fail(), [barrow::arg::lit(1i64)]))]).unwrap();
     compute_with(GraphKeys::new(graph, ["oops"]), &options).unwrap_err();
     let snap = dashboard.feed().snapshot(Cursor::default());
-    let event = snap.events.iter().find(|e| e.kind == "task-failed").unwrap();
+    let event = snap
+        .events
+        .iter()
+        .find(|e| e.kind == "task-failed")
+        .unwrap();
     assert_eq!(event.key.as_deref(), Some("oops"));
     assert!(event.text.contains("no"), "{}", event.text);
 }
