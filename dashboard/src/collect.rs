@@ -298,12 +298,8 @@ impl Collector {
         records.sort_by_key(|r| r.at);
         if let Some(last) = records.last() {
             self.last_heard = self.last_heard.max(last.at);
-            let bytes = records
-                .iter()
-                .max_by_key(|r| r.at)
-                .map_or(0, |r| r.store_bytes);
             if self.managed.is_none_or(|(at, _)| at <= last.at) {
-                self.managed = Some((last.at, bytes));
+                self.managed = Some((last.at, last.store_bytes));
             }
         }
         for record in records.iter().filter(|r| r.ended.is_none()) {

@@ -98,6 +98,7 @@ fn the_status_page_follows_a_threads_run() {
         browser.attr("body", "data-finished").as_deref(),
         Some("false")
     );
+    browser.screenshot("dashboard-local-running.png");
 
     let total = run.join().unwrap().unwrap();
     assert_eq!(total, (1..=3_000).sum::<i64>());
