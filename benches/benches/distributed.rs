@@ -152,6 +152,7 @@ fn run(state: &mut SchedulerState, client: u32, update: UpdateGraph, wanted: &Wi
                     nbytes: 8,
                     type_name: "i64".to_owned(),
                     duration_us: 5,
+                    thread: 0,
                 },
             );
         }

@@ -70,3 +70,15 @@ impl Error {
 
 /// The crate's result.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// So that `?` works in code returning Barrow's own errors: a bad address
+/// or a missing token is a configuration error, the rest input/output.
+impl From<Error> for barrow_core::Error {
+    fn from(error: Error) -> barrow_core::Error {
+        let kind = match &error {
+            Error::Address { .. } | Error::TokenRequired { .. } => barrow_core::ErrorKind::Config,
+            Error::Bind { .. } | Error::Start(_) => barrow_core::ErrorKind::Io,
+        };
+        barrow_core::Error::new(kind, error.to_string()).with_source(error)
+    }
+}

@@ -87,10 +87,7 @@ impl ClusterDashboard {
             title: format!("cluster {title}"),
             ..FeedOptions::default()
         });
-        let options = |address: String| ServeOptions {
-            address,
-            token: Some(token.to_owned()),
-        };
+        let options = |address: String| ServeOptions::at(address).with_token(token);
         let server = match DashboardServer::start(feed.clone(), options(settings.address.clone())) {
             Ok(server) => server,
             Err(first) => {
