@@ -50,7 +50,7 @@ struct Run {
     generation: u64,
     prefix: Vec<u32>,
     function: Vec<u32>,
-    functions: Vec<String>,
+    functions: Vec<Arc<str>>,
     started: Vec<f64>,
     state: Vec<TaskState>,
 }
@@ -62,7 +62,9 @@ pub(crate) struct Collector {
     run: Option<Run>,
     progress: ProgressTable,
     /// Prefix names by the progress table's ids.
-    prefixes: Vec<String>,
+    prefixes: Vec<Arc<str>>,
+    /// The pool's name in rectangles ([`LOCAL_WORKER`]).
+    local: Arc<str>,
     workers: u32,
     processing: u64,
     /// The latest `store_bytes` seen, and when.
@@ -88,6 +90,7 @@ impl Collector {
             run: None,
             progress: ProgressTable::new(),
             prefixes: Vec::new(),
+            local: Arc::from(LOCAL_WORKER),
             workers: 0,
             processing: 0,
             managed: None,
@@ -112,7 +115,7 @@ impl Collector {
         self.workers = u32::try_from(run.workers).unwrap_or(u32::MAX).max(1);
         let mut prefix = Vec::with_capacity(plan.len());
         let mut function = Vec::with_capacity(plan.len());
-        let mut functions: Vec<String> = Vec::new();
+        let mut functions: Vec<Arc<str>> = Vec::new();
         let mut function_ids: HashMap<&str, u32> = HashMap::new();
         // Keys of one layer share their name: look a prefix up once per
         // layer, not once per task.
@@ -125,7 +128,7 @@ impl Collector {
                     let name = key_prefix(key.name());
                     let pid = self.progress.prefix(name);
                     if pid as usize == self.prefixes.len() {
-                        self.prefixes.push(name.to_owned());
+                        self.prefixes.push(Arc::from(name));
                     }
                     last = Some((key.shared_name().clone(), pid));
                     pid
@@ -135,7 +138,7 @@ impl Collector {
             prefix.push(pid);
             let fid = match plan.task(id).function_name() {
                 Some(name) => *function_ids.entry(name).or_insert_with(|| {
-                    functions.push(name.to_owned());
+                    functions.push(Arc::from(name));
                     functions.len() as u32 - 1
                 }),
                 None => u32::MAX,
@@ -269,10 +272,10 @@ impl Collector {
             rects.push(Rect {
                 start_ms: start,
                 duration_ms: (end - start).max(0.0),
-                worker: LOCAL_WORKER.to_owned(),
+                worker: self.local.clone(),
                 thread: 0,
                 activity: Activity::Compute,
-                key: key.to_string(),
+                key: key.clone(),
                 prefix: self.prefixes.get(pid as usize).cloned().unwrap_or_default(),
                 function,
                 failed: true,
@@ -342,10 +345,10 @@ impl Collector {
             rects.push(Rect {
                 start_ms: start,
                 duration_ms: (end - start).max(0.0),
-                worker: LOCAL_WORKER.to_owned(),
+                worker: self.local.clone(),
                 thread: record.worker.min(self.workers.saturating_sub(1)),
                 activity: Activity::Compute,
-                key: key.to_string(),
+                key: key.clone(),
                 prefix: self.prefixes.get(pid as usize).cloned().unwrap_or_default(),
                 function: run
                     .function

@@ -268,8 +268,14 @@ impl Feed {
 
     /// Everything, with what is new since `cursor`.
     pub fn snapshot(&self, cursor: Cursor) -> Snapshot {
+        self.snapshot_at_most(cursor, usize::MAX)
+    }
+
+    /// The same, with at most the newest `rects` new rectangles (the rest
+    /// count in `stream.dropped`, and are never copied).
+    pub fn snapshot_at_most(&self, cursor: Cursor, rects: usize) -> Snapshot {
         let board = self.board();
-        let stream = board.stream.since(cursor.stream);
+        let stream = board.stream.since_at_most(cursor.stream, rects);
         let first_event = board.events_next - board.events.len() as u64;
         let skip = cursor.events.clamp(first_event, board.events_next) - first_event;
         let events: Vec<Event> = board.events.iter().skip(skip as usize).cloned().collect();
@@ -322,7 +328,7 @@ mod tests {
             activity: Activity::Compute,
             key: key.into(),
             prefix: "x".into(),
-            function: String::new(),
+            function: "".into(),
             failed: false,
         }
     }

@@ -26,6 +26,11 @@ use crate::{metrics, wire};
 /// How often the event stream looks for a new version of the feed (Dask's
 /// `/status` plots refresh every 100 ms).
 const TICK: Duration = Duration::from_millis(100);
+/// New rectangles one pushed update carries at most, unless the page asks
+/// (`rects=`): 20,000 a second, past what a page can draw; in a faster
+/// burst the older ones are skipped (counted in `dropped`), so a page
+/// never costs the computation more than this much encoding.
+const EVENT_RECTS: usize = 2_000;
 /// Ticks without news before the stream sends a comment, so proxies and
 /// browsers keep an idle connection open.
 const IDLE_TICKS: u32 = 150;
@@ -284,8 +289,9 @@ fn json(body: String) -> Response {
 }
 
 async fn snapshot(State(app): State<Arc<App>>, Query(query): Query<SnapshotQuery>) -> Response {
-    let mut snapshot = app.feed.snapshot(query.cursor());
-    wire::limit_rects(&mut snapshot, query.rects);
+    let snapshot = app
+        .feed
+        .snapshot_at_most(query.cursor(), query.rects.unwrap_or(usize::MAX));
     json(wire::to_json(&snapshot, app.feed.stream_capacity()))
 }
 
@@ -356,10 +362,10 @@ fn deltas(watch: Watch) -> impl Stream<Item = Result<SseEvent, Infallible>> {
             watch.ticks.tick().await;
             let version = watch.app.feed.version();
             if watch.version != Some(version) {
-                let mut snapshot = watch.app.feed.snapshot(watch.cursor);
+                let limit = watch.limit.unwrap_or(EVENT_RECTS);
+                let snapshot = watch.app.feed.snapshot_at_most(watch.cursor, limit);
                 watch.cursor = snapshot.cursor;
                 watch.version = Some(snapshot.version);
-                wire::limit_rects(&mut snapshot, watch.limit);
                 let data = wire::to_json(&snapshot, watch.app.feed.stream_capacity());
                 let event = SseEvent::default()
                     .id(format!("{},{}", watch.cursor.stream, watch.cursor.events))

@@ -3,7 +3,14 @@
 
 use std::collections::VecDeque;
 
-use serde::Serialize;
+use std::sync::Arc;
+
+use barrow_core::Key;
+use serde::{Serialize, Serializer};
+
+fn as_text<S: Serializer>(key: &Key, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(key)
+}
 
 /// What a rectangle of the task stream shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -31,7 +38,9 @@ impl Activity {
     }
 }
 
-/// One rectangle: an activity of one worker thread.
+/// One rectangle: an activity of one worker thread. Its names are shared
+/// (`Arc<str>`, and the key itself): a producer that records one per task
+/// allocates nothing for it, and the ring frees nothing but the rectangle.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Rect {
     /// Milliseconds since the feed began.
@@ -39,18 +48,20 @@ pub struct Rect {
     /// How long it took, in milliseconds.
     pub duration_ms: f64,
     /// The worker (its name or address).
-    pub worker: String,
+    pub worker: Arc<str>,
     /// The thread on that worker (transfers and disk activity have their
     /// own lanes: see [`TaskStream::lane`]).
     pub thread: u32,
     /// What it was.
     pub activity: Activity,
-    /// The task's key (the first of several for a transfer).
-    pub key: String,
+    /// The task's key (the first of several for a transfer), written as
+    /// text (`x` or `('x', 0, 3)`).
+    #[serde(serialize_with = "as_text")]
+    pub key: Key,
     /// The key's prefix, which picks the colour.
-    pub prefix: String,
+    pub prefix: Arc<str>,
     /// The function it called (empty when unknown or not a call).
-    pub function: String,
+    pub function: Arc<str>,
     /// Whether the task failed.
     pub failed: bool,
 }
@@ -110,13 +121,20 @@ impl TaskStream {
 
     /// The rectangles that arrived from index `since` on.
     pub fn since(&self, since: u64) -> StreamDelta {
+        self.since_at_most(since, usize::MAX)
+    }
+
+    /// The newest `limit` of the rectangles that arrived from index
+    /// `since` on; the older ones count as dropped (they are never copied).
+    pub fn since_at_most(&self, since: u64, limit: usize) -> StreamDelta {
         let first = self.next - self.rects.len() as u64;
-        let from = since.clamp(first, self.next);
+        let newest = self.next.saturating_sub(limit as u64);
+        let from = since.max(newest).clamp(first, self.next);
         let skip = (from - first) as usize;
         StreamDelta {
             rects: self.rects.iter().skip(skip).cloned().collect(),
             next: self.next,
-            dropped: first.saturating_sub(since),
+            dropped: from.saturating_sub(since),
         }
     }
 
@@ -169,7 +187,7 @@ mod tests {
             worker: "w".into(),
             thread: 0,
             activity: Activity::Compute,
-            key: format!("inc-{i}"),
+            key: Key::from(format!("inc-{i}")),
             prefix: "inc".into(),
             function: "inc".into(),
             failed: false,
@@ -200,11 +218,25 @@ mod tests {
         }
         assert_eq!(stream.len(), 4);
         let delta = stream.since(0);
-        assert_eq!(delta.rects.first().map(|r| r.key.as_str()), Some("inc-6"));
+        assert_eq!(delta.rects.first().map(|r| r.key.name()), Some("inc-6"));
         assert_eq!(delta.dropped, 6);
         assert_eq!(delta.next, 10);
         // A reader from the future (a restarted server) starts again at the end.
         assert!(stream.since(99).rects.is_empty());
+    }
+
+    #[test]
+    fn a_limited_read_takes_the_newest_and_counts_the_rest_dropped() {
+        let mut stream = TaskStream::new(100);
+        for i in 0..10 {
+            stream.push(rect(i));
+        }
+        let delta = stream.since_at_most(2, 3);
+        let keys: Vec<&str> = delta.rects.iter().map(|r| r.key.name()).collect();
+        assert_eq!(keys, ["inc-7", "inc-8", "inc-9"]);
+        assert_eq!((delta.next, delta.dropped), (10, 5));
+        assert_eq!(stream.since_at_most(8, 3).rects.len(), 2);
+        assert_eq!(stream.since_at_most(8, 3).dropped, 0);
     }
 
     #[test]

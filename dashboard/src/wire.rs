@@ -30,21 +30,6 @@ struct Wire<'a> {
     palette: Palette,
 }
 
-/// Keeps the newest `limit` rectangles of the delta, counting the others
-/// as dropped (a page opened late wants the recent window, not 100,000
-/// rectangles at once).
-pub(crate) fn limit_rects(snapshot: &mut Snapshot, limit: Option<usize>) {
-    let Some(limit) = limit else {
-        return;
-    };
-    let rects = &mut snapshot.stream.rects;
-    if rects.len() > limit {
-        let extra = rects.len() - limit;
-        rects.drain(..extra);
-        snapshot.stream.dropped += extra as u64;
-    }
-}
-
 /// `snapshot` as the JSON pages read.
 pub(crate) fn to_json(snapshot: &Snapshot, stream_capacity: usize) -> String {
     let mut prefixes = BTreeMap::new();
@@ -52,7 +37,7 @@ pub(crate) fn to_json(snapshot: &Snapshot, stream_capacity: usize) -> String {
         .stream
         .rects
         .iter()
-        .map(|r| r.prefix.as_str())
+        .map(|r| &*r.prefix)
         .chain(snapshot.progress.iter().map(|p| p.prefix.as_str()));
     for prefix in named {
         if !prefixes.contains_key(prefix) {
@@ -106,7 +91,7 @@ mod tests {
             worker: "w".into(),
             thread: 0,
             activity: Activity::Compute,
-            key: format!("inc-{i}"),
+            key: barrow_core::Key::from(format!("inc-{i}")),
             prefix: "inc".into(),
             function: "inc".into(),
             failed: false,
@@ -120,11 +105,10 @@ mod tests {
             rects: (0..5).map(rect).collect(),
             ..Update::default()
         });
-        let mut snapshot = feed.snapshot(Cursor::default());
-        limit_rects(&mut snapshot, Some(2));
+        let snapshot = feed.snapshot_at_most(Cursor::default(), 2);
         assert_eq!(snapshot.stream.rects.len(), 2);
         assert_eq!(snapshot.stream.dropped, 3);
-        assert_eq!(snapshot.stream.rects[0].key, "inc-3");
+        assert_eq!(snapshot.stream.rects[0].key.name(), "inc-3");
         let json: serde_json::Value = serde_json::from_str(&to_json(&snapshot, 100)).unwrap();
         assert_eq!(json["palette"]["prefixes"]["inc"], prefix_colour("inc"));
         assert_eq!(json["palette"]["memory"]["spilling"], "#ff7f0e");

@@ -73,15 +73,15 @@ fn a_threads_run_fills_the_feed_and_ends_finished() {
     assert_eq!((pool.row.name.as_str(), pool.row.threads), ("local", 2));
     for r in &snap.stream.rects {
         assert!(r.thread < 2 && r.duration_ms >= 0.0 && !r.failed, "{r:?}");
-        assert_eq!(r.worker, "local");
+        assert_eq!(&*r.worker, "local");
     }
     let add = snap
         .stream
         .rects
         .iter()
-        .find(|r| r.prefix == "add")
+        .find(|r| &*r.prefix == "add")
         .unwrap();
-    assert_eq!(add.function, "add");
+    assert_eq!(&*add.function, "add");
     #[cfg(target_os = "linux")]
     assert!(pool.row.memory.process > 0 && pool.row.memory.limit > pool.row.memory.process);
 
@@ -135,10 +135,7 @@ fn a_failed_task_is_an_event_and_a_black_rectangle() {
     assert_eq!(event.key.as_deref(), Some("fragile-1"));
     assert!(event.text.contains("bad item 7"), "{}", event.text);
     let black = snap.stream.rects.iter().find(|r| r.failed).unwrap();
-    assert_eq!(
-        (black.key.as_str(), black.prefix.as_str()),
-        ("fragile-1", "fragile")
-    );
+    assert_eq!((black.key.name(), &*black.prefix), ("fragile-1", "fragile"));
     let row = snap
         .progress
         .iter()

@@ -145,7 +145,7 @@ fn the_feed_shows_every_task_each_workers_memory_and_a_failure() {
         );
         let black: Vec<_> = computed.iter().filter(|r| r.failed).collect();
         assert_eq!(black.len(), 1);
-        assert_eq!(black[0].function, "tests.dashboard.fail");
+        assert_eq!(&*black[0].function, "tests.dashboard.fail");
         let event = snapshot
             .events
             .iter()

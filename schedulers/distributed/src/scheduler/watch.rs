@@ -4,14 +4,16 @@
 //! (`None` in the state) unless a dashboard is served: then each
 //! transition costs a few additions and each finished task one rectangle.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use barrow_dashboard::{
     Activity, Event, Memory, Phase, ProgressTable, Rect, StateCounts, Thresholds, Update, WorkerRow,
 };
 
-use super::{SchedulerState, State, graph::key_prefix};
+use super::{SchedulerState, State};
 use crate::protocol::{ActivityKind, TaskId, WorkerActivity, WorkerId};
+use barrow_core::Key;
 
 /// Rectangles and events kept between two batches, at most (a burst past
 /// it drops the oldest: the page is a view, not a record).
@@ -34,6 +36,11 @@ pub(crate) struct Watch {
     events: Vec<Event>,
     thresholds: Thresholds,
     sent_thresholds: bool,
+    /// Shared names for rectangles, by worker, prefix and function id.
+    worker_names: rustc_hash::FxHashMap<WorkerId, Arc<str>>,
+    progress_names: Vec<Arc<str>>,
+    function_names: Vec<Option<Arc<str>>>,
+    empty: Arc<str>,
 }
 
 impl Watch {
@@ -45,6 +52,18 @@ impl Watch {
             events: Vec::new(),
             thresholds,
             sent_thresholds: false,
+            worker_names: rustc_hash::FxHashMap::default(),
+            progress_names: Vec::new(),
+            function_names: Vec::new(),
+            empty: Arc::from(""),
+        }
+    }
+
+    /// A prefix the scheduler interned under the next id.
+    fn add_prefix(&mut self, name: &str) {
+        let id = self.progress.prefix(name);
+        if id as usize == self.progress_names.len() {
+            self.progress_names.push(Arc::from(name));
         }
     }
 
@@ -99,7 +118,7 @@ impl SchedulerState {
         let mut watch = Watch::new(epoch, thresholds);
         // Prefixes keep the scheduler's ids, so a task's prefix is its row.
         for name in self.prefix_ids_in_order() {
-            watch.progress.prefix(&name);
+            watch.add_prefix(&name);
         }
         for (_, task) in self.tasks.iter() {
             watch.progress.added(task.prefix, phase(task.state));
@@ -117,7 +136,7 @@ impl SchedulerState {
     /// A prefix was interned under `id` (the next one).
     pub(crate) fn watch_prefix(&mut self, name: &str) {
         if let Some(w) = &mut self.watch {
-            w.progress.prefix(name);
+            w.add_prefix(name);
         }
     }
 
@@ -177,19 +196,38 @@ impl SchedulerState {
         let Some(task) = self.tasks.get(id) else {
             return;
         };
-        let worker_name = self
-            .workers
-            .get(&worker)
-            .map_or_else(String::new, |w| w.name.clone());
-        let function = task
-            .functions
-            .first()
-            .map_or_else(String::new, |&f| self.functions.name(f).to_owned());
-        let key = task.key.name().to_owned();
-        let prefix = key_prefix(&key).to_owned();
+        let key = task.key.clone();
+        let (prefix, function) = (task.prefix, task.functions.first().copied());
         let now = self.now;
-        let Some(w) = &mut self.watch else {
+        let Some(w) = self.watch.as_deref_mut() else {
             return;
+        };
+        // Names are shared, looked up once: a rectangle allocates nothing.
+        let worker_name = w
+            .worker_names
+            .entry(worker)
+            .or_insert_with(|| {
+                self.workers
+                    .get(&worker)
+                    .map_or_else(|| Arc::from(""), |w| Arc::from(w.name.as_str()))
+            })
+            .clone();
+        let prefix = w
+            .progress_names
+            .get(prefix as usize)
+            .cloned()
+            .unwrap_or_else(|| Arc::from(""));
+        let function = match function {
+            Some(f) => {
+                let slot = f as usize;
+                if w.function_names.len() <= slot {
+                    w.function_names.resize(slot + 1, None);
+                }
+                w.function_names[slot]
+                    .get_or_insert_with(|| Arc::from(self.functions.name(f)))
+                    .clone()
+            }
+            None => w.empty.clone(),
         };
         let duration_ms = duration_us as f64 / 1e3;
         let start_ms = (w.ms(now) - duration_ms).max(0.0);
@@ -197,8 +235,8 @@ impl SchedulerState {
             w.push_event(
                 now,
                 "task-failed",
-                Some(key.clone()),
-                Some(worker_name.clone()),
+                Some(key.to_string()),
+                Some(worker_name.to_string()),
                 text.to_owned(),
             );
         }
@@ -223,17 +261,26 @@ impl SchedulerState {
         let Some(w) = self.workers.get(&worker) else {
             return;
         };
-        let (name, threads) = (w.name.clone(), w.nthreads);
-        let Some(epoch) = self.watch.as_ref().map(|w| w.epoch) else {
+        let (name, threads) = (Arc::<str>::from(w.name.as_str()), w.nthreads);
+        let Some(watch) = self.watch.as_deref() else {
             return;
         };
+        let epoch = watch.epoch;
         let rects: Vec<Rect> = activity
             .iter()
             .map(|a| {
-                let key = self
-                    .tasks
-                    .get(a.id)
-                    .map_or_else(String::new, |t| t.key.name().to_owned());
+                // A value forgotten since has no key left to show.
+                let (key, prefix) = match self.tasks.get(a.id) {
+                    Some(t) => (
+                        t.key.clone(),
+                        watch
+                            .progress_names
+                            .get(t.prefix as usize)
+                            .cloned()
+                            .unwrap_or_else(|| watch.empty.clone()),
+                    ),
+                    None => (Key::from(""), watch.empty.clone()),
+                };
                 let kind = match a.kind {
                     ActivityKind::Transfer => Activity::Transfer,
                     ActivityKind::DiskRead => Activity::DiskRead,
@@ -253,12 +300,12 @@ impl SchedulerState {
                     worker: name.clone(),
                     thread: barrow_dashboard::TaskStream::lane(threads, kind, 0),
                     activity: kind,
-                    prefix: key_prefix(&key).to_owned(),
-                    function: if a.count > 1 {
+                    prefix,
+                    function: Arc::from(if a.count > 1 {
                         format!("{} values, {} bytes", a.count, a.bytes)
                     } else {
                         format!("{} bytes", a.bytes)
-                    },
+                    }),
                     key,
                     failed: false,
                 }
