@@ -168,8 +168,8 @@ impl ProgressTable {
 /// to the first word (`-`-separated) that is a number or a hex token of 8
 /// digits or more: `"inc-5f3a9c0d…"` → `"inc"`, `"sum-aggregate-3"` →
 /// `"sum-aggregate"`, `"x"` → `"x"`. Tasks of one prefix share a colour in
-/// the task stream and a row in the progress table. (The same rule as the
-/// distributed scheduler's, so a local run and a cluster group alike.)
+/// the task stream and a row in the progress table. (The distributed scheduler
+/// uses it too, so a local run and a cluster group alike.)
 pub fn key_prefix(name: &str) -> &str {
     let mut end = 0;
     for (i, word) in name.split('-').enumerate() {

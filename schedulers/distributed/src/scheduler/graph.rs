@@ -26,25 +26,9 @@ pub(crate) struct PendingScatter {
     pub(crate) waiting: Vec<(TaskId, WorkerId)>,
 }
 
-/// The kind of task a key names, as Dask's `key_split`: its name up to
-/// the first word that is a token or a number (`"inc-5f3a…"` → `"inc"`,
-/// `('x', 3)` → `"x"`).
-pub(crate) fn key_prefix(name: &str) -> &str {
-    let mut end = 0;
-    for (i, word) in name.split('-').enumerate() {
-        let token = word.len() >= 8 && word.bytes().all(|b| b.is_ascii_hexdigit());
-        let number = !word.is_empty() && word.bytes().all(|b| b.is_ascii_digit());
-        if i > 0 && (token || number) {
-            break;
-        }
-        end = if i == 0 {
-            word.len()
-        } else {
-            end + 1 + word.len()
-        };
-    }
-    if end == 0 { name } else { &name[..end] }
-}
+/// The kind of task a key names, as Dask's `key_split` (the dashboard's
+/// rule, so its progress rows are the scheduler's prefixes).
+pub(crate) use barrow_dashboard::key_prefix;
 
 /// Why a graph is refused as a whole.
 struct Refusal(String);
