@@ -363,11 +363,16 @@ struct Files {
     previous: PathBuf,
 }
 
+/// The start of every nanny file's name; the nanny's pid follows.
+const FILE_PREFIX: &str = "barrow-nanny-";
+
 impl Files {
     fn new() -> Result<Files> {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
+        static SWEPT: std::sync::Once = std::sync::Once::new();
+        SWEPT.call_once(|| sweep_stale_files(&std::env::temp_dir()));
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let base = std::env::temp_dir().join(format!("barrow-nanny-{}-{n}", std::process::id()));
+        let base = std::env::temp_dir().join(format!("{FILE_PREFIX}{}-{n}", std::process::id()));
         Ok(Files {
             board: base.with_extension("board"),
             previous: base.with_extension("previous"),
@@ -392,6 +397,34 @@ impl Drop for Files {
     }
 }
 
+/// Removes the files of nannies whose process is gone. `Files` removes its
+/// own when its nanny ends, but a nanny killed with its process (a signal
+/// to `barrow worker`, a program that exits with workers running) leaves
+/// them: the next nanny on the machine clears them. Only Linux says which
+/// processes are alive (`/proc`); elsewhere nothing is removed.
+fn sweep_stale_files(directory: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(directory) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(FILE_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// The death report a nanny left for this worker, if any (read once; the
 /// file is removed).
 pub(crate) fn previous_death() -> Option<Death> {
@@ -404,5 +437,31 @@ pub(crate) fn previous_death() -> Option<Death> {
             tracing::warn!("the nanny's death report does not decode: {e}");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_of_nannies_that_are_gone_are_swept_and_others_kept() {
+        if !Path::new("/proc/self").exists() {
+            return; // Only Linux says which processes live.
+        }
+        let dir = tempfile::tempdir().unwrap();
+        // Above Linux's largest pid (2^22): no process has it.
+        let gone = dir.path().join(format!("{FILE_PREFIX}4194305-0.board"));
+        let alive = dir
+            .path()
+            .join(format!("{FILE_PREFIX}{}-0.board", std::process::id()));
+        let other = dir.path().join("someone-else-4194305.board");
+        for path in [&gone, &alive, &other] {
+            std::fs::write(path, b"x").unwrap();
+        }
+        sweep_stale_files(dir.path());
+        assert!(!gone.exists());
+        assert!(alive.exists());
+        assert!(other.exists());
     }
 }
