@@ -264,7 +264,7 @@
     while (body.rows.length > snap.workers.length) body.deleteRow(-1);
     snap.workers.forEach((w, i) => {
       const row = body.rows[i] || body.insertRow();
-      while (row.cells.length < 6) row.insertCell();
+      while (row.cells.length < 7) row.insertCell();
       const m = w.memory;
       const cells = [
         w.address ? w.name + " (" + w.address + ")" : w.name,
@@ -272,6 +272,7 @@
         w.status,
         bytes(m.process || m.managed) + (m.limit ? " / " + bytes(m.limit) : ""),
         String(w.processing),
+        w.cpu == null ? "–" : Math.round(w.cpu) + "%",
         (w.last_seen_ms / 1000).toFixed(1) + " s ago",
       ];
       cells.forEach((text, j) => { if (row.cells[j].textContent !== text) row.cells[j].textContent = text; });

@@ -414,6 +414,9 @@ impl Collector {
             },
             transfer_in: 0,
             transfer_out: 0,
+            // The pool shares this process with its caller: no figure of
+            // its own.
+            cpu: None,
         }
     }
 

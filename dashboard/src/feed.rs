@@ -36,6 +36,9 @@ pub struct WorkerRow {
     pub transfer_in: u64,
     /// Bytes it sent to peers.
     pub transfer_out: u64,
+    /// Its process's processor use lately, in percent of one core (`None`:
+    /// unknown).
+    pub cpu: Option<f64>,
 }
 
 impl WorkerRow {

@@ -89,6 +89,20 @@ fn write_all(out: &mut String, s: &Snapshot) -> std::fmt::Result {
     }
     writeln!(
         out,
+        "# HELP barrow_worker_cpu_percent A worker process's processor use lately, percent of one core."
+    )?;
+    writeln!(out, "# TYPE barrow_worker_cpu_percent gauge")?;
+    for w in &s.workers {
+        if let Some(cpu) = w.row.cpu {
+            writeln!(
+                out,
+                "barrow_worker_cpu_percent{{worker=\"{}\"}} {cpu:.1}",
+                escape(&w.row.name)
+            )?;
+        }
+    }
+    writeln!(
+        out,
         "# HELP barrow_worker_processing Tasks sent to a worker and not finished."
     )?;
     writeln!(out, "# TYPE barrow_worker_processing gauge")?;
@@ -137,6 +151,7 @@ mod tests {
                     ..Memory::default()
                 },
                 transfer_in: 7,
+                cpu: Some(42.5),
                 ..WorkerRow::default()
             }]),
             progress: Some(vec![PrefixProgress {
@@ -161,6 +176,7 @@ mod tests {
             "barrow_worker_transfer_bytes_total{worker=\"w\\\"0\",direction=\"in\"} 7\n"
         ));
         assert!(text.contains("barrow_workers{status=\"running\"} 1\n"));
+        assert!(text.contains("barrow_worker_cpu_percent{worker=\"w\\\"0\"} 42.5\n"));
         // Every sample line belongs to a family declared with # TYPE.
         let families: Vec<&str> = text
             .lines()

@@ -78,6 +78,11 @@ fn a_worker_computes_an_array_larger_than_its_memory_limit_by_spilling() {
         "{} bytes of values in memory against a limit of {LIMIT}",
         memory.managed
     );
+    // The worker process reports its processor use (the dashboard's CPU
+    // column) with its heartbeats.
+    let feed = cluster.scheduler().dashboard_feed().unwrap();
+    let cpu = feed.snapshot(Default::default()).workers[0].row.cpu;
+    assert!(cpu.is_some_and(|c| c >= 0.0), "{cpu:?}");
     let peak = cluster.worker_pid(0).and_then(peak_resident);
     println!(
         "persisted {bytes} bytes and summed them in {elapsed:?} ({:.0} MB/s) on a worker \

@@ -255,6 +255,9 @@ pub struct Heartbeat {
     pub executing: u32,
     /// Tasks ready or waiting for their inputs.
     pub ready: u32,
+    /// Its process's processor use since the last heartbeat, in percent
+    /// of one core (`None`: unknown, or a worker inside another program).
+    pub cpu: Option<f32>,
     /// Bytes received from peers since it started.
     pub transfer_in: u64,
     /// Bytes sent to peers since it started.

@@ -195,6 +195,9 @@ pub(crate) struct Worker {
     pub(crate) memory: memory::MemoryHistory,
     /// Bytes it received from and sent to peers, from its heartbeats.
     pub(crate) transfers: (u64, u64),
+    /// Its process's processor use at the last heartbeat (percent of a
+    /// core).
+    pub(crate) cpu: Option<f32>,
 }
 
 /// A client, as the scheduler tracks it.
@@ -503,6 +506,7 @@ impl SchedulerState {
             pid: registration.pid,
             memory: memory::MemoryHistory::default(),
             transfers: (0, 0),
+            cpu: None,
         };
         tracing::info!(
             "worker {} joined: {} ({} threads, {} functions, on {})",
@@ -741,6 +745,7 @@ impl SchedulerState {
                 self.heartbeat_memory(worker, &heartbeat);
                 if let Some(w) = self.workers.get_mut(&worker) {
                     w.transfers = (heartbeat.transfer_in, heartbeat.transfer_out);
+                    w.cpu = heartbeat.cpu;
                 }
                 self.watch_activity(worker, &heartbeat.activity);
                 if heartbeat.paused

@@ -355,6 +355,7 @@ impl SchedulerState {
                     last_seen_ms: now.saturating_duration_since(w.last_seen).as_secs_f64() * 1e3,
                     transfer_in,
                     transfer_out,
+                    cpu: w.cpu.map(f64::from),
                 }
             })
             .collect();

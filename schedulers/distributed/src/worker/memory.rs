@@ -14,6 +14,7 @@
 //! Resident memory comes from a [`MemoryReader`], which tests replace.
 
 use barrow_core::config::Snapshot;
+use std::time::Instant;
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -34,6 +35,35 @@ impl MemoryReader for ProcessMemory {
         let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
         Some(pages * rustix::param::page_size() as u64)
     }
+}
+
+/// This process's processor use between two readings, in percent of one
+/// core (Dask's `cpu` of a worker), from `/proc/self/stat` (Linux).
+#[derive(Debug, Default)]
+pub(crate) struct CpuMeter {
+    last: Option<(Instant, f64)>,
+}
+
+impl CpuMeter {
+    /// The use since the last call (`None` at the first, or off Linux).
+    pub(crate) fn sample(&mut self) -> Option<f32> {
+        let now = Instant::now();
+        let seconds = process_cpu_seconds()?;
+        let previous = self.last.replace((now, seconds));
+        let (then, before) = previous?;
+        let wall = now.saturating_duration_since(then).as_secs_f64();
+        (wall > 0.0).then(|| ((seconds - before).max(0.0) / wall * 100.0) as f32)
+    }
+}
+
+/// User plus system time of this process, in seconds.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name may hold spaces: the fields start after its ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / rustix::param::clock_ticks_per_second() as f64)
 }
 
 /// The thresholds, as shares of the memory limit (`None`: off).
@@ -138,6 +168,24 @@ impl MemorySettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn processor_use_is_measured_between_two_readings() {
+        let mut meter = CpuMeter::default();
+        let first = meter.sample();
+        if process_cpu_seconds().is_none() {
+            assert_eq!(first, None); // not Linux
+            return;
+        }
+        assert_eq!(first, None, "the first reading has nothing to compare with");
+        let start = Instant::now();
+        let mut spin = 0u64;
+        while start.elapsed() < std::time::Duration::from_millis(30) {
+            spin = std::hint::black_box(spin.wrapping_add(1));
+        }
+        let busy = meter.sample().unwrap();
+        assert!(busy > 10.0, "{busy}% while spinning");
+    }
 
     fn settings(limit: u64) -> MemorySettings {
         MemorySettings {

@@ -22,7 +22,7 @@ use crate::protocol::{ActivityKind, FromWorker, TaskId, ToWorker, WorkerId};
 use crate::settings::CommSettings;
 use crate::worker::disk::{Disk, Written};
 use crate::worker::faults::Faults;
-use crate::worker::memory::{MemorySettings, Thresholds};
+use crate::worker::memory::{CpuMeter, MemorySettings, Thresholds};
 use barrow_core::config::TemporaryDirectory;
 
 /// How a worker fetches and serves.
@@ -268,6 +268,7 @@ pub(crate) async fn serve(
         let _ = started.send((id, address.clone()));
     }
     let mut heartbeat = heartbeats(heartbeat_ms);
+    let mut cpu = CpuMeter::default();
     let context = Context {
         events: events.clone(),
         to_scheduler: &to_scheduler,
@@ -295,6 +296,8 @@ pub(crate) async fn serve(
                 if !faults.as_ref().is_some_and(|f| f.is_silent()) {
                     let mut news = state.heartbeat();
                     activity.fill(&mut news);
+                    // Only a worker with a process of its own has a reading.
+                    news.cpu = reader.is_some().then(|| cpu.sample()).flatten();
                     let _ = to_scheduler.send(Outgoing::plain(FromWorker::Heartbeat(news)));
                 }
                 continue;
