@@ -15,9 +15,16 @@ use super::{SchedulerState, State};
 use crate::protocol::{ActivityKind, TaskId, WorkerActivity, WorkerId};
 use barrow_core::Key;
 
-/// Rectangles and events kept between two batches, at most (a burst past
-/// it drops the oldest: the page is a view, not a record).
-const PENDING_LIMIT: usize = 100_000;
+/// Events kept between two batches, at most (a burst past it drops the
+/// oldest: the page is a view, not a record).
+const PENDING_LIMIT: usize = 10_000;
+
+/// Task rectangles recorded per batch, at most: 20,000 a second at the
+/// default interval, what a pushed update carries and more than a page can
+/// draw. Past it, in a batch, finished tasks are counted (in progress) but
+/// not drawn, so a graph of very short tasks pays nothing more for its
+/// stream; a failed task is always drawn.
+const RECTS_PER_BATCH: usize = 2_000;
 
 /// How a worker ran a task: for the task stream.
 #[derive(Debug, Clone, Copy)]
@@ -72,10 +79,12 @@ impl Watch {
     }
 
     fn push_rect(&mut self, rect: Rect) {
-        if self.rects.len() >= PENDING_LIMIT {
-            self.rects.remove(0);
-        }
         self.rects.push(rect);
+    }
+
+    /// Whether this batch has room for another task's rectangle.
+    fn room(&self) -> bool {
+        self.rects.len() < RECTS_PER_BATCH
     }
 
     fn push_event(
@@ -87,6 +96,7 @@ impl Watch {
         text: String,
     ) {
         if self.events.len() >= PENDING_LIMIT {
+            // Rare (a storm of failures): the O(n) shift is fine.
             self.events.remove(0);
         }
         let at_ms = self.ms(at);
@@ -190,8 +200,10 @@ impl SchedulerState {
             duration_us,
             thread,
         } = ran;
-        if self.watch.is_none() {
-            return;
+        match self.watch.as_deref() {
+            None => return,
+            Some(w) if error.is_none() && !w.room() => return,
+            Some(_) => {}
         }
         let Some(task) = self.tasks.get(id) else {
             return;
