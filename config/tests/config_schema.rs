@@ -38,6 +38,7 @@ fn the_embedded_defaults_declare_every_key_with_doc_type_and_valid_default() {
             ("distributed.dashboard.address", "string"),
             ("distributed.dashboard.enabled", "bool"),
             ("distributed.dashboard.interval", "duration"),
+            ("distributed.dashboard.task-stream-length", "integer"),
             ("distributed.scheduler-address", "string"),
             ("distributed.scheduler.allowed-failures", "integer"),
             ("distributed.scheduler.bandwidth", "byte-size"),

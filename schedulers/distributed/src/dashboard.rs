@@ -19,6 +19,8 @@ pub(crate) struct DashboardSettings {
     pub(crate) address: String,
     pub(crate) interval: Duration,
     pub(crate) thresholds: Thresholds,
+    /// Rectangles kept for pages (`task-stream-length`).
+    pub(crate) stream_length: usize,
 }
 
 impl DashboardSettings {
@@ -46,6 +48,10 @@ impl DashboardSettings {
                 .get::<String>("distributed.dashboard.address")?
                 .unwrap_or_else(|| "127.0.0.1:8787".to_owned()),
             interval,
+            stream_length: config
+                .get::<u64>("distributed.dashboard.task-stream-length")?
+                .map_or(10_000, |n| usize::try_from(n).unwrap_or(usize::MAX))
+                .max(1),
             thresholds: Thresholds {
                 target: share("target", defaults.target)?,
                 spill: share("spill", defaults.spill)?,
@@ -85,6 +91,7 @@ impl ClusterDashboard {
     ) -> Result<(ClusterDashboard, Watcher)> {
         let feed = Feed::new(FeedOptions {
             title: format!("cluster {title}"),
+            stream_capacity: settings.stream_length,
             ..FeedOptions::default()
         });
         let options = |address: String| ServeOptions::at(address).with_token(token);

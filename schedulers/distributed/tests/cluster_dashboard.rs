@@ -267,7 +267,10 @@ fn a_taken_port_gives_way_to_a_free_one_and_the_dashboard_can_be_turned_off() {
         let cluster = LocalCluster::new()
             .workers(1)
             .processes(false)
-            .config(config(&[("distributed.dashboard.address", &address)]))
+            .config(config(&[
+                ("distributed.dashboard.address", &address),
+                ("distributed.dashboard.task-stream-length", "7"),
+            ]))
             .start()
             .unwrap();
         let url = cluster.dashboard_url().unwrap();
@@ -276,6 +279,8 @@ fn a_taken_port_gives_way_to_a_free_one_and_the_dashboard_can_be_turned_off() {
             !url.contains(&format!(":{port}/")),
             "{url} is on the taken port"
         );
+        let feed = cluster.scheduler().dashboard_feed().unwrap();
+        assert_eq!(feed.stream_capacity(), 7);
         drop(cluster);
         let off = LocalCluster::new()
             .workers(1)
