@@ -142,6 +142,21 @@ impl Dashboard {
     pub fn flush(&self) {
         self.shared.flush();
     }
+
+    /// A task's start (`ended: None`) or end, on its worker's shard.
+    fn record(&self, task: &TaskEvent<'_>, ended: Option<barrow_core::Key>) {
+        self.shared.record(
+            task.worker,
+            Record {
+                generation: self.shared.generation.load(Ordering::Acquire),
+                id: task.id,
+                worker: u32::try_from(task.worker).unwrap_or(u32::MAX),
+                at: Instant::now(),
+                store_bytes: task.store_bytes as u64,
+                ended,
+            },
+        );
+    }
 }
 
 fn flush_loop(shared: &Shared) {
@@ -186,31 +201,11 @@ impl Callback for Dashboard {
     }
 
     fn pretask(&self, task: &TaskEvent<'_>) {
-        self.shared.record(
-            task.worker,
-            Record {
-                generation: self.shared.generation.load(Ordering::Acquire),
-                id: task.id,
-                worker: u32::try_from(task.worker).unwrap_or(u32::MAX),
-                at: Instant::now(),
-                store_bytes: task.store_bytes as u64,
-                ended: None,
-            },
-        );
+        self.record(task, None);
     }
 
     fn posttask(&self, task: &TaskEvent<'_>, _value: &Value) {
-        self.shared.record(
-            task.worker,
-            Record {
-                generation: self.shared.generation.load(Ordering::Acquire),
-                id: task.id,
-                worker: u32::try_from(task.worker).unwrap_or(u32::MAX),
-                at: Instant::now(),
-                store_bytes: task.store_bytes as u64,
-                ended: Some(task.key.clone()),
-            },
-        );
+        self.record(task, Some(task.key.clone()));
     }
 
     fn finish(&self, run: &RunInfo<'_>, error: Option<&CoreError>) {
