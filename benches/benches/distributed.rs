@@ -122,6 +122,10 @@ fn cluster() -> (SchedulerState, u32) {
 }
 
 /// Runs a submitted graph to the end; returns the tasks that ran.
+/// A scheduler with a dashboard watching hands it a batch this often (in
+/// finished tasks: ~100 ms at the rates of a real cluster here).
+const BATCH: usize = 1_000;
+
 fn run(state: &mut SchedulerState, client: u32, update: UpdateGraph, wanted: &WireKey) -> usize {
     let body: Arc<[u8]> = Arc::from(&[0u8][..]);
     let frames = move |_: usize| Some(body.clone());
@@ -144,6 +148,10 @@ fn run(state: &mut SchedulerState, client: u32, update: UpdateGraph, wanted: &Wi
         }
         for (worker, id, run) in finished.drain(..) {
             ran += 1;
+            if ran % BATCH == 0 {
+                // Nothing without a watch; a batch for the dashboard with one.
+                std::hint::black_box(state.watch_update());
+            }
             state.handle_worker(
                 worker,
                 FromWorker::Finished {
@@ -180,13 +188,29 @@ fn state_machine(c: &mut Criterion) {
         ("independent-100k", || independent(100_000)),
         ("tree-2^16", || tree(16)),
     ];
-    for (name, make) in shapes {
+    // Each shape plain, and with the dashboard's watch on (progress counted
+    // on every transition, a rectangle per result, a batch every BATCH).
+    for ((name, make), watched) in shapes
+        .into_iter()
+        .flat_map(|shape| [(shape, false), (shape, true)])
+    {
         let tasks = make().0.tasks.len() as u64;
         group.throughput(Throughput::Elements(tasks));
-        group.bench_function(name, |b| {
+        let label = if watched {
+            format!("{name}-watched")
+        } else {
+            name.to_owned()
+        };
+        group.bench_function(label, |b| {
             b.iter_batched(
                 || {
-                    let (state, client) = cluster();
+                    let (mut state, client) = cluster();
+                    if watched {
+                        state.watch(
+                            std::time::Instant::now(),
+                            barrow_dashboard::Thresholds::default(),
+                        );
+                    }
                     let (update, wanted) = make();
                     (state, client, update, wanted)
                 },

@@ -341,6 +341,7 @@ impl SchedulerState {
     /// Everything since the last batch, and the workers and progress now;
     /// `None` when not watching.
     pub fn watch_update(&mut self) -> Option<Update> {
+        self.watch.as_ref()?;
         let now = self.now;
         let mut workers: Vec<&super::Worker> = self.workers.values().collect();
         workers.sort_unstable_by_key(|w| w.id);
