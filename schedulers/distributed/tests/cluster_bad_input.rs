@@ -86,8 +86,10 @@ fn bytes_that_are_not_messages_close_the_connection_and_nothing_else() {
                 .set_read_timeout(Some(Duration::from_secs(5)))
                 .unwrap();
             stream.write_all(garbage).unwrap();
-            // A short message ends with the peer's close.
-            stream.shutdown(std::net::Shutdown::Write).unwrap();
+            // A short message ends with the peer's close. The scheduler may
+            // have refused the bytes and closed first, which is the point:
+            // a reset socket refuses the shutdown, and that is fine.
+            let _ = stream.shutdown(std::net::Shutdown::Write);
             // The scheduler speaks first (its challenge), then closes.
             let mut rest = Vec::new();
             let _ = stream.read_to_end(&mut rest);
@@ -106,7 +108,7 @@ fn bytes_that_are_not_messages_close_the_connection_and_nothing_else() {
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();
         stream.write_all(&[7u8; 100]).unwrap();
-        stream.shutdown(std::net::Shutdown::Write).unwrap();
+        let _ = stream.shutdown(std::net::Shutdown::Write);
         let mut rest = Vec::new();
         let _ = stream.read_to_end(&mut rest);
         assert_eq!(f.result().unwrap(), 42, "the worker still serves its value");
