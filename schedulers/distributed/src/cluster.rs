@@ -11,6 +11,7 @@ use barrow_core::config::Snapshot;
 use barrow_core::{Error, ErrorKind, Result};
 use tokio::sync::oneshot;
 
+use crate::adaptive::{AdaptOptions, ScaledWorkers, Spawner};
 use crate::client::{Client, ClientOptions};
 use crate::nanny::{NannyConfig, Watch};
 use crate::protocol::handshake::generate_token;
@@ -51,13 +52,80 @@ pub struct LocalClusterBuilder {
 /// stopped when dropped.
 #[derive(Debug)]
 pub struct LocalCluster {
-    workers: Vec<LocalWorker>,
+    /// By index (`local-INDEX`); `None` once stopped by a scale down.
+    workers: Workers,
+    spawner: Arc<LocalSpawner>,
+    /// Scaling, set up on the first `scale` or `adapt`.
+    scaled: std::sync::OnceLock<ScaledWorkers>,
     scheduler: SchedulerServer,
     client: std::sync::Mutex<Option<Client>>,
     /// The temporary CA and certificates of a TLS cluster: their folder
     /// lives as long as the cluster.
     #[cfg(feature = "tls")]
     certificates: Option<crate::comm::tls::TemporaryCertificates>,
+}
+
+/// The workers started, by index; `None` once stopped.
+type Workers = Arc<std::sync::Mutex<Vec<Option<LocalWorker>>>>;
+
+/// Starts worker `index`.
+type Launch = Arc<dyn Fn(usize) -> Result<LocalWorker> + Send + Sync>;
+
+/// A worker's name in the cluster.
+fn worker_name(index: usize) -> String {
+    format!("local-{index}")
+}
+
+/// How [`ScaledWorkers`] starts and stops a local worker.
+struct LocalSpawner {
+    launch: Launch,
+    workers: Workers,
+}
+
+impl std::fmt::Debug for LocalSpawner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalSpawner").finish_non_exhaustive()
+    }
+}
+
+impl Spawner for LocalSpawner {
+    fn start_worker(&self) -> Result<String> {
+        let mut workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
+        let index = workers.len();
+        workers.push(Some((self.launch)(index)?));
+        Ok(worker_name(index))
+    }
+
+    fn stop_worker(&self, name: &str) -> Result<()> {
+        let index = name
+            .strip_prefix("local-")
+            .and_then(|i| i.parse::<usize>().ok());
+        let mut workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(worker) = index
+            .and_then(|i| workers.get_mut(i))
+            .and_then(Option::take)
+        else {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("the LocalCluster has no running worker named {name}"),
+            ));
+        };
+        drop(workers);
+        end_worker(&worker);
+        Ok(())
+    }
+}
+
+/// Ends a worker for good: a process is not started again, and killed if
+/// it is still there (it was retired, or never joined).
+fn end_worker(worker: &LocalWorker) {
+    match worker {
+        LocalWorker::Process(watch) => {
+            watch.stop();
+            watch.kill();
+        }
+        LocalWorker::InProcess(stop) => stop_in_process(stop),
+    }
 }
 
 #[derive(Debug)]
@@ -147,9 +215,116 @@ impl LocalCluster {
         self.certificates.as_ref()
     }
 
-    /// The number of workers it started.
+    /// The number of workers running (started and not stopped by a scale
+    /// down).
     pub fn worker_count(&self) -> usize {
-        self.workers.len()
+        self.lock_workers().iter().flatten().count()
+    }
+
+    fn lock_workers(&self) -> std::sync::MutexGuard<'_, Vec<Option<LocalWorker>>> {
+        self.workers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts or stops workers until `n` run (Dask's `cluster.scale(n)`):
+    /// new workers at once (without waiting for them to join); going down,
+    /// those not joined yet first, then idle ones holding the fewest bytes,
+    /// retired so that their values are on the others before they stop.
+    /// Stops [`adapt`](Self::adapt)ing.
+    ///
+    /// ```no_run
+    /// # use barrow_distributed::LocalCluster;
+    /// let cluster = LocalCluster::new().workers(1).start()?;
+    /// cluster.scale(4)?;
+    /// cluster.wait_for_workers(4, std::time::Duration::from_secs(30))?;
+    /// cluster.scale(2)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn scale(&self, n: usize) -> Result<()> {
+        self.scaled()?.scale(n)
+    }
+
+    /// Follows the scheduler's demand between `minimum` and `maximum`
+    /// workers (Dask's `cluster.adapt`): more when the work in hand would
+    /// take longer than `distributed.adaptive.target-duration` (5 s),
+    /// fewer after `distributed.adaptive.wait-count` (3) looks, one every
+    /// `distributed.adaptive.interval` (1 s), found idle. Replaces an
+    /// earlier `adapt`; [`scale`](Self::scale) ends it.
+    ///
+    /// ```no_run
+    /// # use barrow_distributed::LocalCluster;
+    /// let cluster = LocalCluster::new().workers(1).start()?;
+    /// cluster.adapt(1, 8)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn adapt(&self, minimum: usize, maximum: usize) -> Result<()> {
+        let config = barrow_core::config::snapshot()?;
+        self.adapt_with(AdaptOptions::from_config(minimum, maximum, &config)?)
+    }
+
+    /// [`adapt`](Self::adapt) with every setting given.
+    pub fn adapt_with(&self, options: AdaptOptions) -> Result<()> {
+        self.scaled()?.adapt(options)
+    }
+
+    /// What the running `adapt` follows, if one runs.
+    pub fn adapting(&self) -> Option<AdaptOptions> {
+        self.scaled.get().and_then(ScaledWorkers::adapting)
+    }
+
+    /// Stops adapting; the workers stay as they are.
+    pub fn stop_adapting(&self) {
+        if let Some(scaled) = self.scaled.get() {
+            scaled.stop_adapting();
+        }
+    }
+
+    fn scaled(&self) -> Result<&ScaledWorkers> {
+        if let Some(scaled) = self.scaled.get() {
+            return Ok(scaled);
+        }
+        let running: Vec<String> = self
+            .lock_workers()
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| w.is_some())
+            .map(|(i, _)| worker_name(i))
+            .collect();
+        let scaled = ScaledWorkers::new(self.spawner.clone(), self.client()?, running);
+        Ok(self.scaled.get_or_init(|| scaled))
+    }
+
+    /// Waits until `n` workers have joined the scheduler.
+    pub fn wait_for_workers(&self, n: usize, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let joined = self.scheduler.worker_count();
+            if joined >= n {
+                return Ok(());
+            }
+            for (i, worker) in self.lock_workers().iter().enumerate() {
+                if let Some(LocalWorker::Process(watch)) = worker
+                    && let Some(ended) = watch.ended()
+                {
+                    let why = ended.err().unwrap_or_else(|| "it closed".to_owned());
+                    return Err(Error::new(
+                        ErrorKind::Worker,
+                        format!(
+                            "worker {i} of the LocalCluster ended before it joined ({why}); the \
+                             workers are this program started again, so it needs the worker \
+                             hook (barrow::processes::worker_main() first in main, or \
+                             barrow_processes::worker_entry!() in a test file)"
+                        ),
+                    ));
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::new(
+                    ErrorKind::Worker,
+                    format!("{joined} of the LocalCluster's {n} workers joined within {timeout:?}"),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// Stops worker `index` at once, as if its machine went away: its
@@ -158,7 +333,8 @@ impl LocalCluster {
     /// death; an in-process worker is gone for good. For tests of
     /// failures.
     pub fn kill_worker(&self, index: usize) -> Result<()> {
-        let Some(worker) = self.workers.get(index) else {
+        let workers = self.lock_workers();
+        let Some(Some(worker)) = workers.get(index) else {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
                 format!("the cluster has no worker {index}"),
@@ -174,7 +350,7 @@ impl LocalCluster {
     /// The process id of worker `index` now (`None` for an in-process
     /// worker, or between a death and the restart).
     pub fn worker_pid(&self, index: usize) -> Option<u32> {
-        match self.workers.get(index)? {
+        match self.lock_workers().get(index)?.as_ref()? {
             LocalWorker::Process(watch) => watch.pid(),
             LocalWorker::InProcess(_) => None,
         }
@@ -182,8 +358,8 @@ impl LocalCluster {
 
     /// How many times worker `index` died and its nanny started it again.
     pub fn worker_restarts(&self, index: usize) -> u32 {
-        match self.workers.get(index) {
-            Some(LocalWorker::Process(watch)) => watch.restarts(),
+        match self.lock_workers().get(index) {
+            Some(Some(LocalWorker::Process(watch))) => watch.restarts(),
             _ => 0,
         }
     }
@@ -191,8 +367,11 @@ impl LocalCluster {
 
 impl Drop for LocalCluster {
     fn drop(&mut self) {
+        // No more workers started, before any is stopped.
+        self.stop_adapting();
         self.client.lock().unwrap_or_else(|e| e.into_inner()).take();
-        for worker in &mut self.workers {
+        let workers: Vec<LocalWorker> = self.lock_workers().drain(..).flatten().collect();
+        for worker in &workers {
             match worker {
                 LocalWorker::InProcess(stop) => stop_in_process(stop),
                 LocalWorker::Process(watch) => watch.stop(),
@@ -203,7 +382,7 @@ impl Drop for LocalCluster {
         // is killed.
         self.scheduler.shutdown();
         let deadline = Instant::now() + Duration::from_secs(2);
-        for worker in &self.workers {
+        for worker in &workers {
             let LocalWorker::Process(watch) = worker else {
                 continue;
             };
@@ -357,8 +536,7 @@ impl LocalClusterBuilder {
         let threads = self
             .threads_per_worker
             .unwrap_or_else(|| (cores / self.workers).max(1));
-        let mut workers = Vec::with_capacity(self.workers);
-        if self.processes {
+        let launch: Launch = if self.processes {
             let (program, args, from_test) = barrow_processes::__private::worker_command()?;
             let terminate = crate::cli::terminate_share(&config)?;
             // The temporary certificates reach the worker processes as the
@@ -382,14 +560,17 @@ impl LocalClusterBuilder {
                     ),
                 ];
             }
-            for i in 0..self.workers {
+            let address = server.address().to_string();
+            let token = token.clone();
+            let validate = self.validate;
+            let memory_limit = self.memory_limit;
+            let resources = self.resources.clone();
+            Arc::new(move |i: usize| {
                 let program = program.clone();
                 let args = args.clone();
-                let address = server.address().to_string();
+                let address = address.clone();
                 let token = token.clone();
-                let validate = self.validate;
-                let memory_limit = self.memory_limit;
-                let resources = self.resources.get(i).cloned();
+                let resources = resources.get(i).cloned();
                 let tls_env = tls_env.clone();
                 let command = move || {
                     let mut command = Command::new(&program);
@@ -397,7 +578,7 @@ impl LocalClusterBuilder {
                         .args(&args)
                         .env("BARROW_WORKER__SCHEDULER", &address)
                         .env("BARROW_WORKER__NTHREADS", threads.to_string())
-                        .env("BARROW_WORKER__NAME", format!("local-{i}"))
+                        .env("BARROW_WORKER__NAME", worker_name(i))
                         .env("BARROW_DISTRIBUTED__SECURITY__TOKEN", &token)
                         .envs(tls_env.iter().cloned())
                         .envs(barrow_core::hooks::worker_env());
@@ -416,39 +597,44 @@ impl LocalClusterBuilder {
                     command
                 };
                 let watch = crate::nanny::spawn(NannyConfig {
-                    label: format!("local-{i}"),
+                    label: worker_name(i),
                     command: Box::new(command),
-                    memory_limit: self.memory_limit,
+                    memory_limit,
                     terminate,
                     sink: output_sink(i as u32 + 1, from_test),
                 })?;
-                workers.push(LocalWorker::Process(watch));
-            }
+                Ok(LocalWorker::Process(watch))
+            })
         } else {
             let comm = server.worker_comm(&for_role(TlsRole::Worker)?)?;
             let mut limits = WorkerLimits::from_config(&config)?;
             limits.validate |= self.validate;
-            for i in 0..self.workers {
-                let mut options = WorkerOptions::new(server.address().clone())
+            let address = server.address().clone();
+            let runtime = server.runtime().handle().clone();
+            let builder = self.clone();
+            Arc::new(move |i: usize| {
+                let mut options = WorkerOptions::new(address.clone())
                     .nthreads(threads)
-                    .name(format!("local-{i}"))
+                    .name(worker_name(i))
                     .host("127.0.0.1");
-                if let Some(limit) = self.memory_limit {
+                if let Some(limit) = builder.memory_limit {
                     options = options.memory_limit(limit);
                 }
-                for (name, amount) in self.resources.get(i).cloned().unwrap_or_default() {
+                for (name, amount) in builder.resources.get(i).cloned().unwrap_or_default() {
                     options = options.resource(name, amount);
                 }
-                if let Some((_, reader)) = self.memory_readers.iter().rev().find(|(w, _)| *w == i) {
+                if let Some((_, reader)) =
+                    builder.memory_readers.iter().rev().find(|(w, _)| *w == i)
+                {
                     options = options.memory_reader(reader.clone());
                 }
-                if let Some((_, faults)) = self.faults.iter().rev().find(|(w, _)| *w == i) {
+                if let Some((_, faults)) = builder.faults.iter().rev().find(|(w, _)| *w == i) {
                     options = options.faults(faults.clone());
                 }
                 let (stop, stopped) = oneshot::channel();
                 let comm = comm.clone();
                 let limits = limits.clone();
-                server.runtime().handle().spawn(async move {
+                runtime.spawn(async move {
                     let registry = barrow_core::Registry::global();
                     let mut stopped = Some(stopped);
                     // A worker the scheduler closes with a restart joins
@@ -473,56 +659,28 @@ impl LocalClusterBuilder {
                         }
                     }
                 });
-                workers.push(LocalWorker::InProcess(std::sync::Mutex::new(Some(stop))));
-            }
+                Ok(LocalWorker::InProcess(std::sync::Mutex::new(Some(stop))))
+            })
+        };
+        let workers = Arc::new(std::sync::Mutex::new(Vec::with_capacity(self.workers)));
+        let spawner = Arc::new(LocalSpawner {
+            launch,
+            workers: workers.clone(),
+        });
+        for _ in 0..self.workers {
+            spawner.start_worker()?;
         }
-        let mut cluster = LocalCluster {
+        let cluster = LocalCluster {
             workers,
+            spawner,
+            scaled: std::sync::OnceLock::new(),
             scheduler: server,
             client: std::sync::Mutex::new(None),
             #[cfg(feature = "tls")]
             certificates,
         };
-        cluster.wait_for_workers(self.start_timeout)?;
+        cluster.wait_for_workers(self.workers, self.start_timeout)?;
         Ok(cluster)
-    }
-}
-
-impl LocalCluster {
-    fn wait_for_workers(&mut self, timeout: Duration) -> Result<()> {
-        let deadline = Instant::now() + timeout;
-        let wanted = self.workers.len();
-        loop {
-            let joined = self.scheduler.worker_count();
-            if joined >= wanted {
-                return Ok(());
-            }
-            for (i, worker) in self.workers.iter().enumerate() {
-                if let LocalWorker::Process(watch) = worker
-                    && let Some(ended) = watch.ended()
-                {
-                    let why = ended.err().unwrap_or_else(|| "it closed".to_owned());
-                    return Err(Error::new(
-                        ErrorKind::Worker,
-                        format!(
-                            "worker {i} of the LocalCluster ended before it joined ({why}); the \
-                             workers are this program started again, so it needs the worker \
-                             hook (barrow::processes::worker_main() first in main, or \
-                             barrow_processes::worker_entry!() in a test file)"
-                        ),
-                    ));
-                }
-            }
-            if Instant::now() >= deadline {
-                return Err(Error::new(
-                    ErrorKind::Worker,
-                    format!(
-                        "{joined} of the LocalCluster's {wanted} workers joined within {timeout:?}"
-                    ),
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
     }
 }
 

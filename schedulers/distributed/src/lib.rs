@@ -87,6 +87,7 @@
 //! ```
 #![deny(missing_docs, missing_debug_implementations)]
 
+mod adaptive;
 pub mod cli;
 mod client;
 mod cluster;
@@ -106,6 +107,7 @@ use std::sync::Arc;
 use barrow_core::scheduler::StaticScheduler;
 use barrow_core::{Error as CoreError, ErrorKind as CoreErrorKind, Options, Scheduler};
 
+pub use adaptive::{AdaptOptions, ScaledWorkers, Spawner};
 pub use client::{
     AsCompleted, Client, ClientOptions, Future, FutureStatus, RemoteResult, as_completed,
 };
@@ -115,7 +117,9 @@ pub use comm::tls::TemporaryCertificates;
 pub use comm::{Address, Scheme, raise_descriptor_limit};
 pub use error::{Error, ErrorKind, Result};
 pub use protocol::handshake::generate_token;
-pub use protocol::{ClusterInfo, WorkerMemory, WorkerState as WorkerInfo, WorkerSummary};
+pub use protocol::{
+    AdaptiveTarget, ClusterInfo, WorkerMemory, WorkerState as WorkerInfo, WorkerSummary,
+};
 pub use server::SchedulerServer;
 pub use settings::{TlsRole, default_token_file};
 pub use worker::hook::{SCHEDULER_VAR, WorkerExit, run_worker};

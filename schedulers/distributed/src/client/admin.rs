@@ -1,11 +1,13 @@
 //! Asking about and steering the cluster: where values are, the
 //! scheduler's view, published datasets, retiring workers, restarting.
 
+use std::time::Duration;
+
 use barrow_core::{Key, Result};
 use barrow_wire::task::WireKey;
 
 use super::{Client, Future, unexpected};
-use crate::protocol::{Answer, ClusterInfo, Question};
+use crate::protocol::{AdaptiveTarget, Answer, ClusterInfo, Question};
 
 impl Client {
     /// Which workers (addresses) hold each future's value.
@@ -38,6 +40,18 @@ impl Client {
     pub fn scheduler_info(&self) -> Result<ClusterInfo> {
         match self.inner.ask(Question::Info)? {
             Answer::Info(info) => Ok(info),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// How many workers the cluster wants for its work in hand to take
+    /// `target_duration`, and which idle workers to close first when that
+    /// is fewer than it has (what [`Adaptive`](crate::Adaptive) follows).
+    pub fn adaptive_target(&self, target_duration: Duration) -> Result<AdaptiveTarget> {
+        match self.inner.ask(Question::Adaptive {
+            target_duration: target_duration.as_secs_f64(),
+        })? {
+            Answer::Adaptive(target) => Ok(target),
             other => Err(unexpected(&other)),
         }
     }

@@ -30,7 +30,7 @@ use crate::protocol::{ClientId, WorkerId, WorkerSummary};
 
 /// The version of the cluster protocol this build speaks; peers of another
 /// version refuse each other at the handshake.
-pub const PROTOCOL_VERSION: u16 = 4;
+pub const PROTOCOL_VERSION: u16 = 5;
 
 /// Bytes of a nonce.
 pub(crate) const NONCE_LEN: usize = 32;

@@ -410,6 +410,12 @@ pub enum Question {
     /// Forget every task and value, restart every worker through its
     /// nanny, and answer once as many workers are back.
     Restart,
+    /// How many workers the cluster wants for its work in hand spread
+    /// over this many seconds, and which to close first (adaptivity).
+    Adaptive {
+        /// Seconds the work in hand should take.
+        target_duration: f64,
+    },
 }
 
 /// What the scheduler tells a client.
@@ -519,6 +525,22 @@ pub enum Answer {
     Keys(Vec<KeyLocation>),
     /// Names.
     Names(Vec<String>),
+    /// The workers the cluster wants.
+    Adaptive(AdaptiveTarget),
+}
+
+/// How many workers the cluster wants now (Dask's `adaptive_target`), and,
+/// when that is fewer than it has, which to close first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdaptiveTarget {
+    /// Workers wanted: enough for the work in hand to take the target
+    /// duration (never more than tasks to run, at least one while any
+    /// is), doubled when their values pass 60% of their memory limits.
+    pub workers: u32,
+    /// Names of idle workers to close first, fewest bytes held first
+    /// (as many as the cluster has beyond the target, or fewer when the
+    /// others are busy).
+    pub close: Vec<String>,
 }
 
 /// The scheduler's view of the cluster.

@@ -173,6 +173,9 @@ impl SchedulerState {
                 Err("retire and restart are answered when they are done".to_owned())
             }
             Question::Info => Ok(Answer::Info(self.info())),
+            Question::Adaptive { target_duration } => {
+                Ok(Answer::Adaptive(self.adaptive_target(target_duration)))
+            }
             Question::WhoHas(keys) => Ok(Answer::WhoHas(
                 keys.into_iter()
                     .filter_map(|k| {

@@ -11,6 +11,7 @@
 //! every stimulus. See this folder's README for the states, the
 //! transitions and the placement rule.
 
+mod adaptive;
 mod clients;
 mod graph;
 mod log;
