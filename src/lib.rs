@@ -51,6 +51,9 @@ assert_eq!(*c[0].downcast_ref::<i64>()?, 3);
 //!   the `barrow scheduler` / `barrow worker` commands, over TCP or TLS
 //!   (`tls://`, rustls) — from `barrow-distributed` (on tokio),
 //!   re-exported as `distributed`.
+//! - `deploy`: clusters started over SSH (`deploy::SshCluster`, `barrow
+//!   ssh HOST…`) and as Slurm or PBS jobs (`deploy::SlurmCluster`,
+//!   `deploy::PbsCluster`), from `barrow-deploy`.
 //! - `linalg`: `dot`, `matmul`, `tensordot`, `qr`, `tsqr`, `svd` on faer.
 //! - `zarr`: Zarr v3 stores for arrays, through `zarrs`.
 //! - `compression`: `.xz` and `.zst` text files and zstd frames (bundled C).
@@ -115,6 +118,13 @@ pub use barrow_array as array;
 #[cfg(feature = "dashboard")]
 #[cfg_attr(docsrs, doc(cfg(feature = "dashboard")))]
 pub use barrow_dashboard as dashboard;
+
+/// Clusters started through the managers a site already runs: OpenSSH
+/// ([`deploy::SshCluster`](barrow_deploy::SshCluster)), Slurm and PBS
+/// ([`deploy::SlurmCluster`](barrow_deploy::SlurmCluster)).
+#[cfg(feature = "deploy")]
+#[cfg_attr(docsrs, doc(cfg(feature = "deploy")))]
+pub use barrow_deploy as deploy;
 
 /// Progress bar, profilers, resource profiler and graph rendering.
 #[cfg(feature = "diagnostics")]

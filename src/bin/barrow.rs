@@ -55,6 +55,36 @@ enum Command {
         #[arg(long)]
         tls_key: Option<PathBuf>,
     },
+    /// Start a cluster over SSH: the scheduler on the first HOST, a worker
+    /// on each of the others (on the first too when it is the only one),
+    /// through this machine's `ssh`; runs until interrupted (Ctrl-C,
+    /// SIGTERM, SIGHUP), then ends them all.
+    #[cfg(feature = "deploy")]
+    Ssh {
+        /// The hosts, as `ssh` takes them (user@host, aliases of
+        /// ~/.ssh/config).
+        #[arg(required = true)]
+        hosts: Vec<String>,
+        /// Task threads per worker (default: one per core of its host).
+        #[arg(long)]
+        nthreads: Option<usize>,
+        /// Each worker's memory limit, such as 4GiB.
+        #[arg(long)]
+        memory_limit: Option<String>,
+        /// Workers on each worker host.
+        #[arg(long, default_value_t = 1)]
+        workers_per_host: usize,
+        /// The scheduler's port (0: any free one).
+        #[arg(long, default_value_t = 8786)]
+        scheduler_port: u16,
+        /// The `barrow` program on the hosts.
+        #[arg(long, default_value = "barrow")]
+        barrow_command: PathBuf,
+        /// An option for every `ssh`, such as `-p2222` or
+        /// `-oStrictHostKeyChecking=accept-new` (repeatable).
+        #[arg(long = "ssh-option", allow_hyphen_values = true)]
+        ssh_options: Vec<String>,
+    },
     /// Run a worker of the scheduler at ADDRESS (tcp://HOST:PORT, or
     /// tls://HOST:PORT with the --tls-* flags).
     #[cfg(feature = "distributed")]
@@ -174,6 +204,8 @@ fn main() -> ExitCode {
         Command::Plugin(_) => return ExitCode::FAILURE,
         #[cfg(feature = "distributed")]
         Command::Scheduler { .. } | Command::Worker { .. } => return ExitCode::FAILURE,
+        #[cfg(feature = "deploy")]
+        Command::Ssh { .. } => return ExitCode::FAILURE,
     };
     // A closed pipe (`barrow config list | head`) is not an error worth a panic.
     let _ = std::io::stdout().write_all(output.stdout().as_bytes());
@@ -241,6 +273,17 @@ fn cluster(command: &Command) -> Option<ExitCode> {
     use barrow_distributed::cli;
     if matches!(command, Command::Scheduler { .. } | Command::Worker { .. }) {
         log_to_stderr();
+    }
+    #[cfg(feature = "deploy")]
+    if let Command::Ssh { .. } = command {
+        log_to_stderr();
+        return Some(match ssh(command) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                let _ = writeln!(std::io::stderr(), "error: {e}");
+                ExitCode::FAILURE
+            }
+        });
     }
     // The generic worker runs every built-in operation: link the crates
     // whose functions and codecs register themselves.
@@ -332,4 +375,80 @@ fn log_to_stderr() {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();
+}
+
+/// `barrow ssh`: starts the cluster, says where it is, and ends it at the
+/// first SIGINT, SIGTERM or SIGHUP.
+#[cfg(feature = "deploy")]
+fn ssh(command: &Command) -> Result<(), barrow_deploy::Error> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let Command::Ssh {
+        hosts,
+        nthreads,
+        memory_limit,
+        workers_per_host,
+        scheduler_port,
+        barrow_command,
+        ssh_options,
+    } = command
+    else {
+        return Ok(());
+    };
+    // Listening before the cluster starts: a signal during the start ends
+    // it as soon as it is up, rather than leaving remote commands behind.
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .map_err(|e| barrow_deploy::Error::Invalid(format!("cannot listen for signals: {e}")))?;
+    let mut builder = barrow_deploy::SshCluster::builder(hosts.iter().cloned())
+        .workers_per_host(*workers_per_host)
+        .scheduler_port(*scheduler_port)
+        .barrow_command(barrow_command.clone());
+    if let Some(n) = nthreads {
+        builder = builder.nthreads(*n);
+    }
+    if let Some(limit) = memory_limit {
+        let bytes: barrow_config::ByteSize = limit.parse().map_err(|_| {
+            barrow_deploy::Error::Invalid(format!(
+                "--memory-limit '{limit}' is not a byte size such as 4GiB"
+            ))
+        })?;
+        builder = builder.memory_limit(bytes.as_u64());
+    }
+    for option in ssh_options {
+        builder = builder.ssh_option(option.clone());
+    }
+    let cluster = builder.start()?;
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "barrow ssh cluster at {}", cluster.address());
+    let _ = writeln!(
+        out,
+        "  scheduler on {}; workers: {}",
+        cluster.scheduler_host(),
+        cluster
+            .workers()
+            .iter()
+            .map(|(name, host)| format!("{name} on {host}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if let Some(url) = cluster.dashboard_url() {
+        let _ = writeln!(out, "  dashboard: {url} (on the scheduler's host)");
+    }
+    let _ = writeln!(
+        out,
+        "  clients: the token is in {} on each host (BARROW_DISTRIBUTED__SECURITY__TOKEN_FILE)",
+        cluster.token_file()
+    );
+    let _ = writeln!(
+        out,
+        "  stop with Ctrl-C (or SIGTERM): every remote command ends"
+    );
+    let _ = out.flush();
+    let signal = signals.forever().next();
+    let _ = writeln!(
+        out,
+        "signal {}: ending the cluster",
+        signal.unwrap_or_default()
+    );
+    drop(cluster);
+    Ok(())
 }

@@ -144,6 +144,11 @@ impl ScaledWorkers {
         }
     }
 
+    /// The client it asks the scheduler with.
+    pub fn client(&self) -> Client {
+        self.shared.client.clone()
+    }
+
     /// Names of the workers started and not stopped (joined or not yet),
     /// oldest first.
     pub fn launched(&self) -> Vec<String> {
