@@ -109,3 +109,59 @@ pub fn active_worker_mode() -> Option<&'static WorkerMode> {
         .into_iter()
         .find(|mode| (mode.active)())
 }
+
+/// What loading a plugin file did, for the worker that loaded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadedPlugin {
+    /// The plugin's name and version (`stats 1.2.0`).
+    pub name: String,
+    /// Its set-up steps ran and one asks the worker to restart.
+    pub restart: bool,
+}
+
+/// Loads a plugin file at run time (into a cluster's worker, say): linked
+/// in by the plugin host, so a scheduler crate needs no dependency on it.
+pub struct PluginLoader {
+    /// Who adds it, for errors and logs.
+    pub name: &'static str,
+    /// Checks and loads the library at `path`, registers what it provides
+    /// in `registry`, and runs its set-up steps as worker `worker` with
+    /// `config`.
+    pub load: fn(
+        path: &std::path::Path,
+        worker: u32,
+        registry: &Registry,
+        config: &barrow_config::Snapshot,
+    ) -> Result<LoadedPlugin>,
+}
+
+impl fmt::Debug for PluginLoader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PluginLoader")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+inventory::collect!(PluginLoader);
+
+/// Loads the plugin at `path` through the linked plugin loader; an error
+/// when this program cannot load plugins.
+pub fn load_plugin(
+    path: &std::path::Path,
+    worker: u32,
+    registry: &Registry,
+    config: &barrow_config::Snapshot,
+) -> Result<LoadedPlugin> {
+    match inventory::iter::<PluginLoader>.into_iter().next() {
+        Some(loader) => (loader.load)(path, worker, registry, config),
+        None => Err(crate::Error::new(
+            crate::ErrorKind::Config,
+            format!(
+                "{} is a plugin, but this program cannot load plugins: build it with the barrow \
+                 crate's `plugins` feature (the `barrow` command has it with `--features full`)",
+                path.display()
+            ),
+        )),
+    }
+}

@@ -252,3 +252,27 @@ inventory::submit! {
         worker_start,
     }
 }
+
+/// Loads a plugin a cluster's worker was sent: checked, registered and set
+/// up as worker `worker`.
+fn load_for_worker(
+    path: &Path,
+    worker: u32,
+    registry: &Registry,
+    config: &Snapshot,
+) -> barrow_core::Result<barrow_core::hooks::LoadedPlugin> {
+    let plugin = load(path)?;
+    register(&plugin, registry)?;
+    let restart = run_setup(&plugin, worker, config)?;
+    Ok(barrow_core::hooks::LoadedPlugin {
+        name: format!("{} {}", plugin.name(), plugin.version()),
+        restart,
+    })
+}
+
+inventory::submit! {
+    barrow_core::hooks::PluginLoader {
+        name: "barrow-plugin-host",
+        load: load_for_worker,
+    }
+}

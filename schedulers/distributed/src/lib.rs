@@ -123,6 +123,7 @@ pub use protocol::{
 pub use server::SchedulerServer;
 pub use settings::{TlsRole, default_token_file};
 pub use worker::hook::{SCHEDULER_VAR, WorkerExit, run_worker};
+pub use worker::uploads::uploaded_file;
 pub use worker::{Faults, MemoryReader, ProcessMemory, WorkerOptions, WorkerTaskState};
 
 inventory::submit! {

@@ -6,6 +6,7 @@ mod fetch;
 mod future;
 mod run;
 mod state;
+mod upload;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -46,6 +46,9 @@ pub struct Priority {
 pub enum ToWorker {
     /// Run a task (its body and literals are this message's frames).
     Compute(Box<ComputeTask>),
+    /// Keep this file, and load it if it is a plugin; answer with
+    /// [`FromWorker::Uploaded`].
+    Upload(Box<Upload>),
     /// Forget these tasks: drop their data, cancel them if they wait or
     /// run (a result still coming is dropped).
     Free {
@@ -201,6 +204,13 @@ pub enum FromWorker {
     Paused {
         /// Paused now.
         paused: bool,
+    },
+    /// How an upload went ([`ToWorker::Upload`]).
+    Uploaded {
+        /// The upload's id.
+        id: u64,
+        /// What it did, or why it could not.
+        result: Result<Uploaded, String>,
     },
     /// The answer to [`ToWorker::Steal`]: the state the task was in.
     StealResponse {
@@ -416,6 +426,9 @@ pub enum Question {
         /// Seconds the work in hand should take.
         target_duration: f64,
     },
+    /// Send a plugin or a file to every worker, and to every worker that
+    /// joins later; answered once each current worker said how it went.
+    Upload(Upload),
 }
 
 /// What the scheduler tells a client.
@@ -527,6 +540,67 @@ pub enum Answer {
     Names(Vec<String>),
     /// The workers the cluster wants.
     Adaptive(AdaptiveTarget),
+    /// How an upload went on each worker.
+    Uploads(Vec<UploadOutcome>),
+}
+
+/// What an upload is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UploadKind {
+    /// A plugin library: loaded, registered and set up on each worker.
+    Plugin,
+    /// A data or configuration file, kept on each worker for its tasks.
+    File,
+}
+
+/// A file sent to the workers, named by its content.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Upload {
+    /// Set by the scheduler to match the workers' answers (0: no client
+    /// waits, as for a worker that joined later).
+    pub id: u64,
+    /// Plugin or file.
+    pub kind: UploadKind,
+    /// Its file name (no folders).
+    pub file_name: String,
+    /// The BLAKE3 hash of its bytes, in hex: where workers keep it.
+    pub hash: String,
+    /// Its bytes.
+    #[serde(with = "serde_bytes")]
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for Upload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upload")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("file_name", &self.file_name)
+            .field("hash", &self.hash)
+            .field("bytes", &self.bytes.len())
+            .finish()
+    }
+}
+
+/// What one worker made of an upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadOutcome {
+    /// The worker's name.
+    pub worker: String,
+    /// What it did (`loaded stats 1.2.0`, `kept at /tmp/…`), or why it
+    /// could not.
+    pub result: Result<String, String>,
+}
+
+/// A worker's answer to an upload.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Uploaded {
+    /// What it did.
+    pub summary: String,
+    /// Its functions now, when a plugin added some (names, fingerprint).
+    pub functions: Option<(Vec<String>, u64)>,
+    /// A set-up step asked for a restart: it restarts through its nanny.
+    pub restart: bool,
 }
 
 /// How many workers the cluster wants now (Dask's `adaptive_target`), and,

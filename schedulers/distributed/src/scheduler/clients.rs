@@ -102,6 +102,13 @@ impl SchedulerState {
                 self.begin("restart");
                 self.restart(client, request);
             }
+            FromClient::Ask {
+                request,
+                question: Question::Upload(upload),
+            } => {
+                self.begin("upload");
+                self.upload(client, request, upload);
+            }
             FromClient::Ask { request, question } => {
                 self.begin("ask");
                 let answer = self.answer(client, question);
@@ -169,8 +176,8 @@ impl SchedulerState {
 
     fn answer(&mut self, client: ClientId, question: Question) -> Result<Answer, String> {
         match question {
-            Question::Retire(_) | Question::Restart => {
-                Err("retire and restart are answered when they are done".to_owned())
+            Question::Retire(_) | Question::Restart | Question::Upload(_) => {
+                Err("retire, restart and upload are answered when they are done".to_owned())
             }
             Question::Info => Ok(Answer::Info(self.info())),
             Question::Adaptive { target_duration } => {

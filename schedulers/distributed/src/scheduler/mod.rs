@@ -25,6 +25,7 @@ pub(crate) mod server;
 mod stealing;
 mod task;
 mod transitions;
+mod uploads;
 mod validate;
 mod watch;
 
@@ -311,6 +312,10 @@ pub struct SchedulerState {
     /// Tasks in no-worker, with when they got there.
     pub(crate) unrunnable: FxHashMap<TaskId, Instant>,
     pub(crate) prefixes: Vec<Prefix>,
+    /// Plugins and files every worker gets, newest of each name.
+    pub(crate) uploads: Vec<Arc<crate::protocol::Upload>>,
+    pub(crate) pending_uploads: Vec<uploads::PendingUpload>,
+    pub(crate) next_upload: u64,
     pub(crate) prefix_ids: HashMap<Arc<str>, u32>,
     pub(crate) functions: Functions,
     pub(crate) datasets: HashMap<String, Vec<TaskId>>,
@@ -375,6 +380,9 @@ impl SchedulerState {
             queued_count: 0,
             unrunnable: FxHashMap::default(),
             prefixes: Vec::new(),
+            uploads: Vec::new(),
+            pending_uploads: Vec::new(),
+            next_upload: 0,
             prefix_ids: HashMap::new(),
             functions: Functions::default(),
             datasets: HashMap::new(),
@@ -542,6 +550,7 @@ impl SchedulerState {
             format!("{} with {} threads", worker.address, worker.nthreads),
         );
         self.workers.insert(id, worker);
+        self.send_uploads(id);
         self.running.push(id);
         self.roots_full = None;
         self.idle.insert(id);
@@ -585,6 +594,7 @@ impl SchedulerState {
             self.leave_placement(id, worker.function_set);
         }
         tracing::warn!("worker {} ({}) left: {reason}", worker.name, worker.address);
+        self.uploads_lose(id, &worker.name, reason);
         self.watch_worker("worker-removed", &worker.name, reason.to_owned());
         let label = format!("worker '{}' ({})", worker.name, worker.address);
         self.note_departure(&worker, &label);
@@ -686,6 +696,10 @@ impl SchedulerState {
             return;
         }
         match message {
+            FromWorker::Uploaded { id, result } => {
+                self.begin("uploaded");
+                self.uploaded(worker, id, result);
+            }
             FromWorker::Started { id, run } => {
                 self.begin("task-started");
                 self.task_started(worker, id, run);

@@ -15,6 +15,7 @@ pub(crate) mod hook;
 pub(crate) mod memory;
 pub(crate) mod server;
 mod state;
+pub(crate) mod uploads;
 
 use std::path::PathBuf;
 

@@ -25,6 +25,8 @@ use crate::worker::faults::Faults;
 use crate::worker::memory::{CpuMeter, MemorySettings, Thresholds};
 use barrow_core::config::TemporaryDirectory;
 
+use crate::worker::uploads::Uploads;
+
 /// How a worker fetches and serves.
 #[derive(Debug, Clone)]
 pub(crate) struct WorkerLimits {
@@ -110,6 +112,8 @@ enum Event {
     },
     Retry,
     Written(Written),
+    /// A set-up step of an uploaded plugin asked for a restart.
+    Restart(String),
 }
 
 /// Joins the scheduler and serves until it closes the connection, says to
@@ -240,6 +244,26 @@ pub(crate) async fn serve(
             format!("cannot start the spill thread: {e}"),
         )
     })?;
+    let uploads = {
+        let to_scheduler = to_scheduler.clone();
+        let events = events.clone();
+        let done: crate::worker::uploads::Done = Arc::new(move |id, result| {
+            let restart = matches!(&result, Ok(u) if u.restart);
+            let _ = to_scheduler.send(Outgoing::plain(FromWorker::Uploaded { id, result }));
+            if restart {
+                // After the answer has left: the scheduler hears how the
+                // upload went before the worker goes.
+                let events = events.clone();
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(200));
+                    let _ = events.send(Event::Restart(
+                        "a set-up step of an uploaded plugin asked for a restart".to_owned(),
+                    ));
+                });
+            }
+        });
+        Uploads::new(limits.temporary.preferred(), id, registry, done)
+    };
     let (done, mut executed) = mpsc::unbounded_channel::<Report>();
     let executor = Executor::start(
         nthreads,
@@ -283,7 +307,7 @@ pub(crate) async fn serve(
         tokio::select! {
             event = inbox.recv() => {
                 let Some(event) = event else { break Stop::closing("its events ended") };
-                match handle(&mut state, event, registry, &mut heartbeat, &disk, &activity) {
+                match handle(&mut state, event, registry, &mut heartbeat, &disk, &activity, &uploads) {
                     Ok(()) => {}
                     Err(stop) => break stop,
                 }
@@ -322,6 +346,7 @@ pub(crate) async fn serve(
                     &mut heartbeat,
                     &disk,
                     &activity,
+                    &uploads,
                 ) {
                     stopping = Some(stop);
                     break;
@@ -440,13 +465,21 @@ fn handle(
     heartbeat: &mut tokio::time::Interval,
     disk: &Disk,
     activity: &Activity,
+    uploads: &Uploads,
 ) -> Result<(), Stop> {
     match event {
+        Event::Restart(reason) => {
+            return Err(Stop {
+                reason,
+                restart: true,
+            });
+        }
         Event::Scheduler(messages) => {
             for received in messages {
                 let (message, frames) = received.into_parts();
                 match message {
                     ToWorker::Compute(task) => state.compute(*task, frames),
+                    ToWorker::Upload(upload) => uploads.receive(*upload),
                     ToWorker::Free { ids } => state.free(&ids),
                     ToWorker::Peers { added, removed } => state.peers(added, &removed),
                     ToWorker::PutData { ids } => {

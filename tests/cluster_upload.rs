@@ -1,0 +1,369 @@
+//! Code and files on a running cluster: plugins and files uploaded to
+//! generic `barrow worker` processes (which start without them), loaded
+//! there, run by the scheduler only where they are, kept by content, and
+//! sent to workers that join later; a plugin's codec carries its values
+//! between workers; a plugin that cannot load is reported per worker.
+#![cfg(all(feature = "cli", feature = "distributed", feature = "plugins"))]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly on the first surprise"
+)]
+
+#[path = "../plugins/host/tests/host/support.rs"]
+mod support;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use barrow::arg::{key, lit};
+use barrow::collection::GraphKeys;
+use barrow::distributed::{Client, ClientOptions, SchedulerServer};
+use barrow::plugins::ForeignObject;
+use barrow::{Graph, Options, Registry, Task, compute_with};
+use support::library;
+
+/// A worker process, killed when dropped.
+struct Worker(Child);
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A scheduler in this process and `barrow worker` processes of it.
+struct Cluster {
+    scheduler: SchedulerServer,
+    token: String,
+    home: tempfile::TempDir,
+    env: Vec<(String, String)>,
+    workers: Vec<Worker>,
+}
+
+impl Cluster {
+    fn new(workers: usize) -> Cluster {
+        Cluster::with_env(workers, &[])
+    }
+
+    /// Workers with `env` in their environment (their configuration).
+    fn with_env(workers: usize, env: &[(&str, &str)]) -> Cluster {
+        let token = barrow::distributed::generate_token().unwrap();
+        let config = Options::new().resolve_config().unwrap();
+        let scheduler = SchedulerServer::start("127.0.0.1", 0, &token, &config).unwrap();
+        let mut cluster = Cluster {
+            scheduler,
+            token,
+            home: tempfile::tempdir().unwrap(),
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            workers: Vec::new(),
+        };
+        for i in 0..workers {
+            cluster.add_worker(&format!("w{i}"));
+        }
+        cluster.wait_for(workers);
+        cluster
+    }
+
+    fn add_worker(&mut self, name: &str) {
+        let child = Command::new(env!("CARGO_BIN_EXE_barrow"))
+            .args(["worker", &self.scheduler.address().to_string()])
+            .args(["--nthreads", "1", "--name", name])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home.path())
+            .env("BARROW_DISTRIBUTED__SECURITY__TOKEN", &self.token)
+            .env("BARROW_LOGGING__LEVEL", "warn")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        self.workers.push(Worker(child));
+    }
+
+    fn wait_for(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.scheduler.worker_count() < n {
+            assert!(Instant::now() < deadline, "{n} workers did not join");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn client(&self) -> Client {
+        Client::connect_with(
+            &self.scheduler.address().to_string(),
+            &ClientOptions::new().token(&self.token),
+        )
+        .unwrap()
+    }
+}
+
+/// The plugin loaded here too: the client builds graphs with its functions
+/// (workers must have the same code as the client, as the seed says).
+fn load_here(package: &str) -> PathBuf {
+    let path = library(package);
+    let config = Options::new().resolve_config().unwrap();
+    barrow::plugins::load_into(&path, Registry::global(), &config).unwrap();
+    path
+}
+
+fn func(name: &str) -> barrow::Func {
+    Registry::global().functions().get(name).unwrap()
+}
+
+#[test]
+fn an_uploaded_plugin_runs_on_every_worker_and_on_workers_that_join_later() {
+    let mut cluster = Cluster::new(4);
+    let client = cluster.client();
+    let path = load_here("barrow-example-functions");
+    let scale = barrow::plugins::function_with_params("stats.scale", &2.5).unwrap();
+    let graph = Graph::from_tasks([("x", Task::call(&scale, [lit(vec![1.0f64, 2.0])]))]).unwrap();
+    // Before the upload no worker has the function: the task fails at once
+    // naming it.
+    let error = compute_with(
+        GraphKeys::new(graph.clone(), ["x"]),
+        &Options::new().scheduler(&client),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("stats.scale"), "{error}");
+
+    let started = Instant::now();
+    let outcomes = client.upload_plugin(&path).unwrap();
+    eprintln!(
+        "upload of a {} KiB plugin to 4 workers: {:?}",
+        std::fs::metadata(&path).unwrap().len() / 1024,
+        started.elapsed()
+    );
+    assert_eq!(outcomes.len(), 4);
+    for outcome in &outcomes {
+        let said = outcome.result.as_ref().unwrap();
+        assert!(said.starts_with("loaded stats"), "{said}");
+    }
+    let out = compute_with(
+        GraphKeys::new(graph.clone(), ["x"]),
+        &Options::new().scheduler(&client),
+    )
+    .unwrap();
+    assert_eq!(out[0].downcast_ref::<Vec<f64>>().unwrap(), &vec![2.5, 5.0]);
+
+    // The same bytes again: nothing is loaded twice.
+    for outcome in client.upload_plugin(&path).unwrap() {
+        let said = outcome.result.unwrap();
+        assert!(said.ends_with("(loaded before)"), "{said}");
+    }
+
+    // A worker that joins now gets it before its first task.
+    cluster.add_worker("late");
+    cluster.wait_for(5);
+    let on_late = barrow::Annotations::new().workers(["late"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let out = loop {
+        let run = client
+            .submit_with::<Vec<f64>>(&scale, [lit(vec![4.0f64])], on_late.clone())
+            .and_then(|f| f.result());
+        match run {
+            Ok(out) => break out,
+            // Joined, but its load may not have been reported yet.
+            Err(error) if Instant::now() < deadline => {
+                assert!(error.to_string().contains("stats.scale"), "{error}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(error) => panic!("the late worker never ran the plugin: {error}"),
+        }
+    };
+    assert_eq!(out, vec![10.0]);
+}
+
+#[test]
+fn a_plugin_codec_carries_its_values_between_workers() {
+    let cluster = Cluster::new(2);
+    let client = cluster.client();
+    let path = load_here("barrow-example-codec");
+    client.upload_plugin(&path).unwrap();
+    let (histogram, merge, total) = (
+        func("hist.histogram"),
+        func("hist.merge"),
+        func("hist.total"),
+    );
+    // Histograms made on both workers, merged on one: at least one crosses.
+    let mut tasks = Vec::new();
+    for part in 0..4 {
+        let values: Vec<f64> = (0..50).map(|i| f64::from(part * 50 + i) / 200.0).collect();
+        tasks.push((format!("h{part}"), Task::call(&histogram, [lit(values)])));
+    }
+    tasks.push(("a".into(), Task::call(&merge, [key("h0"), key("h1")])));
+    tasks.push(("b".into(), Task::call(&merge, [key("h2"), key("h3")])));
+    tasks.push(("all".into(), Task::call(&merge, [key("a"), key("b")])));
+    tasks.push(("n".into(), Task::call(&total, [key("all")])));
+    let graph = Graph::from_tasks(tasks).unwrap();
+    let out = compute_with(
+        GraphKeys::new(graph, ["n", "all"]),
+        &Options::new().scheduler(&client),
+    )
+    .unwrap();
+    assert_eq!(*out[0].downcast_ref::<u64>().unwrap(), 200);
+    assert_eq!(
+        out[1].downcast_ref::<ForeignObject>().unwrap().tag(),
+        "hist.histogram"
+    );
+}
+
+#[test]
+fn a_plugin_that_cannot_load_is_reported_for_each_worker() {
+    let cluster = Cluster::new(2);
+    let client = cluster.client();
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("libnot_a_plugin.so");
+    std::fs::write(&fake, b"\x7fELF but not really").unwrap();
+    let error = client.upload_plugin(&fake).unwrap_err().to_string();
+    eprintln!("{error}");
+    assert!(error.contains("libnot_a_plugin.so"), "{error}");
+    assert!(error.contains("on 2 of 2 workers"), "{error}");
+    assert!(error.contains("w0: ") && error.contains("w1: "), "{error}");
+    // The cluster serves on.
+    assert_eq!(client.scheduler_info().unwrap().workers.len(), 2);
+}
+
+#[test]
+fn an_uploaded_file_is_kept_on_each_worker_by_its_content() {
+    let cluster = Cluster::new(2);
+    let client = cluster.client();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("lookup.csv");
+    std::fs::write(&file, "a,1\nb,2\n").unwrap();
+    let outcomes = client.upload_file(&file).unwrap();
+    assert_eq!(outcomes.len(), 2);
+    let kept: Vec<PathBuf> = outcomes
+        .into_iter()
+        .map(|o| PathBuf::from(o.result.unwrap().strip_prefix("kept at ").unwrap()))
+        .collect();
+    // Named by its content, so the two workers of this host share one copy
+    // in a folder named by the bytes' hash.
+    assert_eq!(kept[0], kept[1]);
+    assert_eq!(kept[0].file_name().unwrap(), "lookup.csv");
+    assert_eq!(std::fs::read_to_string(&kept[0]).unwrap(), "a,1\nb,2\n");
+    let folder = kept[0]
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert_eq!(folder.len(), 64);
+    assert!(folder.bytes().all(|b| b.is_ascii_hexdigit()), "{folder}");
+    // Other bytes under the same name: another folder.
+    std::fs::write(&file, "a,1\nb,3\n").unwrap();
+    let again = client.upload_file(&file).unwrap();
+    let newer = PathBuf::from(
+        again[0]
+            .result
+            .as_ref()
+            .unwrap()
+            .strip_prefix("kept at ")
+            .unwrap(),
+    );
+    assert_ne!(newer, kept[0]);
+    assert_eq!(std::fs::read_to_string(&newer).unwrap(), "a,1\nb,3\n");
+    let missing = client
+        .upload_file(dir.path().join("absent.csv"))
+        .unwrap_err()
+        .to_string();
+    assert!(missing.contains("absent.csv"), "{missing}");
+}
+
+#[test]
+fn a_set_up_plugin_runs_once_per_host_and_restarts_its_workers() {
+    let state = tempfile::tempdir().unwrap();
+    let log = state.path().join("log");
+    let commands = format!("[\"echo ran >> {}\"]", log.display());
+    let state_dir = state.path().display().to_string();
+    let cluster = Cluster::with_env(
+        2,
+        &[
+            ("BARROW_SETUP_EXAMPLE__COMMANDS", &commands),
+            ("BARROW_SETUP_EXAMPLE__STATE_DIR", &state_dir),
+            ("BARROW_SETUP_EXAMPLE__RESTART", "true"),
+        ],
+    );
+    let client = cluster.client();
+    let ids = |client: &Client| -> Vec<u32> {
+        let mut ids: Vec<u32> = client
+            .scheduler_info()
+            .unwrap()
+            .workers
+            .iter()
+            .map(|w| w.summary.id)
+            .collect();
+        ids.sort_unstable();
+        ids
+    };
+    let before = ids(&client);
+    let outcomes = client
+        .upload_plugin(library("barrow-example-setup"))
+        .unwrap();
+    assert_eq!(outcomes.len(), 2);
+    // Both workers of this host set up; the commands ran once, under the
+    // plugin's lock.
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "ran\n");
+    // The one that ran them asked for a restart: its nanny started it
+    // again, and it came back with the plugin (already set up: no second
+    // restart, no second run).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let now = ids(&client);
+        // A worker that joins again gets a new id.
+        if now.len() == 2 && now != before {
+            assert_eq!(
+                now.iter().filter(|id| before.contains(id)).count(),
+                1,
+                "one worker restarted: {before:?} -> {now:?}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the restarted worker did not come back"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "ran\n");
+}
+
+#[test]
+fn a_failing_set_up_command_reports_its_status_and_output_from_each_worker() {
+    let state = tempfile::tempdir().unwrap();
+    let state_dir = state.path().display().to_string();
+    let cluster = Cluster::with_env(
+        2,
+        &[
+            (
+                "BARROW_SETUP_EXAMPLE__COMMANDS",
+                "[\"echo fetching numpy; echo no such package >&2; exit 3\"]",
+            ),
+            ("BARROW_SETUP_EXAMPLE__STATE_DIR", &state_dir),
+        ],
+    );
+    let client = cluster.client();
+    let error = client
+        .upload_plugin(library("barrow-example-setup"))
+        .unwrap_err()
+        .to_string();
+    eprintln!("{error}");
+    assert!(error.contains("on 2 of 2 workers"), "{error}");
+    for worker in ["w0: ", "w1: "] {
+        assert!(error.contains(worker), "{worker} in {error}");
+    }
+    assert!(
+        error.contains("exit status 3") || error.contains("exit code 3"),
+        "{error}"
+    );
+    assert!(error.contains("no such package"), "{error}");
+}
