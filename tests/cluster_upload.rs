@@ -135,6 +135,22 @@ fn an_uploaded_plugin_runs_on_every_worker_and_on_workers_that_join_later() {
     .to_string();
     assert!(error.contains("stats.scale"), "{error}");
 
+    // The client has a plugin its workers lack: scheduler_info names each.
+    // (Other tests of this binary load plugins too: only stats is looked at.)
+    let about_stats = |client: &Client| -> Vec<String> {
+        let info = client.scheduler_info().unwrap();
+        info.plugin_differences
+            .into_iter()
+            .filter(|d| d.contains("stats"))
+            .collect()
+    };
+    let before = about_stats(&client);
+    assert_eq!(before.len(), 4, "{before:?}");
+    assert!(
+        before[0].contains("no stats (this client has stats "),
+        "{before:?}"
+    );
+
     let started = Instant::now();
     let outcomes = client.upload_plugin(&path).unwrap();
     eprintln!(
@@ -153,6 +169,7 @@ fn an_uploaded_plugin_runs_on_every_worker_and_on_workers_that_join_later() {
     )
     .unwrap();
     assert_eq!(out[0].downcast_ref::<Vec<f64>>().unwrap(), &vec![2.5, 5.0]);
+    assert_eq!(about_stats(&client), Vec::<String>::new());
 
     // The same bytes again: nothing is loaded twice.
     for outcome in client.upload_plugin(&path).unwrap() {

@@ -133,6 +133,8 @@ pub struct PluginLoader {
         registry: &Registry,
         config: &barrow_config::Snapshot,
     ) -> Result<LoadedPlugin>,
+    /// The plugins loaded in this process, as `name version`.
+    pub loaded: fn() -> Vec<String>,
 }
 
 impl fmt::Debug for PluginLoader {
@@ -164,4 +166,17 @@ pub fn load_plugin(
             ),
         )),
     }
+}
+
+/// The plugins loaded in this process, as `name version`, sorted (none
+/// when this program cannot load plugins): what a cluster compares between
+/// a client and its workers.
+pub fn loaded_plugins() -> Vec<String> {
+    let mut names: Vec<String> = inventory::iter::<PluginLoader>
+        .into_iter()
+        .flat_map(|loader| (loader.loaded)())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }

@@ -270,9 +270,17 @@ fn load_for_worker(
     })
 }
 
+fn loaded_names() -> Vec<String> {
+    crate::load::loaded()
+        .iter()
+        .map(|p| format!("{} {}", p.name(), p.version()))
+        .collect()
+}
+
 inventory::submit! {
     barrow_core::hooks::PluginLoader {
         name: "barrow-plugin-host",
         load: load_for_worker,
+        loaded: loaded_names,
     }
 }

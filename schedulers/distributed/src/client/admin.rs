@@ -36,10 +36,20 @@ impl Client {
         }
     }
 
-    /// The scheduler's view of the cluster: workers, tasks by state.
+    /// The scheduler's view of the cluster: workers, tasks by state, and
+    /// the workers whose plugins differ from this client's
+    /// ([`ClusterInfo::plugin_differences`]).
     pub fn scheduler_info(&self) -> Result<ClusterInfo> {
         match self.inner.ask(Question::Info)? {
-            Answer::Info(info) => Ok(info),
+            Answer::Info(mut info) => {
+                let mine = barrow_core::hooks::loaded_plugins();
+                info.plugin_differences = info
+                    .workers
+                    .iter()
+                    .filter_map(|w| super::plugins::difference(&mine, &w.summary))
+                    .collect();
+                Ok(info)
+            }
             other => Err(unexpected(&other)),
         }
     }

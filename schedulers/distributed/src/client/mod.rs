@@ -4,6 +4,7 @@ mod admin;
 mod encode;
 mod fetch;
 mod future;
+mod plugins;
 mod run;
 mod state;
 mod upload;
@@ -483,6 +484,7 @@ async fn join(
             format!("{label} did not welcome this process as a client"),
         ));
     };
+    plugins::warn_differences(&workers);
     {
         let mut state = shared.lock();
         for worker in workers {

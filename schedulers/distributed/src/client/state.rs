@@ -165,6 +165,7 @@ fn apply(state: &mut State, message: ToClient) {
             }
         }
         ToClient::Workers { added, removed } => {
+            super::plugins::warn_differences(&added);
             for worker in added {
                 state.workers.insert(worker.id, worker);
             }

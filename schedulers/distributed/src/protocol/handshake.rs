@@ -115,6 +115,8 @@ pub struct WorkerRegistration {
     pub functions: Vec<String>,
     /// A fingerprint of those functions (workers of one build share it).
     pub functions_fingerprint: u64,
+    /// The plugins it has loaded, as `name version`.
+    pub plugins: Vec<String>,
     /// Its host name, for logs.
     pub host: String,
     /// Its process id: with its name, what a nanny's report of its death

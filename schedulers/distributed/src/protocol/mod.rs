@@ -521,6 +521,8 @@ pub struct WorkerSummary {
     pub memory_limit: u64,
     /// Its abstract resources.
     pub resources: Vec<(String, f64)>,
+    /// The plugins it has loaded, as `name version`, sorted.
+    pub plugins: Vec<String>,
 }
 
 /// Answers to [`Question`]s and scatters.
@@ -599,6 +601,8 @@ pub struct Uploaded {
     pub summary: String,
     /// Its functions now, when a plugin added some (names, fingerprint).
     pub functions: Option<(Vec<String>, u64)>,
+    /// The plugin loaded, as `name version`.
+    pub plugin: Option<String>,
     /// A set-up step asked for a restart: it restarts through its nanny.
     pub restart: bool,
 }
@@ -628,6 +632,10 @@ pub struct ClusterInfo {
     pub tasks: Vec<(String, u64)>,
     /// Clients connected.
     pub clients: u32,
+    /// Workers whose plugins differ from the asking client's, each named
+    /// with what differs (filled by the client; "exactly the same
+    /// versions" is what the workers should have).
+    pub plugin_differences: Vec<String>,
 }
 
 /// One worker, as the scheduler sees it.

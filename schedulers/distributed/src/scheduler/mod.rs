@@ -179,6 +179,8 @@ pub(crate) struct Worker {
     pub(crate) nthreads: u32,
     pub(crate) memory_limit: u64,
     pub(crate) resources: Vec<(String, f64)>,
+    /// Plugins loaded, as `name version`, sorted.
+    pub(crate) plugins: Vec<String>,
     /// Index of its set of registered functions.
     pub(crate) function_set: usize,
     /// Root tasks it may hold before the extra for short tasks:
@@ -505,6 +507,11 @@ impl SchedulerState {
             nthreads: registration.nthreads.max(1),
             memory_limit: registration.memory_limit,
             resources: registration.resources,
+            plugins: {
+                let mut plugins = registration.plugins;
+                plugins.sort();
+                plugins
+            },
             function_set,
             processing: FxHashSet::default(),
             has_what: FxHashSet::default(),
@@ -862,6 +869,7 @@ impl SchedulerState {
                 .map(|(s, n)| (s.name().to_owned(), n))
                 .collect(),
             clients: self.clients.len() as u32,
+            plugin_differences: Vec::new(),
         }
     }
 
@@ -910,6 +918,7 @@ pub(crate) fn summary(worker: &Worker) -> WorkerSummary {
         nthreads: worker.nthreads,
         memory_limit: worker.memory_limit,
         resources: worker.resources.clone(),
+        plugins: worker.plugins.clone(),
     }
 }
 

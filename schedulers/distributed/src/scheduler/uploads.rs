@@ -11,7 +11,9 @@
 use std::sync::Arc;
 
 use crate::comm::framed::Outgoing;
-use crate::protocol::{Answer, ClientId, ToWorker, Upload, UploadOutcome, Uploaded, WorkerId};
+use crate::protocol::{
+    Answer, ClientId, ToClient, ToWorker, Upload, UploadOutcome, Uploaded, WorkerId,
+};
 
 use super::{SchedulerState, WorkerStatus, transitions};
 
@@ -101,6 +103,9 @@ impl SchedulerState {
                 if let Some((names, fingerprint)) = uploaded.functions {
                     self.change_functions(worker, fingerprint, &names);
                 }
+                if let Some(plugin) = uploaded.plugin {
+                    self.add_plugin(worker, plugin);
+                }
                 Ok(uploaded.summary)
             }
             Err(reason) => {
@@ -157,6 +162,29 @@ impl SchedulerState {
                 done.request,
                 Ok(Answer::Uploads(done.outcomes)),
             );
+        }
+    }
+
+    /// `worker` loaded `plugin`: clients hear of it (their comparison with
+    /// their own plugins is current).
+    fn add_plugin(&mut self, worker: WorkerId, plugin: String) {
+        let Some(w) = self.workers.get_mut(&worker) else {
+            return;
+        };
+        if w.plugins.contains(&plugin) {
+            return;
+        }
+        w.plugins.push(plugin);
+        w.plugins.sort();
+        let summary = super::summary(w);
+        for &client in self.clients.keys() {
+            self.outbox.clients.push((
+                client,
+                Outgoing::plain(ToClient::Workers {
+                    added: vec![summary.clone()],
+                    removed: Vec::new(),
+                }),
+            ));
         }
     }
 

@@ -163,6 +163,7 @@ pub(crate) async fn serve(
         resources: options.resources.clone(),
         functions: registry.functions().names(),
         functions_fingerprint: registry.functions().fingerprint(),
+        plugins: barrow_core::hooks::loaded_plugins(),
         host: host_name(),
         pid: std::process::id(),
         previous: crate::nanny::previous_death(),

@@ -109,6 +109,7 @@ fn keep(
             Ok(Uploaded {
                 summary: format!("kept at {}", path.display()),
                 functions: None,
+                plugin: None,
                 restart: false,
             })
         }
@@ -119,6 +120,7 @@ fn keep(
                 return Ok(Uploaded {
                     summary: format!("{before} (loaded before)"),
                     functions: None,
+                    plugin: None,
                     restart: false,
                 });
             }
@@ -133,6 +135,7 @@ fn keep(
             Ok(Uploaded {
                 summary: format!("loaded {}", plugin.name),
                 functions: Some((functions.names(), functions.fingerprint())),
+                plugin: Some(plugin.name.clone()),
                 restart: plugin.restart,
             })
         }

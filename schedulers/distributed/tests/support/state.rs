@@ -28,6 +28,7 @@ pub fn registration(name: &str, pid: u32, threads: u32) -> WorkerRegistration {
         resources: Vec::new(),
         functions: vec!["f".to_owned()],
         functions_fingerprint: 1,
+        plugins: Vec::new(),
         host: "here".to_owned(),
         pid,
         previous: None,
