@@ -170,6 +170,16 @@ fn an_uploaded_plugin_runs_on_every_worker_and_on_workers_that_join_later() {
     .unwrap();
     assert_eq!(out[0].downcast_ref::<Vec<f64>>().unwrap(), &vec![2.5, 5.0]);
     assert_eq!(about_stats(&client), Vec::<String>::new());
+    // Its hook (stats.audit) heard, on each worker, that the worker runs.
+    let log = client
+        .submit_with::<String>(
+            &func("stats.audit-log"),
+            [lit(0i64)],
+            barrow::Annotations::new().workers(["w2"]),
+        )
+        .and_then(|f| f.result())
+        .unwrap();
+    assert!(log.contains("worker-started w2"), "{log}");
 
     // The same bytes again: nothing is loaded twice.
     for outcome in client.upload_plugin(&path).unwrap() {

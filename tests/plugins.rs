@@ -203,7 +203,7 @@ fn the_barrow_command_inspects_and_lists_plugins() {
         "{text}"
     );
     assert!(
-        text.contains("stats 0.1.0 (barrow-plugin 1.1) from "),
+        text.contains("stats 0.1.0 (barrow-plugin 1.2) from "),
         "{text}"
     );
 }

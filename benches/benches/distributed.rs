@@ -110,6 +110,7 @@ fn cluster() -> (SchedulerState, u32) {
             resources: Vec::new(),
             functions: vec!["bench.add".to_owned()],
             functions_fingerprint: 7,
+            plugins: Vec::new(),
             host: format!("host{i}"),
             pid: 1000 + i,
             previous: None,

@@ -180,3 +180,166 @@ pub fn loaded_plugins() -> Vec<String> {
     names.dedup();
     names
 }
+
+/// Something that happened in a cluster, as hooks see it (the plugin
+/// ABI's events, on this side of the boundary).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClusterEvent<'a> {
+    /// This process's worker joined its scheduler.
+    WorkerStarted {
+        /// The worker's name.
+        worker: &'a str,
+    },
+    /// This process's worker is closing.
+    WorkerClosing {
+        /// The worker's name.
+        worker: &'a str,
+        /// Why.
+        reason: &'a str,
+    },
+    /// This process's scheduler listens.
+    SchedulerStarted {
+        /// Its address.
+        address: &'a str,
+    },
+    /// This process's scheduler is closing.
+    SchedulerClosing,
+    /// A worker joined the scheduler.
+    WorkerAdded {
+        /// Its name.
+        worker: &'a str,
+    },
+    /// A worker left the scheduler.
+    WorkerRemoved {
+        /// Its name.
+        worker: &'a str,
+        /// Why.
+        reason: &'a str,
+    },
+    /// A task changed state on the scheduler (Dask's state names).
+    Transition {
+        /// The task's key.
+        key: &'a str,
+        /// The state it left.
+        from: &'a str,
+        /// The state it entered.
+        to: &'a str,
+        /// The worker it runs on or is held by (empty when none).
+        worker: &'a str,
+    },
+}
+
+/// A hook on a cluster's events: a plugin's (the plugin host registers
+/// them as it loads plugins) or the program's own.
+pub trait ClusterHook: Send + Sync {
+    /// Its full name (`stats.audit`): one hook of a name per process.
+    fn name(&self) -> &str;
+    /// Sees an event; an error (or a panic) is reported and the cluster
+    /// goes on.
+    fn on_event(&self, event: &ClusterEvent<'_>) -> Result<()>;
+}
+
+/// The hooks of this process.
+fn cluster_hooks() -> &'static std::sync::RwLock<Vec<std::sync::Arc<dyn ClusterHook>>> {
+    static HOOKS: std::sync::OnceLock<std::sync::RwLock<Vec<std::sync::Arc<dyn ClusterHook>>>> =
+        std::sync::OnceLock::new();
+    HOOKS.get_or_init(Default::default)
+}
+
+/// Whether any hook is registered: a relaxed load, so the scheduler's hot
+/// paths pay nothing without hooks.
+static ANY_CLUSTER_HOOK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The failures of hooks, newest last (at most [`FAILURES_KEPT`]).
+fn hook_failures() -> &'static std::sync::Mutex<std::collections::VecDeque<(String, String)>> {
+    static FAILURES: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::VecDeque<(String, String)>>,
+    > = std::sync::OnceLock::new();
+    FAILURES.get_or_init(Default::default)
+}
+
+/// How many hook failures [`cluster_hook_failures`] keeps.
+pub const FAILURES_KEPT: usize = 100;
+
+/// Registers `hook`; false (and nothing changes) when one of its name is
+/// registered already: loading or uploading a plugin twice runs its hooks
+/// once.
+pub fn add_cluster_hook(hook: std::sync::Arc<dyn ClusterHook>) -> bool {
+    let mut hooks = cluster_hooks()
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if hooks.iter().any(|h| h.name() == hook.name()) {
+        return false;
+    }
+    hooks.push(hook);
+    ANY_CLUSTER_HOOK.store(true, std::sync::atomic::Ordering::Release);
+    true
+}
+
+/// Whether this process has cluster hooks.
+pub fn has_cluster_hooks() -> bool {
+    ANY_CLUSTER_HOOK.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The names of this process's cluster hooks.
+pub fn cluster_hook_names() -> Vec<String> {
+    cluster_hooks()
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .iter()
+        .map(|h| h.name().to_owned())
+        .collect()
+}
+
+/// Hands `event` to every hook. A hook that fails or panics is kept in
+/// [`cluster_hook_failures`] and returned, (hook, what happened), for the
+/// caller to log; the others and the cluster go on.
+pub fn cluster_event(event: &ClusterEvent<'_>) -> Vec<(String, String)> {
+    deliver(event, |_| true)
+}
+
+/// [`cluster_event`] for the hooks named `names` only: a worker that has
+/// just loaded a plugin tells its new hooks that it runs (Dask runs a
+/// worker plugin's `setup` when it is registered).
+pub fn cluster_event_to(names: &[String], event: &ClusterEvent<'_>) -> Vec<(String, String)> {
+    deliver(event, |name| names.iter().any(|n| n == name))
+}
+
+fn deliver(event: &ClusterEvent<'_>, to: impl Fn(&str) -> bool) -> Vec<(String, String)> {
+    let mut failed = Vec::new();
+    if !has_cluster_hooks() {
+        return failed;
+    }
+    let hooks = cluster_hooks()
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    for hook in hooks.iter().filter(|h| to(h.name())) {
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook.on_event(event)));
+        let failure = match outcome {
+            Ok(Ok(())) => continue,
+            Ok(Err(error)) => error.to_string(),
+            Err(panic) => format!("panicked: {}", crate::execute::panic_message(&*panic)),
+        };
+        failed.push((hook.name().to_owned(), failure.clone()));
+        let mut failures = hook_failures()
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if failures.len() == FAILURES_KEPT {
+            failures.pop_front();
+        }
+        failures.push_back((hook.name().to_owned(), failure));
+    }
+    failed
+}
+
+/// The latest failures of this process's hooks: (hook, what happened).
+pub fn cluster_hook_failures() -> Vec<(String, String)> {
+    hook_failures()
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .iter()
+        .cloned()
+        .collect()
+}

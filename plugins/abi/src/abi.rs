@@ -31,8 +31,9 @@ use abi_stable::type_layout::TypeLayout;
 /// each other.
 pub const ABI_MAJOR: u32 = 1;
 /// The ABI's minor version: the capabilities this crate knows. Minor 0 had
-/// functions, codecs and set-up steps; minor 1 added schedulers.
-pub const ABI_MINOR: u32 = 1;
+/// functions, codecs and set-up steps; minor 1 added schedulers; minor 2
+/// added cluster hooks.
+pub const ABI_MINOR: u32 = 2;
 
 /// Names of the capabilities, with the minor version that introduced each.
 pub mod capability {
@@ -44,6 +45,8 @@ pub mod capability {
     pub const SETUP: &str = "setup/1";
     /// Schedulers ([`super::SchedulersTable`]), since 1.1.
     pub const SCHEDULERS: &str = "schedulers/1";
+    /// Hooks on a cluster's events ([`super::HooksTable`]), since 1.2.
+    pub const HOOKS: &str = "hooks/1";
 }
 
 /// A version of the ABI.
@@ -440,4 +443,68 @@ pub struct SchedulersTable {
         graph: &AbiGraph,
         runner: AbiRunner<'_>,
     ) -> RResult<(), AbiError>,
+}
+
+/// A hook on a cluster's events, as the plugin declares it.
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone)]
+pub struct HookDecl {
+    /// Its name within the plugin's namespace: a process runs one hook of
+    /// each full name, however often the plugin is loaded.
+    pub name: RString,
+    /// One paragraph on what it does.
+    pub doc: RString,
+}
+
+/// What happened, for [`AbiEvent`].
+#[repr(u8)]
+#[derive(StableAbi, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AbiEventKind {
+    /// A worker joined its scheduler and is about to take tasks (in the
+    /// worker's process).
+    WorkerStarted,
+    /// A worker is closing (in its process); `detail` says why.
+    WorkerClosing,
+    /// A scheduler listens (in its process); `detail` is its address.
+    SchedulerStarted,
+    /// A scheduler is closing (in its process).
+    SchedulerClosing,
+    /// A worker joined (on the scheduler).
+    WorkerAdded,
+    /// A worker left (on the scheduler); `detail` says why.
+    WorkerRemoved,
+    /// A task moved from state `from` to `to` (on the scheduler), on
+    /// `worker` when it runs or is held there.
+    Transition,
+}
+
+/// One event of a cluster, borrowed for the call.
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone, Copy)]
+pub struct AbiEvent<'a> {
+    /// What happened.
+    pub kind: AbiEventKind,
+    /// The worker it concerns (empty when none).
+    pub worker: RStr<'a>,
+    /// The task's key (transitions; else empty).
+    pub key: RStr<'a>,
+    /// The state it left (transitions; else empty).
+    pub from: RStr<'a>,
+    /// The state it entered (transitions; else empty).
+    pub to: RStr<'a>,
+    /// Why, or the address (see [`AbiEventKind`]).
+    pub detail: RStr<'a>,
+}
+
+/// Hands an event to hook `index` of a [`HooksTable`].
+pub type OnEventFn = extern "C" fn(index: usize, event: &AbiEvent<'_>) -> RResult<(), AbiError>;
+
+/// Capability [`capability::HOOKS`].
+#[repr(C)]
+#[derive(StableAbi, Debug)]
+pub struct HooksTable {
+    /// The hooks, in index order.
+    pub hooks: RVec<HookDecl>,
+    /// Hands one an event ([`OnEventFn`]).
+    pub on_event: extern "C" fn(index: usize, event: &AbiEvent<'_>) -> RResult<(), AbiError>,
 }

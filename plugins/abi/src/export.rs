@@ -9,14 +9,14 @@ use abi_stable::prefix_type::PrefixTypeTrait;
 use abi_stable::std_types::{RNone, ROption, RResult, RSlice, RSome, RStr};
 
 use crate::abi::{
-    ABI_MAJOR, ABI_MINOR, AbiArg, AbiError, AbiGraph, AbiObject, AbiRunner, AbiSink, AbiVersion,
-    Capability, CodecDecl, CodecsTable, FunctionDecl, FunctionsTable, PluginInfo, PluginRoot,
-    PluginRootRef, SchedulerDecl, SchedulersTable, SetupDecl, SetupEnv, SetupOutcome, SetupTable,
-    capability as names,
+    ABI_MAJOR, ABI_MINOR, AbiArg, AbiError, AbiEvent, AbiEventKind, AbiGraph, AbiObject, AbiRunner,
+    AbiSink, AbiVersion, Capability, CodecDecl, CodecsTable, FunctionDecl, FunctionsTable,
+    HookDecl, HooksTable, PluginInfo, PluginRoot, PluginRootRef, SchedulerDecl, SchedulersTable,
+    SetupDecl, SetupEnv, SetupOutcome, SetupTable, capability as names,
 };
 use crate::author::{Call, Error, Out};
 use crate::object::guard;
-use crate::plugin::{Graph, Plugin, Runner, SetupContext};
+use crate::plugin::{Event, Graph, Plugin, Runner, SetupContext};
 
 /// The symbol abi_stable looks up in a library; the export macro names it
 /// literally (attributes take no constants), a test checks they agree.
@@ -29,6 +29,7 @@ pub struct Tables {
     codecs: OnceLock<CodecsTable>,
     setup: OnceLock<SetupTable>,
     schedulers: OnceLock<SchedulersTable>,
+    hooks: OnceLock<HooksTable>,
 }
 
 impl Tables {
@@ -40,6 +41,7 @@ impl Tables {
             codecs: OnceLock::new(),
             setup: OnceLock::new(),
             schedulers: OnceLock::new(),
+            hooks: OnceLock::new(),
         }
     }
 }
@@ -55,6 +57,8 @@ pub struct Entries {
     pub run_setup: crate::abi::RunSetupFn,
     /// [`crate::abi::ScheduleFn`].
     pub schedule: crate::abi::ScheduleFn,
+    /// [`crate::abi::OnEventFn`].
+    pub on_event: crate::abi::OnEventFn,
 }
 
 /// [`PluginRoot::info`].
@@ -122,6 +126,21 @@ pub fn capability(
                         })
                         .collect(),
                     run: entries.run_setup,
+                }
+            }))
+        }
+        names::HOOKS if !plugin.hooks.is_empty() => {
+            Capability::of(tables.hooks.get_or_init(|| {
+                HooksTable {
+                    hooks: plugin
+                        .hooks
+                        .iter()
+                        .map(|h| HookDecl {
+                            name: h.name.into(),
+                            doc: h.doc.into(),
+                        })
+                        .collect(),
+                    on_event: entries.on_event,
                 }
             }))
         }
@@ -247,6 +266,103 @@ pub fn schedule(
         };
         (scheduler.run)(&graph, &Runner { inner: runner })
     })
+}
+
+/// [`crate::abi::OnEventFn`].
+pub fn on_event(
+    plugin: &'static Plugin,
+    index: usize,
+    event: &AbiEvent<'_>,
+) -> RResult<(), AbiError> {
+    guard(|| {
+        let hook = plugin
+            .hooks
+            .get(index)
+            .ok_or_else(|| missing("hook", index, plugin))?;
+        (hook.on)(&event_of(event))
+    })
+}
+
+/// The author's view of an event.
+pub(crate) fn event_of<'a>(event: &AbiEvent<'a>) -> Event<'a> {
+    let (worker, key, from, to, detail) = (
+        event.worker.as_str(),
+        event.key.as_str(),
+        event.from.as_str(),
+        event.to.as_str(),
+        event.detail.as_str(),
+    );
+    match event.kind {
+        AbiEventKind::WorkerStarted => Event::WorkerStarted { worker },
+        AbiEventKind::WorkerClosing => Event::WorkerClosing {
+            worker,
+            reason: detail,
+        },
+        AbiEventKind::SchedulerStarted => Event::SchedulerStarted { address: detail },
+        AbiEventKind::SchedulerClosing => Event::SchedulerClosing,
+        AbiEventKind::WorkerAdded => Event::WorkerAdded { worker },
+        AbiEventKind::WorkerRemoved => Event::WorkerRemoved {
+            worker,
+            reason: detail,
+        },
+        AbiEventKind::Transition => Event::Transition {
+            key,
+            from,
+            to,
+            worker,
+        },
+    }
+}
+
+/// An author's event as it crosses the boundary (the host's side, and
+/// in-process tests).
+pub fn abi_event<'a>(event: &Event<'a>) -> AbiEvent<'a> {
+    let mut out = AbiEvent {
+        kind: AbiEventKind::SchedulerClosing,
+        worker: RStr::from(""),
+        key: RStr::from(""),
+        from: RStr::from(""),
+        to: RStr::from(""),
+        detail: RStr::from(""),
+    };
+    match *event {
+        Event::WorkerStarted { worker } => {
+            out.kind = AbiEventKind::WorkerStarted;
+            out.worker = worker.into();
+        }
+        Event::WorkerClosing { worker, reason } => {
+            out.kind = AbiEventKind::WorkerClosing;
+            out.worker = worker.into();
+            out.detail = reason.into();
+        }
+        Event::SchedulerStarted { address } => {
+            out.kind = AbiEventKind::SchedulerStarted;
+            out.detail = address.into();
+        }
+        Event::SchedulerClosing => {}
+        Event::WorkerAdded { worker } => {
+            out.kind = AbiEventKind::WorkerAdded;
+            out.worker = worker.into();
+        }
+        Event::WorkerRemoved { worker, reason } => {
+            out.kind = AbiEventKind::WorkerRemoved;
+            out.worker = worker.into();
+            out.detail = reason.into();
+        }
+        Event::Transition {
+            key,
+            from,
+            to,
+            worker,
+        } => {
+            out.kind = AbiEventKind::Transition;
+            out.key = key.into();
+            out.from = from.into();
+            out.to = to.into();
+            out.worker = worker.into();
+        }
+    }
+    out
 }
 
 /// The root module of a plugin with these entry points.

@@ -74,19 +74,20 @@ pub use abi::{ABI_MAJOR, ABI_MINOR, Dtype, Shape};
 pub use author::{Call, Element, Error, Numbers, Out, Result};
 pub use object::Object;
 pub use plugin::{
-    Codec, Function, FunctionBody, Graph, Outcome, Plugin, Runner, Scheduler, Setup, SetupContext,
+    Codec, Event, Function, FunctionBody, Graph, Hook, HookBody, Outcome, Plugin, Runner,
+    Scheduler, Setup, SetupContext,
 };
 
 /// The glue [`export_plugin!`] expands to; not part of the API.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::abi::{
-        AbiArg, AbiError, AbiGraph, AbiObject, AbiRunner, AbiSink, Capability, PluginInfo,
-        PluginRootRef, SetupEnv, SetupOutcome,
+        AbiArg, AbiError, AbiEvent, AbiGraph, AbiObject, AbiRunner, AbiSink, Capability,
+        PluginInfo, PluginRootRef, SetupEnv, SetupOutcome,
     };
     pub use crate::export::{
-        Entries, ROOT_SYMBOL, Tables, call, capability, decode, header, info, root, run_setup,
-        schedule,
+        Entries, ROOT_SYMBOL, Tables, abi_event, call, capability, decode, header, info, on_event,
+        root, run_setup, schedule,
     };
     pub use crate::meta::{encode as encode_meta, encoded_len as meta_len};
     pub use abi_stable::library::{__call_root_module_loader, LibHeader, RootModuleResult};
@@ -168,12 +169,20 @@ macro_rules! export_plugin {
                 p::schedule(&$plugin, index, graph, runner)
             }
 
+            extern "C" fn on_event(
+                index: usize,
+                event: &p::AbiEvent<'_>,
+            ) -> p::RResult<(), p::AbiError> {
+                p::on_event(&$plugin, index, event)
+            }
+
             extern "C" fn capability(name: p::RStr<'_>) -> p::ROption<p::Capability> {
                 let entries = p::Entries {
                     call,
                     decode,
                     run_setup,
                     schedule,
+                    on_event,
                 };
                 p::capability(&$plugin, &TABLES, entries, name)
             }

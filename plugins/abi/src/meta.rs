@@ -15,6 +15,7 @@
 //! codecs: count, then tag each
 //! set-up steps: count, then (name, doc) each
 //! schedulers: count, then (name, doc) each
+//! hooks: count, then (name, doc) each        (ABI 1.2 and later)
 //! ```
 //!
 //! ```
@@ -93,6 +94,12 @@ pub const fn encoded_len(plugin: &Plugin) -> usize {
         len += str_len(plugin.schedulers[i].name) + str_len(plugin.schedulers[i].doc);
         i += 1;
     }
+    len += 4;
+    i = 0;
+    while i < plugin.hooks.len() {
+        len += str_len(plugin.hooks[i].name) + str_len(plugin.hooks[i].doc);
+        i += 1;
+    }
     len
 }
 
@@ -158,6 +165,13 @@ pub const fn encode<const N: usize>(plugin: &Plugin) -> [u8; N] {
         at = put_str(&mut out, at, plugin.schedulers[i].doc);
         i += 1;
     }
+    at = put_u32(&mut out, at, plugin.hooks.len());
+    i = 0;
+    while i < plugin.hooks.len() {
+        at = put_str(&mut out, at, plugin.hooks[i].name);
+        at = put_str(&mut out, at, plugin.hooks[i].doc);
+        i += 1;
+    }
     assert!(at == N, "encode::<N> needs N = encoded_len(plugin)");
     out
 }
@@ -205,6 +219,8 @@ pub struct Metadata {
     pub setup: Vec<Item>,
     /// Its schedulers.
     pub schedulers: Vec<Item>,
+    /// Its hooks on a cluster's events (none before ABI 1.2).
+    pub hooks: Vec<Item>,
 }
 
 /// Why an embedded description could not be read.
@@ -308,6 +324,12 @@ impl Metadata {
         }
         let setup = r.items("set-up steps")?;
         let schedulers = r.items("schedulers")?;
+        // Plugins built before 1.2 end here.
+        let hooks = if abi.1 >= 2 {
+            r.items("hooks")?
+        } else {
+            Vec::new()
+        };
         Ok(Metadata {
             format,
             abi,
@@ -319,6 +341,7 @@ impl Metadata {
             codecs,
             setup,
             schedulers,
+            hooks,
         })
     }
 }
@@ -358,6 +381,11 @@ mod tests {
             doc: "Last in.",
             run: |_, _| Ok(()),
         }],
+        hooks: &[crate::Hook {
+            name: "audit",
+            doc: "Keeps events.",
+            on: |_| Ok(()),
+        }],
     };
     const LEN: usize = encoded_len(&FULL);
     static BYTES: [u8; LEN] = encode::<LEN>(&FULL);
@@ -375,6 +403,8 @@ mod tests {
         assert_eq!(meta.functions.len(), 2);
         assert!(!meta.functions[0].takes_params && meta.functions[1].takes_params);
         assert_eq!(meta.setup[0].name, "install");
+        assert_eq!(meta.hooks[0].name, "audit");
+        assert_eq!(meta.hooks[0].doc, "Keeps events.");
         assert_eq!(meta.schedulers[0].doc, "Last in.");
         // Padding after it, as a section may carry, is ignored.
         let mut padded = BYTES.to_vec();

@@ -32,6 +32,8 @@ pub struct Plugin {
     pub setup: &'static [Setup],
     /// Schedulers.
     pub schedulers: &'static [Scheduler],
+    /// Hooks on a cluster's events (since barrow-plugin 1.2).
+    pub hooks: &'static [Hook],
 }
 
 impl Plugin {
@@ -45,6 +47,7 @@ impl Plugin {
         codecs: &[],
         setup: &[],
         schedulers: &[],
+        hooks: &[],
     };
 }
 
@@ -300,5 +303,77 @@ impl fmt::Debug for Scheduler {
         f.debug_struct("Scheduler")
             .field("name", &self.name)
             .finish()
+    }
+}
+
+/// Something that happened in a cluster, as a [`Hook`] sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// This process's worker joined its scheduler and is about to take
+    /// tasks (Dask's `WorkerPlugin.setup`).
+    WorkerStarted {
+        /// The worker's name.
+        worker: &'a str,
+    },
+    /// This process's worker is closing (`WorkerPlugin.teardown`).
+    WorkerClosing {
+        /// The worker's name.
+        worker: &'a str,
+        /// Why.
+        reason: &'a str,
+    },
+    /// This process's scheduler listens (`SchedulerPlugin.start`).
+    SchedulerStarted {
+        /// Its address.
+        address: &'a str,
+    },
+    /// This process's scheduler is closing (`SchedulerPlugin.close`).
+    SchedulerClosing,
+    /// A worker joined the scheduler (`SchedulerPlugin.add_worker`).
+    WorkerAdded {
+        /// Its name.
+        worker: &'a str,
+    },
+    /// A worker left the scheduler (`SchedulerPlugin.remove_worker`).
+    WorkerRemoved {
+        /// Its name.
+        worker: &'a str,
+        /// Why.
+        reason: &'a str,
+    },
+    /// A task changed state on the scheduler (`SchedulerPlugin.transition`):
+    /// `released`, `waiting`, `queued`, `no-worker`, `processing`,
+    /// `memory`, `erred`.
+    Transition {
+        /// The task's key, as Dask prints it.
+        key: &'a str,
+        /// The state it left.
+        from: &'a str,
+        /// The state it entered.
+        to: &'a str,
+        /// The worker it runs on or is held by (empty when none).
+        worker: &'a str,
+    },
+}
+
+/// The body of a hook: it sees every event of the processes that loaded
+/// its plugin and returns quickly (transitions come by the thousand). An
+/// error or a panic is reported by the host and the cluster goes on.
+pub type HookBody = fn(&Event<'_>) -> Result<()>;
+
+/// A hook on a cluster's events (Dask's worker and scheduler plugins).
+pub struct Hook {
+    /// Its name in the plugin's namespace: one hook of a name runs per
+    /// process, however often the plugin is loaded or uploaded.
+    pub name: &'static str,
+    /// One paragraph on what it does.
+    pub doc: &'static str,
+    /// The body.
+    pub on: HookBody,
+}
+
+impl fmt::Debug for Hook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hook").field("name", &self.name).finish()
     }
 }

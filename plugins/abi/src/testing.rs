@@ -249,6 +249,33 @@ pub fn decode(plugin: &'static Plugin, tag: &str, bytes: &[u8]) -> Result<Value>
     .map(Value::Object)
 }
 
+/// Hands `event` to hook `name` of `plugin`, through the same entry point
+/// a host calls (a panic comes back as an error saying so).
+///
+/// ```
+/// use barrow_plugin::{Event, Hook, Plugin, testing};
+///
+/// static PLUGIN: Plugin = Plugin {
+///     name: "watch",
+///     hooks: &[Hook { name: "joins", doc: "Refuses nothing.", on: |_| Ok(()) }],
+///     ..Plugin::EMPTY
+/// };
+/// testing::hook(&PLUGIN, "joins", &Event::WorkerAdded { worker: "w0" })?;
+/// # Ok::<(), barrow_plugin::Error>(())
+/// ```
+pub fn hook(plugin: &'static Plugin, name: &str, event: &crate::Event<'_>) -> Result<()> {
+    let index = plugin
+        .hooks
+        .iter()
+        .position(|h| h.name == name)
+        .ok_or_else(|| Error::new(format!("plugin '{}' has no hook '{name}'", plugin.name)))?;
+    into_result(crate::export::on_event(
+        plugin,
+        index,
+        &crate::export::abi_event(event),
+    ))
+}
+
 /// Runs set-up step `name` of `plugin` in `context`.
 pub fn run_setup(plugin: &'static Plugin, name: &str, context: &SetupContext) -> Result<Outcome> {
     let index = plugin

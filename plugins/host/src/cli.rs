@@ -55,7 +55,8 @@ impl Description {
                     "functions" => plugin.functions(),
                     "codecs" => plugin.codecs(),
                     "set-up steps" => plugin.setup_steps(),
-                    _ => plugin.schedulers(),
+                    "schedulers" => plugin.schedulers(),
+                    _ => plugin.hooks(),
                 };
                 (label, provides, items)
             })
@@ -74,7 +75,7 @@ impl Description {
 
     fn from_metadata(meta: Metadata, path: &Path) -> Description {
         let namespaced = |name: &str| format!("{}.{name}", meta.name);
-        let lists: [Vec<(String, String)>; 4] = [
+        let lists: [Vec<(String, String)>; 5] = [
             meta.functions
                 .iter()
                 .map(|f| (namespaced(&f.name), f.doc.clone()))
@@ -90,6 +91,10 @@ impl Description {
             meta.schedulers
                 .iter()
                 .map(|s| (s.name.clone(), s.doc.clone()))
+                .collect(),
+            meta.hooks
+                .iter()
+                .map(|h| (namespaced(&h.name), h.doc.clone()))
                 .collect(),
         ];
         let capabilities = KNOWN

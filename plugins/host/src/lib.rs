@@ -37,6 +37,7 @@ pub mod cli;
 mod config;
 mod convert;
 mod error;
+mod hooks;
 mod load;
 mod new;
 mod object;

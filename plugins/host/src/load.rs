@@ -11,19 +11,20 @@ use abi_stable::abi_stability::abi_checking::check_layout_compatibility;
 use abi_stable::library::{LibraryError, RootModule, lib_header_from_path};
 use abi_stable::std_types::RSome;
 use barrow_plugin::abi::{
-    ABI_MAJOR, ABI_MINOR, CodecsTable, FunctionsTable, PluginRootRef, SchedulersTable, SetupTable,
-    capability,
+    ABI_MAJOR, ABI_MINOR, CodecsTable, FunctionsTable, HooksTable, PluginRootRef, SchedulersTable,
+    SetupTable, capability,
 };
 
 use crate::error::{Error, Result};
 
 /// The capabilities this host knows: name, the ABI minor that introduced
 /// it, and what it is called in reports.
-pub(crate) const KNOWN: [(&str, u32, &str); 4] = [
+pub(crate) const KNOWN: [(&str, u32, &str); 5] = [
     (capability::FUNCTIONS, 0, "functions"),
     (capability::CODECS, 0, "codecs"),
     (capability::SETUP, 0, "set-up steps"),
     (capability::SCHEDULERS, 1, "schedulers"),
+    (capability::HOOKS, 2, "hooks"),
 ];
 
 /// A loaded plugin: its description and its capability tables.
@@ -39,6 +40,7 @@ pub struct Plugin {
     pub(crate) codecs: Option<&'static CodecsTable>,
     pub(crate) setup: Option<&'static SetupTable>,
     pub(crate) schedulers: Option<&'static SchedulersTable>,
+    pub(crate) hooks: Option<&'static HooksTable>,
 }
 
 /// Whether a plugin provides a capability.
@@ -97,7 +99,8 @@ impl Plugin {
                     capability::FUNCTIONS => self.functions.is_some(),
                     capability::CODECS => self.codecs.is_some(),
                     capability::SETUP => self.setup.is_some(),
-                    _ => self.schedulers.is_some(),
+                    capability::SCHEDULERS => self.schedulers.is_some(),
+                    _ => self.hooks.is_some(),
                 };
                 let provides = if present {
                     Provides::Yes
@@ -142,6 +145,18 @@ impl Plugin {
                 t.steps
                     .iter()
                     .map(|s| (format!("{}.{}", self.name, s.name), s.doc.to_string()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Its hooks on a cluster's events: full name and documentation.
+    pub fn hooks(&self) -> Vec<(String, String)> {
+        self.hooks
+            .map(|t| {
+                t.hooks
+                    .iter()
+                    .map(|h| (format!("{}.{}", self.name, h.name), h.doc.to_string()))
                     .collect()
             })
             .unwrap_or_default()
@@ -313,12 +328,14 @@ fn open(path: &Path) -> Result<Plugin> {
         codecs: None,
         setup: None,
         schedulers: None,
+        hooks: None,
     };
     let version = format!("{}.{}", info.abi.major, info.abi.minor);
     plugin.functions = checked(path, &version, capability::FUNCTIONS, table)?;
     plugin.codecs = checked(path, &version, capability::CODECS, table)?;
     plugin.setup = checked(path, &version, capability::SETUP, table)?;
     plugin.schedulers = checked(path, &version, capability::SCHEDULERS, table)?;
+    plugin.hooks = checked(path, &version, capability::HOOKS, table)?;
     tracing::debug!(
         plugin = %plugin.name,
         path = %path.display(),

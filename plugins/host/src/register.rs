@@ -225,6 +225,17 @@ pub fn register(plugin: &Plugin, registry: &Registry) -> Result<bool> {
     if !plugin.config_declarations().trim().is_empty() {
         barrow_config::register_namespace(plugin.name(), plugin.config_declarations())?;
     }
+    if let Some(table) = plugin.hooks {
+        // Process-wide, unlike the registry: a second load (or upload) of
+        // the plugin adds none.
+        for (index, decl) in table.hooks.iter().enumerate() {
+            barrow_core::hooks::add_cluster_hook(Arc::new(crate::hooks::PluginHook {
+                name: format!("{}.{}", plugin.name(), decl.name),
+                table,
+                index,
+            }));
+        }
+    }
     done.insert(id);
     Ok(true)
 }

@@ -72,7 +72,7 @@ fn variant(package: &str, version: &str, patch: impl Fn(&str, &str) -> String) -
     let abi = workspace().join("plugins/abi");
     let manifest = std::fs::read_to_string(abi.join("Cargo.toml")).unwrap();
     let manifest = manifest
-        .replace("version = \"1.1.0\"", &format!("version = \"{version}\""))
+        .replace("version = \"1.2.0\"", &format!("version = \"{version}\""))
         .replace("edition.workspace = true", "edition = \"2024\"")
         .replace("rust-version.workspace = true\n", "")
         .replace("license.workspace = true\n", "")
@@ -127,6 +127,10 @@ fn a_plugin_built_against_an_older_minor_loads_works_and_lacks_newer_capabilitie
         capabilities.contains(&("schedulers", Provides::Absent { since: 1 })),
         "{capabilities:?}"
     );
+    assert!(
+        capabilities.contains(&("hooks", Provides::Absent { since: 2 })),
+        "{capabilities:?}"
+    );
     let registry = Registry::new();
     register(&plugin, &registry).unwrap();
     let double = registry.functions().get("old-stats.double").unwrap();
@@ -136,7 +140,7 @@ fn a_plugin_built_against_an_older_minor_loads_works_and_lacks_newer_capabilitie
     assert_eq!(out.downcast_ref::<Vec<f64>>().unwrap(), &[2.0, 5.0]);
     let text = cli::inspect(&path).unwrap();
     assert!(
-        text.contains("abi: barrow-plugin 1.0 (this program: 1.1)"),
+        text.contains("abi: barrow-plugin 1.0 (this program: 1.2)"),
         "{text}"
     );
     assert!(
@@ -165,7 +169,7 @@ fn a_plugin_of_another_major_version_is_refused_naming_both() {
     assert_eq!(text.lines().count(), 1, "{text}");
     assert!(text.contains("built against barrow-plugin 2.0.0"), "{text}");
     assert!(
-        text.contains("this program uses barrow-plugin 1.1.0"),
+        text.contains("this program uses barrow-plugin 1.2.0"),
         "{text}"
     );
     assert!(
@@ -176,7 +180,7 @@ fn a_plugin_of_another_major_version_is_refused_naming_both() {
 
 #[test]
 fn a_plugin_with_another_layout_is_refused_in_one_line_naming_the_field() {
-    let path = variant("barrow-compat-layout", "1.1.1", |name, source| match name {
+    let path = variant("barrow-compat-layout", "1.2.1", |name, source| match name {
         "abi.rs" => source.replace("    pub description: RString,", "    pub summary: RString,"),
         "export.rs" => source.replace(
             "description: plugin.description.into(),",
@@ -189,7 +193,7 @@ fn a_plugin_with_another_layout_is_refused_in_one_line_naming_the_field() {
     let text = err.to_string();
     assert_eq!(text.lines().count(), 1, "{text}");
     assert!(text.contains("libbarrow_compat_layout"), "{text}");
-    assert!(text.contains("barrow-plugin 1.1"), "{text}");
+    assert!(text.contains("barrow-plugin 1.2"), "{text}");
     assert!(
         text.contains("expected `description`, found `summary`"),
         "{text}"

@@ -89,6 +89,8 @@ pub fn scheduler(args: &SchedulerArgs) -> Result<SchedulerServer> {
             (token, format!("a new token, written to {}", path.display()))
         }
     };
+    // The plugins of `plugins.load`: their hooks see the scheduler's events.
+    barrow_core::hooks::before_run(barrow_core::Registry::global(), &config)?;
     let server = SchedulerServer::start(&args.host, args.port, &token, &config)?;
     let address = server.address();
     println!("barrow scheduler at {address}");

@@ -83,6 +83,11 @@ impl SchedulerServer {
             crate::scheduler::server::spawn(listener, scheduler, comm, watcher)
         })?;
         tracing::info!("scheduler listening at {address}");
+        report_hooks(barrow_core::hooks::cluster_event(
+            &barrow_core::hooks::ClusterEvent::SchedulerStarted {
+                address: &address.to_string(),
+            },
+        ));
         if let Some(dashboard) = &dashboard {
             tracing::info!("dashboard at {}", dashboard.url());
         }
@@ -207,5 +212,15 @@ impl SchedulerServer {
 impl Drop for SchedulerServer {
     fn drop(&mut self) {
         self.shutdown();
+        report_hooks(barrow_core::hooks::cluster_event(
+            &barrow_core::hooks::ClusterEvent::SchedulerClosing,
+        ));
+    }
+}
+
+/// Logs the hooks that failed on an event.
+pub(crate) fn report_hooks(failures: Vec<(String, String)>) {
+    for (hook, failure) in failures {
+        tracing::warn!("cluster hook {hook}: {failure}");
     }
 }

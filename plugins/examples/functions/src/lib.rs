@@ -10,6 +10,13 @@
 //! | `stats.word-lengths`| strings (a bag partition)               | a vector of u64 lengths in chars |
 //! | `stats.lowercase`   | strings                                 | strings, lowercased              |
 //! | `stats.scale`       | f64 numbers; parameter: one f64 factor  | numbers times the factor         |
+//! | `stats.audit-log`   | anything                                | the events `stats.audit` saw, one per line |
+//!
+//! And one hook, `stats.audit` (Dask's worker and scheduler plugins): it
+//! keeps the last 10,000 cluster events this process saw (a worker started
+//! or closing, workers added or removed, task transitions on the
+//! scheduler), which `stats.audit-log` returns, one line each
+//! (`worker-added local-0`, `transition x waiting processing local-0`).
 //!
 //! Results of numbers are of the kind the numbers came in: an array block
 //! gives an array, a bag's vector gives a vector.
@@ -27,7 +34,12 @@
 //!
 //! Tasks then call the functions as `stats.zscore`, `stats.clip` and so on.
 
-use barrow_plugin::{Call, Function, Numbers, Out, Plugin, Result, Shape, export_plugin};
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use barrow_plugin::{
+    Call, Event, Function, Hook, Numbers, Out, Plugin, Result, Shape, export_plugin,
+};
 
 /// The plugin: its functions, exported as this library's root module.
 pub static PLUGIN: Plugin = Plugin {
@@ -73,9 +85,59 @@ pub static PLUGIN: Plugin = Plugin {
             takes_params: true,
             body: scale,
         },
+        Function::new(
+            "audit-log",
+            "The cluster events the stats.audit hook saw in this process, one per line,              oldest first. Takes anything, returns a string.",
+            audit_log,
+        ),
     ],
+    hooks: &[Hook {
+        name: "audit",
+        doc: "Keeps the last 10,000 cluster events of this process, for stats.audit-log.",
+        on: audit,
+    }],
     ..Plugin::EMPTY
 };
+
+/// The events `audit` kept.
+static AUDIT: Mutex<VecDeque<String>> = Mutex::new(VecDeque::new());
+
+/// Events kept at most.
+const AUDIT_LENGTH: usize = 10_000;
+
+fn audit(event: &Event<'_>) -> Result<()> {
+    let line = match *event {
+        Event::WorkerStarted { worker } => format!("worker-started {worker}"),
+        Event::WorkerClosing { worker, reason } => format!("worker-closing {worker}: {reason}"),
+        Event::SchedulerStarted { address } => format!("scheduler-started {address}"),
+        Event::SchedulerClosing => "scheduler-closing".to_owned(),
+        Event::WorkerAdded { worker } => format!("worker-added {worker}"),
+        Event::WorkerRemoved { worker, reason } => format!("worker-removed {worker}: {reason}"),
+        Event::Transition {
+            key,
+            from,
+            to,
+            worker,
+        } => format!("transition {key} {from} {to} {worker}"),
+    };
+    let mut log = AUDIT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if log.len() == AUDIT_LENGTH {
+        log.pop_front();
+    }
+    log.push_back(line);
+    Ok(())
+}
+
+fn audit_log(_: &Call<'_>, out: &mut Out<'_, '_>) -> Result<()> {
+    let log = AUDIT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let text: Vec<&str> = log.iter().map(String::as_str).collect();
+    out.string(&text.join("\n"));
+    Ok(())
+}
 
 export_plugin!(PLUGIN);
 
@@ -352,5 +414,30 @@ mod tests {
                 function.name
             );
         }
+    }
+
+    #[test]
+    fn the_audit_hook_keeps_events_for_the_audit_log() {
+        use barrow_plugin::Event;
+        testing::hook(&PLUGIN, "audit", &Event::WorkerAdded { worker: "w7" }).unwrap();
+        testing::hook(
+            &PLUGIN,
+            "audit",
+            &Event::Transition {
+                key: "x-1",
+                from: "waiting",
+                to: "processing",
+                worker: "w7",
+            },
+        )
+        .unwrap();
+        let log = testing::call(&PLUGIN, "audit-log", &[Value::vec(&[0.0f64])]).unwrap();
+        let Value::String(text) = log else {
+            panic!("audit-log returns a string, not {log:?}");
+        };
+        assert!(
+            text.contains("worker-added w7\ntransition x-1 waiting processing w7"),
+            "{text}"
+        );
     }
 }

@@ -8,9 +8,14 @@ use crate::support::library;
 fn inspect_lists_what_each_example_provides() {
     let text = cli::inspect(&library("barrow-example-functions")).unwrap();
     assert!(text.contains("name: stats"), "{text}");
-    assert!(text.contains("abi: barrow-plugin 1.1"), "{text}");
+    assert!(text.contains("abi: barrow-plugin 1.2"), "{text}");
     assert!(text.contains("  stats.zscore: "), "{text}");
     assert!(text.contains("schedulers: none"), "{text}");
+    // Its hook, read from the file without loading it.
+    assert!(
+        text.contains("hooks:\n  stats.audit: Keeps the last"),
+        "{text}"
+    );
     let text = cli::inspect(&library("barrow-example-codec")).unwrap();
     assert!(text.contains("  hist.histogram: "), "{text}");
     let text = cli::inspect(&library("barrow-example-setup")).unwrap();
@@ -46,7 +51,7 @@ fn list_shows_each_configured_plugin_and_where_it_comes_from() {
     let (text, ok) = cli::list(&config).unwrap();
     assert!(!ok, "{text}");
     assert!(
-        text.contains("stats 0.1.0 (barrow-plugin 1.1) from "),
+        text.contains("stats 0.1.0 (barrow-plugin 1.2) from "),
         "{text}"
     );
     assert!(text.contains("libbarrow_example_functions"), "{text}");

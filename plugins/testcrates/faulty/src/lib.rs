@@ -11,11 +11,14 @@
 //! | `faulty.no-result` | returns `Ok` without setting a result                 |
 //! | `faulty.identity`  | returns its f64 argument                              |
 //!
+//! Its hook `faulty.panics-on-events` panics whenever a worker joins a
+//! scheduler, so a test can show that the cluster contains and reports it.
+//!
 //! Load it like any plugin, after `cargo build -p barrow-test-faulty`:
 //! `BARROW_PLUGINS__LOAD=target/debug/libbarrow_test_faulty.so` (or
 //! `BARROW_PLUGINS__LOAD=faulty` with `target/debug` in `plugins.paths`).
 
-use barrow_plugin::{Call, Function, Out, Plugin, Result, export_plugin};
+use barrow_plugin::{Call, Event, Function, Hook, Out, Plugin, Result, export_plugin};
 
 /// The message `faulty.panics` panics with.
 pub const PANIC_MESSAGE: &str = "faulty plugin panicked on purpose";
@@ -49,6 +52,12 @@ pub static PLUGIN: Plugin = Plugin {
             identity,
         ),
     ],
+    hooks: &[Hook {
+        name: "panics-on-events",
+        doc: "Panics when a worker joins the scheduler, with \"faulty hook panicked on \
+              purpose\".",
+        on: panics_on_events,
+    }],
     ..Plugin::EMPTY
 };
 
@@ -63,6 +72,13 @@ fn fails(_: &Call<'_>, _: &mut Out<'_, '_>) -> Result<()> {
 }
 
 fn no_result(_: &Call<'_>, _: &mut Out<'_, '_>) -> Result<()> {
+    Ok(())
+}
+
+fn panics_on_events(event: &Event<'_>) -> Result<()> {
+    if let Event::WorkerAdded { worker } = event {
+        panic!("faulty hook panicked on purpose when {worker} joined");
+    }
     Ok(())
 }
 

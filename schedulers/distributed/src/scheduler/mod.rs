@@ -14,6 +14,7 @@
 mod adaptive;
 mod clients;
 mod graph;
+mod hooks;
 mod log;
 mod memory;
 mod placement;
@@ -556,8 +557,10 @@ impl SchedulerState {
             &worker.name,
             format!("{} with {} threads", worker.address, worker.nthreads),
         );
+        let name = worker.name.clone();
         self.workers.insert(id, worker);
         self.send_uploads(id);
+        self.hook(&barrow_core::hooks::ClusterEvent::WorkerAdded { worker: &name });
         self.running.push(id);
         self.roots_full = None;
         self.idle.insert(id);
@@ -602,6 +605,10 @@ impl SchedulerState {
         }
         tracing::warn!("worker {} ({}) left: {reason}", worker.name, worker.address);
         self.uploads_lose(id, &worker.name, reason);
+        self.hook(&barrow_core::hooks::ClusterEvent::WorkerRemoved {
+            worker: &worker.name,
+            reason,
+        });
         self.watch_worker("worker-removed", &worker.name, reason.to_owned());
         let label = format!("worker '{}' ({})", worker.name, worker.address);
         self.note_departure(&worker, &label);

@@ -24,7 +24,8 @@ use barrow_dashboard::Update;
 /// What the connections tell the scheduler's core.
 pub(crate) enum CoreEvent {
     WorkerJoin {
-        registration: WorkerRegistration,
+        // Boxed: a registration is many times the size of the other events.
+        registration: Box<WorkerRegistration>,
         sender: Sender<ToWorker>,
         reply: oneshot::Sender<super::Joined>,
     },
@@ -215,7 +216,7 @@ fn handle(
             sender,
             reply,
         } => {
-            let joined = state.add_worker(registration);
+            let joined = state.add_worker(*registration);
             if let Ok(admitted) = &joined {
                 workers.insert(admitted.id, sender);
             }
@@ -345,7 +346,7 @@ async fn serve(incoming: Incoming, core: Core, comm: Arc<CommSettings>) {
             let (sender, queue) = framed::queue();
             let (reply, answer) = oneshot::channel();
             let join = CoreEvent::WorkerJoin {
-                registration,
+                registration: Box::new(registration),
                 sender,
                 reply,
             };

@@ -78,6 +78,7 @@ impl SchedulerState {
             let (prefix, needed) = (task.prefix, task.is_needed());
             self.log.push(id, Some(from), Some(to), self.stimulus);
             self.watch_moved(prefix, from, to, needed);
+            self.hook_transition(id, from, to);
         }
     }
 

@@ -191,6 +191,9 @@ pub(crate) async fn serve(
         ));
     };
     tracing::info!("worker {name} ({address}) joined {scheduler} as worker {id}");
+    crate::server::report_hooks(barrow_core::hooks::cluster_event(
+        &barrow_core::hooks::ClusterEvent::WorkerStarted { worker: &name },
+    ));
     let board = crate::nanny::board::Board::from_env().map(Arc::new);
     if let Some(board) = &board {
         board.joined(id);
@@ -263,7 +266,13 @@ pub(crate) async fn serve(
                 });
             }
         });
-        Uploads::new(limits.temporary.preferred(), id, registry, done)
+        Uploads::new(
+            limits.temporary.preferred(),
+            id,
+            name.clone(),
+            registry,
+            done,
+        )
     };
     let (done, mut executed) = mpsc::unbounded_channel::<Report>();
     let executor = Executor::start(
@@ -372,6 +381,12 @@ pub(crate) async fn serve(
     accepting.abort();
     pool.close();
     tracing::info!("worker {name} ({address}) stops: {reason}");
+    crate::server::report_hooks(barrow_core::hooks::cluster_event(
+        &barrow_core::hooks::ClusterEvent::WorkerClosing {
+            worker: &name,
+            reason: &reason,
+        },
+    ));
     Ok(WorkerEnd { reason, restart })
 }
 

@@ -41,6 +41,7 @@ pub(crate) type Done = Arc<dyn Fn(u64, Result<Uploaded, String>) + Send + Sync>;
 pub(crate) struct Uploads {
     root: PathBuf,
     worker: u32,
+    name: String,
     registry: &'static Registry,
     done: Done,
     /// Plugins loaded, by hash, with what loading them said.
@@ -52,12 +53,14 @@ impl Uploads {
     pub(crate) fn new(
         temporary: &Path,
         worker: u32,
+        name: String,
         registry: &'static Registry,
         done: Done,
     ) -> Uploads {
         Uploads {
             root: temporary.join("barrow-uploads"),
             worker,
+            name,
             registry,
             done,
             plugins: Arc::default(),
@@ -68,12 +71,13 @@ impl Uploads {
     pub(crate) fn receive(&self, upload: Upload) {
         let root = self.root.clone();
         let (worker, registry, done) = (self.worker, self.registry, self.done.clone());
+        let name = self.name.clone();
         let plugins = self.plugins.clone();
         let id = upload.id;
         let spawned = std::thread::Builder::new()
             .name("barrow-upload".into())
             .spawn(move || {
-                let outcome = keep(&root, &upload, worker, registry, &plugins);
+                let outcome = keep(&root, &upload, (worker, &name), registry, &plugins);
                 done(upload.id, outcome);
             });
         if let Err(error) = spawned {
@@ -88,7 +92,7 @@ impl Uploads {
 fn keep(
     root: &Path,
     upload: &Upload,
-    worker: u32,
+    (worker, name): (u32, &str),
     registry: &Registry,
     plugins: &Mutex<HashMap<String, String>>,
 ) -> Result<Uploaded, String> {
@@ -125,8 +129,21 @@ fn keep(
                 });
             }
             let config = barrow_core::config::snapshot().map_err(|e| e.to_string())?;
+            let hooks_before = barrow_core::hooks::cluster_hook_names();
             let result = barrow_core::hooks::load_plugin(&path, worker, registry, &config)
                 .map_err(|e| one_line(&e.to_string()));
+            // Its new hooks hear that this worker runs, as if it had been
+            // loaded before the worker joined.
+            let new_hooks: Vec<String> = barrow_core::hooks::cluster_hook_names()
+                .into_iter()
+                .filter(|h| !hooks_before.contains(h))
+                .collect();
+            if !new_hooks.is_empty() {
+                crate::server::report_hooks(barrow_core::hooks::cluster_event_to(
+                    &new_hooks,
+                    &barrow_core::hooks::ClusterEvent::WorkerStarted { worker: name },
+                ));
+            }
             // A failure is not kept: the same bytes sent again try again
             // (a set-up step's command may work now).
             let plugin = result?;
