@@ -394,3 +394,31 @@ fn a_failing_set_up_command_reports_its_status_and_output_from_each_worker() {
     );
     assert!(error.contains("no such package"), "{error}");
 }
+
+#[test]
+fn a_value_no_worker_can_decode_fails_naming_its_codec() {
+    let cluster = Cluster::new(1);
+    let client = cluster.client();
+    load_here("barrow-example-codec");
+    // A histogram made here, where the plugin is loaded; the worker has
+    // not been given the plugin.
+    let graph = Graph::from_tasks([(
+        "h",
+        Task::call(&func("hist.histogram"), [lit(vec![0.25f64, 0.5])]),
+    )])
+    .unwrap();
+    let mut made = compute_with(
+        GraphKeys::new(graph, ["h"]),
+        &Options::new().scheduler("sync"),
+    )
+    .unwrap();
+    let histogram: ForeignObject = made.remove(0).try_take().unwrap();
+    let error = client
+        .scatter([histogram], false)
+        .and_then(|futures| futures[0].result_value())
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    eprintln!("{error}");
+    assert!(error.contains("hist.histogram"), "{error}");
+}

@@ -5,7 +5,7 @@
 use std::any::TypeId;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{OnceLock, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use abi_stable::std_types::RSlice;
 use barrow_core::codec::Codec;
@@ -101,6 +101,12 @@ pub(crate) fn add_decoders(plugin: &str, table: &'static CodecsTable) -> Result<
 #[derive(Debug)]
 pub(crate) struct ObjectCodec;
 
+// Every process that links the host reads the envelope, so a value whose
+// plugin it lacks fails naming the plugin's codec, not the envelope's.
+inventory::submit! {
+    barrow_core::codec::StaticCodec { make: || Arc::new(ObjectCodec) }
+}
+
 impl Codec for ObjectCodec {
     fn tag(&self) -> &str {
         OBJECT_TAG
@@ -150,7 +156,7 @@ impl Codec for ObjectCodec {
                 ErrorKind::Codec,
                 format!(
                     "no loaded plugin provides the codec '{tag}'; load the plugin that does \
-                     (plugins.load) in this process"
+                     (plugins.load), or send it to a cluster's workers (client.upload_plugin)"
                 ),
             )
         })?;
