@@ -422,3 +422,73 @@ fn a_value_no_worker_can_decode_fails_naming_its_codec() {
     eprintln!("{error}");
     assert!(error.contains("hist.histogram"), "{error}");
 }
+
+#[test]
+fn a_new_version_of_a_plugin_restarts_the_workers_that_loaded_the_old_one() {
+    let cluster = Cluster::new(2);
+    let client = cluster.client();
+    let original = load_here("barrow-example-functions");
+    let name = original.file_name().unwrap().to_owned();
+    let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let v1 = one.path().join(&name);
+    std::fs::copy(&original, &v1).unwrap();
+    // Other bytes under the same file name (a loader ignores what follows
+    // the library's segments).
+    let mut bytes = std::fs::read(&original).unwrap();
+    bytes.extend_from_slice(b"\0version 2");
+    let v2 = two.path().join(&name);
+    std::fs::write(&v2, bytes).unwrap();
+
+    client.upload_plugin(&v1).unwrap();
+    let ids = |client: &Client| -> Vec<u32> {
+        let mut ids: Vec<u32> = client
+            .scheduler_info()
+            .unwrap()
+            .workers
+            .iter()
+            .map(|w| w.summary.id)
+            .collect();
+        ids.sort_unstable();
+        ids
+    };
+    let before = ids(&client);
+    for outcome in client.upload_plugin(&v2).unwrap() {
+        let said = outcome.result.unwrap();
+        assert!(
+            said.contains("restarting to load the new version"),
+            "{said}"
+        );
+    }
+    // Both come back, as new processes with the new bytes.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let now = ids(&client);
+        if now.len() == 2 && now.iter().all(|id| !before.contains(id)) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{before:?} -> {now:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let scale = barrow::plugins::function_with_params("stats.scale", &3.0).unwrap();
+    for worker in ["w0", "w1"] {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let out = loop {
+            let run = client
+                .submit_with::<Vec<f64>>(
+                    &scale,
+                    [lit(vec![1.0f64])],
+                    barrow::Annotations::new().workers([worker]),
+                )
+                .and_then(|f| f.result());
+            match run {
+                Ok(out) => break out,
+                // Rejoined, its load not reported yet.
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                Err(error) => panic!("{worker} never ran the new version: {error}"),
+            }
+        };
+        assert_eq!(out, vec![3.0]);
+    }
+}

@@ -15,7 +15,10 @@ impl Client {
     /// scheduler then places the plugin's tasks there) and runs its set-up
     /// steps — once per host where the steps take a host-wide lock, as the
     /// `setup-example` plugin does; a step that asks for a restart
-    /// restarts the worker through its nanny.
+    /// restarts the worker through its nanny. Other bytes under the file
+    /// name of a plugin a worker loaded (a new version) restart that worker
+    /// through its nanny, and its next process loads them: a library stays
+    /// loaded for its process's life.
     ///
     /// Returns what each worker did; fails naming every worker where the
     /// plugin did not load, with its reason (the others have it).

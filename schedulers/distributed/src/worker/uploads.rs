@@ -44,8 +44,8 @@ pub(crate) struct Uploads {
     name: String,
     registry: &'static Registry,
     done: Done,
-    /// Plugins loaded, by hash, with what loading them said.
-    plugins: Arc<Mutex<HashMap<String, String>>>,
+    /// Plugins loaded, by hash: their file name and what loading them said.
+    plugins: Arc<Mutex<HashMap<String, (String, String)>>>,
 }
 
 impl Uploads {
@@ -94,7 +94,7 @@ fn keep(
     upload: &Upload,
     (worker, name): (u32, &str),
     registry: &Registry,
-    plugins: &Mutex<HashMap<String, String>>,
+    plugins: &Mutex<HashMap<String, (String, String)>>,
 ) -> Result<Uploaded, String> {
     let hash = blake3::hash(&upload.bytes).to_hex().to_string();
     if hash != upload.hash {
@@ -119,13 +119,27 @@ fn keep(
         }
         UploadKind::Plugin => {
             let mut loaded = plugins.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(before) = loaded.get(&hash) {
+            if let Some((_, before)) = loaded.get(&hash) {
                 // The same bytes again: nothing to do.
                 return Ok(Uploaded {
                     summary: format!("{before} (loaded before)"),
                     functions: None,
                     plugin: None,
                     restart: false,
+                });
+            }
+            if let Some((_, before)) = loaded.values().find(|(name, _)| *name == upload.file_name) {
+                // A library stays loaded for the process's life: the new
+                // version loads in the worker's next process, which the
+                // scheduler hands only the newest bytes of each name.
+                return Ok(Uploaded {
+                    summary: format!(
+                        "{before} from other bytes of {}: restarting to load the new version",
+                        upload.file_name
+                    ),
+                    functions: None,
+                    plugin: None,
+                    restart: true,
                 });
             }
             let config = barrow_core::config::snapshot().map_err(|e| e.to_string())?;
@@ -147,7 +161,10 @@ fn keep(
             // A failure is not kept: the same bytes sent again try again
             // (a set-up step's command may work now).
             let plugin = result?;
-            loaded.insert(hash, format!("loaded {}", plugin.name));
+            loaded.insert(
+                hash,
+                (upload.file_name.clone(), format!("loaded {}", plugin.name)),
+            );
             let functions = registry.functions();
             Ok(Uploaded {
                 summary: format!("loaded {}", plugin.name),
