@@ -171,3 +171,44 @@ fn a_refused_submission_says_what_sbatch_said() {
     );
     assert!(cluster.jobs().is_empty());
 }
+
+#[test]
+fn adapt_submits_jobs_for_work_and_cancels_them_when_idle() {
+    if !slurm_is_up() {
+        return;
+    }
+    let directory = tempfile::tempdir().unwrap();
+    let cluster = builder(directory.path()).start().unwrap();
+    cluster
+        .adapt_with(barrow::distributed::AdaptOptions {
+            minimum: 0,
+            maximum: 2,
+            interval: Duration::from_millis(100),
+            target_duration: Duration::from_millis(500),
+            // Half a second idle before closing: the jobs are still there
+            // when the test looks right after the result.
+            wait_count: 5,
+        })
+        .unwrap();
+    assert!(cluster.jobs().is_empty(), "no work, no job");
+    // Work arrives with no worker at all: the scheduler asks for some.
+    let client = cluster.client();
+    let x = Generator::new(4).random(&[80, 80], [20, 20]).unwrap();
+    let started = Instant::now();
+    let total = compute_with(x.sum(), &Options::new().scheduler(&client)).unwrap();
+    let ids: Vec<String> = cluster.jobs().into_iter().map(|(_, id)| id).collect();
+    eprintln!(
+        "adapt(0, 2): the first result {:?} after submitting",
+        started.elapsed()
+    );
+    let local = compute_with(x.sum(), &Options::new().scheduler("threads")).unwrap();
+    assert!((total - local).abs() < 1e-9);
+    assert!(!ids.is_empty() && ids.len() <= 2, "{ids:?}");
+    // Idle: every job goes.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !cluster.jobs().is_empty() {
+        assert!(Instant::now() < deadline, "jobs {:?} stay", cluster.jobs());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    wait_until_gone(&ids);
+}
