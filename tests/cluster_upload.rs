@@ -114,6 +114,20 @@ fn load_here(package: &str) -> PathBuf {
     path
 }
 
+/// The ids of the workers joined now, sorted (a worker that restarts
+/// joins with a new one).
+fn ids(client: &Client) -> Vec<u32> {
+    let mut ids: Vec<u32> = client
+        .scheduler_info()
+        .unwrap()
+        .workers
+        .iter()
+        .map(|w| w.summary.id)
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
 fn func(name: &str) -> barrow::Func {
     Registry::global().functions().get(name).unwrap()
 }
@@ -321,17 +335,6 @@ fn a_set_up_plugin_runs_once_per_host_and_restarts_its_workers() {
         ],
     );
     let client = cluster.client();
-    let ids = |client: &Client| -> Vec<u32> {
-        let mut ids: Vec<u32> = client
-            .scheduler_info()
-            .unwrap()
-            .workers
-            .iter()
-            .map(|w| w.summary.id)
-            .collect();
-        ids.sort_unstable();
-        ids
-    };
     let before = ids(&client);
     let outcomes = client
         .upload_plugin(library("barrow-example-setup"))
@@ -440,17 +443,6 @@ fn a_new_version_of_a_plugin_restarts_the_workers_that_loaded_the_old_one() {
     std::fs::write(&v2, bytes).unwrap();
 
     client.upload_plugin(&v1).unwrap();
-    let ids = |client: &Client| -> Vec<u32> {
-        let mut ids: Vec<u32> = client
-            .scheduler_info()
-            .unwrap()
-            .workers
-            .iter()
-            .map(|w| w.summary.id)
-            .collect();
-        ids.sort_unstable();
-        ids
-    };
     let before = ids(&client);
     for outcome in client.upload_plugin(&v2).unwrap() {
         let said = outcome.result.unwrap();

@@ -74,3 +74,24 @@ pub(crate) fn quote_all(words: &[String]) -> Result<String> {
 pub(crate) fn new_token() -> Result<String> {
     Ok(barrow_distributed::generate_token()?)
 }
+
+/// Polls `joined` until it counts `n` workers; after `timeout`, the error
+/// `late` makes of how many did.
+pub(crate) fn wait_for(
+    n: usize,
+    timeout: std::time::Duration,
+    mut joined: impl FnMut() -> Result<usize>,
+    late: impl FnOnce(usize) -> Error,
+) -> Result<()> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let count = joined()?;
+        if count >= n {
+            return Ok(());
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(late(count));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

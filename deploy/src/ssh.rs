@@ -245,20 +245,17 @@ impl SshCluster {
 
     /// Waits until `n` workers have joined.
     pub fn wait_for_workers(&self, n: usize, timeout: Duration) -> Result<()> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let joined = self.client().scheduler_info()?.workers.len();
-            if joined >= n {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(Error::Invalid(format!(
+        crate::command::wait_for(
+            n,
+            timeout,
+            || Ok(self.client().scheduler_info()?.workers.len()),
+            |joined| {
+                Error::Invalid(format!(
                     "{joined} of {n} workers joined the SSH cluster within {timeout:?}; their \
-                     output is in this program's log (RUST_LOG=barrow_deploy=info)"
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+                     output goes to this program's log (tracing, target barrow_deploy, level info; `barrow ssh` prints it with BARROW_LOGGING__LEVEL=info)"
+                ))
+            },
+        )
     }
 }
 

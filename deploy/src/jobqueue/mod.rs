@@ -403,22 +403,19 @@ impl<B: BatchSystem> JobCluster<B> {
     /// Waits until `n` workers have joined, failing after `timeout`
     /// with how many did.
     pub fn wait_for_workers(&self, n: usize, timeout: Duration) -> Result<()> {
-        let deadline = std::time::Instant::now() + timeout;
-        loop {
-            let joined = self.scheduler.worker_count();
-            if joined >= n {
-                return Ok(());
-            }
-            if std::time::Instant::now() >= deadline {
-                return Err(Error::Invalid(format!(
+        crate::command::wait_for(
+            n,
+            timeout,
+            || Ok(self.scheduler.worker_count()),
+            |joined| {
+                Error::Invalid(format!(
                     "{joined} of {n} {} workers joined within {timeout:?}: see their jobs' \
                      output in {} (and `squeue`/`qstat` for jobs still pending)",
                     self.spawner.system.name(),
                     self.spawner.directory.display()
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+                ))
+            },
+        )
     }
 }
 

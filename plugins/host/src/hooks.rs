@@ -3,10 +3,11 @@
 //! as borrowed strings, and a hook's error or panic (caught on the
 //! plugin's side) comes back as an error naming the hook.
 
-use abi_stable::std_types::{RErr, ROk, RStr};
+use abi_stable::std_types::{RErr, ROk};
 use barrow_core::hooks::{ClusterEvent, ClusterHook};
 use barrow_core::{Error as CoreError, ErrorKind};
-use barrow_plugin::abi::{AbiEvent, AbiEventKind, HooksTable};
+use barrow_plugin::Event;
+use barrow_plugin::abi::HooksTable;
 
 /// Hook `index` of a plugin's table, under its full name.
 pub(crate) struct PluginHook {
@@ -21,7 +22,8 @@ impl ClusterHook for PluginHook {
     }
 
     fn on_event(&self, event: &ClusterEvent<'_>) -> barrow_core::Result<()> {
-        match (self.table.on_event)(self.index, &abi_event(event)) {
+        let event = barrow_plugin::__private::abi_event(&plugin_event(event));
+        match (self.table.on_event)(self.index, &event) {
             ROk(()) => Ok(()),
             RErr(e) => Err(CoreError::new(
                 ErrorKind::TaskFailed,
@@ -35,52 +37,27 @@ impl ClusterHook for PluginHook {
     }
 }
 
-fn abi_event<'a>(event: &ClusterEvent<'a>) -> AbiEvent<'a> {
-    let empty = RStr::from("");
-    let mut out = AbiEvent {
-        kind: AbiEventKind::SchedulerClosing,
-        worker: empty,
-        key: empty,
-        from: empty,
-        to: empty,
-        detail: empty,
-    };
+/// The same event as the ABI's author side names it (the two enums are
+/// one on either side of the boundary: barrow-core cannot depend on
+/// barrow-plugin, nor plugins on barrow-core).
+fn plugin_event<'a>(event: &ClusterEvent<'a>) -> Event<'a> {
     match *event {
-        ClusterEvent::WorkerStarted { worker } => {
-            out.kind = AbiEventKind::WorkerStarted;
-            out.worker = worker.into();
-        }
-        ClusterEvent::WorkerClosing { worker, reason } => {
-            out.kind = AbiEventKind::WorkerClosing;
-            out.worker = worker.into();
-            out.detail = reason.into();
-        }
-        ClusterEvent::SchedulerStarted { address } => {
-            out.kind = AbiEventKind::SchedulerStarted;
-            out.detail = address.into();
-        }
-        ClusterEvent::SchedulerClosing => {}
-        ClusterEvent::WorkerAdded { worker } => {
-            out.kind = AbiEventKind::WorkerAdded;
-            out.worker = worker.into();
-        }
-        ClusterEvent::WorkerRemoved { worker, reason } => {
-            out.kind = AbiEventKind::WorkerRemoved;
-            out.worker = worker.into();
-            out.detail = reason.into();
-        }
+        ClusterEvent::WorkerStarted { worker } => Event::WorkerStarted { worker },
+        ClusterEvent::WorkerClosing { worker, reason } => Event::WorkerClosing { worker, reason },
+        ClusterEvent::SchedulerStarted { address } => Event::SchedulerStarted { address },
+        ClusterEvent::SchedulerClosing => Event::SchedulerClosing,
+        ClusterEvent::WorkerAdded { worker } => Event::WorkerAdded { worker },
+        ClusterEvent::WorkerRemoved { worker, reason } => Event::WorkerRemoved { worker, reason },
         ClusterEvent::Transition {
             key,
             from,
             to,
             worker,
-        } => {
-            out.kind = AbiEventKind::Transition;
-            out.key = key.into();
-            out.from = from.into();
-            out.to = to.into();
-            out.worker = worker.into();
-        }
+        } => Event::Transition {
+            key,
+            from,
+            to,
+            worker,
+        },
     }
-    out
 }

@@ -19,19 +19,6 @@ use barrow_core::{ErrorKind, Graph, Task};
 use barrow_distributed::FutureStatus;
 use support::{TestCluster, wait_until, within};
 
-fn names(test: &TestCluster) -> Vec<String> {
-    let mut names: Vec<String> = test
-        .client
-        .scheduler_info()
-        .unwrap()
-        .workers
-        .into_iter()
-        .map(|w| w.summary.name)
-        .collect();
-    names.sort();
-    names
-}
-
 #[test]
 fn a_retired_worker_s_values_move_to_the_others_before_it_closes() {
     within(Duration::from_secs(20), || {
@@ -48,7 +35,7 @@ fn a_retired_worker_s_values_move_to_the_others_before_it_closes() {
         client.wait(&computed, None).unwrap();
         let retired = client.retire_workers(&["local-2"]).unwrap();
         assert_eq!(retired, ["local-2"]);
-        assert_eq!(names(&test), ["local-0", "local-1"]);
+        assert_eq!(test.worker_names(), ["local-0", "local-1"]);
         // Everything is still there: a scattered value cannot be computed
         // again, so it was copied; and nothing ran again.
         assert_eq!(client.gather(&scattered).unwrap(), [1, 2, 3, 4]);
@@ -93,7 +80,7 @@ fn retiring_an_unknown_worker_or_every_worker_holding_values_is_refused() {
         assert!(text.contains("would lose 1 values"), "{text}");
         assert!(text.contains("start another worker first"), "{text}");
         // Refused means untouched: both still run, the value is there.
-        assert_eq!(names(&test), ["local-0", "local-1"]);
+        assert_eq!(test.worker_names(), ["local-0", "local-1"]);
         assert_eq!(client.gather(&held).unwrap(), [5]);
         // With nothing held, every worker may go.
         drop(held);
@@ -107,7 +94,7 @@ fn retiring_an_unknown_worker_or_every_worker_holding_values_is_refused() {
         );
         let retired = client.retire_workers(&["local-0", "local-1"]).unwrap();
         assert_eq!(retired.len(), 2);
-        assert!(names(&test).is_empty());
+        assert!(test.worker_names().is_empty());
     });
 }
 
@@ -122,7 +109,7 @@ fn a_restart_cancels_every_future_and_the_workers_come_back() {
         let theirs = other.scatter([9i64], false).unwrap();
         let back = client.restart().unwrap();
         assert_eq!(back.len(), 2, "{back:?}");
-        assert_eq!(names(&test), ["local-0", "local-1"]);
+        assert_eq!(test.worker_names(), ["local-0", "local-1"]);
         for status in [done.status(), theirs[0].status()] {
             assert_eq!(status, FutureStatus::Cancelled);
         }

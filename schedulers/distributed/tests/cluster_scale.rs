@@ -25,19 +25,6 @@ fn sleep_ms(ms: &u64) -> u64 {
     *ms
 }
 
-fn joined(test: &TestCluster) -> Vec<String> {
-    let mut names: Vec<String> = test
-        .client
-        .scheduler_info()
-        .unwrap()
-        .workers
-        .into_iter()
-        .map(|w| w.summary.name)
-        .collect();
-    names.sort();
-    names
-}
-
 #[test]
 fn scale_up_then_down_keeps_every_value() {
     within(Duration::from_secs(20), || {
@@ -46,7 +33,7 @@ fn scale_up_then_down_keeps_every_value() {
         test.cluster
             .wait_for_workers(3, Duration::from_secs(10))
             .unwrap();
-        assert_eq!(joined(&test), ["local-0", "local-1", "local-2"]);
+        assert_eq!(test.worker_names(), ["local-0", "local-1", "local-2"]);
         // Values spread over the three workers.
         let futures: Vec<_> = (0..12i64)
             .map(|i| test.client.submit::<i64>(&inc(), [lit(i)]).unwrap())
@@ -54,7 +41,7 @@ fn scale_up_then_down_keeps_every_value() {
         test.client.wait(&futures, None).unwrap();
         test.cluster.scale(1).unwrap();
         assert_eq!(test.cluster.worker_count(), 1);
-        assert_eq!(joined(&test).len(), 1);
+        assert_eq!(test.worker_names().len(), 1);
         // Retired, not killed: every value was copied to the one left.
         assert_eq!(
             test.client.gather(&futures).unwrap(),
@@ -65,7 +52,7 @@ fn scale_up_then_down_keeps_every_value() {
         test.cluster
             .wait_for_workers(2, Duration::from_secs(10))
             .unwrap();
-        let names = joined(&test);
+        let names = test.worker_names();
         assert_eq!(names.len(), 2);
         assert!(names.contains(&"local-3".to_owned()), "{names:?}");
     });
@@ -79,8 +66,8 @@ fn scale_to_zero_leaves_no_worker_and_the_cluster_can_grow_again() {
         assert_eq!(test.cluster.worker_count(), 0);
         wait_until(
             Duration::from_secs(5),
-            || joined(&test).is_empty().then_some(()),
-            || format!("workers still joined: {:?}", joined(&test)),
+            || test.worker_names().is_empty().then_some(()),
+            || format!("workers still joined: {:?}", test.worker_names()),
         );
         test.cluster.scale(1).unwrap();
         let f = test.client.submit::<i64>(&inc(), [lit(1i64)]).unwrap();
@@ -111,8 +98,8 @@ fn adapt_grows_for_a_backlog_and_shrinks_when_idle() {
             .collect();
         wait_until(
             Duration::from_secs(10),
-            || (joined(&test).len() >= 3).then_some(()),
-            || format!("only {:?} joined", joined(&test)),
+            || (test.worker_names().len() >= 3).then_some(()),
+            || format!("only {:?} joined", test.worker_names()),
         );
         assert!(test.cluster.worker_count() <= 4, "never past the maximum");
         test.client.wait(&futures, None).unwrap();

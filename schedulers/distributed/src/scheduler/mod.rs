@@ -564,22 +564,9 @@ impl SchedulerState {
         self.running.push(id);
         self.roots_full = None;
         self.idle.insert(id);
-        match self
-            .running_sets
-            .iter_mut()
-            .find(|(set, _)| *set == function_set)
-        {
-            Some((_, count)) => *count += 1,
-            None => self.running_sets.push((function_set, 1)),
-        }
+        self.enter_set(function_set);
         // Tasks that had no worker may have one now.
-        let unrunnable: Vec<TaskId> = self.unrunnable.keys().copied().collect();
-        let mut recommendations = Vec::new();
-        for task in unrunnable {
-            recommendations.push((task, transitions::Target::Processing));
-        }
-        self.transitions(recommendations);
-        self.slots_maybe_opened = true;
+        self.retry_unrunnable();
         self.retune_heartbeats();
         self.end();
         Ok(Admitted {
@@ -659,16 +646,38 @@ impl SchedulerState {
         if self.root_run.is_some_and(|(w, _)| w == id) {
             self.root_run = None;
         }
-        if let Some(at) = self
-            .running_sets
-            .iter()
-            .position(|(set, _)| *set == function_set)
-        {
+        self.leave_set(function_set);
+    }
+
+    /// One more running worker has function set `set`.
+    pub(crate) fn enter_set(&mut self, set: usize) {
+        match self.running_sets.iter_mut().find(|(s, _)| *s == set) {
+            Some((_, count)) => *count += 1,
+            None => self.running_sets.push((set, 1)),
+        }
+    }
+
+    /// One running worker fewer has function set `set`.
+    pub(crate) fn leave_set(&mut self, set: usize) {
+        if let Some(at) = self.running_sets.iter().position(|(s, _)| *s == set) {
             self.running_sets[at].1 -= 1;
             if self.running_sets[at].1 == 0 {
                 self.running_sets.swap_remove(at);
             }
         }
+    }
+
+    /// A worker may run what none could: tasks in no-worker try again.
+    pub(crate) fn retry_unrunnable(&mut self) {
+        self.roots_full = None;
+        self.slots_maybe_opened = true;
+        let unrunnable: Vec<TaskId> = self.unrunnable.keys().copied().collect();
+        self.transitions(
+            unrunnable
+                .into_iter()
+                .map(|t| (t, transitions::Target::Processing))
+                .collect(),
+        );
     }
 
     /// Puts a worker back into placement.
@@ -685,23 +694,8 @@ impl SchedulerState {
             self.idle.insert(id);
         }
         self.running.push(id);
-        match self
-            .running_sets
-            .iter_mut()
-            .find(|(set, _)| *set == function_set)
-        {
-            Some((_, count)) => *count += 1,
-            None => self.running_sets.push((function_set, 1)),
-        }
-        self.roots_full = None;
-        self.slots_maybe_opened = true;
-        let unrunnable: Vec<TaskId> = self.unrunnable.keys().copied().collect();
-        self.transitions(
-            unrunnable
-                .into_iter()
-                .map(|t| (t, transitions::Target::Processing))
-                .collect(),
-        );
+        self.enter_set(function_set);
+        self.retry_unrunnable();
     }
 
     /// Handles one message from worker `worker`.

@@ -15,7 +15,7 @@ use crate::protocol::{
     Answer, ClientId, ToClient, ToWorker, Upload, UploadOutcome, Uploaded, WorkerId,
 };
 
-use super::{SchedulerState, WorkerStatus, transitions};
+use super::{SchedulerState, WorkerStatus};
 
 /// An upload some client waits on.
 #[derive(Debug)]
@@ -199,24 +199,8 @@ impl SchedulerState {
         if old == set || w.status != WorkerStatus::Running {
             return;
         }
-        if let Some(at) = self.running_sets.iter().position(|(s, _)| *s == old) {
-            self.running_sets[at].1 -= 1;
-            if self.running_sets[at].1 == 0 {
-                self.running_sets.swap_remove(at);
-            }
-        }
-        match self.running_sets.iter_mut().find(|(s, _)| *s == set) {
-            Some((_, count)) => *count += 1,
-            None => self.running_sets.push((set, 1)),
-        }
-        self.roots_full = None;
-        self.slots_maybe_opened = true;
-        let unrunnable: Vec<_> = self.unrunnable.keys().copied().collect();
-        self.transitions(
-            unrunnable
-                .into_iter()
-                .map(|t| (t, transitions::Target::Processing))
-                .collect(),
-        );
+        self.leave_set(old);
+        self.enter_set(set);
+        self.retry_unrunnable();
     }
 }

@@ -56,6 +56,20 @@ impl TestCluster {
         TestCluster { client, cluster }
     }
 
+    /// The names of the workers joined now, sorted.
+    pub fn worker_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .client
+            .scheduler_info()
+            .unwrap()
+            .workers
+            .into_iter()
+            .map(|w| w.summary.name)
+            .collect();
+        names.sort();
+        names
+    }
+
     /// The scheduler's state in words, for a test that failed or hung.
     pub fn dump(&self) -> String {
         let info = self.client.scheduler_info();
