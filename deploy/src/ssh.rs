@@ -33,6 +33,7 @@ pub struct SshClusterBuilder {
     worker: WorkerSpec,
     workers_per_host: usize,
     scheduler_port: u16,
+    scheduler_host: Option<String>,
     scheduler_options: Vec<String>,
     timeout: Duration,
 }
@@ -164,6 +165,7 @@ impl SshCluster {
             worker: WorkerSpec::default(),
             workers_per_host: 1,
             scheduler_port: 0,
+            scheduler_host: None,
             scheduler_options: Vec::new(),
             timeout: Duration::from_secs(30),
         }
@@ -329,6 +331,16 @@ impl SshClusterBuilder {
         self
     }
 
+    /// The address the scheduler listens on and the others reach it at
+    /// (default: the first host as given, without its `user@`). Give its
+    /// IP where the host's name resolves to loopback on the host itself
+    /// (Debian maps it to 127.0.1.1), or `0.0.0.0` for every interface
+    /// (then the address of its default route is the one handed out).
+    pub fn scheduler_host(mut self, host: impl Into<String>) -> Self {
+        self.scheduler_host = Some(host.into());
+        self
+    }
+
     /// More `barrow scheduler` arguments (`--tls-cert …`).
     pub fn scheduler_arg(mut self, arg: impl Into<String>) -> Self {
         self.scheduler_options.push(arg.into());
@@ -385,10 +397,12 @@ impl SshClusterBuilder {
                 message: format!("cannot place the cluster's token: {e}"),
             })?;
         }
-        let bind = scheduler_host
-            .rsplit_once('@')
-            .map_or(scheduler_host.as_str(), |(_, h)| h)
-            .to_owned();
+        let bind = self.scheduler_host.clone().unwrap_or_else(|| {
+            scheduler_host
+                .rsplit_once('@')
+                .map_or(scheduler_host.as_str(), |(_, h)| h)
+                .to_owned()
+        });
         let mut words = vec![
             self.worker.program.display().to_string(),
             "scheduler".to_owned(),

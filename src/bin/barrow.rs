@@ -77,6 +77,11 @@ enum Command {
         /// The scheduler's port (0: any free one).
         #[arg(long, default_value_t = 8786)]
         scheduler_port: u16,
+        /// The address the scheduler listens on and is reached at (default:
+        /// the first HOST; give its IP where its name resolves to loopback
+        /// there, or 0.0.0.0 for every interface).
+        #[arg(long)]
+        scheduler_host: Option<String>,
         /// The `barrow` program on the hosts.
         #[arg(long, default_value = "barrow")]
         barrow_command: PathBuf,
@@ -388,6 +393,7 @@ fn ssh(command: &Command) -> Result<(), barrow_deploy::Error> {
         memory_limit,
         workers_per_host,
         scheduler_port,
+        scheduler_host,
         barrow_command,
         ssh_options,
     } = command
@@ -404,6 +410,9 @@ fn ssh(command: &Command) -> Result<(), barrow_deploy::Error> {
         .barrow_command(barrow_command.clone());
     if let Some(n) = nthreads {
         builder = builder.nthreads(*n);
+    }
+    if let Some(host) = scheduler_host {
+        builder = builder.scheduler_host(host.clone());
     }
     if let Some(limit) = memory_limit {
         let bytes: barrow_config::ByteSize = limit.parse().map_err(|_| {

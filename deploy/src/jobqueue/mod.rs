@@ -176,7 +176,8 @@ impl<B: BatchSystem> JobClusterBuilder<B> {
     }
 
     /// The host the scheduler listens on, as the compute nodes reach it
-    /// (`scheduler-host`; default this machine's host name).
+    /// (`scheduler-host`; default the address of this machine's default
+    /// route, else its host name).
     pub fn scheduler_host(mut self, host: impl Into<String>) -> Self {
         self.scheduler_host = Some(host.into());
         self
@@ -249,10 +250,18 @@ impl<B: BatchSystem> JobClusterBuilder<B> {
             Some(host) => host.clone(),
             None => match config.get::<String>(&key("scheduler-host"))? {
                 Some(host) => host,
-                None => rustix::system::uname()
-                    .nodename()
-                    .to_string_lossy()
-                    .into_owned(),
+                // The interface of the default route: a host name may
+                // resolve to 127.0.1.1 (Debian's /etc/hosts), which compute
+                // nodes cannot reach.
+                None => barrow_distributed::outward_ip().map_or_else(
+                    || {
+                        rustix::system::uname()
+                            .nodename()
+                            .to_string_lossy()
+                            .into_owned()
+                    },
+                    |ip| ip.to_string(),
+                ),
             },
         };
         let directory = match &self.directory {

@@ -114,7 +114,7 @@ pub use client::{
 pub use cluster::{LocalCluster, LocalClusterBuilder};
 #[cfg(feature = "tls")]
 pub use comm::tls::TemporaryCertificates;
-pub use comm::{Address, Scheme, raise_descriptor_limit};
+pub use comm::{Address, Scheme, outward_ip, raise_descriptor_limit};
 pub use error::{Error, ErrorKind, Result};
 pub use protocol::handshake::generate_token;
 pub use protocol::{

@@ -448,7 +448,15 @@ pub(crate) async fn listen(
     })?;
     let address = tcp
         .local_addr()
-        .map(|bound| Address::of_socket(scheme, bound))
+        .map(|mut bound| {
+            // Bound to every interface: say where others reach it, not
+            // 0.0.0.0 (an address that means "this machine" to whoever
+            // dials it).
+            if bound.ip().is_unspecified() {
+                bound.set_ip(outward_ip().unwrap_or(std::net::Ipv4Addr::LOCALHOST.into()));
+            }
+            Address::of_socket(scheme, bound)
+        })
         .map_err(|e| {
             Error::new(
                 ErrorKind::Connect,
@@ -464,6 +472,17 @@ pub(crate) async fn listen(
             Scheme::Tcp => None,
         },
     })
+}
+
+/// The address this machine's default route leaves from: where peers on
+/// other machines reach a server that listens on every interface. `None`
+/// without a route. No packet is sent: connecting a UDP socket only picks
+/// the route (to TEST-NET-1, an address never in use).
+pub fn outward_ip() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("192.0.2.1:9").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_unspecified()).then_some(ip)
 }
 
 /// Whether `error` says the process has no file descriptor left.
@@ -616,5 +635,15 @@ mod tests {
         let err = out_of_descriptors(&e);
         assert_eq!(err.kind(), ErrorKind::Limit);
         assert!(err.to_string().contains("ulimit -n"), "{err}");
+    }
+
+    #[test]
+    fn a_server_on_every_interface_says_where_it_is_reached() {
+        let security = Security::plain(TlsRole::Scheduler);
+        let listener = run(listen("0.0.0.0", 0, Scheme::Tcp, &security)).unwrap();
+        let address = listener.address().clone();
+        assert_ne!(address.host(), "0.0.0.0", "{address}");
+        // And it is reached there.
+        std::net::TcpStream::connect(address.socket_text()).unwrap();
     }
 }
