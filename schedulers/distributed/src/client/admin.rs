@@ -56,7 +56,7 @@ impl Client {
 
     /// How many workers the cluster wants for its work in hand to take
     /// `target_duration`, and which idle workers to close first when that
-    /// is fewer than it has (what [`Adaptive`](crate::Adaptive) follows).
+    /// is fewer than it has (what [`ScaledWorkers::adapt`](crate::ScaledWorkers::adapt) follows).
     pub fn adaptive_target(&self, target_duration: Duration) -> Result<AdaptiveTarget> {
         match self.inner.ask(Question::Adaptive {
             target_duration: target_duration.as_secs_f64(),

@@ -125,7 +125,7 @@ impl SchedulerState {
     /// and values only it held are computed again from their tasks (a
     /// scattered value, which has no task, fails the tasks that need it,
     /// naming it). No task is blamed here: only a nanny's account of a
-    /// death says what was executing (see [`recovery`]).
+    /// death says what was executing (`scheduler/recovery.rs`).
     pub fn remove_worker(&mut self, id: WorkerId, reason: &str) {
         let Some(worker) = self.workers.remove(&id) else {
             return;
