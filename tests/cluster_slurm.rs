@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use barrow::array::random::Generator;
 use barrow::deploy::SlurmCluster;
 use barrow::{Options, compute_with};
+use barrow_test_support::wait_until;
 
 /// Whether Slurm takes jobs here; if not, one line says why and the test
 /// returns (under CI it fails: `.ci/slurm-up` starts Slurm).
@@ -57,15 +58,11 @@ fn queued(ids: &[String]) -> Vec<String> {
 }
 
 fn wait_until_gone(ids: &[String]) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let left = queued(ids);
-        if left.is_empty() {
-            return;
-        }
-        assert!(Instant::now() < deadline, "jobs {left:?} still in squeue");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until(
+        20,
+        || queued(ids).is_empty().then_some(()),
+        || format!("jobs {:?} still in squeue", queued(ids)),
+    );
 }
 
 fn builder(
@@ -205,10 +202,10 @@ fn adapt_submits_jobs_for_work_and_cancels_them_when_idle() {
     assert!((total - local).abs() < 1e-9);
     assert!(!ids.is_empty() && ids.len() <= 2, "{ids:?}");
     // Idle: every job goes.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !cluster.jobs().is_empty() {
-        assert!(Instant::now() < deadline, "jobs {:?} stay", cluster.jobs());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(
+        20,
+        || cluster.jobs().is_empty().then_some(()),
+        || format!("jobs {:?} stay", cluster.jobs()),
+    );
     wait_until_gone(&ids);
 }

@@ -19,6 +19,7 @@ use barrow::array::random::Generator;
 use barrow::deploy::SshCluster;
 use barrow::distributed::{Client, ClientOptions};
 use barrow::{Options, compute_with};
+use barrow_test_support::wait_until;
 
 const SSHD: &str = "/usr/sbin/sshd";
 
@@ -91,11 +92,11 @@ impl Sshd {
             .spawn()
             .unwrap();
         let sshd = Sshd { dir, port, child };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "sshd listens on {port}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_until(
+            10,
+            || std::net::TcpStream::connect(("127.0.0.1", port)).ok(),
+            || format!("sshd never listened on {port}"),
+        );
         Some(sshd)
     }
 
@@ -139,15 +140,11 @@ fn processes_with(needle: &str) -> Vec<String> {
 }
 
 fn wait_until_gone(needle: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let left = processes_with(needle);
-        if left.is_empty() {
-            return;
-        }
-        assert!(Instant::now() < deadline, "still running: {left:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(
+        10,
+        || processes_with(needle).is_empty().then_some(()),
+        || format!("still running: {:?}", processes_with(needle)),
+    );
 }
 
 /// A sum over a random array, on `client` and on threads.

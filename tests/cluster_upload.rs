@@ -15,13 +15,14 @@ mod support;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use barrow::arg::{key, lit};
 use barrow::collection::GraphKeys;
 use barrow::distributed::{Client, ClientOptions, SchedulerServer};
 use barrow::plugins::ForeignObject;
 use barrow::{Graph, Options, Registry, Task, compute_with};
+use barrow_test_support::wait_until;
 use support::library;
 
 /// A worker process, killed when dropped.
@@ -89,11 +90,11 @@ impl Cluster {
     }
 
     fn wait_for(&self, n: usize) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while self.scheduler.worker_count() < n {
-            assert!(Instant::now() < deadline, "{n} workers did not join");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_until(
+            30,
+            || (self.scheduler.worker_count() >= n).then_some(()),
+            || format!("{n} workers did not join"),
+        );
     }
 
     fn client(&self) -> Client {
@@ -205,21 +206,23 @@ fn an_uploaded_plugin_runs_on_every_worker_and_on_workers_that_join_later() {
     cluster.add_worker("late");
     cluster.wait_for(5);
     let on_late = barrow::Annotations::new().workers(["late"]);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let out = loop {
-        let run = client
-            .submit_with::<Vec<f64>>(&scale, [lit(vec![4.0f64])], on_late.clone())
-            .and_then(|f| f.result());
-        match run {
-            Ok(out) => break out,
-            // Joined, but its load may not have been reported yet.
-            Err(error) if Instant::now() < deadline => {
-                assert!(error.to_string().contains("stats.scale"), "{error}");
-                std::thread::sleep(Duration::from_millis(50));
+    let out = wait_until(
+        20,
+        || {
+            let run = client
+                .submit_with::<Vec<f64>>(&scale, [lit(vec![4.0f64])], on_late.clone())
+                .and_then(|f| f.result());
+            match run {
+                Ok(out) => Some(out),
+                // Joined, but its load may not have been reported yet.
+                Err(error) => {
+                    assert!(error.to_string().contains("stats.scale"), "{error}");
+                    None
+                }
             }
-            Err(error) => panic!("the late worker never ran the plugin: {error}"),
-        }
-    };
+        },
+        || "the late worker never ran the plugin".to_owned(),
+    );
     assert_eq!(out, vec![10.0]);
 }
 
@@ -346,24 +349,20 @@ fn a_set_up_plugin_runs_once_per_host_and_restarts_its_workers() {
     // The one that ran them asked for a restart: its nanny started it
     // again, and it came back with the plugin (already set up: no second
     // restart, no second run).
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let now = ids(&client);
-        // A worker that joins again gets a new id.
-        if now.len() == 2 && now != before {
-            assert_eq!(
-                now.iter().filter(|id| before.contains(id)).count(),
-                1,
-                "one worker restarted: {before:?} -> {now:?}"
-            );
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the restarted worker did not come back"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    // A worker that joins again gets a new id.
+    let now = wait_until(
+        20,
+        || {
+            let now = ids(&client);
+            (now.len() == 2 && now != before).then_some(now)
+        },
+        || "the restarted worker did not come back".to_owned(),
+    );
+    assert_eq!(
+        now.iter().filter(|id| before.contains(id)).count(),
+        1,
+        "one worker restarted: {before:?} -> {now:?}"
+    );
     assert_eq!(std::fs::read_to_string(&log).unwrap(), "ran\n");
 }
 
@@ -452,35 +451,31 @@ fn a_new_version_of_a_plugin_restarts_the_workers_that_loaded_the_old_one() {
         );
     }
     // Both come back, as new processes with the new bytes.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let now = ids(&client);
-        if now.len() == 2 && now.iter().all(|id| !before.contains(id)) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{before:?} -> {now:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(
+        20,
+        || {
+            let now = ids(&client);
+            (now.len() == 2 && now.iter().all(|id| !before.contains(id))).then_some(())
+        },
+        || format!("both workers restarted: {before:?} -> {:?}", ids(&client)),
+    );
     let scale = barrow::plugins::function_with_params("stats.scale", &3.0).unwrap();
     for worker in ["w0", "w1"] {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let out = loop {
-            let run = client
-                .submit_with::<Vec<f64>>(
-                    &scale,
-                    [lit(vec![1.0f64])],
-                    barrow::Annotations::new().workers([worker]),
-                )
-                .and_then(|f| f.result());
-            match run {
-                Ok(out) => break out,
-                // Rejoined, its load not reported yet.
-                Err(_) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(50))
-                }
-                Err(error) => panic!("{worker} never ran the new version: {error}"),
-            }
-        };
+        // Rejoined, but its load may not have been reported yet.
+        let out = wait_until(
+            20,
+            || {
+                client
+                    .submit_with::<Vec<f64>>(
+                        &scale,
+                        [lit(vec![1.0f64])],
+                        barrow::Annotations::new().workers([worker]),
+                    )
+                    .and_then(|f| f.result())
+                    .ok()
+            },
+            || format!("{worker} never ran the new version"),
+        );
         assert_eq!(out, vec![3.0]);
     }
 }

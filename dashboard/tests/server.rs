@@ -9,7 +9,7 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use barrow_dashboard::{
     Activity, DashboardServer, Error, Event, Feed, FeedOptions, Rect, ServeOptions, Update,
@@ -284,14 +284,20 @@ fn a_taken_port_is_an_error_that_says_what_to_do() {
 /// Reads the event stream until `wanted` shows up, or fails after the
 /// timeout.
 fn read_until(stream: &mut TcpStream, seen: &mut String, wanted: &str) {
-    let deadline = Instant::now() + TIMEOUT;
     let mut buf = [0u8; 16 * 1024];
-    while !seen.contains(wanted) {
-        assert!(Instant::now() < deadline, "no {wanted:?} in {seen}");
-        let n = stream.read(&mut buf).unwrap();
-        assert!(n > 0, "the stream ended before {wanted:?}: {seen}");
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
+    barrow_test_support::wait_until(
+        TIMEOUT.as_secs(),
+        || {
+            if seen.contains(wanted) {
+                return Some(());
+            }
+            let n = stream.read(&mut buf).unwrap();
+            assert!(n > 0, "the stream ended before {wanted:?}: {seen}");
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+            None
+        },
+        || format!("no {wanted:?} in the event stream"),
+    );
 }
 
 #[test]

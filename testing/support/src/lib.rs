@@ -129,6 +129,39 @@ fn current_test() -> String {
     }
 }
 
+/// Polls `ready` every 20 ms until it gives a value, and returns it. A
+/// guard against a hang, not a measurement: after `limit` (seconds, far
+/// above what the wait takes) it panics with `hang()`, which says what
+/// never happened.
+///
+/// ```
+/// let mut n = 0;
+/// let three = barrow_test_support::wait_until(5, || { n += 1; (n >= 3).then_some(n) }, || "n never reached 3".into());
+/// assert_eq!(three, 3);
+/// ```
+///
+/// # Panics
+///
+/// When `ready` gives nothing within `limit` seconds: that is how a test
+/// that would hang fails instead.
+#[track_caller]
+pub fn wait_until<T>(
+    limit: u64,
+    mut ready: impl FnMut() -> Option<T>,
+    hang: impl FnOnce() -> String,
+) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(limit);
+    loop {
+        if let Some(value) = ready() {
+            return value;
+        }
+        if std::time::Instant::now() >= deadline {
+            panic!("gave up after {limit} s: {}", hang());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

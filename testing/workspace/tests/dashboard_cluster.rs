@@ -107,19 +107,15 @@ fn the_status_page_follows_a_cluster_that_spills() {
 
     // The bars show what the scheduler knows, worker by worker.
     // (Values go to disk on the workers' spill threads; heartbeats say so.)
-    let deadline = std::time::Instant::now() + WAIT;
-    let info = loop {
-        let info = client.scheduler_info().unwrap();
-        let settled = info.workers.iter().all(|w| w.memory.managed <= 4_800_000);
-        if settled && info.workers.iter().any(|w| w.memory.spilled > 0) {
-            break info;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "nothing spilled: {info:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let info = barrow_test_support::wait_until(
+        WAIT.as_secs(),
+        || {
+            let info = client.scheduler_info().unwrap();
+            let settled = info.workers.iter().all(|w| w.memory.managed <= 4_800_000);
+            (settled && info.workers.iter().any(|w| w.memory.spilled > 0)).then_some(info)
+        },
+        || format!("nothing spilled: {:?}", client.scheduler_info()),
+    );
     for worker in &info.workers {
         let bar = format!(r#".worker[data-name="{}"]"#, worker.summary.name);
         let want = (worker.memory.managed, worker.memory.spilled);
