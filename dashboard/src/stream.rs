@@ -177,10 +177,11 @@ pub fn prefix_colour(prefix: &str) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn rect(i: u32) -> Rect {
+    /// A one-millisecond `inc` rectangle on worker `w`, the `i`th.
+    pub(crate) fn rect(i: u32) -> Rect {
         Rect {
             start_ms: f64::from(i),
             duration_ms: 1.0,

@@ -82,21 +82,7 @@ fn colour_name(colour: MemoryColour) -> &'static str {
 mod tests {
     use super::*;
     use crate::feed::{Cursor, Feed, FeedOptions, Update};
-    use crate::stream::Rect;
-
-    fn rect(i: u32) -> Rect {
-        Rect {
-            start_ms: f64::from(i),
-            duration_ms: 1.0,
-            worker: "w".into(),
-            thread: 0,
-            activity: Activity::Compute,
-            key: barrow_core::Key::from(format!("inc-{i}")),
-            prefix: "inc".into(),
-            function: "inc".into(),
-            failed: false,
-        }
-    }
+    use crate::stream::tests::rect;
 
     #[test]
     fn the_json_names_the_colours_of_its_prefixes() {
