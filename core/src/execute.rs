@@ -54,9 +54,9 @@ fn run_call(call: &Call, read: &mut dyn FnMut(&Key) -> Result<Value>) -> Result<
     }
 }
 
-fn resolve(arg: &Arg, read: &mut dyn FnMut(&Key) -> Result<Value>) -> Result<Input> {
+fn resolve<'t>(arg: &'t Arg, read: &mut dyn FnMut(&Key) -> Result<Value>) -> Result<Input<'t>> {
     Ok(match arg {
-        Arg::Literal(value) => Input::Value(value.clone()),
+        Arg::Literal(value) => Input::Borrowed(value),
         Arg::Key(key) => Input::Value(read(key)?),
         Arg::List(items) => Input::List(
             items

@@ -75,11 +75,18 @@ impl Layer {
         Ok(Layer::with_capacity(name, capacity))
     }
 
-    fn position(&self, key: &Key) -> Option<usize> {
+    /// Where `key` sits among the layer's tasks.
+    pub(crate) fn position(&self, key: &Key) -> Option<usize> {
         let tasks = &self.tasks;
         self.index
             .find(key.stable_hash(), |&i| tasks[i as usize].0 == *key)
             .map(|&i| i as usize)
+    }
+
+    /// The key and task at `position` (from [`Layer::position`]).
+    pub(crate) fn at(&self, position: usize) -> (&Key, &Task) {
+        let (key, task) = &self.tasks[position];
+        (key, task)
     }
 
     /// Adds a task. Giving a key a second, different task is an error; the

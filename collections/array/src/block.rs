@@ -118,7 +118,7 @@ impl<T: Element> Block<T> {
 }
 
 /// The block an input holds.
-pub(crate) fn block_ref<T: Element>(input: &Input) -> Result<&Block<T>> {
+pub(crate) fn block_ref<'a, T: Element>(input: &'a Input<'a>) -> Result<&'a Block<T>> {
     input.as_value()?.downcast_ref::<Block<T>>()
 }
 
@@ -133,8 +133,9 @@ pub(crate) fn try_take_unique<T: Element>(input: &mut Input) -> Option<Block<T>>
                 None
             }
         },
-        list @ Input::List(_) => {
-            *input = list;
+        // A literal of the task, or a list: never taken.
+        other @ (Input::Borrowed(_) | Input::List(_)) => {
+            *input = other;
             None
         }
     }

@@ -56,7 +56,7 @@ pub(crate) fn broadcast_error(a: &[usize], b: &[usize], back: usize) -> ArrayErr
     }
 }
 
-fn input(inputs: &[Input], i: usize) -> Result<&Input> {
+fn input<'a>(inputs: &'a [Input<'a>], i: usize) -> Result<&'a Input<'a>> {
     inputs.get(i).ok_or_else(|| {
         invalid(format!(
             "an array kernel expected argument {i}, got {}",
@@ -65,7 +65,7 @@ fn input(inputs: &[Input], i: usize) -> Result<&Input> {
     })
 }
 
-fn input_mut(inputs: &mut [Input], i: usize) -> Result<&mut Input> {
+fn input_mut<'a, 'b>(inputs: &'a mut [Input<'b>], i: usize) -> Result<&'a mut Input<'b>> {
     let n = inputs.len();
     inputs
         .get_mut(i)

@@ -45,7 +45,7 @@ pub(crate) type Lent = Arc<dyn Fn(&Part<'_>, LentSink<'_>) -> Result<()> + Send 
 #[derive(Clone, Copy)]
 pub(crate) struct Part<'a> {
     pub(crate) index: usize,
-    pub(crate) inputs: &'a [Input],
+    pub(crate) inputs: &'a [Input<'a>],
 }
 
 impl<'a> Part<'a> {

@@ -198,7 +198,7 @@ fn eval_call(call: &Call, done: &HashMap<Key, Value>) -> Value {
     rebuilt(call.function()).call(&inputs).unwrap()
 }
 
-fn eval_arg(arg: &Arg, done: &HashMap<Key, Value>) -> Input {
+fn eval_arg(arg: &Arg, done: &HashMap<Key, Value>) -> Input<'static> {
     match arg {
         Arg::Literal(value) => Input::Value(ship(value)),
         Arg::Key(key) => Input::Value(done[key].clone()),

@@ -22,19 +22,28 @@ pub use typed::{FromInput, IntoFunction, IntoPartialFunction, IntoTryFunction, L
 
 /// A task's resolved argument: a value, or a list of arguments (Dask's
 /// `(sum, ['a', 'b'])` passes a list).
+///
+/// A literal written into the task comes [`Borrowed`](Input::Borrowed) from
+/// it rather than as a new handle: one value shared by thousands of tasks
+/// (a constant, a lookup table) then costs no reference count, which every
+/// worker thread would otherwise write on every task.
 #[derive(Debug, Clone)]
-pub enum Input {
-    /// One value.
+pub enum Input<'a> {
+    /// One value, owned by this call (a dependency's result, a nested
+    /// call's result).
     Value(Value),
+    /// One value borrowed from the task (a literal argument).
+    Borrowed(&'a Value),
     /// A list of arguments, in order.
-    List(Vec<Input>),
+    List(Vec<Input<'a>>),
 }
 
-impl Input {
+impl<'a> Input<'a> {
     /// The value, or an error if this is a list.
     pub fn as_value(&self) -> Result<&Value> {
         match self {
             Input::Value(value) => Ok(value),
+            Input::Borrowed(value) => Ok(value),
             Input::List(_) => Err(Error::new(
                 ErrorKind::WrongType,
                 "wrong argument kind: expected a value, got a list",
@@ -43,16 +52,26 @@ impl Input {
     }
 
     /// The list, or an error if this is a single value.
-    pub fn as_list(&self) -> Result<&[Input]> {
+    pub fn as_list(&self) -> Result<&[Input<'a>]> {
         match self {
             Input::List(items) => Ok(items),
-            Input::Value(value) => Err(Error::new(
+            Input::Value(value) | &Input::Borrowed(value) => Err(Error::new(
                 ErrorKind::WrongType,
                 format!(
                     "wrong argument kind: expected a list, got a value of type {}",
                     value.type_name()
                 ),
             )),
+        }
+    }
+
+    /// The same input owning its values (a borrowed value becomes a new
+    /// handle to it), for keeping past the call.
+    pub fn into_owned(self) -> Input<'static> {
+        match self {
+            Input::Value(value) => Input::Value(value),
+            Input::Borrowed(value) => Input::Value(value.clone()),
+            Input::List(items) => Input::List(items.into_iter().map(Input::into_owned).collect()),
         }
     }
 }

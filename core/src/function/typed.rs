@@ -23,13 +23,13 @@ pub trait FromInput {
     type Item<'a>;
 
     /// Converts one input, failing with the expected and actual types.
-    fn from_input(input: &Input) -> Result<Self::Item<'_>>;
+    fn from_input<'a>(input: &'a Input<'a>) -> Result<Self::Item<'a>>;
 }
 
 impl<T: Send + Sync + 'static> FromInput for &T {
     type Item<'a> = &'a T;
 
-    fn from_input(input: &Input) -> Result<&T> {
+    fn from_input<'a>(input: &'a Input<'a>) -> Result<&'a T> {
         input.as_value()?.downcast_ref::<T>()
     }
 }
@@ -103,7 +103,7 @@ impl<T: fmt::Debug> fmt::Debug for List<'_, T> {
 impl<T: Send + Sync + 'static> FromInput for List<'_, T> {
     type Item<'a> = List<'a, T>;
 
-    fn from_input(input: &Input) -> Result<List<'_, T>> {
+    fn from_input<'a>(input: &'a Input<'a>) -> Result<List<'a, T>> {
         let items = input
             .as_list()?
             .iter()
@@ -120,12 +120,12 @@ impl<T: Send + Sync + 'static> FromInput for List<'_, T> {
 
 /// The unconverted input, for functions that inspect types themselves.
 #[derive(Debug, Clone, Copy)]
-pub struct Raw<'a>(pub &'a Input);
+pub struct Raw<'a>(pub &'a Input<'a>);
 
 impl FromInput for Raw<'_> {
     type Item<'a> = Raw<'a>;
 
-    fn from_input(input: &Input) -> Result<Raw<'_>> {
+    fn from_input<'a>(input: &'a Input<'a>) -> Result<Raw<'a>> {
         Ok(Raw(input))
     }
 }
@@ -355,7 +355,7 @@ mod tests {
 
     use super::*;
 
-    fn v<T: Send + Sync + 'static>(x: T) -> Input {
+    fn v<T: Send + Sync + 'static>(x: T) -> Input<'static> {
         Input::Value(Value::new(x))
     }
 

@@ -7,12 +7,14 @@
 //! [`order`](crate::order::order). Everything after runs on ids.
 
 mod csr;
+mod lowering;
 
 pub use csr::Csr;
 
+use lowering::Lowered;
+
 use crate::error::{Error, ErrorKind, Result};
 use crate::graph::Graph;
-use hashbrown::HashTable;
 
 use crate::key::Key;
 use crate::suggest::did_you_mean;
@@ -247,138 +249,7 @@ impl<'g> Dependencies<'g> {
     }
 }
 
-/// Lowered tasks: keys and tasks by id, the index of ids by key, the
-/// dependency lists and the requested ids.
-#[derive(Debug)]
-struct Lowered<'g> {
-    graph: &'g Graph,
-    index: HashTable<u32>,
-    keys: Vec<Key>,
-    tasks: Vec<&'g Task>,
-    dependencies: Csr,
-    outputs: Vec<u32>,
-}
-
-impl<'g> Lowered<'g> {
-    fn new(graph: &'g Graph, outputs: Option<&[Key]>) -> Result<Lowered<'g>> {
-        // An upper bound: culling may keep fewer, but growing the map
-        // while walking costs more than the spare room.
-        let capacity = graph.len();
-        let mut lowering = Lowering {
-            index: HashTable::with_capacity(capacity),
-            keys: Vec::with_capacity(capacity),
-            tasks: Vec::with_capacity(capacity),
-        };
-        let mut output_ids = Vec::new();
-        let dependencies = match outputs {
-            None => {
-                for (key, task) in graph.iter() {
-                    lowering.add(key, task);
-                }
-                lowering.link(None)?
-            }
-            Some(outputs) => {
-                output_ids.reserve(outputs.len());
-                for key in outputs {
-                    let id = match lowering.id_of(key) {
-                        Some(id) => id,
-                        None => match graph.get(key) {
-                            Some(task) => lowering.add(key, task),
-                            None => return Err(missing_key(graph, key)),
-                        },
-                    };
-                    output_ids.push(id);
-                }
-                lowering.link(Some(graph))?
-            }
-        };
-        let Lowering { index, keys, tasks } = lowering;
-        Ok(Lowered {
-            graph,
-            index,
-            keys,
-            tasks,
-            dependencies,
-            outputs: output_ids,
-        })
-    }
-
-    fn id_of(&self, key: &Key) -> Option<u32> {
-        let keys = &self.keys;
-        self.index
-            .find(key.stable_hash(), |&id| keys[id as usize] == *key)
-            .copied()
-    }
-}
-
-/// The ids given so far: keys and tasks by id, and an index of ids by key
-/// (4 bytes a slot; the keys themselves live in `keys`).
-struct Lowering<'g> {
-    index: HashTable<u32>,
-    keys: Vec<Key>,
-    tasks: Vec<&'g Task>,
-}
-
-impl<'g> Lowering<'g> {
-    fn id_of(&self, key: &Key) -> Option<u32> {
-        let keys = &self.keys;
-        self.index
-            .find(key.stable_hash(), |&id| keys[id as usize] == *key)
-            .copied()
-    }
-
-    fn add(&mut self, key: &Key, task: &'g Task) -> u32 {
-        let id = self.keys.len() as u32;
-        self.keys.push(key.clone());
-        self.tasks.push(task);
-        let keys = &self.keys;
-        self.index
-            .insert_unique(key.stable_hash(), id, |&i| keys[i as usize].stable_hash());
-        id
-    }
-
-    /// Builds the dependency lists of every task added so far and, when a
-    /// graph is given, adds the tasks they need as they are found.
-    fn link(&mut self, graph: Option<&'g Graph>) -> Result<Csr> {
-        let mut dependencies = Csr::with_capacity(self.keys.len(), self.keys.len());
-        let mut id = 0;
-        while id < self.tasks.len() {
-            let task = self.tasks[id];
-            let mut missing = None;
-            task.for_each_dependency(&mut |dep| {
-                if missing.is_some() {
-                    return;
-                }
-                let dep_id = match self.id_of(dep) {
-                    Some(dep_id) => dep_id,
-                    None => match graph.and_then(|g| g.get(dep)) {
-                        Some(dep_task) => self.add(dep, dep_task),
-                        None => {
-                            missing = Some(dep.clone());
-                            return;
-                        }
-                    },
-                };
-                dependencies.push(dep_id);
-            });
-            if let Some(dep) = missing {
-                return Err(Error::new(
-                    ErrorKind::MissingDependency,
-                    format!(
-                        "depends on {dep}, which is not in the graph; add a task for {dep} \
-                         or fix the reference"
-                    ),
-                )
-                .with_key(self.keys[id].clone()));
-            }
-            dependencies.finish_row();
-            id += 1;
-        }
-        Ok(dependencies)
-    }
-}
-
-fn missing_key(graph: &Graph, key: &Key) -> Error {
+pub(crate) fn missing_key(graph: &Graph, key: &Key) -> Error {
     let message = if graph.is_empty() {
         format!("requested key {key} is not in the graph: the graph is empty")
     } else {

@@ -56,8 +56,11 @@ pub fn nested_total() -> Func {
     Func::new(names::NESTED_TOTAL, |outer: Raw| -> i64 {
         fn walk(input: &Input) -> i64 {
             match input {
-                Input::Value(v) => v.downcast_ref::<i64>().copied().unwrap_or(i64::MIN),
                 Input::List(items) => items.iter().map(walk).sum(),
+                value => value
+                    .as_value()
+                    .and_then(|v| v.downcast_ref::<i64>().copied())
+                    .unwrap_or(i64::MIN),
             }
         }
         walk(outer.0)

@@ -16,7 +16,7 @@ fn numbers(inputs: &[Input]) -> Vec<i64> {
     let mut out = Vec::new();
     fn walk(input: &Input, out: &mut Vec<i64>) {
         match input {
-            Input::Value(v) => {
+            Input::Value(v) | &Input::Borrowed(v) => {
                 if let Ok(x) = v.downcast_ref::<i64>() {
                     out.push(*x);
                 } else if let Ok(xs) = v.downcast_ref::<Vec<i64>>() {

@@ -160,7 +160,10 @@ pub(crate) fn kernel<S: Serialize>(
 }
 
 /// Argument `i`, a value of type `V`.
-pub(crate) fn arg<V: Send + Sync + 'static>(inputs: &[Input], i: usize) -> Result<&V> {
+pub(crate) fn arg<'a, V: Send + Sync + 'static>(
+    inputs: &'a [Input<'a>],
+    i: usize,
+) -> Result<&'a V> {
     inputs
         .get(i)
         .ok_or_else(|| {
@@ -175,7 +178,10 @@ pub(crate) fn arg<V: Send + Sync + 'static>(inputs: &[Input], i: usize) -> Resul
 
 /// Argument `i`, a list of values of type `V`.
 #[cfg(feature = "linalg")]
-pub(crate) fn list_arg<V: Send + Sync + 'static>(inputs: &[Input], i: usize) -> Result<Vec<&V>> {
+pub(crate) fn list_arg<'a, V: Send + Sync + 'static>(
+    inputs: &'a [Input<'a>],
+    i: usize,
+) -> Result<Vec<&'a V>> {
     inputs
         .get(i)
         .ok_or_else(|| {

@@ -107,7 +107,7 @@ impl Worker<'_> {
         rebuilt.call_taking(&mut inputs)
     }
 
-    fn arg(&mut self, arg: &Arg) -> barrow_core::Result<Input> {
+    fn arg(&mut self, arg: &Arg) -> barrow_core::Result<Input<'static>> {
         Ok(match arg {
             Arg::Literal(value) => Input::Value(round_trip(value)?),
             Arg::Key(key) => Input::Value(self.value(key)?),
