@@ -245,7 +245,7 @@ impl Collector {
             });
             return;
         };
-        let id = run.plan.keys().iter().position(|k| k == key);
+        let id = run.plan.keys().iter().position(|&k| k == key);
         if let (Some(id), Some(r)) = (id, &mut self.run)
             && let Some(state) = r.state.get_mut(id)
         {

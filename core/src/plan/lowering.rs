@@ -22,7 +22,7 @@ pub(super) struct Lowered<'g> {
     places: Places<'g>,
     /// One more than the id of the task at each place; 0 for none.
     ids: Vec<u32>,
-    pub(super) keys: Vec<Key>,
+    pub(super) keys: Vec<&'g Key>,
     pub(super) tasks: Vec<&'g Task>,
     pub(super) dependencies: Csr,
     pub(super) outputs: Vec<u32>,
@@ -144,20 +144,22 @@ impl<'g> Places<'g> {
 /// The ids given so far: keys and tasks by id, and ids by place.
 struct Lowering<'g> {
     ids: Vec<u32>,
-    keys: Vec<Key>,
+    keys: Vec<&'g Key>,
     tasks: Vec<&'g Task>,
 }
 
 impl<'g> Lowering<'g> {
-    fn add(&mut self, place: u32, key: &Key, task: &'g Task) -> u32 {
+    fn add(&mut self, place: u32, key: &'g Key, task: &'g Task) -> u32 {
         let id = self.keys.len() as u32;
-        self.keys.push(key.clone());
+        // A reference, not a clone: a new handle would write the key's
+        // shared count (a cache miss per task, and another when dropped).
+        self.keys.push(key);
         self.tasks.push(task);
         self.ids[place as usize] = id + 1;
         id
     }
 
-    fn id_or_add(&mut self, place: u32, key: &Key, task: &'g Task) -> u32 {
+    fn id_or_add(&mut self, place: u32, key: &'g Key, task: &'g Task) -> u32 {
         match self.ids[place as usize].checked_sub(1) {
             Some(id) => id,
             None => self.add(place, key, task),
@@ -195,7 +197,7 @@ impl<'g> Lowering<'g> {
                          or fix the reference"
                     ),
                 )
-                .with_key(self.keys[id].clone()));
+                .with_key((*self.keys[id]).clone()));
             }
             dependencies.finish_row();
             id += 1;

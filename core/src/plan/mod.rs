@@ -42,7 +42,7 @@ use crate::task::Task;
 /// ```
 #[derive(Debug)]
 pub struct Plan<'g> {
-    keys: Vec<Key>,
+    keys: Vec<&'g Key>,
     tasks: Vec<&'g Task>,
     dependencies: Csr,
     dependents: Csr,
@@ -91,11 +91,11 @@ impl<'g> Plan<'g> {
 
     /// The key of task `id`.
     pub fn key(&self, id: u32) -> &Key {
-        &self.keys[id as usize]
+        self.keys[id as usize]
     }
 
     /// All keys, by id.
-    pub fn keys(&self) -> &[Key] {
+    pub fn keys(&self) -> &[&'g Key] {
         &self.keys
     }
 
@@ -142,7 +142,7 @@ impl<'g> Plan<'g> {
 
     /// Heap bytes held by the plan itself (not the graph).
     pub fn heap_bytes(&self) -> usize {
-        self.keys.capacity() * size_of::<Key>()
+        self.keys.capacity() * size_of::<&Key>()
             + self.tasks.capacity() * size_of::<&Task>()
             + self.dependencies.heap_bytes()
             + self.dependents.heap_bytes()
@@ -214,11 +214,11 @@ impl<'g> Dependencies<'g> {
 
     /// The key of task `id`.
     pub fn key(&self, id: u32) -> &Key {
-        &self.lowered.keys[id as usize]
+        self.lowered.keys[id as usize]
     }
 
     /// All keys, by id.
-    pub fn keys(&self) -> &[Key] {
+    pub fn keys(&self) -> &[&'g Key] {
         &self.lowered.keys
     }
 
@@ -275,7 +275,7 @@ fn is_topological(dependencies: &Csr, priorities: &[u32]) -> bool {
 /// A depth-first walk along dependencies with an explicit stack (no
 /// recursion, no reverse lists); on failure, reports one cycle by its keys:
 /// the walk's current path from the task met again.
-fn check_acyclic(keys: &[Key], dependencies: &Csr) -> Result<()> {
+fn check_acyclic(keys: &[&Key], dependencies: &Csr) -> Result<()> {
     const NEW: u8 = 0;
     const ON_PATH: u8 = 1;
     const DONE: u8 = 2;
@@ -316,12 +316,12 @@ fn check_acyclic(keys: &[Key], dependencies: &Csr) -> Result<()> {
 
 /// The cycle closed by reaching `again` from the end of `path`, shown in
 /// the direction results flow.
-fn cycle_error(keys: &[Key], path: &[(u32, u32)], again: u32) -> Error {
+fn cycle_error(keys: &[&Key], path: &[(u32, u32)], again: u32) -> Error {
     let start = path.iter().position(|&(id, _)| id == again).unwrap_or(0);
     let mut cycle: Vec<Key> = path[start..]
         .iter()
         .rev()
-        .map(|&(id, _)| keys[id as usize].clone())
+        .map(|&(id, _)| (*keys[id as usize]).clone())
         .collect();
     if let Some(first) = cycle.first().cloned() {
         cycle.push(first);
