@@ -2,11 +2,16 @@
 // they use the optional schedulers and plugins, so a build with fewer
 // features gets a shorter page with an example of its own.
 #![cfg_attr(
-    all(feature = "processes", feature = "distributed", feature = "plugins"),
+    all(feature = "processes", feature = "distributed", feature = "plugins", feature = "dataframe"),
     doc = include_str!("../README.md")
 )]
 #![cfg_attr(
-    not(all(feature = "processes", feature = "distributed", feature = "plugins")),
+    not(all(
+        feature = "processes",
+        feature = "distributed",
+        feature = "plugins",
+        feature = "dataframe"
+    )),
     doc = r#"Barrow: parallel computing in the spirit of Dask (the README, with
 every feature's examples, is this page with `--features full`).
 
@@ -106,6 +111,11 @@ pub use barrow_delayed as delayed;
 #[cfg(feature = "bag")]
 #[cfg_attr(docsrs, doc(cfg(feature = "bag")))]
 pub use barrow_bag as bag;
+
+/// Partitioned dataframes on Apache Arrow (Dask's `dask.dataframe`).
+#[cfg(feature = "dataframe")]
+#[cfg_attr(docsrs, doc(cfg(feature = "dataframe")))]
+pub use barrow_dataframe as dataframe;
 
 /// Chunked n-dimensional arrays on ndarray (Dask's `dask.array`).
 #[cfg(feature = "array")]

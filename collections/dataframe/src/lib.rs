@@ -1,0 +1,601 @@
+//! Dataframes (Dask's `dask.dataframe`): a table cut into partitions along
+//! its rows, each partition an Apache Arrow [`RecordBatch`], each operation
+//! a step of a lazy plan that is optimized before it becomes tasks.
+//!
+//! ```
+//! use barrow_core::{Options, compute_with};
+//! use barrow_dataframe::arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
+//! use barrow_dataframe::{DataFrame, Scalar, col, lit};
+//! # barrow_local::link();
+//! # fn batch(ids: Vec<i64>, prices: Vec<f64>, names: Vec<&str>) -> RecordBatch {
+//! #     use std::sync::Arc;
+//! #     RecordBatch::try_from_iter([
+//! #         ("id", Arc::new(Int64Array::from(ids)) as _),
+//! #         ("price", Arc::new(Float64Array::from(prices)) as _),
+//! #         ("name", Arc::new(StringArray::from(names)) as _),
+//! #     ]).unwrap()
+//! # }
+//!
+//! // Two partitions of (id, price, name).
+//! let df = DataFrame::from_record_batches([
+//!     batch(vec![1, 2], vec![9.5, 20.0], vec!["tea", "cake"]),
+//!     batch(vec![3, 4], vec![4.0, 31.0], vec!["bun", "pie"]),
+//! ])?;
+//! let dear = df
+//!     .filter(col("price").gt(lit(5)))?
+//!     .with_column("with_tax", col("price") * lit(1.2))?
+//!     .select(["name", "with_tax"])?;
+//! // The filter runs inside the read, and `id` is never read.
+//! println!("{}", dear.explain());
+//!
+//! let options = Options::new().scheduler("threads");
+//! let table = compute_with(&dear, &options)?;
+//! assert_eq!(table.num_rows(), 3);
+//! let total = compute_with(&dear.sum("with_tax")?, &options)?;
+//! assert!((total.as_f64().unwrap() - 72.6).abs() < 1e-9);
+//! assert_eq!(compute_with(&df.count("id")?, &options)?, Scalar::Int64(4));
+//! # Ok::<(), barrow_core::Error>(())
+//! ```
+//!
+//! What there is so far: creation from record batches, CSV files (a
+//! partition per file) and Parquet files (a partition per row group); the
+//! row-wise steps `filter`, `with_column`, `select`, `drop`, with
+//! expressions of arithmetic, comparisons, boolean logic, null tests and
+//! casts; the reductions `count`, `sum`, `min`, `max`, `mean`, by a tree of
+//! tasks; `head`, `compute` to one record batch, and `to_parquet`. Filters
+//! and column selection are pushed into the readers; see
+//! [`DataFrame::explain`]. Group-by, joins, sorting and shuffles are not
+//! there yet, and tasks built from closures run on `sync` and `threads`
+//! only (not yet on `processes` or a cluster).
+
+pub mod error;
+mod expr;
+mod plan;
+mod reduce;
+mod source;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arrow::compute::concat_batches;
+use arrow::datatypes::{Field, Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
+use barrow_core::arg::{key, keys, lit as literal};
+use barrow_core::collection::Collection;
+use barrow_core::function::List;
+use barrow_core::tokenize::tokenize;
+use barrow_core::{Error, Func, Graph, Key, Layer, Result, Task, Value};
+use barrow_delayed::Delayed;
+
+pub use arrow;
+pub use error::DataFrameError;
+pub use expr::{BinaryOp, Expr, Scalar, col, lit};
+pub use reduce::Agg;
+pub use source::CsvOptions;
+
+use plan::{Plan, Step};
+use reduce::Partial;
+use source::Source;
+
+/// How many partial results one combining task takes (Dask's
+/// `split_every` default).
+const SPLIT_EVERY: usize = 8;
+
+/// A lazy, partitioned table. Every method returns a new dataframe (or a
+/// lazy result); nothing is read until `compute`.
+#[derive(Clone)]
+pub struct DataFrame {
+    plan: Plan,
+}
+
+impl std::fmt::Debug for DataFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataFrame")
+            .field("npartitions", &self.npartitions())
+            .field("columns", &self.columns())
+            .finish()
+    }
+}
+
+impl DataFrame {
+    /// A dataframe of the given batches, one partition each; they must
+    /// have the same columns (an empty batch is a valid, empty partition).
+    pub fn from_record_batches(
+        batches: impl IntoIterator<Item = RecordBatch>,
+    ) -> Result<DataFrame> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let batches: Vec<RecordBatch> = batches.into_iter().collect();
+        let Some(first) = batches.first() else {
+            return Err(error::invalid(
+                "from_record_batches needs at least one batch (an empty one gives an empty \
+                 dataframe with its columns)",
+            ));
+        };
+        // Nullability is a property of one batch's values (Arrow infers it
+        // from them), not of the column: every column may hold nulls.
+        let schema = nullable(&first.schema());
+        if let Some((i, other)) = batches
+            .iter()
+            .enumerate()
+            .find(|(_, b)| !same_columns(&b.schema(), &schema))
+        {
+            return Err(error::invalid(format!(
+                "batch {i} has the columns [{}] but batch 0 has [{}]: every partition needs \
+                 the same columns and types",
+                describe(&other.schema()),
+                describe(&schema)
+            )));
+        }
+        let id = NEXT.fetch_add(1, Ordering::Relaxed);
+        Ok(DataFrame::from_source(
+            Source::Batches { id, batches },
+            schema,
+        ))
+    }
+
+    /// CSV files (Dask's `read_csv`): paths or glob patterns, one
+    /// partition per file, column types inferred from the first rows of the
+    /// first file, with a header line and `,` between fields.
+    pub fn read_csv(patterns: impl Patterns) -> Result<DataFrame> {
+        DataFrame::read_csv_with(patterns, CsvOptions::default())
+    }
+
+    /// CSV files read with `options`.
+    pub fn read_csv_with(patterns: impl Patterns, options: CsvOptions) -> Result<DataFrame> {
+        let files = source::expand(&patterns.patterns())?;
+        let first = files
+            .first()
+            .ok_or_else(|| error::invalid("read_csv needs at least one path"))?;
+        let schema = nullable(&source::infer_csv_schema(first, &options)?);
+        Ok(DataFrame::from_source(
+            Source::Csv { files, options },
+            schema,
+        ))
+    }
+
+    /// Parquet files (Dask's `read_parquet`): paths or glob patterns, one
+    /// partition per row group. Only the columns the plan needs are
+    /// decoded, and a filter on the files' own columns runs in the reader.
+    pub fn read_parquet(patterns: impl Patterns) -> Result<DataFrame> {
+        let files = source::expand(&patterns.patterns())?;
+        let (schema, parts) = source::parquet_parts(&files)?;
+        if parts.is_empty() {
+            // A file with no row group still has columns: one empty
+            // partition keeps them.
+            return DataFrame::from_record_batches([RecordBatch::new_empty(Arc::new(schema))]);
+        }
+        Ok(DataFrame::from_source(
+            Source::Parquet { parts },
+            nullable(&schema),
+        ))
+    }
+
+    fn from_source(source: Source, schema: SchemaRef) -> DataFrame {
+        DataFrame {
+            plan: Plan {
+                source: Arc::new(source),
+                source_schema: schema.clone(),
+                steps: Vec::new(),
+                schema,
+            },
+        }
+    }
+
+    fn then(&self, step: Step, schema: SchemaRef) -> DataFrame {
+        let mut plan = self.plan.clone();
+        plan.steps.push(step);
+        plan.schema = schema;
+        DataFrame { plan }
+    }
+
+    /// The columns and their types.
+    pub fn schema(&self) -> SchemaRef {
+        self.plan.schema.clone()
+    }
+
+    /// The column names, in order.
+    pub fn columns(&self) -> Vec<String> {
+        self.plan
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect()
+    }
+
+    /// How many partitions.
+    pub fn npartitions(&self) -> usize {
+        self.plan.source.npartitions()
+    }
+
+    /// The rows where `predicate` (a boolean expression) holds; nulls do
+    /// not.
+    pub fn filter(&self, predicate: Expr) -> Result<DataFrame> {
+        let t = predicate.data_type(&self.plan.schema)?;
+        if !matches!(
+            t,
+            arrow::datatypes::DataType::Boolean | arrow::datatypes::DataType::Null
+        ) {
+            return Err(DataFrameError::Types {
+                operation: format!("filter {predicate}"),
+                left: t.clone(),
+                right: t,
+                advice: "a filter takes a boolean expression (a comparison)",
+            }
+            .into());
+        }
+        Ok(self.then(Step::Filter(predicate), self.plan.schema.clone()))
+    }
+
+    /// A new column `name` (or a new value for an existing one) from `expr`
+    /// (Dask's `assign`).
+    pub fn with_column(&self, name: &str, expr: Expr) -> Result<DataFrame> {
+        let t = expr.data_type(&self.plan.schema)?;
+        let field = Arc::new(Field::new(name, t, true));
+        let mut fields: Vec<_> = self.plan.schema.fields().iter().cloned().collect();
+        match self.plan.schema.index_of(name) {
+            Ok(i) => fields[i] = field,
+            Err(_) => fields.push(field),
+        }
+        Ok(self.then(
+            Step::WithColumn(name.to_owned(), expr),
+            Arc::new(Schema::new(fields)),
+        ))
+    }
+
+    /// Only these columns, in this order.
+    pub fn select<S: AsRef<str>>(&self, columns: impl IntoIterator<Item = S>) -> Result<DataFrame> {
+        let names: Vec<String> = columns.into_iter().map(|c| c.as_ref().to_owned()).collect();
+        let fields = names
+            .iter()
+            .map(|n| {
+                self.plan
+                    .schema
+                    .field_with_name(n)
+                    .cloned()
+                    .map_err(|_| self.missing(n))
+            })
+            .collect::<Result<Vec<Field>>>()?;
+        Ok(self.then(Step::Select(names), Arc::new(Schema::new(fields))))
+    }
+
+    /// All columns but these.
+    pub fn drop<S: AsRef<str>>(&self, columns: impl IntoIterator<Item = S>) -> Result<DataFrame> {
+        let dropped: Vec<String> = columns.into_iter().map(|c| c.as_ref().to_owned()).collect();
+        if let Some(name) = dropped
+            .iter()
+            .find(|n| self.plan.schema.index_of(n).is_err())
+        {
+            return Err(self.missing(name));
+        }
+        let kept: Vec<String> = self
+            .columns()
+            .into_iter()
+            .filter(|c| !dropped.contains(c))
+            .collect();
+        self.select(kept)
+    }
+
+    fn missing(&self, name: &str) -> Error {
+        DataFrameError::missing_column(
+            name,
+            self.plan.schema.fields().iter().map(|f| f.name().as_str()),
+        )
+        .into()
+    }
+
+    /// The plan as written and as it will run (Dask's `explain`): the
+    /// second shows the columns each source reads and the filter it
+    /// applies while reading; every line under it runs in the same task.
+    pub fn explain(&self) -> String {
+        format!(
+            "plan:\n{}optimized (one task per partition):\n{}",
+            indent(&self.plan.describe()),
+            indent(&self.plan.optimize().describe())
+        )
+    }
+
+    /// The name of the partitions' tasks: the same plan gives the same one.
+    fn token(&self) -> String {
+        let source = match &*self.plan.source {
+            Source::Batches { id, .. } => format!("batches {id}"),
+            Source::Csv { files, options } => format!("csv {files:?} {options:?}"),
+            Source::Parquet { parts } => format!("parquet {parts:?}"),
+        };
+        tokenize(&(source, self.plan.describe(), self.columns()))
+    }
+
+    /// The partitions' tasks, named `(df-<token>, i)`.
+    fn partitions(&self) -> Result<(Graph, Vec<Key>)> {
+        let name: Arc<str> = format!("df-{}", self.token()).into();
+        let optimized = Arc::new(self.plan.optimize());
+        let read = Func::try_new("dataframe-partition", move |i: &u64| -> Result<Value> {
+            let batch = optimized.run(*i as usize)?;
+            let nbytes = batch.get_array_memory_size();
+            Ok(Value::with_nbytes(batch, nbytes))
+        });
+        let n = self.npartitions();
+        let mut layer = Layer::try_with_capacity(name.clone(), n)?;
+        let mut outputs = Vec::with_capacity(n);
+        for i in 0..n {
+            let k = Key::with_index(name.clone(), [i as u32]);
+            layer.insert(k.clone(), Task::call(&read, [literal(i as u64)]))?;
+            outputs.push(k);
+        }
+        Ok((Graph::from_layer(layer), outputs))
+    }
+
+    /// The number of values of `column` that are not null.
+    pub fn count(&self, column: &str) -> Result<Delayed<Scalar>> {
+        self.agg(column, Agg::Count)
+    }
+
+    /// The sum of `column` (0 when it has no values).
+    pub fn sum(&self, column: &str) -> Result<Delayed<Scalar>> {
+        self.agg(column, Agg::Sum)
+    }
+
+    /// The smallest value of `column` (null when it has none).
+    pub fn min(&self, column: &str) -> Result<Delayed<Scalar>> {
+        self.agg(column, Agg::Min)
+    }
+
+    /// The largest value of `column` (null when it has none).
+    pub fn max(&self, column: &str) -> Result<Delayed<Scalar>> {
+        self.agg(column, Agg::Max)
+    }
+
+    /// The mean of `column`'s values that are not null (null when there
+    /// are none).
+    pub fn mean(&self, column: &str) -> Result<Delayed<Scalar>> {
+        self.agg(column, Agg::Mean)
+    }
+
+    /// A reduction of `column`: a partial result per partition, combined
+    /// [`SPLIT_EVERY`] at a time.
+    pub fn agg(&self, column: &str, agg: Agg) -> Result<Delayed<Scalar>> {
+        let field = self
+            .plan
+            .schema
+            .field_with_name(column)
+            .map_err(|_| self.missing(column))?;
+        agg.check(column, field.data_type())?;
+        // Reading only the column reduced: the projection reaches the reader.
+        let only = self.select([column])?;
+        let (mut graph, parts) = only.partitions()?;
+        let base = format!("{}-{}", agg.name(), only.token());
+        let owned = column.to_owned();
+        let partial = Func::try_new(
+            format!("dataframe-{}-partial", agg.name()),
+            move |batch: &RecordBatch| -> Result<Partial> {
+                let values = batch.column_by_name(&owned).ok_or_else(|| {
+                    Error::internal(format!("a partition lost its column {owned:?}"))
+                })?;
+                reduce::partial(agg, values)
+            },
+        );
+        let combine = Func::try_new(
+            format!("dataframe-{}-combine", agg.name()),
+            move |parts: List<Partial>| -> Result<Partial> {
+                let mut items = parts.iter();
+                let first = items
+                    .next()
+                    .ok_or_else(|| Error::internal("a combine of no partial results"))?;
+                items.try_fold(first.clone(), |acc, p| reduce::combine(agg, &acc, p))
+            },
+        );
+        let finish = Func::new(format!("dataframe-{}-finish", agg.name()), |p: &Partial| {
+            reduce::finish(p.clone())
+        });
+        let mut level: Vec<Key> = Vec::with_capacity(parts.len());
+        let mut layer = Layer::try_with_capacity(format!("{base}-partial"), parts.len())?;
+        for (i, part) in parts.into_iter().enumerate() {
+            let k = Key::with_index(format!("{base}-partial"), [i as u32]);
+            layer.insert(k.clone(), Task::call(&partial, [key(part)]))?;
+            level.push(k);
+        }
+        graph.add_layer(Arc::new(layer))?;
+        let mut depth = 0u32;
+        while level.len() > 1 {
+            let name = format!("{base}-combine-{depth}");
+            let mut layer = Layer::new(name.as_str());
+            let mut next = Vec::with_capacity(level.len().div_ceil(SPLIT_EVERY));
+            for (j, group) in level.chunks(SPLIT_EVERY).enumerate() {
+                let k = Key::with_index(name.as_str(), [j as u32]);
+                layer.insert(k.clone(), Task::call(&combine, [keys(group.to_vec())]))?;
+                next.push(k);
+            }
+            graph.add_layer(Arc::new(layer))?;
+            level = next;
+            depth += 1;
+        }
+        let out = Key::new(base.as_str());
+        let last = level
+            .pop()
+            .ok_or_else(|| Error::internal("a reduction over no partitions"))?;
+        let mut layer = Layer::new(base.as_str());
+        layer.insert(out.clone(), Task::call(&finish, [key(last)]))?;
+        graph.add_layer(Arc::new(layer))?;
+        Ok(Delayed::from_graph(graph, out, None))
+    }
+
+    /// The first `n` rows, from the first partition only (as Dask's
+    /// `head`, which warns when that partition has fewer).
+    pub fn head(&self, n: usize) -> Result<Delayed<RecordBatch>> {
+        let (mut graph, parts) = self.partitions()?;
+        let first = parts
+            .into_iter()
+            .next()
+            .ok_or_else(|| error::invalid("head of a dataframe with no partitions"))?;
+        let out = Key::new(format!("head-{n}-{}", self.token()));
+        let take = Func::new("dataframe-head", move |b: &RecordBatch| {
+            b.slice(0, n.min(b.num_rows()))
+        });
+        graph.insert(out.clone(), Task::call(&take, [key(first)]))?;
+        Ok(Delayed::from_graph(graph, out, None))
+    }
+
+    /// Writes each partition to `dir/part.{i}.parquet` (Dask's
+    /// `to_parquet`), lazily: the result is the files written, in
+    /// partition order. The directory is made if missing.
+    pub fn to_parquet(&self, dir: impl AsRef<Path>) -> Result<Delayed<Vec<PathBuf>>> {
+        let dir = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&dir).map_err(|e| DataFrameError::File {
+            path: dir.clone(),
+            message: format!("cannot make the directory: {e}"),
+        })?;
+        let (mut graph, parts) = self.partitions()?;
+        let write = Func::try_new(
+            "dataframe-to-parquet",
+            move |batch: &RecordBatch, path: &PathBuf| -> Result<PathBuf> {
+                write_parquet(batch, path)?;
+                Ok(path.clone())
+            },
+        );
+        let collect = Func::new("dataframe-paths", |paths: List<PathBuf>| {
+            paths.iter().cloned().collect::<Vec<PathBuf>>()
+        });
+        let name = format!(
+            "to-parquet-{}",
+            tokenize(&(self.token(), dir.display().to_string()))
+        );
+        let mut layer = Layer::try_with_capacity(name.as_str(), parts.len())?;
+        let mut written = Vec::with_capacity(parts.len());
+        for (i, part) in parts.into_iter().enumerate() {
+            let k = Key::with_index(name.as_str(), [i as u32]);
+            let path = dir.join(format!("part.{i}.parquet"));
+            layer.insert(k.clone(), Task::call(&write, [key(part), literal(path)]))?;
+            written.push(k);
+        }
+        graph.add_layer(Arc::new(layer))?;
+        let out = Key::new(name.as_str());
+        graph.insert(out.clone(), Task::call(&collect, [keys(written)]))?;
+        Ok(Delayed::from_graph(graph, out, None))
+    }
+}
+
+fn write_parquet(batch: &RecordBatch, path: &Path) -> Result<()> {
+    let fail = |message: String| -> Error {
+        DataFrameError::File {
+            path: path.to_path_buf(),
+            message,
+        }
+        .into()
+    };
+    let file = std::fs::File::create(path).map_err(|e| fail(format!("cannot create: {e}")))?;
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::SNAPPY)
+        .build();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), Some(props))
+        .map_err(|e| fail(e.to_string()))?;
+    writer.write(batch).map_err(|e| fail(e.to_string()))?;
+    writer.close().map_err(|e| fail(e.to_string()))?;
+    Ok(())
+}
+
+/// Whether two schemas have the same column names and types, in order.
+pub(crate) fn same_columns(a: &Schema, b: &Schema) -> bool {
+    a.fields().len() == b.fields().len()
+        && a.fields()
+            .iter()
+            .zip(b.fields())
+            .all(|(x, y)| x.name() == y.name() && x.data_type() == y.data_type())
+}
+
+/// `schema` with every column nullable.
+pub(crate) fn nullable(schema: &Schema) -> SchemaRef {
+    Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect::<Vec<Field>>(),
+    ))
+}
+
+fn describe(schema: &Schema) -> String {
+    schema
+        .fields()
+        .iter()
+        .map(|f| format!("{}: {}", f.name(), f.data_type()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("  {l}\n")).collect()
+}
+
+impl Collection for DataFrame {
+    type Output = RecordBatch;
+
+    fn graph(&self) -> Result<Graph> {
+        Ok(self.partitions()?.0)
+    }
+
+    fn output_keys(&self) -> Vec<Key> {
+        let name: Arc<str> = format!("df-{}", self.token()).into();
+        (0..self.npartitions())
+            .map(|i| Key::with_index(name.clone(), [i as u32]))
+            .collect()
+    }
+
+    /// The partitions as one record batch.
+    fn finalize(&self, values: Vec<Value>) -> Result<RecordBatch> {
+        let batches = values
+            .iter()
+            .map(|v| v.downcast_ref::<RecordBatch>().cloned())
+            .collect::<Result<Vec<_>>>()?;
+        concat_batches(&self.plan.schema, &batches)
+            .map_err(|e| error::compute_error("concatenating the partitions", e))
+    }
+
+    /// Dataframes default to threads, as in Dask.
+    fn default_scheduler(&self) -> Option<&str> {
+        Some("threads")
+    }
+}
+
+/// What `read_csv` and `read_parquet` accept: one path or pattern, or
+/// several.
+pub trait Patterns {
+    /// The patterns, as strings.
+    fn patterns(self) -> Vec<String>;
+}
+
+impl Patterns for &str {
+    fn patterns(self) -> Vec<String> {
+        vec![self.to_owned()]
+    }
+}
+
+impl Patterns for String {
+    fn patterns(self) -> Vec<String> {
+        vec![self]
+    }
+}
+
+impl Patterns for &Path {
+    fn patterns(self) -> Vec<String> {
+        vec![self.to_string_lossy().into_owned()]
+    }
+}
+
+impl Patterns for &PathBuf {
+    fn patterns(self) -> Vec<String> {
+        vec![self.to_string_lossy().into_owned()]
+    }
+}
+
+impl<S: AsRef<str>> Patterns for Vec<S> {
+    fn patterns(self) -> Vec<String> {
+        self.iter().map(|s| s.as_ref().to_owned()).collect()
+    }
+}
+
+impl<S: AsRef<str>, const N: usize> Patterns for [S; N] {
+    fn patterns(self) -> Vec<String> {
+        self.iter().map(|s| s.as_ref().to_owned()).collect()
+    }
+}

@@ -1,0 +1,333 @@
+//! Where a dataframe's partitions come from: record batches in memory, CSV
+//! files (a partition per file) or Parquet files (a partition per row
+//! group), and how one partition is read with only the columns and rows
+//! the plan needs.
+
+use std::fmt;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::BooleanArray;
+use arrow::compute::{concat_batches, filter_record_batch};
+use arrow::csv::ReaderBuilder;
+use arrow::csv::reader::Format;
+use arrow::datatypes::{Schema, SchemaRef};
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
+use barrow_core::{Error, Result};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{ArrowPredicateFn, ParquetRecordBatchReaderBuilder, RowFilter};
+
+use crate::error::{DataFrameError, compute_error};
+use crate::expr::Expr;
+
+/// Rows sampled from the first CSV file to infer the column types.
+const INFER_ROWS: usize = 1000;
+
+/// Rows per batch the readers make (the partition is their concatenation).
+const BATCH_ROWS: usize = 64 * 1024;
+
+/// How to read CSV files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsvOptions {
+    /// Whether the first line names the columns (default true).
+    pub has_header: bool,
+    /// The field separator (default `,`).
+    pub delimiter: u8,
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        CsvOptions {
+            has_header: true,
+            delimiter: b',',
+        }
+    }
+}
+
+/// The partitions a plan starts from.
+pub(crate) enum Source {
+    /// Batches given in memory, one per partition; `id` tells two such
+    /// sources apart in task names.
+    Batches { id: u64, batches: Vec<RecordBatch> },
+    /// CSV files, one partition each.
+    Csv {
+        files: Vec<PathBuf>,
+        options: CsvOptions,
+    },
+    /// Parquet row groups, one partition each: (file, row group).
+    Parquet { parts: Vec<(PathBuf, usize)> },
+}
+
+impl Source {
+    /// How many partitions it has.
+    pub(crate) fn npartitions(&self) -> usize {
+        match self {
+            Source::Batches { batches, .. } => batches.len(),
+            Source::Csv { files, .. } => files.len(),
+            Source::Parquet { parts } => parts.len(),
+        }
+    }
+
+    /// Reads partition `index`: the source columns at `projection` (in
+    /// source order) of the rows where `predicate` holds.
+    pub(crate) fn read(
+        &self,
+        schema: &SchemaRef,
+        index: usize,
+        projection: &[usize],
+        predicate: Option<&Expr>,
+    ) -> Result<RecordBatch> {
+        let projected = Arc::new(schema.project(projection).map_err(|e| {
+            Error::internal(format!(
+                "a dataframe projected a column it does not have: {e}"
+            ))
+        })?);
+        match self {
+            Source::Batches { batches, .. } => {
+                let batch = batches
+                    .get(index)
+                    .ok_or_else(|| Error::internal(format!("no partition {index}")))?
+                    .project(projection)
+                    .map_err(|e| compute_error("select", e))?;
+                keep_rows(batch, predicate)
+            }
+            Source::Csv { files, options } => {
+                let path = files
+                    .get(index)
+                    .ok_or_else(|| Error::internal(format!("no partition {index}")))?;
+                read_csv_file(path, options, schema, projection, &projected, predicate)
+            }
+            Source::Parquet { parts } => {
+                let (path, row_group) = parts
+                    .get(index)
+                    .ok_or_else(|| Error::internal(format!("no partition {index}")))?;
+                read_row_group(path, *row_group, projection, &projected, predicate)
+            }
+        }
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Batches { batches, .. } => {
+                write!(f, "from_record_batches ({} partitions)", batches.len())
+            }
+            Source::Csv { files, .. } => write!(f, "read_csv ({} files)", files.len()),
+            Source::Parquet { parts } => {
+                let mut files: Vec<&Path> = parts.iter().map(|(p, _)| p.as_path()).collect();
+                files.dedup();
+                write!(
+                    f,
+                    "read_parquet ({} files, {} row groups)",
+                    files.len(),
+                    parts.len()
+                )
+            }
+        }
+    }
+}
+
+/// The rows of `batch` where `predicate` holds (nulls do not).
+fn keep_rows(batch: RecordBatch, predicate: Option<&Expr>) -> Result<RecordBatch> {
+    let Some(predicate) = predicate else {
+        return Ok(batch);
+    };
+    let mask = predicate_mask(predicate, &batch)?;
+    filter_record_batch(&batch, &mask).map_err(|e| compute_error("filter", e))
+}
+
+/// `predicate` on `batch`, as booleans.
+pub(crate) fn predicate_mask(predicate: &Expr, batch: &RecordBatch) -> Result<BooleanArray> {
+    let values = predicate.evaluate(batch)?;
+    values
+        .as_any()
+        .downcast_ref::<BooleanArray>()
+        .cloned()
+        .ok_or_else(|| {
+            DataFrameError::Types {
+                operation: format!("filter {predicate}"),
+                left: values.data_type().clone(),
+                right: values.data_type().clone(),
+                advice: "a filter takes a boolean expression (a comparison)",
+            }
+            .into()
+        })
+}
+
+/// The files `patterns` name: each pattern expanded as a glob, in sorted
+/// order, with duplicates dropped.
+pub(crate) fn expand(patterns: &[String]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for pattern in patterns {
+        let matches = glob::glob(pattern).map_err(|e| DataFrameError::BadPattern {
+            pattern: pattern.clone(),
+            message: e.to_string(),
+        })?;
+        let mut found: Vec<PathBuf> = Vec::new();
+        for entry in matches {
+            let path = entry.map_err(|e| DataFrameError::File {
+                path: e.path().to_path_buf(),
+                message: e.error().to_string(),
+            })?;
+            if path.is_file() {
+                found.push(path);
+            }
+        }
+        if found.is_empty() {
+            return Err(DataFrameError::NoMatch {
+                pattern: pattern.clone(),
+            }
+            .into());
+        }
+        found.sort();
+        files.extend(found);
+    }
+    files.dedup();
+    Ok(files)
+}
+
+fn file_error(path: &Path, message: impl fmt::Display) -> Error {
+    DataFrameError::File {
+        path: path.to_path_buf(),
+        message: message.to_string(),
+    }
+    .into()
+}
+
+fn open(path: &Path) -> Result<File> {
+    File::open(path).map_err(|e| file_error(path, format!("cannot open: {e}")))
+}
+
+/// The columns of CSV files, inferred from the first rows of the first.
+pub(crate) fn infer_csv_schema(path: &Path, options: &CsvOptions) -> Result<Schema> {
+    let format = Format::default()
+        .with_header(options.has_header)
+        .with_delimiter(options.delimiter);
+    let (schema, _) = format
+        .infer_schema(BufReader::new(open(path)?), Some(INFER_ROWS))
+        .map_err(|e| file_error(path, e))?;
+    Ok(schema)
+}
+
+fn read_csv_file(
+    path: &Path,
+    options: &CsvOptions,
+    schema: &SchemaRef,
+    projection: &[usize],
+    projected: &SchemaRef,
+    predicate: Option<&Expr>,
+) -> Result<RecordBatch> {
+    let reader = ReaderBuilder::new(schema.clone())
+        .with_header(options.has_header)
+        .with_delimiter(options.delimiter)
+        .with_batch_size(BATCH_ROWS)
+        .with_projection(projection.to_vec())
+        .build(BufReader::with_capacity(1 << 20, open(path)?))
+        .map_err(|e| file_error(path, e))?;
+    let mut batches = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| file_error(path, csv_message(e, schema)))?;
+        batches.push(keep_rows(batch, predicate)?);
+    }
+    concat_batches(projected, &batches).map_err(|e| file_error(path, e))
+}
+
+/// Arrow's CSV error, with the name of the column it gives by index.
+fn csv_message(error: ArrowError, schema: &Schema) -> String {
+    let text = error.to_string();
+    // Arrow says "... for column 3 at line 7 ..."; name the column too.
+    let named = text.split("for column ").nth(1).and_then(|rest| {
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        let index: usize = digits.parse().ok()?;
+        Some(format!(
+            " (column {index} is {:?})",
+            schema.fields().get(index)?.name()
+        ))
+    });
+    text + &named.unwrap_or_default()
+}
+
+/// The partitions of Parquet files: every row group of each, and the
+/// files' common schema.
+pub(crate) fn parquet_parts(files: &[PathBuf]) -> Result<(Schema, Vec<(PathBuf, usize)>)> {
+    let mut schema: Option<(SchemaRef, &Path)> = None;
+    let mut parts = Vec::new();
+    for path in files {
+        let builder = ParquetRecordBatchReaderBuilder::try_new(open(path)?)
+            .map_err(|e| file_error(path, e))?;
+        let this = builder.schema().clone();
+        match &schema {
+            None => schema = Some((this, path)),
+            Some((first, first_path)) if !crate::same_columns(first, &this) => {
+                return Err(DataFrameError::SchemaMismatch {
+                    path: path.clone(),
+                    first: first_path.to_path_buf(),
+                    found: describe(&this),
+                    expected: describe(first),
+                }
+                .into());
+            }
+            Some(_) => {}
+        }
+        parts.extend((0..builder.metadata().num_row_groups()).map(|g| (path.clone(), g)));
+    }
+    let schema = schema.map_or_else(Schema::empty, |(s, _)| Schema::new(s.fields().clone()));
+    Ok((schema, parts))
+}
+
+fn describe(schema: &Schema) -> String {
+    schema
+        .fields()
+        .iter()
+        .map(|f| format!("{}: {}", f.name(), f.data_type()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One row group, its columns at `projection`, its rows filtered inside
+/// the reader: the predicate's columns are decoded first, and the others
+/// only for the rows that pass.
+fn read_row_group(
+    path: &Path,
+    row_group: usize,
+    projection: &[usize],
+    projected: &SchemaRef,
+    predicate: Option<&Expr>,
+) -> Result<RecordBatch> {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(open(path)?)
+        .map_err(|e| file_error(path, e))?
+        .with_batch_size(BATCH_ROWS)
+        .with_row_groups(vec![row_group]);
+    let mask = ProjectionMask::roots(builder.parquet_schema(), projection.iter().copied());
+    let builder = match predicate {
+        None => builder.with_projection(mask),
+        Some(predicate) => {
+            let mut columns = Vec::new();
+            predicate.columns_into(&mut columns);
+            let arrow_schema = builder.schema().clone();
+            let indices: Vec<usize> = columns
+                .iter()
+                .filter_map(|c| arrow_schema.index_of(c).ok())
+                .collect();
+            let filter_mask = ProjectionMask::roots(builder.parquet_schema(), indices);
+            let predicate = predicate.clone();
+            let filter = ArrowPredicateFn::new(filter_mask, move |batch: RecordBatch| {
+                predicate_mask(&predicate, &batch)
+                    .map_err(|e| ArrowError::ComputeError(e.to_string()))
+            });
+            builder
+                .with_projection(mask)
+                .with_row_filter(RowFilter::new(vec![Box::new(filter)]))
+        }
+    };
+    let reader = builder.build().map_err(|e| file_error(path, e))?;
+    let mut batches = Vec::new();
+    for batch in reader {
+        batches.push(batch.map_err(|e| file_error(path, e))?);
+    }
+    concat_batches(projected, &batches).map_err(|e| file_error(path, e))
+}

@@ -1,0 +1,378 @@
+//! Dataframes against references computed apart: in plain Rust on the whole
+//! table's values, on `sync` and `threads`, over random tables and random
+//! partitionings; CSV and Parquet files; and the errors of bad input.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::DataType;
+use barrow_core::{ErrorKind, Options, compute_with};
+use barrow_dataframe::{DataFrame, DataFrameError, Scalar, col, lit};
+use proptest::prelude::*;
+
+fn options(scheduler: &str) -> Options {
+    barrow_local::link();
+    Options::new().scheduler(scheduler)
+}
+
+/// A row of the test table.
+#[derive(Debug, Clone)]
+struct Row {
+    a: Option<i64>,
+    b: Option<f64>,
+    s: String,
+}
+
+fn batch(rows: &[Row]) -> RecordBatch {
+    RecordBatch::try_from_iter([
+        (
+            "a",
+            Arc::new(Int64Array::from(
+                rows.iter().map(|r| r.a).collect::<Vec<_>>(),
+            )) as _,
+        ),
+        (
+            "b",
+            Arc::new(Float64Array::from(
+                rows.iter().map(|r| r.b).collect::<Vec<_>>(),
+            )) as _,
+        ),
+        (
+            "s",
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.s.as_str()),
+            )) as _,
+        ),
+    ])
+    .unwrap()
+}
+
+/// The rows cut at `cuts` (sorted, in range): some partitions may be empty.
+fn partitioned(rows: &[Row], cuts: &[usize]) -> DataFrame {
+    let mut bounds: Vec<usize> = cuts.iter().map(|&c| c.min(rows.len())).collect();
+    bounds.sort_unstable();
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for end in bounds.into_iter().chain([rows.len()]) {
+        parts.push(batch(&rows[start..end]));
+        start = end;
+    }
+    DataFrame::from_record_batches(parts).unwrap()
+}
+
+fn rows() -> impl Strategy<Value = Vec<Row>> {
+    let row = (
+        proptest::option::weighted(0.8, -1000i64..1000),
+        proptest::option::weighted(0.8, -100.0f64..100.0),
+        "[a-c]{0,3}",
+    )
+        .prop_map(|(a, b, s)| Row { a, b, s });
+    proptest::collection::vec(row, 0..60)
+}
+
+fn floats(batch: &RecordBatch, name: &str) -> Vec<Option<f64>> {
+    let array = batch.column_by_name(name).unwrap();
+    let array = array.as_any().downcast_ref::<Float64Array>().unwrap();
+    array.iter().collect()
+}
+
+fn close(x: f64, y: f64) -> bool {
+    (x - y).abs() <= 1e-9 * (1.0 + x.abs().max(y.abs()))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// filter → with_column → select, and every reduction, equal what plain
+    /// Rust computes on the whole table, however it is partitioned.
+    #[test]
+    fn a_pipeline_equals_the_whole_table_reference(
+        rows in rows(),
+        cuts in proptest::collection::vec(0usize..60, 0..6),
+        threshold in -1000i64..1000,
+        threads in any::<bool>(),
+    ) {
+        let options = options(if threads { "threads" } else { "sync" });
+        let df = partitioned(&rows, &cuts)
+            .filter(col("a").gt(lit(threshold)))
+            .unwrap()
+            .with_column("c", col("a") * lit(2) + col("b"))
+            .unwrap()
+            .select(["c", "s"])
+            .unwrap();
+        let kept: Vec<&Row> = rows.iter().filter(|r| r.a.is_some_and(|a| a > threshold)).collect();
+        let expected: Vec<Option<f64>> = kept
+            .iter()
+            .map(|r| r.b.map(|b| r.a.unwrap_or(0) as f64 * 2.0 + b))
+            .collect();
+
+        let table = compute_with(&df, &options).unwrap();
+        prop_assert_eq!(table.num_rows(), kept.len());
+        let got = floats(&table, "c");
+        for (g, e) in got.iter().zip(&expected) {
+            prop_assert!(match (g, e) { (Some(g), Some(e)) => close(*g, *e), (None, None) => true, _ => false }, "{g:?} vs {e:?}");
+        }
+        let strings = table.column_by_name("s").unwrap();
+        let strings = strings.as_any().downcast_ref::<StringArray>().unwrap();
+        let got_s: Vec<&str> = strings.iter().map(|s| s.unwrap()).collect();
+        let want_s: Vec<&str> = kept.iter().map(|r| r.s.as_str()).collect();
+        prop_assert_eq!(got_s, want_s);
+
+        let values: Vec<f64> = expected.iter().flatten().copied().collect();
+        let count = compute_with(&df.count("c").unwrap(), &options).unwrap();
+        prop_assert_eq!(count, Scalar::Int64(values.len() as i64));
+        let sum = compute_with(&df.sum("c").unwrap(), &options).unwrap().as_f64().unwrap();
+        prop_assert!(close(sum, values.iter().sum()));
+        let mean = compute_with(&df.mean("c").unwrap(), &options).unwrap();
+        match values.len() {
+            0 => prop_assert_eq!(mean, Scalar::Null),
+            n => prop_assert!(close(mean.as_f64().unwrap(), values.iter().sum::<f64>() / n as f64)),
+        }
+        let min = compute_with(&df.min("c").unwrap(), &options).unwrap();
+        let max = compute_with(&df.max("c").unwrap(), &options).unwrap();
+        prop_assert_eq!(min.as_f64(), values.iter().copied().reduce(f64::min));
+        prop_assert_eq!(max.as_f64(), values.iter().copied().reduce(f64::max));
+
+        // Integers sum as integers, strings have a min and max.
+        let all = partitioned(&rows, &cuts);
+        let int_sum = compute_with(&all.sum("a").unwrap(), &options).unwrap();
+        prop_assert_eq!(int_sum, Scalar::Int64(rows.iter().filter_map(|r| r.a).sum()));
+        let smallest = compute_with(&all.min("s").unwrap(), &options).unwrap();
+        let want = rows.iter().map(|r| r.s.clone()).min().map_or(Scalar::Null, Scalar::Utf8);
+        prop_assert_eq!(smallest, want);
+    }
+}
+
+#[test]
+fn null_tests_boolean_logic_and_casts() {
+    let rows = vec![
+        Row {
+            a: Some(1),
+            b: None,
+            s: "x".into(),
+        },
+        Row {
+            a: None,
+            b: Some(2.5),
+            s: "y".into(),
+        },
+        Row {
+            a: Some(3),
+            b: Some(-1.0),
+            s: "z".into(),
+        },
+    ];
+    let df = partitioned(&rows, &[1]);
+    let options = options("sync");
+    let nulls = df.filter(col("a").is_null() | col("b").is_null()).unwrap();
+    assert_eq!(compute_with(&nulls, &options).unwrap().num_rows(), 2);
+    let both = df
+        .filter(col("a").is_not_null() & !col("b").is_null())
+        .unwrap();
+    let both = compute_with(&both, &options).unwrap();
+    assert_eq!(both.num_rows(), 1);
+    let as_text = df.with_column("t", col("a").cast(DataType::Utf8)).unwrap();
+    let table = compute_with(&as_text, &options).unwrap();
+    let t = table.column_by_name("t").unwrap();
+    let t = t.as_any().downcast_ref::<StringArray>().unwrap();
+    assert_eq!(t.iter().collect::<Vec<_>>(), [Some("1"), None, Some("3")]);
+    // True division makes floats of integers.
+    let halves = df.with_column("h", col("a") / lit(2)).unwrap();
+    let table = compute_with(&halves, &options).unwrap();
+    assert_eq!(floats(&table, "h"), [Some(0.5), None, Some(1.5)]);
+}
+
+#[test]
+fn head_reads_the_first_partition_only() {
+    let rows: Vec<Row> = (0..10)
+        .map(|i| Row {
+            a: Some(i),
+            b: Some(i as f64),
+            s: format!("r{i}"),
+        })
+        .collect();
+    let df = partitioned(&rows, &[4]);
+    let head = compute_with(&df.head(2).unwrap(), &options("sync")).unwrap();
+    assert_eq!(head.num_rows(), 2);
+    let short = compute_with(&df.head(100).unwrap(), &options("sync")).unwrap();
+    assert_eq!(short.num_rows(), 4, "only the first partition");
+}
+
+#[test]
+fn a_missing_column_is_refused_when_the_plan_is_built() {
+    let df = partitioned(&[], &[]);
+    let err = df.filter(col("amout").gt(lit(1))).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    let text = err.to_string();
+    assert!(text.contains("no column \"amout\""), "{text}");
+    assert!(text.contains("a, b, s"), "{text}");
+    let err = df.select(["a", "ss"]).unwrap_err().to_string();
+    assert!(err.contains("did you mean \"s\""), "{err}");
+    assert!(df.sum("nope").is_err());
+}
+
+#[test]
+fn operands_that_do_not_go_together_are_refused() {
+    let df = partitioned(&[], &[]);
+    let err = df.with_column("x", col("s") + lit(1)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WrongType);
+    assert!(err.to_string().contains("Utf8"), "{err}");
+    let err = df.filter(col("a") + lit(1)).unwrap_err();
+    assert!(err.to_string().contains("boolean"), "{err}");
+    let err = df.sum("s").unwrap_err();
+    assert!(err.to_string().contains("sum(s)"), "{err}");
+    assert!(matches!(
+        err.source_as::<DataFrameError>(),
+        Some(DataFrameError::Types { .. })
+    ));
+}
+
+#[test]
+fn an_integer_sum_that_overflows_fails_instead_of_wrapping() {
+    let big = |a| Row {
+        a: Some(a),
+        b: None,
+        s: String::new(),
+    };
+    let df = partitioned(&[big(i64::MAX), big(1)], &[1]);
+    let err = compute_with(&df.sum("a").unwrap(), &options("sync")).unwrap_err();
+    assert!(err.to_string().contains("overflow"), "{err}");
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+#[test]
+fn csv_files_are_read_a_partition_each_with_only_the_columns_needed() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "a.csv",
+        "id,price,name\n1,2.5,tea\n2,10.0,cake\n",
+    );
+    write(dir.path(), "b.csv", "id,price,name\n3,4.0,bun\n");
+    let pattern = dir.path().join("*.csv");
+    let df = DataFrame::read_csv(pattern.to_str().unwrap()).unwrap();
+    assert_eq!(df.npartitions(), 2);
+    assert_eq!(df.columns(), ["id", "price", "name"]);
+    let dear = df
+        .filter(col("price").gt(lit(3)))
+        .unwrap()
+        .select(["id"])
+        .unwrap();
+    let explained = dear.explain();
+    assert!(
+        explained.contains("columns [id, price] filter (price > 3)"),
+        "{explained}"
+    );
+    for scheduler in ["sync", "threads"] {
+        let table = compute_with(&dear, &options(scheduler)).unwrap();
+        let ids = table
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
+        assert_eq!(ids.values(), &[2, 3]);
+    }
+    let total = compute_with(&df.sum("price").unwrap(), &options("threads")).unwrap();
+    assert_eq!(total, Scalar::Float64(16.5));
+}
+
+#[test]
+fn a_csv_row_with_the_wrong_number_of_fields_names_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "bad.csv", "a,b\n1,2\n3\n");
+    // Found while inferring the types (the first rows), or while reading.
+    let err = DataFrame::read_csv(dir.path().join("bad.csv").to_str().unwrap())
+        .and_then(|df| compute_with(&df, &options("sync")).map(drop))
+        .unwrap_err();
+    let text = err.to_string();
+    assert_eq!(err.kind(), ErrorKind::Io, "{text}");
+    assert!(text.contains("bad.csv"), "{text}");
+    assert!(text.contains("line"), "{text}");
+}
+
+#[test]
+fn a_csv_value_that_does_not_parse_names_the_column_value_and_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // The first rows make `n` an integer column; a later file breaks it.
+    write(dir.path(), "1.csv", "n,s\n1,x\n2,y\n");
+    write(dir.path(), "2.csv", "n,s\n3,z\nfour,w\n");
+    let df = DataFrame::read_csv(dir.path().join("*.csv").to_str().unwrap()).unwrap();
+    let err = compute_with(&df, &options("sync")).unwrap_err().to_string();
+    assert!(err.contains("2.csv"), "{err}");
+    assert!(err.contains("four"), "{err}");
+    assert!(err.contains("\"n\""), "{err}");
+}
+
+#[test]
+fn a_pattern_that_matches_nothing_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let pattern = dir.path().join("*.csv");
+    let err = DataFrame::read_csv(pattern.to_str().unwrap()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io);
+    assert!(err.to_string().contains("no file matches"), "{err}");
+    assert!(DataFrame::read_parquet(pattern.to_str().unwrap()).is_err());
+}
+
+#[test]
+fn parquet_round_trips_with_projection_and_the_filter_in_the_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows: Vec<Row> = (0..100)
+        .map(|i| Row {
+            a: (i % 7 != 0).then_some(i),
+            b: Some(i as f64 / 4.0),
+            s: format!("s{}", i % 5),
+        })
+        .collect();
+    let df = partitioned(&rows, &[30, 30, 70]);
+    let written = compute_with(&df.to_parquet(dir.path()).unwrap(), &options("threads")).unwrap();
+    assert_eq!(written.len(), 4);
+    assert!(written.iter().all(|p| p.exists()));
+
+    let back = DataFrame::read_parquet(dir.path().join("*.parquet").to_str().unwrap()).unwrap();
+    assert_eq!(
+        back.npartitions(),
+        3,
+        "one per row group; the empty partition wrote none"
+    );
+    let whole = compute_with(&back, &options("sync")).unwrap();
+    assert_eq!(whole.num_rows(), 100);
+
+    let some = back
+        .filter(col("a").gt_eq(lit(50)) & col("s").eq(lit("s0")))
+        .unwrap()
+        .select(["b"])
+        .unwrap();
+    let explained = some.explain();
+    assert!(explained.contains("columns [b] filter"), "{explained}");
+    let table = compute_with(&some, &options("threads")).unwrap();
+    let want: Vec<Option<f64>> = rows
+        .iter()
+        .filter(|r| r.a.is_some_and(|a| a >= 50) && r.s == "s0")
+        .map(|r| r.b)
+        .collect();
+    assert_eq!(floats(&table, "b"), want);
+    let mean = compute_with(&back.mean("a").unwrap(), &options("sync")).unwrap();
+    let values: Vec<i64> = rows.iter().filter_map(|r| r.a).collect();
+    assert!(close(
+        mean.as_f64().unwrap(),
+        values.iter().sum::<i64>() as f64 / values.len() as f64
+    ));
+}
+
+#[test]
+fn batches_with_different_columns_are_refused() {
+    let one = batch(&[]);
+    let other = RecordBatch::try_from_iter([(
+        "z",
+        Arc::new(Int64Array::from(vec![1i64])) as Arc<dyn Array>,
+    )])
+    .unwrap();
+    let err = DataFrame::from_record_batches([one, other]).unwrap_err();
+    assert!(err.to_string().contains("batch 1"), "{err}");
+    assert!(DataFrame::from_record_batches(Vec::<RecordBatch>::new()).is_err());
+}
