@@ -376,3 +376,86 @@ fn batches_with_different_columns_are_refused() {
     assert!(err.to_string().contains("batch 1"), "{err}");
     assert!(DataFrame::from_record_batches(Vec::<RecordBatch>::new()).is_err());
 }
+
+fn ints(batch: &RecordBatch, name: &str) -> Vec<Option<i64>> {
+    let array = batch.column_by_name(name).unwrap();
+    let array = array.as_any().downcast_ref::<Int64Array>().unwrap();
+    array.iter().collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// groupby(s).agg(...) equals grouping the whole table in plain Rust,
+    /// however it is partitioned (skewed and empty groups included).
+    #[test]
+    fn groupby_equals_the_whole_table_reference(
+        rows in rows(),
+        cuts in proptest::collection::vec(0usize..60, 0..12),
+        threads in any::<bool>(),
+    ) {
+        use barrow_dataframe::Agg;
+        use std::collections::BTreeMap;
+        let options = options(if threads { "threads" } else { "sync" });
+        let df = partitioned(&rows, &cuts);
+        let grouped = df
+            .groupby(["s"])
+            .unwrap()
+            .agg([("b", Agg::Sum), ("b", Agg::Mean), ("b", Agg::Count), ("a", Agg::Min), ("a", Agg::Max), ("b", Agg::Max)])
+            .unwrap();
+        let table = compute_with(&grouped, &options).unwrap();
+        let mut groups: BTreeMap<&str, Vec<&Row>> = BTreeMap::new();
+        for r in &rows {
+            groups.entry(r.s.as_str()).or_default().push(r);
+        }
+        prop_assert_eq!(table.num_rows(), groups.len());
+        let keys = table.column_by_name("s").unwrap();
+        let keys = keys.as_any().downcast_ref::<StringArray>().unwrap();
+        let (sums, means) = (floats(&table, "b_sum"), floats(&table, "b_mean"));
+        let (counts, mins, maxs) = (ints(&table, "b_count"), ints(&table, "a_min"), ints(&table, "a_max"));
+        for (i, (key, members)) in groups.iter().enumerate() {
+            prop_assert_eq!(keys.value(i), *key);
+            let bs: Vec<f64> = members.iter().filter_map(|r| r.b).collect();
+            let as_: Vec<i64> = members.iter().filter_map(|r| r.a).collect();
+            prop_assert!(close(sums[i].unwrap(), bs.iter().sum()));
+            prop_assert_eq!(counts[i], Some(bs.len() as i64));
+            match bs.len() {
+                0 => prop_assert_eq!(means[i], None),
+                n => prop_assert!(close(means[i].unwrap(), bs.iter().sum::<f64>() / n as f64)),
+            }
+            prop_assert_eq!(mins[i], as_.iter().copied().min());
+            prop_assert_eq!(maxs[i], as_.iter().copied().max());
+            prop_assert_eq!(floats(&table, "b_max")[i], bs.iter().copied().reduce(f64::max));
+        }
+
+        // Two keys, one of them with nulls: those rows are left out.
+        let two = df.groupby(["s", "a"]).unwrap().agg([("b", Agg::Count)]).unwrap();
+        let table = compute_with(&two, &options).unwrap();
+        let mut pairs: BTreeMap<(&str, i64), i64> = BTreeMap::new();
+        for r in &rows {
+            if let Some(a) = r.a {
+                *pairs.entry((r.s.as_str(), a)).or_default() += i64::from(r.b.is_some());
+            }
+        }
+        prop_assert_eq!(table.num_rows(), pairs.len());
+        let got_a = ints(&table, "a");
+        let counts = ints(&table, "b_count");
+        for (i, ((_, a), n)) in pairs.iter().enumerate() {
+            prop_assert_eq!(got_a[i], Some(*a));
+            prop_assert_eq!(counts[i], Some(*n));
+        }
+    }
+}
+
+#[test]
+fn groupby_refuses_missing_columns_and_sums_of_strings() {
+    use barrow_dataframe::Agg;
+    let df = partitioned(&[], &[]);
+    let err = df.groupby(["shop"]).unwrap_err().to_string();
+    assert!(err.contains("no column \"shop\""), "{err}");
+    let by_s = df.groupby(["s"]).unwrap();
+    let err = by_s.agg([("s", Agg::Sum)]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WrongType);
+    assert!(by_s.agg([("s", Agg::Count)]).is_ok());
+    assert!(by_s.agg(Vec::<(&str, Agg)>::new()).is_err());
+}

@@ -17,7 +17,7 @@ use crate::{Args, Measured, median, run_options};
 
 /// Builds `warmup + reps` times (median of the last `reps`), then runs the
 /// last one built `warmup` times untimed and `reps` times timed.
-fn time_runs<C: Collection>(
+pub(crate) fn time_runs<C: Collection>(
     args: &Args,
     build: impl Fn() -> barrow_core::Result<C>,
     check: impl Fn(&C::Output) -> bool,

@@ -53,6 +53,7 @@ use std::sync::OnceLock;
 
 mod array;
 mod bag;
+mod dataframe;
 
 /// mimalloc, as the project recommends for programs that allocate many
 /// small values (bags of strings): about twice as fast as glibc's malloc on
@@ -78,6 +79,7 @@ const KNOWN: &[&str] = &[
     "dot-xxT",
     "random-sum-50k",
     "rechunk-cols-to-rows",
+    "df-csv-groupby",
 ];
 
 /// The schedulers this runner accepts.
@@ -92,7 +94,8 @@ const USAGE: &str = "usage: compare --workload NAME [--workload NAME...] \
   --reps N          timed runs, the median is reported (default: 3, at least 1)
   --warmup N        untimed runs first (default: 1)
   --workers N       workers of threads, processes and distributed (default: 2)
-  --data DIR        the text corpus of benches/compare/gen_text.py (bag-text-*)
+  --data DIR        the text corpus of benches/compare/gen_text.py (bag-text-*), or the
+                    table of gen_table.py (df-*)
   --dashboard MODE  distributed only: the scheduler's dashboard on (the default), off, or
                     page (on, with a reader of its update stream open, as a browser's page)
   --list            print the known workloads, one a line";
@@ -553,6 +556,8 @@ fn main() -> ExitCode {
     for name in &args.workloads {
         let outcome = if name.starts_with("bag-") {
             bag::measure(name, &args)
+        } else if dataframe::WORKLOADS.contains(&name.as_str()) {
+            dataframe::measure(name, &args)
         } else if array::WORKLOADS.contains(&name.as_str()) {
             array::measure(name, &args)
         } else {
