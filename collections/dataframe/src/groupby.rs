@@ -19,8 +19,15 @@ use arrow::row::{RowConverter, SortField};
 use barrow_core::{Error, Result};
 use hashbrown::HashMap;
 
-use crate::error::{DataFrameError, compute_error};
-use crate::reduce::Agg;
+use arrow::compute::concat_batches;
+use barrow_core::Func;
+use barrow_core::function::List;
+use barrow_core::tokenize::tokenize;
+use barrow_delayed::Delayed;
+
+use crate::DataFrame;
+use crate::error::{self, DataFrameError, compute_error};
+use crate::reduce::{Agg, tree};
 
 /// How a state column merges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -347,4 +354,88 @@ pub(crate) fn finish(
             .map_err(err)?;
     }
     RecordBatch::try_new(schema.clone(), columns).map_err(err)
+}
+
+/// Rows grouped by key columns, waiting for [`GroupBy::agg`].
+#[derive(Debug, Clone)]
+pub struct GroupBy {
+    pub(crate) df: DataFrame,
+    pub(crate) keys: Vec<String>,
+}
+
+impl GroupBy {
+    /// One row per group, sorted by the keys: the key columns, then a
+    /// column `{column}_{agg}` per `(column, agg)` asked for (`price_sum`).
+    /// A tree reduction, as Dask's `split_out=1`: meant for few groups (up
+    /// to about a million); the result is one record batch.
+    pub fn agg<S: AsRef<str>>(
+        &self,
+        aggs: impl IntoIterator<Item = (S, Agg)>,
+    ) -> Result<Delayed<RecordBatch>> {
+        let schema = self.df.schema();
+        let specs = aggs
+            .into_iter()
+            .map(|(column, agg)| {
+                let column = column.as_ref();
+                let field = schema
+                    .field_with_name(column)
+                    .map_err(|_| self.df.missing(column))?;
+                Spec::new(column, agg, field.data_type())
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if specs.is_empty() {
+            return Err(error::invalid(
+                "agg needs at least one (column, Agg) pair, such as (\"price\", Agg::Sum)",
+            ));
+        }
+        let mut needed = self.keys.clone();
+        for spec in &specs {
+            if !needed.contains(&spec.column) {
+                needed.push(spec.column.clone());
+            }
+        }
+        let only = self.df.select(&needed)?;
+        let key_fields: Vec<Field> = self
+            .keys
+            .iter()
+            .map(|k| schema.field_with_name(k).cloned())
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| Error::internal(e.to_string()))?;
+        let output = output_schema(&key_fields, &specs);
+        let (graph, parts) = only.partitions()?;
+        let names: Vec<String> = specs.iter().map(Spec::output_name).collect();
+        let base = format!(
+            "groupby-{}",
+            tokenize(&(only.token(), self.keys.clone(), names))
+        );
+        let nkeys = self.keys.len();
+        let (keys, partial_specs) = (self.keys.clone(), specs.clone());
+        let partial = Func::try_new(
+            "dataframe-groupby-partial",
+            move |batch: &RecordBatch| -> Result<RecordBatch> {
+                let states = states(batch, &keys, &partial_specs)?;
+                aggregate(&states, nkeys, &partial_specs)
+            },
+        );
+        let combine_specs = specs.clone();
+        let combine = Func::try_new(
+            "dataframe-groupby-combine",
+            move |parts: List<RecordBatch>| -> Result<RecordBatch> {
+                let first = parts
+                    .get(0)
+                    .ok_or_else(|| Error::internal("a group-by combine of nothing"))?;
+                let all = concat_batches(&first.schema(), parts.iter())
+                    .map_err(|e| error::compute_error("groupby", e))?;
+                aggregate(&all, nkeys, &combine_specs)
+            },
+        );
+        let finish = Func::try_new(
+            "dataframe-groupby-finish",
+            move |states: &RecordBatch| -> Result<RecordBatch> {
+                finish(states, nkeys, &specs, &output)
+            },
+        );
+        let (graph, out) = tree(graph, &base, parts, &partial, &combine, &finish)?;
+        Ok(Delayed::from_graph(graph, out, None))
+    }
 }

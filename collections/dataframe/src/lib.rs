@@ -72,16 +72,13 @@ use barrow_delayed::Delayed;
 pub use arrow;
 pub use error::DataFrameError;
 pub use expr::{BinaryOp, Expr, Scalar, col, lit};
+pub use groupby::GroupBy;
 pub use reduce::Agg;
-pub use source::CsvOptions;
+pub use source::{CsvOptions, Patterns};
 
 use plan::{Plan, Step};
-use reduce::Partial;
+use reduce::{Partial, tree};
 use source::Source;
-
-/// How many partial results one combining task takes (Dask's
-/// `split_every` default).
-const SPLIT_EVERY: usize = 8;
 
 /// A lazy, partitioned table. Every method returns a new dataframe (or a
 /// lazy result); nothing is read until `compute`.
@@ -354,7 +351,7 @@ impl DataFrame {
     }
 
     /// A reduction of `column`: a partial result per partition, combined
-    /// [`SPLIT_EVERY`] at a time.
+    /// 8 at a time (Dask's `split_every`).
     pub fn agg(&self, column: &str, agg: Agg) -> Result<Delayed<Scalar>> {
         let field = self
             .plan
@@ -464,134 +461,6 @@ impl DataFrame {
     }
 }
 
-/// Adds a tree reduction over `parts` to `graph`: `partial` on each part,
-/// `combine` on [`SPLIT_EVERY`] results at a time until one is left, then
-/// `finish`; returns the graph and the key of the result, `base`.
-fn tree(
-    mut graph: Graph,
-    base: &str,
-    parts: Vec<Key>,
-    partial: &Func,
-    combine: &Func,
-    finish: &Func,
-) -> Result<(Graph, Key)> {
-    let partial_name = format!("{base}-partial");
-    let mut level: Vec<Key> = Vec::with_capacity(parts.len());
-    let mut layer = Layer::try_with_capacity(partial_name.as_str(), parts.len())?;
-    for (i, part) in parts.into_iter().enumerate() {
-        let k = Key::with_index(partial_name.as_str(), [i as u32]);
-        layer.insert(k.clone(), Task::call(partial, [key(part)]))?;
-        level.push(k);
-    }
-    graph.add_layer(Arc::new(layer))?;
-    let mut depth = 0u32;
-    while level.len() > 1 {
-        let name = format!("{base}-combine-{depth}");
-        let mut layer = Layer::new(name.as_str());
-        let mut next = Vec::with_capacity(level.len().div_ceil(SPLIT_EVERY));
-        for (j, group) in level.chunks(SPLIT_EVERY).enumerate() {
-            let k = Key::with_index(name.as_str(), [j as u32]);
-            layer.insert(k.clone(), Task::call(combine, [keys(group.to_vec())]))?;
-            next.push(k);
-        }
-        graph.add_layer(Arc::new(layer))?;
-        level = next;
-        depth += 1;
-    }
-    let out = Key::new(base);
-    let last = level
-        .pop()
-        .ok_or_else(|| Error::internal("a reduction over no partitions"))?;
-    let mut layer = Layer::new(base);
-    layer.insert(out.clone(), Task::call(finish, [key(last)]))?;
-    graph.add_layer(Arc::new(layer))?;
-    Ok((graph, out))
-}
-
-/// Rows grouped by key columns, waiting for [`GroupBy::agg`].
-#[derive(Debug, Clone)]
-pub struct GroupBy {
-    df: DataFrame,
-    keys: Vec<String>,
-}
-
-impl GroupBy {
-    /// One row per group, sorted by the keys: the key columns, then a
-    /// column `{column}_{agg}` per `(column, agg)` asked for (`price_sum`).
-    /// A tree reduction, as Dask's `split_out=1`: meant for few groups (up
-    /// to about a million); the result is one record batch.
-    pub fn agg<S: AsRef<str>>(
-        &self,
-        aggs: impl IntoIterator<Item = (S, Agg)>,
-    ) -> Result<Delayed<RecordBatch>> {
-        let schema = self.df.schema();
-        let specs = aggs
-            .into_iter()
-            .map(|(column, agg)| {
-                let column = column.as_ref();
-                let field = schema
-                    .field_with_name(column)
-                    .map_err(|_| self.df.missing(column))?;
-                groupby::Spec::new(column, agg, field.data_type())
-            })
-            .collect::<Result<Vec<_>>>()?;
-        if specs.is_empty() {
-            return Err(error::invalid(
-                "agg needs at least one (column, Agg) pair, such as (\"price\", Agg::Sum)",
-            ));
-        }
-        let mut needed = self.keys.clone();
-        for spec in &specs {
-            if !needed.contains(&spec.column) {
-                needed.push(spec.column.clone());
-            }
-        }
-        let only = self.df.select(&needed)?;
-        let key_fields: Vec<Field> = self
-            .keys
-            .iter()
-            .map(|k| schema.field_with_name(k).cloned())
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|e| Error::internal(e.to_string()))?;
-        let output = groupby::output_schema(&key_fields, &specs);
-        let (graph, parts) = only.partitions()?;
-        let names: Vec<String> = specs.iter().map(groupby::Spec::output_name).collect();
-        let base = format!(
-            "groupby-{}",
-            tokenize(&(only.token(), self.keys.clone(), names))
-        );
-        let nkeys = self.keys.len();
-        let (keys, partial_specs) = (self.keys.clone(), specs.clone());
-        let partial = Func::try_new(
-            "dataframe-groupby-partial",
-            move |batch: &RecordBatch| -> Result<RecordBatch> {
-                let states = groupby::states(batch, &keys, &partial_specs)?;
-                groupby::aggregate(&states, nkeys, &partial_specs)
-            },
-        );
-        let combine_specs = specs.clone();
-        let combine = Func::try_new(
-            "dataframe-groupby-combine",
-            move |parts: List<RecordBatch>| -> Result<RecordBatch> {
-                let first = parts
-                    .get(0)
-                    .ok_or_else(|| Error::internal("a group-by combine of nothing"))?;
-                let all = concat_batches(&first.schema(), parts.iter())
-                    .map_err(|e| error::compute_error("groupby", e))?;
-                groupby::aggregate(&all, nkeys, &combine_specs)
-            },
-        );
-        let finish = Func::try_new(
-            "dataframe-groupby-finish",
-            move |states: &RecordBatch| -> Result<RecordBatch> {
-                groupby::finish(states, nkeys, &specs, &output)
-            },
-        );
-        let (graph, out) = tree(graph, &base, parts, &partial, &combine, &finish)?;
-        Ok(Delayed::from_graph(graph, out, None))
-    }
-}
-
 fn write_parquet(batch: &RecordBatch, path: &Path) -> Result<()> {
     let fail = |message: String| -> Error {
         DataFrameError::File {
@@ -671,48 +540,5 @@ impl Collection for DataFrame {
     /// Dataframes default to threads, as in Dask.
     fn default_scheduler(&self) -> Option<&str> {
         Some("threads")
-    }
-}
-
-/// What `read_csv` and `read_parquet` accept: one path or pattern, or
-/// several.
-pub trait Patterns {
-    /// The patterns, as strings.
-    fn patterns(self) -> Vec<String>;
-}
-
-impl Patterns for &str {
-    fn patterns(self) -> Vec<String> {
-        vec![self.to_owned()]
-    }
-}
-
-impl Patterns for String {
-    fn patterns(self) -> Vec<String> {
-        vec![self]
-    }
-}
-
-impl Patterns for &Path {
-    fn patterns(self) -> Vec<String> {
-        vec![self.to_string_lossy().into_owned()]
-    }
-}
-
-impl Patterns for &PathBuf {
-    fn patterns(self) -> Vec<String> {
-        vec![self.to_string_lossy().into_owned()]
-    }
-}
-
-impl<S: AsRef<str>> Patterns for Vec<S> {
-    fn patterns(self) -> Vec<String> {
-        self.iter().map(|s| s.as_ref().to_owned()).collect()
-    }
-}
-
-impl<S: AsRef<str>, const N: usize> Patterns for [S; N] {
-    fn patterns(self) -> Vec<String> {
-        self.iter().map(|s| s.as_ref().to_owned()).collect()
     }
 }

@@ -7,7 +7,10 @@ use std::cmp::Ordering;
 use arrow::array::{Array, ArrayRef, Float64Array, Int64Array, StringArray};
 use arrow::compute::{self, cast};
 use arrow::datatypes::{DataType, Float64Type, Int64Type};
-use barrow_core::Result;
+use std::sync::Arc;
+
+use barrow_core::arg::{key, keys};
+use barrow_core::{Error, Func, Graph, Key, Layer, Result, Task};
 
 use crate::error::{DataFrameError, compute_error};
 use crate::expr::Scalar;
@@ -208,4 +211,52 @@ pub(crate) fn finish(partial: Partial) -> Scalar {
         Partial::Mean(_, 0) => Scalar::Null,
         Partial::Mean(s, n) => Scalar::Float64(s / n as f64),
     }
+}
+
+/// How many partial results one combining task takes (Dask's
+/// `split_every` default).
+pub(crate) const SPLIT_EVERY: usize = 8;
+
+/// Adds a tree reduction over `parts` to `graph`: `partial` on each part,
+/// `combine` on [`SPLIT_EVERY`] results at a time until one is left, then
+/// `finish`; returns the graph and the key of the result, `base`.
+pub(crate) fn tree(
+    mut graph: Graph,
+    base: &str,
+    parts: Vec<Key>,
+    partial: &Func,
+    combine: &Func,
+    finish: &Func,
+) -> Result<(Graph, Key)> {
+    let partial_name = format!("{base}-partial");
+    let mut level: Vec<Key> = Vec::with_capacity(parts.len());
+    let mut layer = Layer::try_with_capacity(partial_name.as_str(), parts.len())?;
+    for (i, part) in parts.into_iter().enumerate() {
+        let k = Key::with_index(partial_name.as_str(), [i as u32]);
+        layer.insert(k.clone(), Task::call(partial, [key(part)]))?;
+        level.push(k);
+    }
+    graph.add_layer(Arc::new(layer))?;
+    let mut depth = 0u32;
+    while level.len() > 1 {
+        let name = format!("{base}-combine-{depth}");
+        let mut layer = Layer::new(name.as_str());
+        let mut next = Vec::with_capacity(level.len().div_ceil(SPLIT_EVERY));
+        for (j, group) in level.chunks(SPLIT_EVERY).enumerate() {
+            let k = Key::with_index(name.as_str(), [j as u32]);
+            layer.insert(k.clone(), Task::call(combine, [keys(group.to_vec())]))?;
+            next.push(k);
+        }
+        graph.add_layer(Arc::new(layer))?;
+        level = next;
+        depth += 1;
+    }
+    let out = Key::new(base);
+    let last = level
+        .pop()
+        .ok_or_else(|| Error::internal("a reduction over no partitions"))?;
+    let mut layer = Layer::new(base);
+    layer.insert(out.clone(), Task::call(finish, [key(last)]))?;
+    graph.add_layer(Arc::new(layer))?;
+    Ok((graph, out))
 }

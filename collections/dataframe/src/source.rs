@@ -331,3 +331,46 @@ fn read_row_group(
     }
     concat_batches(projected, &batches).map_err(|e| file_error(path, e))
 }
+
+/// What `read_csv` and `read_parquet` accept: one path or pattern, or
+/// several.
+pub trait Patterns {
+    /// The patterns, as strings.
+    fn patterns(self) -> Vec<String>;
+}
+
+impl Patterns for &str {
+    fn patterns(self) -> Vec<String> {
+        vec![self.to_owned()]
+    }
+}
+
+impl Patterns for String {
+    fn patterns(self) -> Vec<String> {
+        vec![self]
+    }
+}
+
+impl Patterns for &Path {
+    fn patterns(self) -> Vec<String> {
+        vec![self.to_string_lossy().into_owned()]
+    }
+}
+
+impl Patterns for &PathBuf {
+    fn patterns(self) -> Vec<String> {
+        vec![self.to_string_lossy().into_owned()]
+    }
+}
+
+impl<S: AsRef<str>> Patterns for Vec<S> {
+    fn patterns(self) -> Vec<String> {
+        self.iter().map(|s| s.as_ref().to_owned()).collect()
+    }
+}
+
+impl<S: AsRef<str>, const N: usize> Patterns for [S; N] {
+    fn patterns(self) -> Vec<String> {
+        self.iter().map(|s| s.as_ref().to_owned()).collect()
+    }
+}
