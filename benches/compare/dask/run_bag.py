@@ -117,11 +117,25 @@ WORKLOADS = {
 }
 
 
-def measure(name, sched, reps, warmup, data):
-    """Builds, warms up, times and checks one workload; returns the JSON record."""
+def bag_graph_sizes(coll):
+    """Tasks of a bag collection before and after Dask's graph optimization."""
     import dask
 
-    build, expected, normalize, size, (size_key, unit) = WORKLOADS[name](data)
+    tasks = len(dict(coll.__dask_graph__()))
+    (optimized,) = dask.optimize(coll)
+    return tasks, len(dict(optimized.__dask_graph__()))
+
+
+def measure(name, sched, reps, warmup, data):
+    """Builds, warms up, times and checks one bag workload; returns the JSON record."""
+    return measure_in(WORKLOADS, bag_graph_sizes, name, sched, reps, warmup, data)
+
+
+def measure_in(workloads, graph_sizes, name, sched, reps, warmup, data):
+    """Builds, warms up, times and checks workload `name` of `workloads` (whose
+    graph sizes `graph_sizes(collection)` gives); returns the JSON record. Shared
+    with run_dataframe.py."""
+    build, expected, normalize, size, (size_key, unit) = workloads[name](data)
     kwargs = {"scheduler": sched}
     close, start = None, {}
     if sched == "distributed":
@@ -140,10 +154,7 @@ def measure(name, sched, reps, warmup, data):
         coll, partitions = build()
         if i >= warmup:
             build_times.append(time.perf_counter() - t0)
-    tasks = len(dict(coll.__dask_graph__()))
-    (optimized,) = dask.optimize(coll)
-    tasks_optimized = len(dict(optimized.__dask_graph__()))
-    del optimized
+    tasks, tasks_optimized = graph_sizes(coll)
     for _ in range(warmup):
         res = normalize(coll.compute(**kwargs))
         if res != expected:

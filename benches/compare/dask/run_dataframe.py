@@ -23,14 +23,13 @@ num_workers=2. `peak_rss_mb` is VmHWM (for processes, the parent's alone).
 import json
 import math
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from run_graph import peak_rss_mb, runner_main  # noqa: E402
+from run_bag import measure_in  # noqa: E402
+from run_graph import runner_main  # noqa: E402
 
 
 class Setup(Exception):
@@ -73,53 +72,17 @@ def csv_groupby(data):
 WORKLOADS = {"df-csv-groupby": csv_groupby}
 
 
+def graph_sizes(coll):
+    """Tasks after optimization, on both counts: dask-expr lowers a reduction only
+    when optimized (dask.optimize and an unoptimized graph cannot)."""
+    tasks = len(dict(coll.optimize().__dask_graph__()))
+    return tasks, tasks
+
+
 def measure(name, sched, reps, warmup, data):
-    build, expected, normalize, size, (size_key, unit) = WORKLOADS[name](data)
-    kwargs = {"scheduler": sched}
-    if sched in ("threads", "processes"):
-        kwargs["num_workers"] = 2
-    build_times = []
-    coll = partitions = None
-    for i in range(warmup + reps):
-        coll = None
-        t0 = time.perf_counter()
-        coll, partitions = build()
-        if i >= warmup:
-            build_times.append(time.perf_counter() - t0)
-    # dask-expr lowers a reduction only when optimized; dask.optimize cannot.
-    tasks_optimized = len(dict(coll.optimize().__dask_graph__()))
-    res = None
-    for _ in range(warmup):
-        res = normalize(coll.compute(**kwargs))
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        raw = coll.compute(**kwargs)
-        times.append(time.perf_counter() - t0)
-        res = normalize(raw)
-        if res != expected:
-            break
-    med = statistics.median(times)
-    ok = res == expected
-    record = {
-        "tasks": tasks_optimized,
-        "tasks_optimized": tasks_optimized,
-        "partitions": partitions,
-        **size,
-        "seconds": round(med, 6),
-        "times": [round(t, 6) for t in times],
-        "throughput": round(size[size_key] / med / 1e6, 4),
-        "throughput_unit": unit,
-        "build_seconds": round(statistics.median(build_times), 6),
-        "peak_rss_mb": round(peak_rss_mb(), 1),
-        "result": res,
-        "expected": expected,
-        "ok": ok,
-        "optimize_graph": True,
-    }
-    if not ok:
-        record["error"] = f"result {res} != expected {expected}"
-    return record
+    """Builds, warms up, times and checks one dataframe workload (run_bag.py's
+    harness); returns the JSON record."""
+    return measure_in(WORKLOADS, graph_sizes, name, sched, reps, warmup, data)
 
 
 def main(argv=None):

@@ -121,8 +121,8 @@ impl DataFrame {
             return Err(error::invalid(format!(
                 "batch {i} has the columns [{}] but batch 0 has [{}]: every partition needs \
                  the same columns and types",
-                describe(&other.schema()),
-                describe(&schema)
+                source::describe(&other.schema()),
+                source::describe(&schema)
             )));
         }
         let id = NEXT.fetch_add(1, Ordering::Relaxed);
@@ -498,15 +498,6 @@ pub(crate) fn nullable(schema: &Schema) -> SchemaRef {
             .map(|f| f.as_ref().clone().with_nullable(true))
             .collect::<Vec<Field>>(),
     ))
-}
-
-fn describe(schema: &Schema) -> String {
-    schema
-        .fields()
-        .iter()
-        .map(|f| format!("{}: {}", f.name(), f.data_type()))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 fn indent(text: &str) -> String {

@@ -279,7 +279,8 @@ pub(crate) fn parquet_parts(files: &[PathBuf]) -> Result<(Schema, Vec<(PathBuf, 
     Ok((schema, parts))
 }
 
-fn describe(schema: &Schema) -> String {
+/// The columns and their types, as `a: Int64, b: Utf8`.
+pub(crate) fn describe(schema: &Schema) -> String {
     schema
         .fields()
         .iter()
