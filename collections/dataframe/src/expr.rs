@@ -196,6 +196,8 @@ pub enum Expr {
     IsNotNull(Box<Expr>),
     /// The value converted to another type.
     Cast(Box<Expr>, DataType),
+    /// The value, or the second expression's where it is null.
+    FillNull(Box<Expr>, Box<Expr>),
 }
 
 /// The column `name`.
@@ -273,6 +275,12 @@ impl Expr {
         Expr::Cast(Box::new(self), to)
     }
 
+    /// The value, or `with`'s where it is null (Dask's `fillna`); `with`
+    /// is cast to the value's type.
+    pub fn fill_null(self, with: Expr) -> Expr {
+        Expr::FillNull(Box::new(self), Box::new(with))
+    }
+
     /// Adds the names of the columns the expression reads to `out`, once
     /// each.
     pub fn columns_into(&self, out: &mut Vec<String>) {
@@ -289,6 +297,10 @@ impl Expr {
             }
             Expr::Not(e) | Expr::IsNull(e) | Expr::IsNotNull(e) | Expr::Cast(e, _) => {
                 e.columns_into(out);
+            }
+            Expr::FillNull(e, with) => {
+                e.columns_into(out);
+                with.columns_into(out);
             }
         }
     }
@@ -322,6 +334,25 @@ impl Expr {
             Expr::IsNull(e) | Expr::IsNotNull(e) => {
                 e.data_type(schema)?;
                 DataType::Boolean
+            }
+            Expr::FillNull(e, with) => {
+                let (t, w) = (e.data_type(schema)?, with.data_type(schema)?);
+                // Stricter than `can_cast_types`: a string would parse to
+                // a number, or to a silent null where it does not.
+                let fits = w == t
+                    || w == DataType::Null
+                    || (is_numeric(&w) && is_numeric(&t))
+                    || (is_string(&w) && is_string(&t));
+                if !fits {
+                    return Err(types_error(
+                        "fill_null",
+                        &t,
+                        &w,
+                        "fill with a value of the column's type (or one that casts to it)",
+                    )
+                    .into());
+                }
+                t
             }
             Expr::Cast(e, to) => {
                 let from = e.data_type(schema)?;
@@ -372,6 +403,14 @@ impl Expr {
             ),
             Expr::Cast(e, to) => cast(&e.evaluate(batch)?, to)
                 .map_err(|err| compute_error(format!("cast to {to}"), err))?,
+            Expr::FillNull(e, with) => {
+                let values = e.evaluate(batch)?;
+                let fill = cast(&with.evaluate(batch)?, values.data_type())
+                    .map_err(|err| compute_error("fill_null", err))?;
+                let valid = is_not_null(&values).map_err(|err| compute_error("fill_null", err))?;
+                arrow::compute::kernels::zip::zip(&valid, &values, &fill)
+                    .map_err(|err| compute_error("fill_null", err))?
+            }
         })
     }
 }
@@ -536,6 +575,7 @@ impl fmt::Display for Expr {
             Expr::IsNull(e) => write!(f, "{e}.is_null()"),
             Expr::IsNotNull(e) => write!(f, "{e}.is_not_null()"),
             Expr::Cast(e, to) => write!(f, "{e}.cast({to})"),
+            Expr::FillNull(e, with) => write!(f, "{e}.fill_null({with})"),
         }
     }
 }

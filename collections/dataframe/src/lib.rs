@@ -39,12 +39,14 @@
 //!
 //! What there is so far: creation from record batches, CSV files (a
 //! partition per file) and Parquet files (a partition per row group); the
-//! row-wise steps `filter`, `with_column`, `select`, `drop`, with
+//! row-wise steps `filter`, `with_column`, `select`, `drop`, `rename`,
+//! `dropna`, `fillna`, `astype`, with
 //! expressions of arithmetic, comparisons, boolean logic, null tests and
 //! casts; the reductions `count`, `sum`, `min`, `max`, `mean`, by a tree of
-//! tasks; `head`, `compute` to one record batch, and `to_parquet`. Filters
+//! tasks; `groupby(..).agg(..)`; `head`, `compute` to one record batch,
+//! and `to_parquet`. Filters
 //! and column selection are pushed into the readers; see
-//! [`DataFrame::explain`]. Group-by, joins, sorting and shuffles are not
+//! [`DataFrame::explain`]. Joins, sorting and shuffles are not
 //! there yet, and tasks built from closures run on `sync` and `threads`
 //! only (not yet on `processes` or a cluster).
 
@@ -273,6 +275,66 @@ impl DataFrame {
             .filter(|c| !dropped.contains(c))
             .collect();
         self.select(kept)
+    }
+
+    /// The columns renamed: `(old, new)` pairs (Dask's `rename`). A new
+    /// name may not be one of the other columns.
+    pub fn rename<A: AsRef<str>, B: AsRef<str>>(
+        &self,
+        pairs: impl IntoIterator<Item = (A, B)>,
+    ) -> Result<DataFrame> {
+        let pairs: Vec<(String, String)> = pairs
+            .into_iter()
+            .map(|(a, b)| (a.as_ref().to_owned(), b.as_ref().to_owned()))
+            .collect();
+        let mut names = self.columns();
+        for (old, new) in &pairs {
+            let i = names
+                .iter()
+                .position(|n| n == old)
+                .ok_or_else(|| self.missing(old))?;
+            names[i] = new.clone();
+        }
+        let mut seen = std::collections::HashSet::new();
+        if let Some(twice) = names.iter().find(|n| !seen.insert(n.as_str())) {
+            return Err(error::invalid(format!(
+                "rename would make two columns named {twice:?}: choose a name no other column has"
+            )));
+        }
+        let fields: Vec<Field> = self
+            .plan
+            .schema
+            .fields()
+            .iter()
+            .zip(&names)
+            .map(|(f, n)| f.as_ref().clone().with_name(n))
+            .collect();
+        Ok(self.then(Step::Rename(pairs), Arc::new(Schema::new(fields))))
+    }
+
+    /// The rows with no null in `columns` (all columns when empty: Dask's
+    /// `dropna()`).
+    pub fn dropna<S: AsRef<str>>(&self, columns: impl IntoIterator<Item = S>) -> Result<DataFrame> {
+        let mut names: Vec<String> = columns.into_iter().map(|c| c.as_ref().to_owned()).collect();
+        if names.is_empty() {
+            names = self.columns();
+        }
+        let predicate = names
+            .iter()
+            .map(|n| col(n.as_str()).is_not_null())
+            .reduce(Expr::and)
+            .ok_or_else(|| error::invalid("dropna of a dataframe with no columns"))?;
+        self.filter(predicate)
+    }
+
+    /// `column` with its nulls replaced by `value` (Dask's `fillna`).
+    pub fn fillna(&self, column: &str, value: impl Into<Scalar>) -> Result<DataFrame> {
+        self.with_column(column, col(column).fill_null(Expr::Literal(value.into())))
+    }
+
+    /// `column` converted to type `to` (Dask's `astype`).
+    pub fn astype(&self, column: &str, to: arrow::datatypes::DataType) -> Result<DataFrame> {
+        self.with_column(column, col(column).cast(to))
     }
 
     fn missing(&self, name: &str) -> Error {

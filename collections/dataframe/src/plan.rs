@@ -29,6 +29,8 @@ pub(crate) enum Step {
     WithColumn(String, Expr),
     /// Keep these columns, in this order.
     Select(Vec<String>),
+    /// Give columns new names: (old, new) pairs.
+    Rename(Vec<(String, String)>),
 }
 
 impl Step {
@@ -59,6 +61,19 @@ impl Step {
                     .map_err(|e| compute_error(format!("with_column {name}"), e))
             }
             Step::Select(columns) => select(&batch, columns),
+            Step::Rename(pairs) => {
+                let schema = batch.schema();
+                let fields: Vec<_> = schema
+                    .fields()
+                    .iter()
+                    .map(|f| match pairs.iter().find(|(old, _)| old == f.name()) {
+                        Some((_, new)) => Arc::new(f.as_ref().clone().with_name(new)),
+                        None => f.clone(),
+                    })
+                    .collect();
+                RecordBatch::try_new(Arc::new(Schema::new(fields)), batch.columns().to_vec())
+                    .map_err(|e| compute_error("rename", e))
+            }
         }
     }
 }
@@ -89,6 +104,10 @@ impl fmt::Display for Step {
             Step::Filter(e) => write!(f, "filter {e}"),
             Step::WithColumn(name, e) => write!(f, "with_column {name} = {e}"),
             Step::Select(columns) => write!(f, "select [{}]", columns.join(", ")),
+            Step::Rename(pairs) => {
+                let shown: Vec<String> = pairs.iter().map(|(o, n)| format!("{o} -> {n}")).collect();
+                write!(f, "rename [{}]", shown.join(", "))
+            }
         }
     }
 }
@@ -143,6 +162,12 @@ impl Plan {
                     steps.push(step.clone());
                 }
                 Step::Select(_) => steps.push(step.clone()),
+                // A renamed column is no longer the source's under its new
+                // name: a filter on it stays after the rename.
+                Step::Rename(pairs) => {
+                    defined.extend(pairs.iter().map(|(_, new)| new.clone()));
+                    steps.push(step.clone());
+                }
             }
         }
         // Walking back from the result: the columns each step needs.
@@ -156,6 +181,13 @@ impl Plan {
         for step in steps.iter().rev() {
             match step {
                 Step::Select(columns) => needed = columns.clone(),
+                Step::Rename(pairs) => {
+                    for name in &mut needed {
+                        if let Some((old, _)) = pairs.iter().find(|(_, new)| new == name) {
+                            *name = old.clone();
+                        }
+                    }
+                }
                 Step::WithColumn(name, expr) => {
                     needed.retain(|c| c != name);
                     expr.columns_into(&mut needed);

@@ -459,3 +459,70 @@ fn groupby_refuses_missing_columns_and_sums_of_strings() {
     assert!(by_s.agg([("s", Agg::Count)]).is_ok());
     assert!(by_s.agg(Vec::<(&str, Agg)>::new()).is_err());
 }
+
+#[test]
+fn rename_dropna_fillna_and_astype() {
+    let rows = vec![
+        Row {
+            a: Some(1),
+            b: None,
+            s: "x".into(),
+        },
+        Row {
+            a: None,
+            b: Some(2.5),
+            s: "y".into(),
+        },
+        Row {
+            a: Some(3),
+            b: Some(-1.0),
+            s: "z".into(),
+        },
+    ];
+    let df = partitioned(&rows, &[2]);
+    let options = options("threads");
+
+    // A filter on a renamed column stays after the rename, and is right.
+    let renamed = df.rename([("a", "alpha")]).unwrap();
+    assert_eq!(renamed.columns(), ["alpha", "b", "s"]);
+    let big = renamed.filter(col("alpha").gt(lit(1))).unwrap();
+    let explained = big.explain();
+    assert!(
+        explained.contains("  rename [a -> alpha]\n    filter (alpha > 1)"),
+        "{explained}"
+    );
+    assert_eq!(
+        ints(&compute_with(&big, &options).unwrap(), "alpha"),
+        [Some(3)]
+    );
+    let err = df.rename([("a", "b")]).unwrap_err().to_string();
+    assert!(err.contains("two columns named \"b\""), "{err}");
+
+    assert_eq!(
+        compute_with(&df.dropna(["a"]).unwrap(), &options)
+            .unwrap()
+            .num_rows(),
+        2
+    );
+    assert_eq!(
+        compute_with(&df.dropna(Vec::<&str>::new()).unwrap(), &options)
+            .unwrap()
+            .num_rows(),
+        1
+    );
+
+    let filled = df.fillna("b", 0).unwrap();
+    assert_eq!(
+        floats(&compute_with(&filled, &options).unwrap(), "b"),
+        [Some(0.0), Some(2.5), Some(-1.0)]
+    );
+    let err = df.fillna("a", "text").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WrongType, "{err}");
+
+    let as_float = df.astype("a", DataType::Float64).unwrap();
+    assert_eq!(as_float.schema().field(0).data_type(), &DataType::Float64);
+    assert_eq!(
+        floats(&compute_with(&as_float, &options).unwrap(), "a"),
+        [Some(1.0), None, Some(3.0)]
+    );
+}
