@@ -44,7 +44,7 @@
 //! expressions of arithmetic, comparisons, boolean logic, null tests and
 //! casts; the reductions `count`, `sum`, `min`, `max`, `mean`, by a tree of
 //! tasks; `groupby(..).agg(..)`; `head`, `compute` to one record batch,
-//! and `to_parquet`. Filters
+//! `to_parquet` and `to_csv`. Filters
 //! and column selection are pushed into the readers; see
 //! [`DataFrame::explain`]. Joins, sorting and shuffles are not
 //! there yet, and tasks built from closures run on `sync` and `threads`
@@ -55,6 +55,7 @@ mod expr;
 mod groupby;
 mod plan;
 mod reduce;
+mod sink;
 mod source;
 
 use std::path::{Path, PathBuf};
@@ -64,7 +65,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use arrow::compute::concat_batches;
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
-use barrow_core::arg::{key, keys, lit as literal};
+use barrow_core::arg::{key, lit as literal};
 use barrow_core::collection::Collection;
 use barrow_core::function::List;
 use barrow_core::tokenize::tokenize;
@@ -485,61 +486,18 @@ impl DataFrame {
     }
 
     /// Writes each partition to `dir/part.{i}.parquet` (Dask's
-    /// `to_parquet`), lazily: the result is the files written, in
-    /// partition order. The directory is made if missing.
+    /// `to_parquet`, Snappy-compressed), lazily: the result is the files
+    /// written, in partition order. The directory is made if missing.
     pub fn to_parquet(&self, dir: impl AsRef<Path>) -> Result<Delayed<Vec<PathBuf>>> {
-        let dir = dir.as_ref().to_path_buf();
-        std::fs::create_dir_all(&dir).map_err(|e| DataFrameError::File {
-            path: dir.clone(),
-            message: format!("cannot make the directory: {e}"),
-        })?;
-        let (mut graph, parts) = self.partitions()?;
-        let write = Func::try_new(
-            "dataframe-to-parquet",
-            move |batch: &RecordBatch, path: &PathBuf| -> Result<PathBuf> {
-                write_parquet(batch, path)?;
-                Ok(path.clone())
-            },
-        );
-        let collect = Func::new("dataframe-paths", |paths: List<PathBuf>| {
-            paths.iter().cloned().collect::<Vec<PathBuf>>()
-        });
-        let name = format!(
-            "to-parquet-{}",
-            tokenize(&(self.token(), dir.display().to_string()))
-        );
-        let mut layer = Layer::try_with_capacity(name.as_str(), parts.len())?;
-        let mut written = Vec::with_capacity(parts.len());
-        for (i, part) in parts.into_iter().enumerate() {
-            let k = Key::with_index(name.as_str(), [i as u32]);
-            let path = dir.join(format!("part.{i}.parquet"));
-            layer.insert(k.clone(), Task::call(&write, [key(part), literal(path)]))?;
-            written.push(k);
-        }
-        graph.add_layer(Arc::new(layer))?;
-        let out = Key::new(name.as_str());
-        graph.insert(out.clone(), Task::call(&collect, [keys(written)]))?;
-        Ok(Delayed::from_graph(graph, out, None))
+        sink::write_partitions(self, dir.as_ref(), sink::Format::Parquet)
     }
-}
 
-fn write_parquet(batch: &RecordBatch, path: &Path) -> Result<()> {
-    let fail = |message: String| -> Error {
-        DataFrameError::File {
-            path: path.to_path_buf(),
-            message,
-        }
-        .into()
-    };
-    let file = std::fs::File::create(path).map_err(|e| fail(format!("cannot create: {e}")))?;
-    let props = parquet::file::properties::WriterProperties::builder()
-        .set_compression(parquet::basic::Compression::SNAPPY)
-        .build();
-    let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), Some(props))
-        .map_err(|e| fail(e.to_string()))?;
-    writer.write(batch).map_err(|e| fail(e.to_string()))?;
-    writer.close().map_err(|e| fail(e.to_string()))?;
-    Ok(())
+    /// Writes each partition to `dir/part.{i}.csv` with a header line
+    /// (Dask's `to_csv`), lazily: the result is the files written, in
+    /// partition order. The directory is made if missing.
+    pub fn to_csv(&self, dir: impl AsRef<Path>) -> Result<Delayed<Vec<PathBuf>>> {
+        sink::write_partitions(self, dir.as_ref(), sink::Format::Csv)
+    }
 }
 
 /// Whether two schemas have the same column names and types, in order.

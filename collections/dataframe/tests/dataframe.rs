@@ -526,3 +526,31 @@ fn rename_dropna_fillna_and_astype() {
         [Some(1.0), None, Some(3.0)]
     );
 }
+
+#[test]
+fn to_csv_writes_a_file_per_partition_that_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows: Vec<Row> = (0..20)
+        .map(|i| Row {
+            a: (i % 3 != 0).then_some(i),
+            b: Some(i as f64 * 0.5),
+            s: format!("w{i}"),
+        })
+        .collect();
+    let df = partitioned(&rows, &[7, 15]);
+    let written = compute_with(
+        &df.to_csv(dir.path().join("csv")).unwrap(),
+        &options("threads"),
+    )
+    .unwrap();
+    assert_eq!(written.len(), 3);
+    let back = DataFrame::read_csv(dir.path().join("csv/*.csv").to_str().unwrap()).unwrap();
+    assert_eq!(back.npartitions(), 3);
+    assert_eq!(back.columns(), ["a", "b", "s"]);
+    let total = compute_with(&back.sum("a").unwrap(), &options("sync")).unwrap();
+    assert_eq!(total, Scalar::Int64(rows.iter().filter_map(|r| r.a).sum()));
+    assert_eq!(
+        compute_with(&back.count("a").unwrap(), &options("sync")).unwrap(),
+        Scalar::Int64(13)
+    );
+}
