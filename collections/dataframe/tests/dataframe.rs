@@ -145,9 +145,9 @@ proptest! {
     }
 }
 
-#[test]
-fn null_tests_boolean_logic_and_casts() {
-    let rows = vec![
+/// Three rows with a null in `a` and one in `b`.
+fn three_rows() -> Vec<Row> {
+    vec![
         Row {
             a: Some(1),
             b: None,
@@ -163,7 +163,12 @@ fn null_tests_boolean_logic_and_casts() {
             b: Some(-1.0),
             s: "z".into(),
         },
-    ];
+    ]
+}
+
+#[test]
+fn null_tests_boolean_logic_and_casts() {
+    let rows = three_rows();
     let df = partitioned(&rows, &[1]);
     let options = options("sync");
     let nulls = df.filter(col("a").is_null() | col("b").is_null()).unwrap();
@@ -462,23 +467,7 @@ fn groupby_refuses_missing_columns_and_sums_of_strings() {
 
 #[test]
 fn rename_dropna_fillna_and_astype() {
-    let rows = vec![
-        Row {
-            a: Some(1),
-            b: None,
-            s: "x".into(),
-        },
-        Row {
-            a: None,
-            b: Some(2.5),
-            s: "y".into(),
-        },
-        Row {
-            a: Some(3),
-            b: Some(-1.0),
-            s: "z".into(),
-        },
-    ];
+    let rows = three_rows();
     let df = partitioned(&rows, &[2]);
     let options = options("threads");
 
