@@ -7,7 +7,8 @@ use std::ops;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray, new_null_array,
+    Array, ArrayRef, BooleanArray, Datum, Float64Array, Int64Array, Scalar as ArrowScalar,
+    StringArray, new_null_array,
 };
 use arrow::compute::kernels::{cmp, numeric};
 use arrow::compute::{and_kleene, cast, is_not_null, is_null, not, or_kleene};
@@ -388,8 +389,8 @@ impl Expr {
                 .clone(),
             Expr::Literal(l) => l.to_array(batch.num_rows()),
             Expr::Binary { op, left, right } => {
-                let (l, r) = (left.evaluate(batch)?, right.evaluate(batch)?);
-                evaluate_binary(*op, &l, &r)?
+                let (l, r) = (left.operand(batch)?, right.operand(batch)?);
+                evaluate_binary(*op, l, r, batch.num_rows())?
             }
             Expr::Not(e) => {
                 let v = as_boolean(&e.evaluate(batch)?, "!")?;
@@ -502,34 +503,85 @@ fn as_boolean(array: &ArrayRef, operation: &str) -> Result<BooleanArray> {
         })
 }
 
-fn evaluate_binary(op: BinaryOp, l: &ArrayRef, r: &ArrayRef) -> Result<ArrayRef> {
-    let (operands, _) = binary_types(op, l.data_type(), r.data_type())?;
+fn evaluate_binary(op: BinaryOp, l: Operand, r: Operand, rows: usize) -> Result<ArrayRef> {
+    let (operands, _) = binary_types(op, l.values.data_type(), r.values.data_type())?;
     let symbol = op.symbol();
     let err = |e| compute_error(symbol, e);
     if op.is_logical() {
-        let (l, r) = (as_boolean(l, symbol)?, as_boolean(r, symbol)?);
+        let (l, r) = (l.into_column(rows)?, r.into_column(rows)?);
+        let (l, r) = (as_boolean(&l, symbol)?, as_boolean(&r, symbol)?);
         let out = match op {
             BinaryOp::And => and_kleene(&l, &r),
             _ => or_kleene(&l, &r),
         };
         return Ok(Arc::new(out.map_err(err)?));
     }
-    let l = cast(l, &operands).map_err(err)?;
-    let r = cast(r, &operands).map_err(err)?;
-    let (l, r): (&dyn Array, &dyn Array) = (&l, &r);
+    // Two literals: one of them becomes a column, so the result has a row
+    // per row of the batch.
+    let l = if l.scalar && r.scalar {
+        Operand {
+            values: l.into_column(rows)?,
+            scalar: false,
+        }
+    } else {
+        l
+    };
+    let datum = |side: Operand| -> Result<Box<dyn Datum>> {
+        let values = cast(&side.values, &operands).map_err(err)?;
+        Ok(if side.scalar {
+            Box::new(ArrowScalar::new(values))
+        } else {
+            Box::new(values)
+        })
+    };
+    let (l, r) = (datum(l)?, datum(r)?);
+    let (l, r) = (l.as_ref(), r.as_ref());
     Ok(match op {
-        BinaryOp::Add => numeric::add(&l, &r).map_err(err)?,
-        BinaryOp::Sub => numeric::sub(&l, &r).map_err(err)?,
-        BinaryOp::Mul => numeric::mul(&l, &r).map_err(err)?,
-        BinaryOp::Div => numeric::div(&l, &r).map_err(err)?,
-        BinaryOp::Eq => Arc::new(cmp::eq(&l, &r).map_err(err)?),
-        BinaryOp::NotEq => Arc::new(cmp::neq(&l, &r).map_err(err)?),
-        BinaryOp::Lt => Arc::new(cmp::lt(&l, &r).map_err(err)?),
-        BinaryOp::LtEq => Arc::new(cmp::lt_eq(&l, &r).map_err(err)?),
-        BinaryOp::Gt => Arc::new(cmp::gt(&l, &r).map_err(err)?),
-        BinaryOp::GtEq => Arc::new(cmp::gt_eq(&l, &r).map_err(err)?),
+        BinaryOp::Add => numeric::add(l, r).map_err(err)?,
+        BinaryOp::Sub => numeric::sub(l, r).map_err(err)?,
+        BinaryOp::Mul => numeric::mul(l, r).map_err(err)?,
+        BinaryOp::Div => numeric::div(l, r).map_err(err)?,
+        BinaryOp::Eq => Arc::new(cmp::eq(l, r).map_err(err)?),
+        BinaryOp::NotEq => Arc::new(cmp::neq(l, r).map_err(err)?),
+        BinaryOp::Lt => Arc::new(cmp::lt(l, r).map_err(err)?),
+        BinaryOp::LtEq => Arc::new(cmp::lt_eq(l, r).map_err(err)?),
+        BinaryOp::Gt => Arc::new(cmp::gt(l, r).map_err(err)?),
+        BinaryOp::GtEq => Arc::new(cmp::gt_eq(l, r).map_err(err)?),
         BinaryOp::And | BinaryOp::Or => unreachable_logical()?,
     })
+}
+
+/// One side of a binary operator: a literal stays one value (a scalar to
+/// Arrow's kernels) rather than a column of copies made for every batch.
+struct Operand {
+    values: ArrayRef,
+    scalar: bool,
+}
+
+impl Operand {
+    /// The operand as a column of `len` rows.
+    fn into_column(self, len: usize) -> Result<ArrayRef> {
+        if !self.scalar {
+            return Ok(self.values);
+        }
+        let zeros = arrow::array::UInt32Array::from(vec![0u32; len]);
+        arrow::compute::take(&self.values, &zeros, None).map_err(|e| compute_error("broadcast", e))
+    }
+}
+
+impl Expr {
+    fn operand(&self, batch: &RecordBatch) -> Result<Operand> {
+        Ok(match self {
+            Expr::Literal(l) => Operand {
+                values: l.to_array(1),
+                scalar: true,
+            },
+            e => Operand {
+                values: e.evaluate(batch)?,
+                scalar: false,
+            },
+        })
+    }
 }
 
 /// Logical operators return before the kernels' match; reaching it is a
