@@ -15,11 +15,12 @@ use arrow::compute::{and_kleene, cast, is_not_null, is_null, not, or_kleene};
 use arrow::datatypes::{DataType, Schema};
 use arrow::record_batch::RecordBatch;
 use barrow_core::Result;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{DataFrameError, compute_error};
 
 /// One value: a constant in an expression, or the result of a reduction.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Scalar {
     /// A null of no particular type (it takes the other operand's).
     Null,
@@ -108,7 +109,7 @@ impl fmt::Display for Scalar {
 }
 
 /// An operator between two expressions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BinaryOp {
     /// `+`
     Add,
@@ -174,7 +175,7 @@ impl BinaryOp {
 /// let cheap = col("price").lt(lit(10)) & col("stock").gt(lit(0));
 /// assert_eq!(cheap.to_string(), "((price < 10) & (stock > 0))");
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Expr {
     /// The column of this name.
     Column(String),

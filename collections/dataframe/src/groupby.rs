@@ -18,16 +18,15 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::row::{RowConverter, SortField};
 use barrow_core::{Error, Result};
 use hashbrown::HashMap;
+use serde::{Deserialize, Serialize};
 
-use arrow::compute::concat_batches;
-use barrow_core::Func;
-use barrow_core::function::List;
 use barrow_core::tokenize::tokenize;
 use barrow_delayed::Delayed;
 
 use crate::DataFrame;
 use crate::error::{self, DataFrameError, compute_error};
 use crate::reduce::{Agg, tree};
+use crate::tasks::Op;
 
 /// How a state column merges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +38,7 @@ enum Merge {
 }
 
 /// One requested aggregation, resolved against the input's types.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Spec {
     pub(crate) column: String,
     pub(crate) agg: Agg,
@@ -409,32 +408,22 @@ impl GroupBy {
             tokenize(&(only.token(), self.keys.clone(), names))
         );
         let nkeys = self.keys.len();
-        let (keys, partial_specs) = (self.keys.clone(), specs.clone());
-        let partial = Func::try_new(
-            "dataframe-groupby-partial",
-            move |batch: &RecordBatch| -> Result<RecordBatch> {
-                let states = states(batch, &keys, &partial_specs)?;
-                aggregate(&states, nkeys, &partial_specs)
-            },
-        );
-        let combine_specs = specs.clone();
-        let combine = Func::try_new(
-            "dataframe-groupby-combine",
-            move |parts: List<RecordBatch>| -> Result<RecordBatch> {
-                let first = parts
-                    .get(0)
-                    .ok_or_else(|| Error::internal("a group-by combine of nothing"))?;
-                let all = concat_batches(&first.schema(), parts.iter())
-                    .map_err(|e| error::compute_error("groupby", e))?;
-                aggregate(&all, nkeys, &combine_specs)
-            },
-        );
-        let finish = Func::try_new(
-            "dataframe-groupby-finish",
-            move |states: &RecordBatch| -> Result<RecordBatch> {
-                finish(states, nkeys, &specs, &output)
-            },
-        );
+        let partial = Op::GroupPartial {
+            keys: self.keys.clone(),
+            specs: specs.clone(),
+        }
+        .func()?;
+        let combine = Op::GroupCombine {
+            nkeys,
+            specs: specs.clone(),
+        }
+        .func()?;
+        let finish = Op::GroupFinish {
+            nkeys,
+            specs,
+            schema: output,
+        }
+        .func()?;
         let (graph, out) = tree(graph, &base, parts, &partial, &combine, &finish)?;
         Ok(Delayed::from_graph(graph, out, None))
     }

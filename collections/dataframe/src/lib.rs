@@ -53,10 +53,12 @@
 pub mod error;
 mod expr;
 mod groupby;
+mod join;
 mod plan;
 mod reduce;
 mod sink;
 mod source;
+mod tasks;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -65,23 +67,24 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use arrow::compute::concat_batches;
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
-use barrow_core::arg::{key, lit as literal};
+use barrow_core::arg::key;
 use barrow_core::collection::Collection;
-use barrow_core::function::List;
 use barrow_core::tokenize::tokenize;
-use barrow_core::{Error, Func, Graph, Key, Layer, Result, Task, Value};
+use barrow_core::{Error, Graph, Key, Layer, Result, Task, Value};
 use barrow_delayed::Delayed;
 
 pub use arrow;
 pub use error::DataFrameError;
 pub use expr::{BinaryOp, Expr, Scalar, col, lit};
 pub use groupby::GroupBy;
+pub use join::{How, JoinStrategy, MergeOptions};
 pub use reduce::Agg;
 pub use source::{CsvOptions, Patterns};
 
 use plan::{Plan, Step};
-use reduce::{Partial, tree};
+use reduce::tree;
 use source::Source;
+use tasks::Op;
 
 /// A lazy, partitioned table. Every method returns a new dataframe (or a
 /// lazy result); nothing is read until `compute`.
@@ -353,7 +356,7 @@ impl DataFrame {
         format!(
             "plan:\n{}optimized (one task per partition):\n{}",
             indent(&self.plan.describe()),
-            indent(&self.plan.optimize().describe())
+            indent(&self.plan.optimize().describe(&self.plan.source))
         )
     }
 
@@ -363,28 +366,30 @@ impl DataFrame {
             Source::Batches { id, .. } => format!("batches {id}"),
             Source::Csv { files, options } => format!("csv {files:?} {options:?}"),
             Source::Parquet { parts } => format!("parquet {parts:?}"),
+            Source::Tasks { token, .. } => format!("tasks {token}"),
         };
         tokenize(&(source, self.plan.describe(), self.columns()))
     }
 
-    /// The partitions' tasks, named `(df-<token>, i)`.
+    /// The partitions' tasks, named `(df-<token>, i)`, with the graph of
+    /// the tasks they read from, if any.
     fn partitions(&self) -> Result<(Graph, Vec<Key>)> {
         let name: Arc<str> = format!("df-{}", self.token()).into();
-        let optimized = Arc::new(self.plan.optimize());
-        let read = Func::try_new("dataframe-partition", move |i: &u64| -> Result<Value> {
-            let batch = optimized.run(*i as usize)?;
-            let nbytes = batch.get_array_memory_size();
-            Ok(Value::with_nbytes(batch, nbytes))
-        });
+        let read = Op::Partition(self.plan.optimize()).func()?;
         let n = self.npartitions();
+        let mut graph = match &*self.plan.source {
+            Source::Tasks { graph, .. } => graph.clone(),
+            _ => Graph::new(),
+        };
         let mut layer = Layer::try_with_capacity(name.clone(), n)?;
         let mut outputs = Vec::with_capacity(n);
         for i in 0..n {
             let k = Key::with_index(name.clone(), [i as u32]);
-            layer.insert(k.clone(), Task::call(&read, [literal(i as u64)]))?;
+            layer.insert(k.clone(), Task::call(&read, [self.plan.source.part(i)?]))?;
             outputs.push(k);
         }
-        Ok((Graph::from_layer(layer), outputs))
+        graph.add_layer(Arc::new(layer))?;
+        Ok((graph, outputs))
     }
 
     /// The number of values of `column` that are not null.
@@ -426,29 +431,13 @@ impl DataFrame {
         let only = self.select([column])?;
         let (graph, parts) = only.partitions()?;
         let base = format!("{}-{}", agg.name(), only.token());
-        let owned = column.to_owned();
-        let partial = Func::try_new(
-            format!("dataframe-{}-partial", agg.name()),
-            move |batch: &RecordBatch| -> Result<Partial> {
-                let values = batch.column_by_name(&owned).ok_or_else(|| {
-                    Error::internal(format!("a partition lost its column {owned:?}"))
-                })?;
-                reduce::partial(agg, values)
-            },
-        );
-        let combine = Func::try_new(
-            format!("dataframe-{}-combine", agg.name()),
-            move |parts: List<Partial>| -> Result<Partial> {
-                let mut items = parts.iter();
-                let first = items
-                    .next()
-                    .ok_or_else(|| Error::internal("a combine of no partial results"))?;
-                items.try_fold(first.clone(), |acc, p| reduce::combine(agg, &acc, p))
-            },
-        );
-        let finish = Func::new(format!("dataframe-{}-finish", agg.name()), |p: &Partial| {
-            reduce::finish(p.clone())
-        });
+        let partial = Op::AggPartial {
+            agg,
+            column: column.to_owned(),
+        }
+        .func()?;
+        let combine = Op::AggCombine(agg).func()?;
+        let finish = Op::AggFinish.func()?;
         let (graph, out) = tree(graph, &base, parts, &partial, &combine, &finish)?;
         Ok(Delayed::from_graph(graph, out, None))
     }
@@ -478,11 +467,29 @@ impl DataFrame {
             .next()
             .ok_or_else(|| error::invalid("head of a dataframe with no partitions"))?;
         let out = Key::new(format!("head-{n}-{}", self.token()));
-        let take = Func::new("dataframe-head", move |b: &RecordBatch| {
-            b.slice(0, n.min(b.num_rows()))
-        });
+        let take = Op::Head(n).func()?;
         graph.insert(out.clone(), Task::call(&take, [key(first)]))?;
         Ok(Delayed::from_graph(graph, out, None))
+    }
+
+    /// The rows of this dataframe and `right` whose `on` columns match,
+    /// joined (Dask's `merge(right, on=..., how=...)`); see
+    /// [`DataFrame::merge_with`] for different key names, suffixes and the
+    /// strategy. A right side of one partition is broadcast to every left
+    /// partition (for `inner` and `left` joins); other joins shuffle both
+    /// sides by a hash of the keys.
+    pub fn merge<S: AsRef<str>>(
+        &self,
+        right: &DataFrame,
+        on: impl IntoIterator<Item = S>,
+        how: How,
+    ) -> Result<DataFrame> {
+        join::merge(self, right, &MergeOptions::on(on).how(how))
+    }
+
+    /// [`DataFrame::merge`] with all its options.
+    pub fn merge_with(&self, right: &DataFrame, options: &MergeOptions) -> Result<DataFrame> {
+        join::merge(self, right, options)
     }
 
     /// Writes each partition to `dir/part.{i}.parquet` (Dask's

@@ -14,14 +14,15 @@ use std::sync::Arc;
 
 use arrow::datatypes::{Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
-use barrow_core::Result;
+use barrow_core::{Result, Value};
+use serde::{Deserialize, Serialize};
 
 use crate::error::compute_error;
 use crate::expr::Expr;
-use crate::source::{Source, predicate_mask};
+use crate::source::{self, Source, predicate_mask};
 
 /// One row-wise step.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) enum Step {
     /// Keep the rows where the expression holds.
     Filter(Expr),
@@ -123,9 +124,11 @@ pub(crate) struct Plan {
     pub(crate) schema: SchemaRef,
 }
 
-/// A plan as it runs: what the source reads, and the steps after.
+/// A plan as it runs: what the source reads, and the steps after. It is
+/// the parameter of the partitions' task function, the same for every
+/// partition (each task's argument is its [`Part`](crate::source::Part)).
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Optimized {
-    pub(crate) source: Arc<Source>,
     pub(crate) source_schema: SchemaRef,
     /// Indices of the source columns read, in source order.
     pub(crate) projection: Vec<usize>,
@@ -208,7 +211,6 @@ impl Plan {
         projection.sort_unstable();
         projection.dedup();
         Optimized {
-            source: self.source.clone(),
             source_schema: self.source_schema.clone(),
             projection,
             predicate: pushed,
@@ -228,11 +230,12 @@ impl Plan {
 }
 
 impl Optimized {
-    /// Partition `index`, read and carried through every step.
-    pub(crate) fn run(&self, index: usize) -> Result<RecordBatch> {
-        let mut batch = self.source.read(
+    /// One partition (a [`Part`](crate::source::Part) or a batch), read
+    /// and carried through every step.
+    pub(crate) fn run(&self, part: &Value) -> Result<RecordBatch> {
+        let mut batch = source::read(
+            part,
             &self.source_schema,
-            index,
             &self.projection,
             self.predicate.as_ref(),
         )?;
@@ -242,8 +245,8 @@ impl Optimized {
         select(&batch, &self.output)
     }
 
-    /// The plan as it runs, a line per task stage.
-    pub(crate) fn describe(&self) -> String {
+    /// The plan as it runs from `source`, a line per task stage.
+    pub(crate) fn describe(&self, source: &Source) -> String {
         let columns: Vec<&str> = self
             .projection
             .iter()
@@ -254,7 +257,7 @@ impl Optimized {
                     .map(|f| f.name().as_str())
             })
             .collect();
-        let mut out = format!("{} columns [{}]", self.source, columns.join(", "));
+        let mut out = format!("{source} columns [{}]", columns.join(", "));
         if let Some(predicate) = &self.predicate {
             let _ = write!(out, " filter {predicate}");
         }

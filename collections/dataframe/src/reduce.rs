@@ -11,12 +11,13 @@ use std::sync::Arc;
 
 use barrow_core::arg::{key, keys};
 use barrow_core::{Error, Func, Graph, Key, Layer, Result, Task};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{DataFrameError, compute_error};
 use crate::expr::Scalar;
 
 /// A reduction of one column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Agg {
     /// Values that are not null.
     Count,
@@ -75,7 +76,7 @@ fn is_text(t: &DataType) -> bool {
 }
 
 /// What one or more partitions contribute.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) enum Partial {
     /// Non-null values seen.
     Count(u64),

@@ -7,16 +7,17 @@ use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;
 use barrow_core::arg::{key, keys, lit};
-use barrow_core::function::List;
 use barrow_core::tokenize::tokenize;
-use barrow_core::{Error, Func, Key, Layer, Result, Task};
+use barrow_core::{Error, Key, Layer, Result, Task};
 use barrow_delayed::Delayed;
+use serde::{Deserialize, Serialize};
 
 use crate::DataFrame;
 use crate::error::DataFrameError;
+use crate::tasks::Op;
 
 /// A file format written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum Format {
     /// Parquet, Snappy-compressed.
     Parquet,
@@ -45,16 +46,8 @@ pub(crate) fn write_partitions(
         message: format!("cannot make the directory: {e}"),
     })?;
     let (mut graph, parts) = df.partitions()?;
-    let write = Func::try_new(
-        format!("dataframe-to-{}", format.extension()),
-        move |batch: &RecordBatch, path: &PathBuf| -> Result<PathBuf> {
-            write_file(batch, path, format)?;
-            Ok(path.clone())
-        },
-    );
-    let collect = Func::new("dataframe-paths", |paths: List<PathBuf>| {
-        paths.iter().cloned().collect::<Vec<PathBuf>>()
-    });
+    let write = Op::Write(format).func()?;
+    let collect = Op::Paths.func()?;
     let name = format!(
         "to-{}-{}",
         format.extension(),
@@ -74,7 +67,8 @@ pub(crate) fn write_partitions(
     Ok(Delayed::from_graph(graph, out, None))
 }
 
-fn write_file(batch: &RecordBatch, path: &Path, format: Format) -> Result<()> {
+/// Writes `batch` to the file `path` in `format`.
+pub(crate) fn write_file(batch: &RecordBatch, path: &Path, format: Format) -> Result<()> {
     let fail = |message: String| -> Error {
         DataFrameError::File {
             path: path.to_path_buf(),

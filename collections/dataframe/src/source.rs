@@ -16,9 +16,11 @@ use arrow::csv::reader::Format;
 use arrow::datatypes::{Schema, SchemaRef};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
-use barrow_core::{Error, Result};
+use barrow_core::{Arg, Error, Graph, Key, Result, Value, arg};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ArrowPredicateFn, ParquetRecordBatchReaderBuilder, RowFilter};
+
+use serde::{Deserialize, Serialize};
 
 use crate::error::{DataFrameError, compute_error};
 use crate::expr::Expr;
@@ -30,7 +32,7 @@ const INFER_ROWS: usize = 1000;
 const BATCH_ROWS: usize = 64 * 1024;
 
 /// How to read CSV files.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CsvOptions {
     /// Whether the first line names the columns (default true).
     pub has_header: bool,
@@ -59,6 +61,15 @@ pub(crate) enum Source {
     },
     /// Parquet row groups, one partition each: (file, row group).
     Parquet { parts: Vec<(PathBuf, usize)> },
+    /// The results of tasks (a join's, a shuffle's), one partition each:
+    /// the graph making them and their keys; `token` names them, `label`
+    /// says what they are.
+    Tasks {
+        token: String,
+        label: String,
+        graph: Graph,
+        keys: Vec<Key>,
+    },
 }
 
 impl Source {
@@ -68,44 +79,80 @@ impl Source {
             Source::Batches { batches, .. } => batches.len(),
             Source::Csv { files, .. } => files.len(),
             Source::Parquet { parts } => parts.len(),
+            Source::Tasks { keys, .. } => keys.len(),
         }
     }
 
-    /// Reads partition `index`: the source columns at `projection` (in
-    /// source order) of the rows where `predicate` holds.
-    pub(crate) fn read(
-        &self,
-        schema: &SchemaRef,
-        index: usize,
-        projection: &[usize],
-        predicate: Option<&Expr>,
-    ) -> Result<RecordBatch> {
-        let projected = Arc::new(schema.project(projection).map_err(|e| {
-            Error::internal(format!(
-                "a dataframe projected a column it does not have: {e}"
-            ))
-        })?);
-        match self {
+    /// Partition `index` as its task's argument: the batch itself, or the
+    /// [`Part`] of a file to read. The argument, not the task function,
+    /// names the file, so the function (the plan) is the same for every
+    /// partition and is encoded once, whatever the number of files.
+    pub(crate) fn part(&self, index: usize) -> Result<Arg> {
+        let missing = || Error::internal(format!("no partition {index}"));
+        Ok(match self {
             Source::Batches { batches, .. } => {
-                let batch = batches
-                    .get(index)
-                    .ok_or_else(|| Error::internal(format!("no partition {index}")))?
-                    .project(projection)
-                    .map_err(|e| compute_error("select", e))?;
-                keep_rows(batch, predicate)
+                let batch = batches.get(index).ok_or_else(missing)?.clone();
+                let nbytes = batch.get_array_memory_size();
+                arg::value(Value::with_nbytes(batch, nbytes))
             }
-            Source::Csv { files, options } => {
-                let path = files
-                    .get(index)
-                    .ok_or_else(|| Error::internal(format!("no partition {index}")))?;
-                read_csv_file(path, options, schema, projection, &projected, predicate)
-            }
+            Source::Csv { files, options } => arg::lit(Part::Csv {
+                path: files.get(index).ok_or_else(missing)?.clone(),
+                options: options.clone(),
+            }),
             Source::Parquet { parts } => {
-                let (path, row_group) = parts
-                    .get(index)
-                    .ok_or_else(|| Error::internal(format!("no partition {index}")))?;
-                read_row_group(path, *row_group, projection, &projected, predicate)
+                let (path, row_group) = parts.get(index).ok_or_else(missing)?.clone();
+                arg::lit(Part::Parquet { path, row_group })
             }
+            Source::Tasks { keys, .. } => arg::key(keys.get(index).ok_or_else(missing)?.clone()),
+        })
+    }
+}
+
+/// One partition of a file source, as a task reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Part {
+    /// A whole CSV file.
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// How to read it.
+        options: CsvOptions,
+    },
+    /// One row group of a Parquet file.
+    Parquet {
+        /// The file.
+        path: PathBuf,
+        /// The row group's index in it.
+        row_group: usize,
+    },
+}
+
+/// Reads one partition: the source columns at `projection` (in source
+/// order) of the rows where `predicate` holds. `part` is a [`Part`], or a
+/// record batch (given in memory, or made by another task).
+pub(crate) fn read(
+    part: &Value,
+    schema: &SchemaRef,
+    projection: &[usize],
+    predicate: Option<&Expr>,
+) -> Result<RecordBatch> {
+    if let Ok(batch) = part.downcast_ref::<RecordBatch>() {
+        let batch = batch
+            .project(projection)
+            .map_err(|e| compute_error("select", e))?;
+        return keep_rows(batch, predicate);
+    }
+    let projected = Arc::new(schema.project(projection).map_err(|e| {
+        Error::internal(format!(
+            "a dataframe projected a column it does not have: {e}"
+        ))
+    })?);
+    match part.downcast_ref::<Part>()? {
+        Part::Csv { path, options } => {
+            read_csv_file(path, options, schema, projection, &projected, predicate)
+        }
+        Part::Parquet { path, row_group } => {
+            read_row_group(path, *row_group, projection, &projected, predicate)
         }
     }
 }
@@ -126,6 +173,9 @@ impl fmt::Display for Source {
                     files.len(),
                     parts.len()
                 )
+            }
+            Source::Tasks { label, keys, .. } => {
+                write!(f, "{label} ({} partitions)", keys.len())
             }
         }
     }

@@ -1,0 +1,577 @@
+//! `merge`: joins of two dataframes on key columns (Dask's `merge`), inner,
+//! left, right or outer.
+//!
+//! Two ways to bring matching rows together, as in Dask:
+//! - **broadcast**: when one side is a single partition, every partition of
+//!   the other is joined with all of it, in one task each, and nothing
+//!   moves; it serves `inner` and the joins that keep the rows of the large
+//!   side (`left` when the right side is small, `right` when the left is);
+//! - **hash shuffle** otherwise: each partition of both sides is cut into
+//!   pieces by a hash of its keys (a fixed hash, so that every process
+//!   agrees), and output partition `j` joins piece `j` of every left
+//!   partition with piece `j` of every right one.
+//!
+//! Each join task is a hash join on Arrow's kernels: a table of the right
+//! side's keys, encoded by Arrow's row format (any key types, several key
+//! columns), probed with the left side's rows, and the columns gathered
+//! with `take`. A null key matches nothing (as SQL and polars; pandas
+//! matches nulls with each other).
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array, UInt32Builder};
+use arrow::compute::kernels::zip::zip;
+use arrow::compute::{concat_batches, is_not_null, take, take_record_batch};
+use arrow::datatypes::{Field, Schema, SchemaRef};
+use arrow::row::{RowConverter, Rows, SortField};
+use barrow_core::arg::{key, keys};
+use barrow_core::tokenize::tokenize;
+use barrow_core::{Error, Graph, Key, Layer, Result, Task};
+use hashbrown::HashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::DataFrame;
+use crate::error::{self, DataFrameError, compute_error};
+use crate::source::Source;
+use crate::tasks::Op;
+
+/// Which rows a join keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum How {
+    /// Rows whose keys are on both sides.
+    Inner,
+    /// Every left row; the right columns are null where no key matches.
+    Left,
+    /// Every right row; the left columns are null where no key matches.
+    Right,
+    /// Every row of both sides.
+    Outer,
+}
+
+impl How {
+    fn name(self) -> &'static str {
+        match self {
+            How::Inner => "inner",
+            How::Left => "left",
+            How::Right => "right",
+            How::Outer => "outer",
+        }
+    }
+
+    fn keeps_left(self) -> bool {
+        matches!(self, How::Left | How::Outer)
+    }
+
+    fn keeps_right(self) -> bool {
+        matches!(self, How::Right | How::Outer)
+    }
+}
+
+/// How the matching rows are brought together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum JoinStrategy {
+    /// Broadcast a side of one partition when the join allows it, else
+    /// shuffle.
+    #[default]
+    Auto,
+    /// Always the hash shuffle (for two large sides).
+    Shuffle,
+}
+
+/// How to join: the key columns of each side, which rows to keep, the
+/// suffixes of column names both sides have, and the strategy.
+///
+/// ```
+/// use barrow_dataframe::{How, MergeOptions};
+///
+/// let options = MergeOptions::on(["id"]).how(How::Left);
+/// let renamed = MergeOptions::left_right(["id"], ["user_id"]).suffixes("_order", "_user");
+/// # let _ = (options, renamed);
+/// ```
+#[derive(Debug, Clone)]
+pub struct MergeOptions {
+    left_on: Vec<String>,
+    right_on: Vec<String>,
+    how: How,
+    suffixes: (String, String),
+    strategy: JoinStrategy,
+    npartitions: Option<usize>,
+}
+
+impl MergeOptions {
+    /// Join on columns both sides have under these names (`on=`); the
+    /// result has each key column once.
+    pub fn on<S: AsRef<str>>(keys: impl IntoIterator<Item = S>) -> MergeOptions {
+        let keys: Vec<String> = keys.into_iter().map(|k| k.as_ref().to_owned()).collect();
+        MergeOptions::left_right(keys.clone(), keys)
+    }
+
+    /// Join the left side's `left_on` columns with the right side's
+    /// `right_on` (`left_on=`, `right_on=`); key columns of different
+    /// names are both kept.
+    pub fn left_right<A: AsRef<str>, B: AsRef<str>>(
+        left_on: impl IntoIterator<Item = A>,
+        right_on: impl IntoIterator<Item = B>,
+    ) -> MergeOptions {
+        MergeOptions {
+            left_on: left_on.into_iter().map(|k| k.as_ref().to_owned()).collect(),
+            right_on: right_on
+                .into_iter()
+                .map(|k| k.as_ref().to_owned())
+                .collect(),
+            how: How::Inner,
+            suffixes: ("_x".to_owned(), "_y".to_owned()),
+            strategy: JoinStrategy::Auto,
+            npartitions: None,
+        }
+    }
+
+    /// Which rows to keep (default [`How::Inner`]).
+    pub fn how(mut self, how: How) -> MergeOptions {
+        self.how = how;
+        self
+    }
+
+    /// The suffixes of the columns both sides have (default `_x`, `_y`).
+    pub fn suffixes(mut self, left: &str, right: &str) -> MergeOptions {
+        self.suffixes = (left.to_owned(), right.to_owned());
+        self
+    }
+
+    /// How the rows are brought together (default [`JoinStrategy::Auto`]).
+    pub fn strategy(mut self, strategy: JoinStrategy) -> MergeOptions {
+        self.strategy = strategy;
+        self
+    }
+
+    /// The number of partitions a shuffle makes (default: the larger
+    /// side's).
+    pub fn npartitions(mut self, n: usize) -> MergeOptions {
+        self.npartitions = Some(n);
+        self
+    }
+}
+
+/// What a join task needs: the sides' columns and keys, and the result's.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct JoinSpec {
+    how: How,
+    left_schema: SchemaRef,
+    right_schema: SchemaRef,
+    left_on: Vec<usize>,
+    right_on: Vec<usize>,
+    /// The right columns in the result, in order (a key shared by name is
+    /// left out: it is the left one's, filled from the right).
+    right_kept: Vec<usize>,
+    /// For each left key, whether the right one of the same name fills it.
+    shared: Vec<bool>,
+    schema: SchemaRef,
+}
+
+/// Builds `left.merge(right)`.
+pub(crate) fn merge(
+    left: &DataFrame,
+    right: &DataFrame,
+    options: &MergeOptions,
+) -> Result<DataFrame> {
+    let spec = resolve(left, right, options)?;
+    let (nl, nr) = (left.npartitions(), right.npartitions());
+    let broadcast_right = nr == 1 && !options.how.keeps_right();
+    let broadcast_left = nl == 1 && !options.how.keeps_left();
+    let token = tokenize(&(
+        left.token(),
+        right.token(),
+        (options.left_on.clone(), options.right_on.clone()),
+        format!(
+            "{} {:?} {:?} {:?}",
+            options.how.name(),
+            options.suffixes,
+            options.strategy,
+            options.npartitions
+        ),
+    ));
+    let (mut graph, lparts) = left.partitions()?;
+    let (rgraph, rparts) = right.partitions()?;
+    graph.merge(&rgraph)?;
+    let name = format!("merge-{token}");
+    let join = Op::Join(spec.clone()).func()?;
+    let mut layer = Layer::new(name.as_str());
+    let mut outputs = Vec::new();
+    let mut add = |layer: &mut Layer, l: Vec<Key>, r: Vec<Key>| -> Result<()> {
+        let k = Key::with_index(name.as_str(), [outputs.len() as u32]);
+        layer.insert(k.clone(), Task::call(&join, [keys(l), keys(r)]))?;
+        outputs.push(k);
+        Ok(())
+    };
+    let shuffle = options.strategy == JoinStrategy::Shuffle || !(broadcast_right || broadcast_left);
+    if !shuffle && broadcast_right {
+        for l in lparts {
+            add(&mut layer, vec![l], rparts.clone())?;
+        }
+    } else if !shuffle {
+        for r in rparts {
+            add(&mut layer, lparts.clone(), vec![r])?;
+        }
+    } else {
+        let n = options.npartitions.unwrap_or(nl.max(nr)).max(1);
+        let lpieces = shuffle_pieces(
+            &mut graph,
+            &format!("{name}-left"),
+            &lparts,
+            &left_keys(&spec),
+            n,
+        )?;
+        let rpieces = shuffle_pieces(
+            &mut graph,
+            &format!("{name}-right"),
+            &rparts,
+            &right_keys(&spec),
+            n,
+        )?;
+        for (l, r) in lpieces.into_iter().zip(rpieces) {
+            add(&mut layer, l, r)?;
+        }
+    }
+    graph.add_layer(Arc::new(layer))?;
+    let label = format!(
+        "merge {} on [{}] = [{}], {}",
+        options.how.name(),
+        options.left_on.join(", "),
+        options.right_on.join(", "),
+        if shuffle {
+            "hash shuffle"
+        } else if broadcast_right {
+            "right side broadcast"
+        } else {
+            "left side broadcast"
+        }
+    );
+    Ok(DataFrame::from_source(
+        Source::Tasks {
+            token,
+            label,
+            graph,
+            keys: outputs,
+        },
+        spec.schema.clone(),
+    ))
+}
+
+fn left_keys(spec: &JoinSpec) -> Vec<String> {
+    names(&spec.left_schema, &spec.left_on)
+}
+
+fn right_keys(spec: &JoinSpec) -> Vec<String> {
+    names(&spec.right_schema, &spec.right_on)
+}
+
+fn names(schema: &Schema, indices: &[usize]) -> Vec<String> {
+    indices
+        .iter()
+        .map(|&i| schema.field(i).name().clone())
+        .collect()
+}
+
+/// Adds the first half of a shuffle of `parts` into `n` partitions: a task
+/// cutting each part, and one taking each piece out. Returns, for each
+/// output partition, the keys of its pieces.
+fn shuffle_pieces(
+    graph: &mut Graph,
+    name: &str,
+    parts: &[Key],
+    on: &[String],
+    n: usize,
+) -> Result<Vec<Vec<Key>>> {
+    let split = Op::Split {
+        keys: on.to_vec(),
+        parts: n,
+    }
+    .func()?;
+    let split_name = format!("{name}-split");
+    let mut splits = Layer::try_with_capacity(split_name.as_str(), parts.len())?;
+    let piece_name = format!("{name}-piece");
+    let mut pieces = Layer::try_with_capacity(piece_name.as_str(), parts.len() * n)?;
+    let mut out: Vec<Vec<Key>> = vec![Vec::with_capacity(parts.len()); n];
+    let takers = (0..n)
+        .map(|j| Op::Piece(j).func())
+        .collect::<Result<Vec<_>>>()?;
+    for (i, part) in parts.iter().enumerate() {
+        let s = Key::with_index(split_name.as_str(), [i as u32]);
+        splits.insert(s.clone(), Task::call(&split, [key(part.clone())]))?;
+        for (j, taker) in takers.iter().enumerate() {
+            let p = Key::with_index(piece_name.as_str(), [i as u32, j as u32]);
+            pieces.insert(p.clone(), Task::call(taker, [key(s.clone())]))?;
+            out[j].push(p);
+        }
+    }
+    graph.add_layer(Arc::new(splits))?;
+    graph.add_layer(Arc::new(pieces))?;
+    Ok(out)
+}
+
+/// Checks the keys and works out the result's columns.
+fn resolve(left: &DataFrame, right: &DataFrame, options: &MergeOptions) -> Result<JoinSpec> {
+    let (ls, rs) = (left.schema(), right.schema());
+    if options.left_on.is_empty() {
+        return Err(error::invalid(
+            "merge needs at least one key column: MergeOptions::on([\"id\"])",
+        ));
+    }
+    if options.left_on.len() != options.right_on.len() {
+        return Err(error::invalid(format!(
+            "merge got {} left key columns [{}] but {} right ones [{}]: give as many on each side",
+            options.left_on.len(),
+            options.left_on.join(", "),
+            options.right_on.len(),
+            options.right_on.join(", ")
+        )));
+    }
+    let lookup = |df: &DataFrame, schema: &Schema, name: &str| {
+        schema.index_of(name).map_err(|_| df.missing(name))
+    };
+    let mut left_on = Vec::new();
+    let mut right_on = Vec::new();
+    for (l, r) in options.left_on.iter().zip(&options.right_on) {
+        let (i, j) = (lookup(left, &ls, l)?, lookup(right, &rs, r)?);
+        let (lt, rt) = (ls.field(i).data_type(), rs.field(j).data_type());
+        if lt != rt {
+            return Err(DataFrameError::Types {
+                operation: format!("merge on {l} = {r}"),
+                left: lt.clone(),
+                right: rt.clone(),
+                advice: "join keys must have the same type on both sides; convert one with \
+                         astype first",
+            }
+            .into());
+        }
+        left_on.push(i);
+        right_on.push(j);
+    }
+    let shared: Vec<bool> = options
+        .left_on
+        .iter()
+        .zip(&options.right_on)
+        .map(|(l, r)| l == r)
+        .collect();
+    let right_kept: Vec<usize> = (0..rs.fields().len())
+        .filter(|j| {
+            !right_on
+                .iter()
+                .zip(&shared)
+                .any(|(k, same)| *same && k == j)
+        })
+        .collect();
+    let right_names: Vec<&str> = right_kept
+        .iter()
+        .map(|&j| rs.field(j).name().as_str())
+        .collect();
+    let mut fields: Vec<Field> = Vec::new();
+    for (i, f) in ls.fields().iter().enumerate() {
+        let key_shared = left_on
+            .iter()
+            .zip(&shared)
+            .any(|(k, same)| *same && *k == i);
+        let name = if !key_shared && right_names.contains(&f.name().as_str()) {
+            format!("{}{}", f.name(), options.suffixes.0)
+        } else {
+            f.name().clone()
+        };
+        fields.push(f.as_ref().clone().with_name(name).with_nullable(true));
+    }
+    for &j in &right_kept {
+        let f = rs.field(j);
+        let name = if ls.index_of(f.name()).is_ok() {
+            format!("{}{}", f.name(), options.suffixes.1)
+        } else {
+            f.name().clone()
+        };
+        fields.push(f.clone().with_name(name).with_nullable(true));
+    }
+    let mut seen = std::collections::HashSet::new();
+    if let Some(twice) = fields.iter().find(|f| !seen.insert(f.name().clone())) {
+        return Err(error::invalid(format!(
+            "merge would make two columns named {:?}: choose other suffixes, or rename a column \
+             first",
+            twice.name()
+        )));
+    }
+    Ok(JoinSpec {
+        how: options.how,
+        left_schema: ls,
+        right_schema: rs,
+        left_on,
+        right_on,
+        right_kept,
+        shared,
+        schema: Arc::new(Schema::new(fields)),
+    })
+}
+
+/// The key columns of `batch` at `indices` as rows, and whether each row's
+/// keys are all non-null.
+fn key_rows(
+    converter: &RowConverter,
+    batch: &RecordBatch,
+    indices: &[usize],
+) -> Result<(Rows, Vec<bool>)> {
+    let columns: Vec<ArrayRef> = indices.iter().map(|&i| batch.column(i).clone()).collect();
+    let rows = converter
+        .convert_columns(&columns)
+        .map_err(|e| compute_error("merge", e))?;
+    let mut valid = vec![true; batch.num_rows()];
+    for c in &columns {
+        if let Some(nulls) = c.logical_nulls() {
+            for (v, ok) in valid.iter_mut().zip(nulls.iter()) {
+                *v &= ok;
+            }
+        }
+    }
+    Ok((rows, valid))
+}
+
+fn converter(schema: &Schema, indices: &[usize]) -> Result<RowConverter> {
+    RowConverter::new(
+        indices
+            .iter()
+            .map(|&i| SortField::new(schema.field(i).data_type().clone()))
+            .collect(),
+    )
+    .map_err(|e| compute_error("merge", e))
+}
+
+/// The rows of `left` and `right` (each the concatenation of its pieces)
+/// joined.
+pub(crate) fn join(
+    spec: &JoinSpec,
+    left: &[&RecordBatch],
+    right: &[&RecordBatch],
+) -> Result<RecordBatch> {
+    let err = |e| compute_error("merge", e);
+    let left = concat_batches(&spec.left_schema, left.iter().copied()).map_err(err)?;
+    let right = concat_batches(&spec.right_schema, right.iter().copied()).map_err(err)?;
+    let rows = converter(&spec.left_schema, &spec.left_on)?;
+    let (lrows, lvalid) = key_rows(&rows, &left, &spec.left_on)?;
+    let (rrows, rvalid) = key_rows(&rows, &right, &spec.right_on)?;
+
+    // The right rows of each key, chained in order: `heads` gives the
+    // first, `next` the one after.
+    let mut heads: HashMap<&[u8], u32> = HashMap::with_capacity(right.num_rows());
+    let mut next = vec![u32::MAX; right.num_rows()];
+    for j in (0..right.num_rows()).rev() {
+        if rvalid[j] {
+            let slot = heads.entry(rrows.row(j).data()).or_insert(u32::MAX);
+            next[j] = *slot;
+            *slot = j as u32;
+        }
+    }
+
+    let mut li = UInt32Builder::with_capacity(left.num_rows());
+    let mut ri = UInt32Builder::with_capacity(left.num_rows());
+    let mut matched = vec![
+        false;
+        if spec.how.keeps_right() {
+            right.num_rows()
+        } else {
+            0
+        }
+    ];
+    for i in 0..left.num_rows() {
+        let mut j = if lvalid[i] {
+            heads.get(lrows.row(i).data()).copied().unwrap_or(u32::MAX)
+        } else {
+            u32::MAX
+        };
+        if j == u32::MAX {
+            if spec.how.keeps_left() {
+                li.append_value(i as u32);
+                ri.append_null();
+            }
+            continue;
+        }
+        while j != u32::MAX {
+            li.append_value(i as u32);
+            ri.append_value(j);
+            if let Some(m) = matched.get_mut(j as usize) {
+                *m = true;
+            }
+            j = next[j as usize];
+        }
+    }
+    for (j, m) in matched.iter().enumerate() {
+        if !m {
+            li.append_null();
+            ri.append_value(j as u32);
+        }
+    }
+    let (li, ri) = (li.finish(), ri.finish());
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(spec.schema.fields().len());
+    for (i, column) in left.columns().iter().enumerate() {
+        let taken = take(column, &li, None).map_err(err)?;
+        let fill = spec
+            .left_on
+            .iter()
+            .zip(&spec.right_on)
+            .zip(&spec.shared)
+            .find(|((l, _), same)| **same && **l == i)
+            .map(|((_, r), _)| *r);
+        columns.push(match fill {
+            Some(r) if spec.how.keeps_right() => {
+                let from_right = take(right.column(r), &ri, None).map_err(err)?;
+                let has_left = is_not_null(&li).map_err(err)?;
+                zip(&has_left, &taken, &from_right).map_err(err)?
+            }
+            _ => taken,
+        });
+    }
+    for &j in &spec.right_kept {
+        columns.push(take(right.column(j), &ri, None).map_err(err)?);
+    }
+    RecordBatch::try_new(spec.schema.clone(), columns).map_err(err)
+}
+
+/// `batch` cut into `parts` pieces by a fixed hash of its `keys` columns:
+/// rows with equal keys land in the same piece, in every process.
+pub(crate) fn split(
+    batch: &RecordBatch,
+    keys: &[String],
+    parts: usize,
+) -> Result<Vec<RecordBatch>> {
+    let err = |e| compute_error("shuffle", e);
+    let schema = batch.schema();
+    let indices = keys
+        .iter()
+        .map(|k| {
+            schema
+                .index_of(k)
+                .map_err(|_| Error::internal(format!("a shuffle lost its key column {k:?}")))
+        })
+        .collect::<Result<Vec<usize>>>()?;
+    let converter = converter(&schema, &indices)?;
+    let (rows, _) = key_rows(&converter, batch, &indices)?;
+    let n = parts.max(1) as u64;
+    let part_of: Vec<u32> = rows
+        .iter()
+        .map(|r| (xxhash_rust::xxh3::xxh3_64(r.data()) % n) as u32)
+        .collect();
+    // A counting sort of the row indices by piece, keeping their order.
+    let mut starts = vec![0usize; parts + 1];
+    for &p in &part_of {
+        starts[p as usize + 1] += 1;
+    }
+    for p in 0..parts {
+        starts[p + 1] += starts[p];
+    }
+    let mut order = vec![0u32; part_of.len()];
+    let mut fill = starts.clone();
+    for (i, &p) in part_of.iter().enumerate() {
+        order[fill[p as usize]] = i as u32;
+        fill[p as usize] += 1;
+    }
+    let order = UInt32Array::from(order);
+    (0..parts)
+        .map(|p| {
+            let idx = order.slice(starts[p], starts[p + 1] - starts[p]);
+            take_record_batch(batch, &idx).map_err(err)
+        })
+        .collect()
+}

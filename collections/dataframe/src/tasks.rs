@@ -1,0 +1,509 @@
+//! The dataframe's task functions, registered so that its graphs run in
+//! worker processes (`processes`, a cluster) as well as on local threads.
+//!
+//! Every task function is an [`Op`]: what the task does and everything it
+//! needs to know (the optimized plan, the aggregations, the file format),
+//! serialized as the function's parameters. A worker rebuilds the function
+//! from its name and those parameters through the [`StaticFactory`]s below;
+//! the values the tasks exchange (record batches, partial results, parts of
+//! files, paths) have the codecs registered here, record batches as Arrow
+//! IPC streams.
+
+use std::io::Cursor;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arrow::compute::concat_batches;
+use arrow::datatypes::SchemaRef;
+use arrow::ipc::reader::StreamReader;
+use arrow::ipc::writer::StreamWriter;
+use arrow::record_batch::RecordBatch;
+use barrow_core::codec::{Codec, SerdeCodec, StaticCodec};
+use barrow_core::function::{Function, Input, StaticFactory, decode_params, encode_params};
+use barrow_core::{Error, ErrorKind, Func, Result, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::groupby::{self, Spec};
+use crate::join::{self, JoinSpec};
+use crate::plan::Optimized;
+use crate::reduce::{self, Agg, Partial};
+use crate::sink::{self, Format};
+use crate::source::Part;
+
+/// What one dataframe task does.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum Op {
+    /// Reads a partition (its argument: a [`Part`] or a batch) and runs the
+    /// plan's steps on it.
+    Partition(Optimized),
+    /// A reduction's contribution from one partition's `column`.
+    AggPartial {
+        /// The reduction.
+        agg: Agg,
+        /// The column reduced.
+        column: String,
+    },
+    /// Partial results combined (argument: a list of them).
+    AggCombine(Agg),
+    /// The reduction's result from the last partial one.
+    AggFinish,
+    /// One partition's rows aggregated per group.
+    GroupPartial {
+        /// The key columns.
+        keys: Vec<String>,
+        /// The aggregations.
+        specs: Vec<Spec>,
+    },
+    /// Partial group tables concatenated and aggregated again.
+    GroupCombine {
+        /// How many key columns lead the tables.
+        nkeys: usize,
+        /// The aggregations.
+        specs: Vec<Spec>,
+    },
+    /// The last group table as results, sorted by the keys.
+    GroupFinish {
+        /// How many key columns lead the table.
+        nkeys: usize,
+        /// The aggregations.
+        specs: Vec<Spec>,
+        /// The result's columns.
+        schema: SchemaRef,
+    },
+    /// The first rows of a partition.
+    Head(usize),
+    /// Writes a partition (first argument) to a file (second).
+    Write(Format),
+    /// The written files' paths, gathered.
+    Paths,
+    /// A partition cut into `parts` pieces by the hash of `keys` (a
+    /// shuffle's first half); the result is a `Vec<RecordBatch>`.
+    Split {
+        /// The columns hashed.
+        keys: Vec<String>,
+        /// How many pieces.
+        parts: usize,
+    },
+    /// Piece `index` of a split partition.
+    Piece(usize),
+    /// Pieces of a shuffle concatenated into one partition (its second
+    /// half); the argument is the list of pieces.
+    Gather(SchemaRef),
+    /// Left and right rows joined (arguments: the list of left pieces, then
+    /// the list of right pieces).
+    Join(JoinSpec),
+}
+
+impl Op {
+    /// The registered name of the task function.
+    fn name(&self) -> &'static str {
+        match self {
+            Op::Partition(_) => PARTITION,
+            Op::AggPartial { .. } => AGG_PARTIAL,
+            Op::AggCombine(_) => AGG_COMBINE,
+            Op::AggFinish => AGG_FINISH,
+            Op::GroupPartial { .. } => GROUP_PARTIAL,
+            Op::GroupCombine { .. } => GROUP_COMBINE,
+            Op::GroupFinish { .. } => GROUP_FINISH,
+            Op::Head(_) => HEAD,
+            Op::Write(_) => WRITE,
+            Op::Paths => PATHS,
+            Op::Split { .. } => SPLIT,
+            Op::Piece(_) => PIECE,
+            Op::Gather(_) => GATHER,
+            Op::Join(_) => JOIN,
+        }
+    }
+
+    /// The task function doing this.
+    pub(crate) fn func(self) -> Result<Func> {
+        let name = self.name();
+        let params = encode_params(name, &self)?;
+        Ok(Func::from_function(OpFunction { op: self, params }))
+    }
+}
+
+const PARTITION: &str = "barrow.dataframe.partition";
+const AGG_PARTIAL: &str = "barrow.dataframe.agg-partial";
+const AGG_COMBINE: &str = "barrow.dataframe.agg-combine";
+const AGG_FINISH: &str = "barrow.dataframe.agg-finish";
+const GROUP_PARTIAL: &str = "barrow.dataframe.groupby-partial";
+const GROUP_COMBINE: &str = "barrow.dataframe.groupby-combine";
+const GROUP_FINISH: &str = "barrow.dataframe.groupby-finish";
+const HEAD: &str = "barrow.dataframe.head";
+const WRITE: &str = "barrow.dataframe.write";
+const PATHS: &str = "barrow.dataframe.paths";
+const SPLIT: &str = "barrow.dataframe.split";
+const PIECE: &str = "barrow.dataframe.piece";
+const GATHER: &str = "barrow.dataframe.gather";
+const JOIN: &str = "barrow.dataframe.join";
+
+/// Rebuilds a task function from its parameters, in a worker process.
+fn make(bytes: &[u8]) -> Result<Func> {
+    let op: Op = decode_params("barrow.dataframe", bytes)?;
+    Ok(Func::from_function(OpFunction {
+        op,
+        params: bytes.to_vec(),
+    }))
+}
+
+macro_rules! factories {
+    ($($name:ident),*) => {
+        $(inventory::submit! { StaticFactory { name: $name, make } })*
+    };
+}
+
+factories!(
+    PARTITION,
+    AGG_PARTIAL,
+    AGG_COMBINE,
+    AGG_FINISH,
+    GROUP_PARTIAL,
+    GROUP_COMBINE,
+    GROUP_FINISH,
+    HEAD,
+    WRITE,
+    PATHS,
+    SPLIT,
+    PIECE,
+    GATHER,
+    JOIN
+);
+
+/// An [`Op`] with its encoded form, as a task function.
+struct OpFunction {
+    op: Op,
+    params: Vec<u8>,
+}
+
+impl Function for OpFunction {
+    fn name(&self) -> &str {
+        self.op.name()
+    }
+
+    fn params(&self) -> Option<&[u8]> {
+        Some(&self.params)
+    }
+
+    fn call(&self, inputs: &[Input]) -> Result<Value> {
+        let name = self.op.name();
+        match &self.op {
+            Op::Partition(plan) => batch_value(plan.run(value(inputs, 0, name)?)?),
+            Op::AggPartial { agg, column } => {
+                let batch: &RecordBatch = arg(inputs, 0, name)?;
+                let values = batch.column_by_name(column).ok_or_else(|| {
+                    Error::internal(format!("a partition lost its column {column:?}"))
+                })?;
+                Ok(Value::new(reduce::partial(*agg, values)?))
+            }
+            Op::AggCombine(agg) => {
+                let parts: Vec<&Partial> = list(inputs, 0, name)?;
+                let (first, rest) = parts
+                    .split_first()
+                    .ok_or_else(|| Error::internal("a combine of no partial results"))?;
+                let combined = rest
+                    .iter()
+                    .try_fold((*first).clone(), |acc, p| reduce::combine(*agg, &acc, p))?;
+                Ok(Value::new(combined))
+            }
+            Op::AggFinish => {
+                let partial: &Partial = arg(inputs, 0, name)?;
+                Ok(Value::new(reduce::finish(partial.clone())))
+            }
+            Op::GroupPartial { keys, specs } => {
+                let batch: &RecordBatch = arg(inputs, 0, name)?;
+                let states = groupby::states(batch, keys, specs)?;
+                batch_value(groupby::aggregate(&states, keys.len(), specs)?)
+            }
+            Op::GroupCombine { nkeys, specs } => {
+                let parts: Vec<&RecordBatch> = list(inputs, 0, name)?;
+                let first = parts
+                    .first()
+                    .ok_or_else(|| Error::internal("a group-by combine of nothing"))?;
+                let all = concat_batches(&first.schema(), parts.iter().copied())
+                    .map_err(|e| crate::error::compute_error("groupby", e))?;
+                batch_value(groupby::aggregate(&all, *nkeys, specs)?)
+            }
+            Op::GroupFinish {
+                nkeys,
+                specs,
+                schema,
+            } => {
+                let states: &RecordBatch = arg(inputs, 0, name)?;
+                batch_value(groupby::finish(states, *nkeys, specs, schema)?)
+            }
+            Op::Head(n) => {
+                let batch: &RecordBatch = arg(inputs, 0, name)?;
+                batch_value(batch.slice(0, (*n).min(batch.num_rows())))
+            }
+            Op::Write(format) => {
+                let batch: &RecordBatch = arg(inputs, 0, name)?;
+                let path: &PathBuf = arg(inputs, 1, name)?;
+                sink::write_file(batch, path, *format)?;
+                Ok(Value::new(path.clone()))
+            }
+            Op::Paths => {
+                let paths: Vec<&PathBuf> = list(inputs, 0, name)?;
+                Ok(Value::new(paths.into_iter().cloned().collect::<Vec<_>>()))
+            }
+            Op::Split { keys, parts } => {
+                let batch: &RecordBatch = arg(inputs, 0, name)?;
+                let pieces = join::split(batch, keys, *parts)?;
+                let nbytes = pieces.iter().map(RecordBatch::get_array_memory_size).sum();
+                Ok(Value::with_nbytes(Pieces(pieces), nbytes))
+            }
+            Op::Piece(i) => {
+                let pieces: &Pieces = arg(inputs, 0, name)?;
+                let piece = pieces.0.get(*i).ok_or_else(|| {
+                    Error::internal(format!("a split has no piece {i} of {}", pieces.0.len()))
+                })?;
+                batch_value(piece.clone())
+            }
+            Op::Gather(schema) => {
+                let pieces: Vec<&RecordBatch> = list(inputs, 0, name)?;
+                batch_value(
+                    concat_batches(schema, pieces)
+                        .map_err(|e| crate::error::compute_error("shuffle", e))?,
+                )
+            }
+            Op::Join(spec) => {
+                let left: Vec<&RecordBatch> = list(inputs, 0, name)?;
+                let right: Vec<&RecordBatch> = list(inputs, 1, name)?;
+                batch_value(join::join(spec, &left, &right)?)
+            }
+        }
+    }
+}
+
+/// The pieces of a partition cut by a shuffle, one per output partition.
+#[derive(Debug, Clone)]
+pub(crate) struct Pieces(pub(crate) Vec<RecordBatch>);
+
+/// A batch as a task's value, with its size for the memory accounting.
+fn batch_value(batch: RecordBatch) -> Result<Value> {
+    let nbytes = batch.get_array_memory_size();
+    Ok(Value::with_nbytes(batch, nbytes))
+}
+
+fn missing(name: &str, i: usize) -> Error {
+    Error::internal(format!("task function '{name}' got no argument {i}"))
+}
+
+fn value<'v>(inputs: &'v [Input], i: usize, name: &str) -> Result<&'v Value> {
+    inputs.get(i).ok_or_else(|| missing(name, i))?.as_value()
+}
+
+fn arg<'v, T: Send + Sync + 'static>(inputs: &'v [Input], i: usize, name: &str) -> Result<&'v T> {
+    value(inputs, i, name)?.downcast_ref::<T>()
+}
+
+fn list<'v, T: Send + Sync + 'static>(
+    inputs: &'v [Input],
+    i: usize,
+    name: &str,
+) -> Result<Vec<&'v T>> {
+    inputs
+        .get(i)
+        .ok_or_else(|| missing(name, i))?
+        .as_list()?
+        .iter()
+        .map(|item| item.as_value()?.downcast_ref::<T>())
+        .collect()
+}
+
+/// Record batches as Arrow IPC streams (a schema message, then the batch):
+/// the format pyarrow, polars and DataFusion read.
+struct BatchCodec;
+
+/// The tag of [`BatchCodec`].
+pub(crate) const BATCH_TAG: &str = "barrow.dataframe.record-batch";
+
+fn ipc_error(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::new(
+        ErrorKind::Codec,
+        format!("an Arrow IPC record batch cannot be {what}: {e}"),
+    )
+}
+
+impl Codec for BatchCodec {
+    fn tag(&self) -> &str {
+        BATCH_TAG
+    }
+
+    fn type_id(&self) -> std::any::TypeId {
+        std::any::TypeId::of::<RecordBatch>()
+    }
+
+    fn encode(&self, value: &Value, out: &mut Vec<u8>) -> Result<()> {
+        let batch = value.downcast_ref::<RecordBatch>()?;
+        let mut writer =
+            StreamWriter::try_new(out, &batch.schema()).map_err(|e| ipc_error("written", e))?;
+        writer.write(batch).map_err(|e| ipc_error("written", e))?;
+        writer.finish().map_err(|e| ipc_error("written", e))
+    }
+
+    fn decode(&self, bytes: &[u8]) -> Result<Value> {
+        let mut reader =
+            StreamReader::try_new(Cursor::new(bytes), None).map_err(|e| ipc_error("read", e))?;
+        let schema = reader.schema();
+        let batch = match reader.next() {
+            Some(batch) => batch.map_err(|e| ipc_error("read", e))?,
+            None => RecordBatch::new_empty(schema),
+        };
+        batch_value(batch)
+    }
+}
+
+/// The pieces of a shuffle: a count, then each piece as [`BatchCodec`]
+/// writes it, after its length.
+struct PiecesCodec;
+
+impl Codec for PiecesCodec {
+    fn tag(&self) -> &str {
+        "barrow.dataframe.pieces"
+    }
+
+    fn type_id(&self) -> std::any::TypeId {
+        std::any::TypeId::of::<Pieces>()
+    }
+
+    fn encode(&self, value: &Value, out: &mut Vec<u8>) -> Result<()> {
+        let pieces = value.downcast_ref::<Pieces>()?;
+        out.extend_from_slice(&(pieces.0.len() as u64).to_le_bytes());
+        for piece in &pieces.0 {
+            let at = out.len();
+            out.extend_from_slice(&0u64.to_le_bytes());
+            BatchCodec.encode(&Value::new(piece.clone()), out)?;
+            let len = (out.len() - at - 8) as u64;
+            out[at..at + 8].copy_from_slice(&len.to_le_bytes());
+        }
+        Ok(())
+    }
+
+    fn decode(&self, bytes: &[u8]) -> Result<Value> {
+        let short = || ipc_error("read", "the shuffle pieces end early");
+        let take = |rest: &mut &[u8]| -> Result<u64> {
+            let (head, tail) = rest.split_first_chunk::<8>().ok_or_else(short)?;
+            *rest = tail;
+            Ok(u64::from_le_bytes(*head))
+        };
+        let mut rest = bytes;
+        let n = take(&mut rest)?;
+        let mut pieces = Vec::new();
+        for _ in 0..n {
+            let len = usize::try_from(take(&mut rest)?).map_err(|_| short())?;
+            let (piece, tail) = rest.split_at_checked(len).ok_or_else(short)?;
+            rest = tail;
+            let value = BatchCodec.decode(piece)?;
+            pieces.push(value.downcast_ref::<RecordBatch>()?.clone());
+        }
+        let nbytes = pieces.iter().map(RecordBatch::get_array_memory_size).sum();
+        Ok(Value::with_nbytes(Pieces(pieces), nbytes))
+    }
+}
+
+inventory::submit! { StaticCodec { make: || Arc::new(BatchCodec) } }
+inventory::submit! { StaticCodec { make: || Arc::new(PiecesCodec) } }
+
+/// Registers a [`SerdeCodec`] for each type, under its tag.
+macro_rules! codecs {
+    ($($ty:ty => $tag:literal,)*) => {
+        $(inventory::submit! {
+            StaticCodec { make: || Arc::new(SerdeCodec::<$ty>::new($tag)) }
+        })*
+    };
+}
+
+codecs! {
+    Part => "barrow.dataframe.part",
+    Partial => "barrow.dataframe.partial",
+    crate::Scalar => "barrow.dataframe.scalar",
+    PathBuf => "barrow.dataframe.path",
+    Vec<PathBuf> => "barrow.dataframe.paths",
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        reason = "a test fails loudly on the first surprise"
+    )]
+
+    use std::sync::Arc;
+
+    use arrow::array::{Int64Array, StringArray};
+    use barrow_core::Registry;
+
+    use super::*;
+
+    fn batch() -> RecordBatch {
+        RecordBatch::try_from_iter([
+            (
+                "id",
+                Arc::new(Int64Array::from(vec![Some(1), None, Some(3)])) as _,
+            ),
+            (
+                "name",
+                Arc::new(StringArray::from(vec!["a", "b", "c"])) as _,
+            ),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn a_record_batch_survives_its_codec_and_damage_is_an_error() {
+        let mut bytes = Vec::new();
+        BatchCodec.encode(&Value::new(batch()), &mut bytes).unwrap();
+        let back = BatchCodec.decode(&bytes).unwrap();
+        assert_eq!(back.downcast_ref::<RecordBatch>().unwrap(), &batch());
+        let err = BatchCodec.decode(&bytes[..bytes.len() / 2]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Codec);
+    }
+
+    #[test]
+    fn shuffle_pieces_survive_their_codec() {
+        let pieces = Pieces(vec![batch(), batch().slice(1, 0), batch().slice(0, 1)]);
+        let mut bytes = Vec::new();
+        PiecesCodec
+            .encode(&Value::new(pieces.clone()), &mut bytes)
+            .unwrap();
+        let back = PiecesCodec.decode(&bytes).unwrap();
+        assert_eq!(back.downcast_ref::<Pieces>().unwrap().0, pieces.0);
+        assert!(PiecesCodec.decode(&bytes[..bytes.len() - 3]).is_err());
+    }
+
+    #[test]
+    fn every_task_function_is_rebuilt_from_its_name_and_parameters() {
+        let registry = Registry::global();
+        let op = Op::Head(3);
+        let func = op.func().unwrap();
+        let rebuilt = registry
+            .functions()
+            .resolve(func.name(), func.params())
+            .unwrap();
+        assert!(rebuilt.same_as(&func));
+        let out = rebuilt.call(&[Input::Value(Value::new(batch()))]).unwrap();
+        assert_eq!(out.downcast_ref::<RecordBatch>().unwrap().num_rows(), 3);
+        for name in [
+            PARTITION,
+            AGG_PARTIAL,
+            AGG_COMBINE,
+            AGG_FINISH,
+            GROUP_PARTIAL,
+            GROUP_COMBINE,
+            GROUP_FINISH,
+            HEAD,
+            WRITE,
+            PATHS,
+            SPLIT,
+            PIECE,
+            GATHER,
+            JOIN,
+        ] {
+            assert!(
+                registry.functions().contains(name),
+                "{name} is not registered"
+            );
+        }
+    }
+}
