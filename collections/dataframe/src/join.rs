@@ -475,8 +475,8 @@ pub(crate) fn join(
             0
         }
     ];
-    for i in 0..left.num_rows() {
-        let mut j = if lvalid[i] {
+    for (i, &valid) in lvalid.iter().enumerate() {
+        let mut j = if valid {
             heads.get(lrows.row(i).data()).copied().unwrap_or(u32::MAX)
         } else {
             u32::MAX

@@ -44,11 +44,13 @@
 //! expressions of arithmetic, comparisons, boolean logic, null tests and
 //! casts; the reductions `count`, `sum`, `min`, `max`, `mean`, by a tree of
 //! tasks; `groupby(..).agg(..)`; `head`, `compute` to one record batch,
-//! `to_parquet` and `to_csv`. Filters
+//! `to_parquet` and `to_csv`; [`DataFrame::merge`] (inner, left, right,
+//! outer; a one-partition side broadcast, else a hash shuffle). Filters
 //! and column selection are pushed into the readers; see
-//! [`DataFrame::explain`]. Joins, sorting and shuffles are not
-//! there yet, and tasks built from closures run on `sync` and `threads`
-//! only (not yet on `processes` or a cluster).
+//! [`DataFrame::explain`]. Every task function is registered and every
+//! value it exchanges has a codec (partitions as Arrow IPC streams), so
+//! dataframes run on `processes` as on `threads`. Sorting and
+//! `split_out` group-bys are not there yet.
 
 pub mod error;
 mod expr;
