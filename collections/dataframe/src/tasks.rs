@@ -86,9 +86,6 @@ pub(crate) enum Op {
     },
     /// Piece `index` of a split partition.
     Piece(usize),
-    /// Pieces of a shuffle concatenated into one partition (its second
-    /// half); the argument is the list of pieces.
-    Gather(SchemaRef),
     /// Left and right rows joined (arguments: the list of left pieces, then
     /// the list of right pieces).
     Join(JoinSpec),
@@ -110,7 +107,6 @@ impl Op {
             Op::Paths => PATHS,
             Op::Split { .. } => SPLIT,
             Op::Piece(_) => PIECE,
-            Op::Gather(_) => GATHER,
             Op::Join(_) => JOIN,
         }
     }
@@ -135,7 +131,6 @@ const WRITE: &str = "barrow.dataframe.write";
 const PATHS: &str = "barrow.dataframe.paths";
 const SPLIT: &str = "barrow.dataframe.split";
 const PIECE: &str = "barrow.dataframe.piece";
-const GATHER: &str = "barrow.dataframe.gather";
 const JOIN: &str = "barrow.dataframe.join";
 
 /// Rebuilds a task function from its parameters, in a worker process.
@@ -166,7 +161,6 @@ factories!(
     PATHS,
     SPLIT,
     PIECE,
-    GATHER,
     JOIN
 );
 
@@ -258,13 +252,6 @@ impl Function for OpFunction {
                     Error::internal(format!("a split has no piece {i} of {}", pieces.0.len()))
                 })?;
                 batch_value(piece.clone())
-            }
-            Op::Gather(schema) => {
-                let pieces: Vec<&RecordBatch> = list(inputs, 0, name)?;
-                batch_value(
-                    concat_batches(schema, pieces)
-                        .map_err(|e| crate::error::compute_error("shuffle", e))?,
-                )
             }
             Op::Join(spec) => {
                 let left: Vec<&RecordBatch> = list(inputs, 0, name)?;
@@ -497,7 +484,6 @@ mod tests {
             PATHS,
             SPLIT,
             PIECE,
-            GATHER,
             JOIN,
         ] {
             assert!(
