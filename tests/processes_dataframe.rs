@@ -1,7 +1,7 @@
 //! Dataframes on the `processes` scheduler, with real worker processes: a
 //! pipeline of each family (row-wise steps from CSV and Parquet files,
-//! reductions, group-by, a shuffled and a broadcast merge, writing files)
-//! gives what `threads` gives. Partitions cross the process boundary as
+//! reductions, group-by, a shuffled and a broadcast merge, a sort, writing
+//! files) gives what `threads` gives. Partitions cross the process boundary as
 //! Arrow IPC frames; the plans travel as the task functions' parameters.
 #![allow(
     clippy::unwrap_used,
@@ -145,4 +145,29 @@ fn group_by_and_merges_run_on_processes() {
     assert!(broadcast.explain().contains("right side broadcast"));
     let table = compute_with(&broadcast, &processes()).unwrap();
     assert_eq!(table.num_rows(), 60);
+}
+
+#[test]
+fn a_sort_across_partitions_runs_on_processes() {
+    // Amounts descending, then users: a range shuffle into 4 partitions.
+    let sorted = orders()
+        .sort_values_with(
+            &barrow::dataframe::SortBy::columns(["shop", "amount"])
+                .ascending([true, false])
+                .npartitions(4),
+        )
+        .unwrap();
+    let on_processes = compute_with(&sorted, &processes()).unwrap();
+    assert_eq!(on_processes, compute_with(&sorted, &threads()).unwrap());
+    assert_eq!(on_processes.num_rows(), 60);
+    let by_amount = orders().set_index("amount").unwrap();
+    let table = compute_with(&by_amount, &processes()).unwrap();
+    let amounts = table
+        .column(0)
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .unwrap();
+    assert!(amounts.values().windows(2).all(|w| w[0] <= w[1]));
+    let divisions = compute_with(&by_amount.divisions().unwrap(), &processes()).unwrap();
+    assert_eq!(divisions.num_rows(), 2);
 }

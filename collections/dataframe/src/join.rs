@@ -19,19 +19,19 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array, UInt32Builder};
+use arrow::array::{ArrayRef, RecordBatch, UInt32Builder};
 use arrow::compute::kernels::zip::zip;
-use arrow::compute::{concat_batches, is_not_null, take, take_record_batch};
+use arrow::compute::{concat_batches, is_not_null, take};
 use arrow::datatypes::{Field, Schema, SchemaRef};
-use arrow::row::{RowConverter, Rows, SortField};
-use barrow_core::arg::{key, keys};
+use barrow_core::arg::keys;
 use barrow_core::tokenize::tokenize;
-use barrow_core::{Error, Graph, Key, Layer, Result, Task};
+use barrow_core::{Key, Layer, Result, Task};
 use hashbrown::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::DataFrame;
 use crate::error::{self, DataFrameError, compute_error};
+use crate::shuffle::{Cut, converter, exchange, key_rows};
 use crate::source::Source;
 use crate::tasks::Op;
 
@@ -214,18 +214,20 @@ pub(crate) fn merge(
         }
     } else {
         let n = options.npartitions.unwrap_or(nl.max(nr)).max(1);
-        let lpieces = shuffle_pieces(
+        let lpieces = exchange(
             &mut graph,
             &format!("{name}-left"),
             &lparts,
-            &left_keys(&spec),
+            Cut::Hash(left_keys(&spec)),
+            None,
             n,
         )?;
-        let rpieces = shuffle_pieces(
+        let rpieces = exchange(
             &mut graph,
             &format!("{name}-right"),
             &rparts,
-            &right_keys(&spec),
+            Cut::Hash(right_keys(&spec)),
+            None,
             n,
         )?;
         for (l, r) in lpieces.into_iter().zip(rpieces) {
@@ -252,6 +254,7 @@ pub(crate) fn merge(
             label,
             graph,
             keys: outputs,
+            sorted: None,
         },
         spec.schema.clone(),
     ))
@@ -270,43 +273,6 @@ fn names(schema: &Schema, indices: &[usize]) -> Vec<String> {
         .iter()
         .map(|&i| schema.field(i).name().clone())
         .collect()
-}
-
-/// Adds the first half of a shuffle of `parts` into `n` partitions: a task
-/// cutting each part, and one taking each piece out. Returns, for each
-/// output partition, the keys of its pieces.
-fn shuffle_pieces(
-    graph: &mut Graph,
-    name: &str,
-    parts: &[Key],
-    on: &[String],
-    n: usize,
-) -> Result<Vec<Vec<Key>>> {
-    let split = Op::Split {
-        keys: on.to_vec(),
-        parts: n,
-    }
-    .func()?;
-    let split_name = format!("{name}-split");
-    let mut splits = Layer::try_with_capacity(split_name.as_str(), parts.len())?;
-    let piece_name = format!("{name}-piece");
-    let mut pieces = Layer::try_with_capacity(piece_name.as_str(), parts.len() * n)?;
-    let mut out: Vec<Vec<Key>> = vec![Vec::with_capacity(parts.len()); n];
-    let takers = (0..n)
-        .map(|j| Op::Piece(j).func())
-        .collect::<Result<Vec<_>>>()?;
-    for (i, part) in parts.iter().enumerate() {
-        let s = Key::with_index(split_name.as_str(), [i as u32]);
-        splits.insert(s.clone(), Task::call(&split, [key(part.clone())]))?;
-        for (j, taker) in takers.iter().enumerate() {
-            let p = Key::with_index(piece_name.as_str(), [i as u32, j as u32]);
-            pieces.insert(p.clone(), Task::call(taker, [key(s.clone())]))?;
-            out[j].push(p);
-        }
-    }
-    graph.add_layer(Arc::new(splits))?;
-    graph.add_layer(Arc::new(pieces))?;
-    Ok(out)
 }
 
 /// Checks the keys and works out the result's columns.
@@ -407,38 +373,6 @@ fn resolve(left: &DataFrame, right: &DataFrame, options: &MergeOptions) -> Resul
     })
 }
 
-/// The key columns of `batch` at `indices` as rows, and whether each row's
-/// keys are all non-null.
-fn key_rows(
-    converter: &RowConverter,
-    batch: &RecordBatch,
-    indices: &[usize],
-) -> Result<(Rows, Vec<bool>)> {
-    let columns: Vec<ArrayRef> = indices.iter().map(|&i| batch.column(i).clone()).collect();
-    let rows = converter
-        .convert_columns(&columns)
-        .map_err(|e| compute_error("merge", e))?;
-    let mut valid = vec![true; batch.num_rows()];
-    for c in &columns {
-        if let Some(nulls) = c.logical_nulls() {
-            for (v, ok) in valid.iter_mut().zip(nulls.iter()) {
-                *v &= ok;
-            }
-        }
-    }
-    Ok((rows, valid))
-}
-
-fn converter(schema: &Schema, indices: &[usize]) -> Result<RowConverter> {
-    RowConverter::new(
-        indices
-            .iter()
-            .map(|&i| SortField::new(schema.field(i).data_type().clone()))
-            .collect(),
-    )
-    .map_err(|e| compute_error("merge", e))
-}
-
 /// The rows of `left` and `right` (each the concatenation of its pieces)
 /// joined.
 pub(crate) fn join(
@@ -527,51 +461,4 @@ pub(crate) fn join(
         columns.push(take(right.column(j), &ri, None).map_err(err)?);
     }
     RecordBatch::try_new(spec.schema.clone(), columns).map_err(err)
-}
-
-/// `batch` cut into `parts` pieces by a fixed hash of its `keys` columns:
-/// rows with equal keys land in the same piece, in every process.
-pub(crate) fn split(
-    batch: &RecordBatch,
-    keys: &[String],
-    parts: usize,
-) -> Result<Vec<RecordBatch>> {
-    let err = |e| compute_error("shuffle", e);
-    let schema = batch.schema();
-    let indices = keys
-        .iter()
-        .map(|k| {
-            schema
-                .index_of(k)
-                .map_err(|_| Error::internal(format!("a shuffle lost its key column {k:?}")))
-        })
-        .collect::<Result<Vec<usize>>>()?;
-    let converter = converter(&schema, &indices)?;
-    let (rows, _) = key_rows(&converter, batch, &indices)?;
-    let n = parts.max(1) as u64;
-    let part_of: Vec<u32> = rows
-        .iter()
-        .map(|r| (xxhash_rust::xxh3::xxh3_64(r.data()) % n) as u32)
-        .collect();
-    // A counting sort of the row indices by piece, keeping their order.
-    let mut starts = vec![0usize; parts + 1];
-    for &p in &part_of {
-        starts[p as usize + 1] += 1;
-    }
-    for p in 0..parts {
-        starts[p + 1] += starts[p];
-    }
-    let mut order = vec![0u32; part_of.len()];
-    let mut fill = starts.clone();
-    for (i, &p) in part_of.iter().enumerate() {
-        order[fill[p as usize]] = i as u32;
-        fill[p as usize] += 1;
-    }
-    let order = UInt32Array::from(order);
-    (0..parts)
-        .map(|p| {
-            let idx = order.slice(starts[p], starts[p + 1] - starts[p]);
-            take_record_batch(batch, &idx).map_err(err)
-        })
-        .collect()
 }

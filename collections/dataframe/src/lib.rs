@@ -58,7 +58,9 @@ mod groupby;
 mod join;
 mod plan;
 mod reduce;
+mod shuffle;
 mod sink;
+mod sort;
 mod source;
 mod tasks;
 
@@ -81,6 +83,7 @@ pub use expr::{BinaryOp, Expr, Scalar, col, lit};
 pub use groupby::GroupBy;
 pub use join::{How, JoinStrategy, MergeOptions};
 pub use reduce::Agg;
+pub use sort::{Ascending, SortBy};
 pub use source::{CsvOptions, Patterns};
 
 use plan::{Plan, Step};
@@ -474,6 +477,19 @@ impl DataFrame {
         Ok(Delayed::from_graph(graph, out, None))
     }
 
+    /// Partition `index` alone (Dask's `get_partition`).
+    pub fn get_partition(&self, index: usize) -> Result<Delayed<RecordBatch>> {
+        let (graph, parts) = self.partitions()?;
+        let n = parts.len();
+        let part = parts.into_iter().nth(index).ok_or_else(|| {
+            error::invalid(format!(
+                "get_partition({index}) of a dataframe of {n} partitions: give 0 to {}",
+                n.saturating_sub(1)
+            ))
+        })?;
+        Ok(Delayed::from_graph(graph, part, None))
+    }
+
     /// The rows of this dataframe and `right` whose `on` columns match,
     /// joined (Dask's `merge(right, on=..., how=...)`); see
     /// [`DataFrame::merge_with`] for different key names, suffixes and the
@@ -492,6 +508,70 @@ impl DataFrame {
     /// [`DataFrame::merge`] with all its options.
     pub fn merge_with(&self, right: &DataFrame, options: &MergeOptions) -> Result<DataFrame> {
         join::merge(self, right, options)
+    }
+
+    /// The rows sorted by `columns` across partitions (Dask's
+    /// `sort_values`), ascending or descending, nulls last: partition `i`
+    /// holds keys before partition `i + 1`'s. See [`SortBy`] for a
+    /// direction per column, nulls first and the number of partitions.
+    ///
+    /// The partitions' ranges come from quantiles estimated on a sample of
+    /// each partition's sort columns, read in a pass of their own; a key
+    /// repeated many times stays in one partition, which grows with it.
+    pub fn sort_values<S: AsRef<str>>(
+        &self,
+        columns: impl IntoIterator<Item = S>,
+        ascending: bool,
+    ) -> Result<DataFrame> {
+        sort::sort_values(self, &SortBy::columns(columns).ascending(ascending))
+    }
+
+    /// [`DataFrame::sort_values`] with all its options.
+    pub fn sort_values_with(&self, by: &SortBy) -> Result<DataFrame> {
+        sort::sort_values(self, by)
+    }
+
+    /// The rows sorted by `column`, ascending with nulls last, and
+    /// `column` moved first (Dask's `set_index`). Barrow's dataframes have
+    /// no index apart from their columns: the column stays one, and
+    /// [`DataFrame::divisions`] gives the values between the partitions.
+    pub fn set_index(&self, column: &str) -> Result<DataFrame> {
+        let schema = self.schema();
+        schema.index_of(column).map_err(|_| self.missing(column))?;
+        let mut order = vec![column.to_owned()];
+        order.extend(
+            schema
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .filter(|n| n != column),
+        );
+        self.select(order)?.sort_values([column], true)
+    }
+
+    /// The keys between the partitions of a sorted dataframe (made by
+    /// `sort_values` or `set_index`, with only steps after it that keep
+    /// the sort columns as they are): `npartitions - 1` rows of the sort
+    /// columns (none when the table has no rows), partition `i` holding
+    /// the keys from row `i - 1` (included) up to row `i` (excluded).
+    /// `None` when the order is not known.
+    pub fn divisions(&self) -> Option<Delayed<RecordBatch>> {
+        let Source::Tasks {
+            graph,
+            sorted: Some(sorted),
+            ..
+        } = &*self.plan.source
+        else {
+            return None;
+        };
+        let sort_columns = &sorted.spec.columns;
+        let kept = self.plan.steps.iter().all(|step| match step {
+            Step::Filter(_) => true,
+            Step::Select(columns) => sort_columns.iter().all(|c| columns.contains(c)),
+            Step::WithColumn(name, _) => !sort_columns.contains(name),
+            Step::Rename(pairs) => pairs.iter().all(|(old, _)| !sort_columns.contains(old)),
+        });
+        kept.then(|| Delayed::from_graph(graph.clone(), sorted.divisions.clone(), None))
     }
 
     /// Writes each partition to `dir/part.{i}.parquet` (Dask's
@@ -527,6 +607,15 @@ pub(crate) fn nullable(schema: &Schema) -> SchemaRef {
             .map(|f| f.as_ref().clone().with_nullable(true))
             .collect::<Vec<Field>>(),
     ))
+}
+
+/// `batches` (of the same columns, each with its own nullability) as one.
+pub(crate) fn concat(operation: &str, batches: &[&RecordBatch]) -> Result<RecordBatch> {
+    let first = batches
+        .first()
+        .ok_or_else(|| Error::internal(format!("{operation} got no batch to concatenate")))?;
+    concat_batches(&nullable(&first.schema()), batches.iter().copied())
+        .map_err(|e| error::compute_error(operation, e))
 }
 
 fn indent(text: &str) -> String {

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{DataFrameError, compute_error};
 use crate::expr::Expr;
+use crate::sort::SortSpec;
 
 /// Rows sampled from the first CSV file to infer the column types.
 const INFER_ROWS: usize = 1000;
@@ -69,7 +70,17 @@ pub(crate) enum Source {
         label: String,
         graph: Graph,
         keys: Vec<Key>,
+        /// How the rows are sorted across the partitions, if they are.
+        sorted: Option<Sorted>,
     },
+}
+
+/// The order of a sorted source: its sort, and the task giving its
+/// divisions (the keys between its partitions).
+#[derive(Debug, Clone)]
+pub(crate) struct Sorted {
+    pub(crate) spec: SortSpec,
+    pub(crate) divisions: Key,
 }
 
 impl Source {

@@ -13,7 +13,6 @@ use std::io::Cursor;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use arrow::compute::concat_batches;
 use arrow::datatypes::SchemaRef;
 use arrow::ipc::reader::StreamReader;
 use arrow::ipc::writer::StreamWriter;
@@ -27,7 +26,9 @@ use crate::groupby::{self, Spec};
 use crate::join::{self, JoinSpec};
 use crate::plan::Optimized;
 use crate::reduce::{self, Agg, Partial};
+use crate::shuffle::{self, Cut};
 use crate::sink::{self, Format};
+use crate::sort::{self, SortSpec};
 use crate::source::Part;
 
 /// What one dataframe task does.
@@ -76,11 +77,12 @@ pub(crate) enum Op {
     Write(Format),
     /// The written files' paths, gathered.
     Paths,
-    /// A partition cut into `parts` pieces by the hash of `keys` (a
-    /// shuffle's first half); the result is a `Vec<RecordBatch>`.
+    /// A partition cut into `parts` pieces (a shuffle's first half; a
+    /// range cut takes the boundaries as its second argument); the result
+    /// is [`Pieces`].
     Split {
-        /// The columns hashed.
-        keys: Vec<String>,
+        /// How rows are assigned to pieces.
+        cut: Cut,
         /// How many pieces.
         parts: usize,
     },
@@ -89,6 +91,18 @@ pub(crate) enum Op {
     /// Left and right rows joined (arguments: the list of left pieces, then
     /// the list of right pieces).
     Join(JoinSpec),
+    /// Rows sampled from a partition's sort columns, weighted.
+    Sample(SortSpec),
+    /// The sort's divisions from the samples (argument: their list).
+    Boundaries {
+        /// The sort.
+        spec: SortSpec,
+        /// How many partitions the divisions cut.
+        parts: usize,
+    },
+    /// One output partition of a sort from its pieces (argument: their
+    /// list).
+    SortPieces(SortSpec),
 }
 
 impl Op {
@@ -108,6 +122,9 @@ impl Op {
             Op::Split { .. } => SPLIT,
             Op::Piece(_) => PIECE,
             Op::Join(_) => JOIN,
+            Op::Sample(_) => SAMPLE,
+            Op::Boundaries { .. } => BOUNDARIES,
+            Op::SortPieces(_) => SORT,
         }
     }
 
@@ -132,6 +149,9 @@ const PATHS: &str = "barrow.dataframe.paths";
 const SPLIT: &str = "barrow.dataframe.split";
 const PIECE: &str = "barrow.dataframe.piece";
 const JOIN: &str = "barrow.dataframe.join";
+const SAMPLE: &str = "barrow.dataframe.sort-sample";
+const BOUNDARIES: &str = "barrow.dataframe.sort-divisions";
+const SORT: &str = "barrow.dataframe.sort";
 
 /// Rebuilds a task function from its parameters, in a worker process.
 fn make(bytes: &[u8]) -> Result<Func> {
@@ -161,7 +181,10 @@ factories!(
     PATHS,
     SPLIT,
     PIECE,
-    JOIN
+    JOIN,
+    SAMPLE,
+    BOUNDARIES,
+    SORT
 );
 
 /// An [`Op`] with its encoded form, as a task function.
@@ -211,11 +234,7 @@ impl Function for OpFunction {
             }
             Op::GroupCombine { nkeys, specs } => {
                 let parts: Vec<&RecordBatch> = list(inputs, 0, name)?;
-                let first = parts
-                    .first()
-                    .ok_or_else(|| Error::internal("a group-by combine of nothing"))?;
-                let all = concat_batches(&first.schema(), parts.iter().copied())
-                    .map_err(|e| crate::error::compute_error("groupby", e))?;
+                let all = crate::concat("groupby", &parts)?;
                 batch_value(groupby::aggregate(&all, *nkeys, specs)?)
             }
             Op::GroupFinish {
@@ -240,9 +259,13 @@ impl Function for OpFunction {
                 let paths: Vec<&PathBuf> = list(inputs, 0, name)?;
                 Ok(Value::new(paths.into_iter().cloned().collect::<Vec<_>>()))
             }
-            Op::Split { keys, parts } => {
+            Op::Split { cut, parts } => {
                 let batch: &RecordBatch = arg(inputs, 0, name)?;
-                let pieces = join::split(batch, keys, *parts)?;
+                let bounds = match cut {
+                    Cut::Range(_) => Some(arg::<RecordBatch>(inputs, 1, name)?),
+                    _ => None,
+                };
+                let pieces = shuffle::cut(batch, cut, bounds, *parts)?;
                 let nbytes = pieces.iter().map(RecordBatch::get_array_memory_size).sum();
                 Ok(Value::with_nbytes(Pieces(pieces), nbytes))
             }
@@ -257,6 +280,15 @@ impl Function for OpFunction {
                 let left: Vec<&RecordBatch> = list(inputs, 0, name)?;
                 let right: Vec<&RecordBatch> = list(inputs, 1, name)?;
                 batch_value(join::join(spec, &left, &right)?)
+            }
+            Op::Sample(spec) => batch_value(sort::sample(spec, arg(inputs, 0, name)?)?),
+            Op::Boundaries { spec, parts } => {
+                let samples: Vec<&RecordBatch> = list(inputs, 0, name)?;
+                batch_value(sort::boundaries(spec, &samples, *parts)?)
+            }
+            Op::SortPieces(spec) => {
+                let pieces: Vec<&RecordBatch> = list(inputs, 0, name)?;
+                batch_value(sort::sort_pieces(spec, &pieces)?)
             }
         }
     }
@@ -485,6 +517,9 @@ mod tests {
             SPLIT,
             PIECE,
             JOIN,
+            SAMPLE,
+            BOUNDARIES,
+            SORT,
         ] {
             assert!(
                 registry.functions().contains(name),
