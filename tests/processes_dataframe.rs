@@ -1,7 +1,7 @@
 //! Dataframes on the `processes` scheduler, with real worker processes: a
 //! pipeline of each family (row-wise steps from CSV and Parquet files,
-//! reductions, group-by, a shuffled and a broadcast merge, a sort, writing
-//! files) gives what `threads` gives. Partitions cross the process boundary as
+//! reductions, group-by, a shuffled and a broadcast merge, a sort,
+//! `drop_duplicates`, `repartition`, writing files) gives what `threads` gives. Partitions cross the process boundary as
 //! Arrow IPC frames; the plans travel as the task functions' parameters.
 #![allow(
     clippy::unwrap_used,
@@ -170,4 +170,54 @@ fn a_sort_across_partitions_runs_on_processes() {
     assert!(amounts.values().windows(2).all(|w| w[0] <= w[1]));
     let divisions = compute_with(&by_amount.divisions().unwrap(), &processes()).unwrap();
     assert_eq!(divisions.num_rows(), 2);
+}
+
+#[test]
+fn spreads_distinct_counts_and_reshaping_run_on_processes() {
+    for agg in [Agg::Std, Agg::Var, Agg::NUnique, Agg::NUniqueApprox] {
+        let reduced = orders().agg("user", agg).unwrap();
+        assert_eq!(
+            compute_with(&reduced, &processes()).unwrap(),
+            compute_with(&reduced, &threads()).unwrap(),
+            "{agg:?}"
+        );
+    }
+    assert_eq!(
+        compute_with(&orders().nunique("user").unwrap(), &processes()).unwrap(),
+        Scalar::Int64(7)
+    );
+    for table in [
+        orders().describe().unwrap(),
+        orders().value_counts("shop").unwrap(),
+    ] {
+        assert_eq!(
+            compute_with(&table, &processes()).unwrap(),
+            compute_with(&table, &threads()).unwrap()
+        );
+    }
+    let unique = orders().drop_duplicates(["user", "shop"]).unwrap();
+    let on_processes = compute_with(&unique, &processes()).unwrap();
+    assert_eq!(
+        sorted_rows(&on_processes),
+        sorted_rows(&compute_with(&unique, &threads()).unwrap())
+    );
+    assert_eq!(on_processes.num_rows(), 14);
+    for n in [2, 5] {
+        let re = orders().repartition(n).unwrap();
+        assert_eq!(
+            compute_with(&re, &processes()).unwrap(),
+            compute_with(&orders(), &threads()).unwrap()
+        );
+    }
+    let spread = orders()
+        .groupby(["user"])
+        .unwrap()
+        .agg_split_out([("amount", Agg::Sum)], 3)
+        .unwrap();
+    let on_processes = compute_with(&spread, &processes()).unwrap();
+    assert_eq!(on_processes.num_rows(), 7);
+    assert_eq!(
+        sorted_rows(&on_processes),
+        sorted_rows(&compute_with(&spread, &threads()).unwrap())
+    );
 }

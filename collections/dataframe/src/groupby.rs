@@ -16,7 +16,8 @@ use arrow::array::{
 use arrow::compute::{SortColumn, cast, is_not_null, lexsort_to_indices, take};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::row::{RowConverter, SortField};
-use barrow_core::{Error, Result};
+use barrow_core::arg::{key, keys};
+use barrow_core::{Error, Func, Key, Layer, Result, Task};
 use hashbrown::HashMap;
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +27,9 @@ use barrow_delayed::Delayed;
 use crate::DataFrame;
 use crate::error::{self, DataFrameError, compute_error};
 use crate::reduce::{Agg, tree};
+use crate::shuffle::{Cut, exchange};
+use crate::sort::SortSpec;
+use crate::source::Source;
 use crate::tasks::Op;
 
 /// How a state column merges.
@@ -48,6 +52,13 @@ pub(crate) struct Spec {
 
 impl Spec {
     pub(crate) fn new(column: &str, agg: Agg, t: &DataType) -> Result<Spec> {
+        if matches!(agg, Agg::NUnique | Agg::NUniqueApprox) {
+            return Err(error::invalid(format!(
+                "groupby cannot take {}({column}): count the distinct pairs instead, \
+                 drop_duplicates([keys.., \"{column}\"]) then groupby(keys) with Agg::Count",
+                agg.name()
+            )));
+        }
         let numeric = t.is_integer() || t.is_floating() || *t == DataType::Null;
         if !numeric && agg != Agg::Count {
             return Err(DataFrameError::Types {
@@ -82,6 +93,8 @@ impl Spec {
             Agg::Count => vec![Merge::SumInt],
             Agg::Sum => vec![sum],
             Agg::Mean => vec![Merge::SumFloat, Merge::SumInt],
+            Agg::Var | Agg::Std => vec![Merge::SumFloat, Merge::SumFloat, Merge::SumInt],
+            Agg::NUnique | Agg::NUniqueApprox => Vec::new(),
             Agg::Min => vec![Merge::Min],
             Agg::Max => vec![Merge::Max],
         }
@@ -91,7 +104,7 @@ impl Spec {
     pub(crate) fn output_type(&self) -> DataType {
         match (self.agg, self.float) {
             (Agg::Count, _) => DataType::Int64,
-            (Agg::Mean, _) | (_, true) => DataType::Float64,
+            (Agg::Mean | Agg::Var | Agg::Std, _) | (_, true) => DataType::Float64,
             (_, false) => DataType::Int64,
         }
     }
@@ -104,6 +117,15 @@ fn numbers(values: &ArrayRef, float: bool, what: &str) -> Result<ArrayRef> {
         DataType::Int64
     };
     cast(values, &to).map_err(|e| compute_error(what, e))
+}
+
+/// `values` as floats, 0 for a null (which adds nothing to a sum).
+fn zeroed_floats(values: &ArrayRef) -> Result<ArrayRef> {
+    let floats = cast(values, &DataType::Float64).map_err(|e| compute_error("groupby", e))?;
+    let zero: ArrayRef = Arc::new(Float64Array::from_value(0.0, floats.len()));
+    let valid = is_not_null(&floats).map_err(|e| compute_error("groupby", e))?;
+    arrow::compute::kernels::zip::zip(&valid, &floats, &zero)
+        .map_err(|e| compute_error("groupby", e))
 }
 
 /// A partition's rows as (keys, states): rows with a null key are dropped,
@@ -152,17 +174,14 @@ pub(crate) fn states(batch: &RecordBatch, keys: &[String], specs: &[Spec]) -> Re
         let states: Vec<ArrayRef> = match spec.agg {
             Agg::Count => vec![notnull()?],
             Agg::Sum => vec![zero_nulls(numbers(&values, spec.float, "groupby sum")?)?],
-            Agg::Mean => {
-                let floats = cast(&values, &DataType::Float64)
-                    .map_err(|e| compute_error("groupby mean", e))?;
-                let floats = {
-                    let zero: ArrayRef = Arc::new(Float64Array::from_value(0.0, floats.len()));
-                    let valid = is_not_null(&floats).map_err(|e| compute_error("groupby", e))?;
-                    arrow::compute::kernels::zip::zip(&valid, &floats, &zero)
-                        .map_err(|e| compute_error("groupby", e))?
-                };
-                vec![floats, notnull()?]
+            Agg::Mean => vec![zeroed_floats(&values)?, notnull()?],
+            Agg::Var | Agg::Std => {
+                let floats = zeroed_floats(&values)?;
+                let squares = arrow::compute::kernels::numeric::mul(&floats, &floats)
+                    .map_err(|e| compute_error("groupby var", e))?;
+                vec![floats, squares, notnull()?]
             }
+            Agg::NUnique | Agg::NUniqueApprox => Vec::new(),
             Agg::Min | Agg::Max => vec![numbers(&values, spec.float, "groupby")?],
         };
         for (j, state) in states.into_iter().enumerate() {
@@ -331,6 +350,32 @@ pub(crate) fn finish(
                         .collect::<Float64Array>(),
                 )
             }
+            Agg::Var | Agg::Std => {
+                let floats = |i: usize| -> Result<Float64Array> {
+                    let a = cast(states.column(i), &DataType::Float64).map_err(err)?;
+                    a.as_any()
+                        .downcast_ref::<Float64Array>()
+                        .cloned()
+                        .ok_or_else(|| Error::internal("group-by variance states are not floats"))
+                };
+                let (sums, squares, counts) = (floats(next)?, floats(next + 1)?, floats(next + 2)?);
+                next += 3;
+                Arc::new(
+                    (0..sums.len())
+                        .map(|i| {
+                            let (s, q, n) = (sums.value(i), squares.value(i), counts.value(i));
+                            (n >= 2.0).then(|| {
+                                let var = ((q - s * s / n) / (n - 1.0)).max(0.0);
+                                if spec.agg == Agg::Std {
+                                    var.sqrt()
+                                } else {
+                                    var
+                                }
+                            })
+                        })
+                        .collect::<Float64Array>(),
+                )
+            }
             _ => {
                 next += 1;
                 state.clone()
@@ -366,11 +411,93 @@ impl GroupBy {
     /// One row per group, sorted by the keys: the key columns, then a
     /// column `{column}_{agg}` per `(column, agg)` asked for (`price_sum`).
     /// A tree reduction, as Dask's `split_out=1`: meant for few groups (up
-    /// to about a million); the result is one record batch.
+    /// to about a million); the result is one record batch. For more
+    /// groups, [`GroupBy::agg_split_out`] spreads them over partitions.
     pub fn agg<S: AsRef<str>>(
         &self,
         aggs: impl IntoIterator<Item = (S, Agg)>,
     ) -> Result<Delayed<RecordBatch>> {
+        let plan = self.resolve(aggs)?;
+        let (graph, parts) = plan.input.partitions()?;
+        let (partial, combine, finish) = plan.functions()?;
+        let (graph, out) = tree(graph, &plan.base, parts, &partial, &combine, &finish)?;
+        Ok(Delayed::from_graph(graph, out, None))
+    }
+
+    /// [`GroupBy::agg`] for many groups (Dask's `split_out=n`): each
+    /// partition's groups are aggregated, sent by a hash of their keys to
+    /// one of `n` partitions, and aggregated there, so no task holds every
+    /// group. The result is a dataframe of `n` partitions, each sorted by
+    /// the keys, a group in exactly one of them.
+    pub fn agg_split_out<S: AsRef<str>>(
+        &self,
+        aggs: impl IntoIterator<Item = (S, Agg)>,
+        n: usize,
+    ) -> Result<DataFrame> {
+        if n == 0 {
+            return Err(error::invalid(
+                "agg_split_out into 0 partitions: give at least 1",
+            ));
+        }
+        let plan = self.resolve(aggs)?;
+        let (mut graph, parts) = plan.input.partitions()?;
+        let (partial, combine, finish) = plan.functions()?;
+        let name = format!("{}-split-out-{n}", plan.base);
+        let partial_name = format!("{name}-partial");
+        let mut layer = Layer::try_with_capacity(partial_name.as_str(), parts.len())?;
+        let mut partials = Vec::with_capacity(parts.len());
+        for (i, part) in parts.into_iter().enumerate() {
+            let k = Key::with_index(partial_name.as_str(), [i as u32]);
+            layer.insert(k.clone(), Task::call(&partial, [key(part)]))?;
+            partials.push(k);
+        }
+        graph.add_layer(Arc::new(layer))?;
+        let pieces = exchange(
+            &mut graph,
+            &name,
+            &partials,
+            Cut::Hash(self.keys.clone()),
+            None,
+            n,
+        )?;
+        let combine_name = format!("{name}-combine");
+        let mut combines = Layer::try_with_capacity(combine_name.as_str(), n)?;
+        let mut finishes = Layer::try_with_capacity(name.as_str(), n)?;
+        let mut outputs = Vec::with_capacity(n);
+        for (j, pieces) in pieces.into_iter().enumerate() {
+            let c = Key::with_index(combine_name.as_str(), [j as u32]);
+            combines.insert(c.clone(), Task::call(&combine, [keys(pieces)]))?;
+            let k = Key::with_index(name.as_str(), [j as u32]);
+            finishes.insert(k.clone(), Task::call(&finish, [key(c)]))?;
+            outputs.push(k);
+        }
+        graph.add_layer(Arc::new(combines))?;
+        graph.add_layer(Arc::new(finishes))?;
+        Ok(DataFrame::from_source(
+            Source::Tasks {
+                label: format!(
+                    "groupby [{}] agg [{}], split_out {n} by a hash of the keys",
+                    self.keys.join(", "),
+                    plan.specs
+                        .iter()
+                        .map(Spec::output_name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                token: name,
+                graph,
+                keys: outputs,
+                sorted: None,
+            },
+            plan.output,
+        ))
+    }
+
+    /// Checks the aggregations and works out what the tasks need.
+    fn resolve<S: AsRef<str>>(
+        &self,
+        aggs: impl IntoIterator<Item = (S, Agg)>,
+    ) -> Result<GroupPlan> {
         let schema = self.df.schema();
         let specs = aggs
             .into_iter()
@@ -393,7 +520,7 @@ impl GroupBy {
                 needed.push(spec.column.clone());
             }
         }
-        let only = self.df.select(&needed)?;
+        let input = self.df.select(&needed)?;
         let key_fields: Vec<Field> = self
             .keys
             .iter()
@@ -401,30 +528,88 @@ impl GroupBy {
             .collect::<std::result::Result<_, _>>()
             .map_err(|e| Error::internal(e.to_string()))?;
         let output = output_schema(&key_fields, &specs);
-        let (graph, parts) = only.partitions()?;
         let names: Vec<String> = specs.iter().map(Spec::output_name).collect();
         let base = format!(
             "groupby-{}",
-            tokenize(&(only.token(), self.keys.clone(), names))
+            tokenize(&(input.token(), self.keys.clone(), names))
         );
+        Ok(GroupPlan {
+            input,
+            keys: self.keys.clone(),
+            specs,
+            output,
+            base,
+        })
+    }
+}
+
+/// A group-by as its tasks need it.
+struct GroupPlan {
+    /// The columns read: keys and aggregated.
+    input: DataFrame,
+    keys: Vec<String>,
+    specs: Vec<Spec>,
+    /// The result's columns.
+    output: SchemaRef,
+    /// The name its tasks start with.
+    base: String,
+}
+
+impl GroupPlan {
+    /// The functions of a partition's partial table, of a combine of
+    /// partial tables, and of the finish.
+    fn functions(&self) -> Result<(Func, Func, Func)> {
         let nkeys = self.keys.len();
         let partial = Op::GroupPartial {
             keys: self.keys.clone(),
-            specs: specs.clone(),
+            specs: self.specs.clone(),
         }
         .func()?;
         let combine = Op::GroupCombine {
             nkeys,
-            specs: specs.clone(),
+            specs: self.specs.clone(),
         }
         .func()?;
         let finish = Op::GroupFinish {
             nkeys,
-            specs,
-            schema: output,
+            specs: self.specs.clone(),
+            schema: self.output.clone(),
         }
         .func()?;
-        let (graph, out) = tree(graph, &base, parts, &partial, &combine, &finish)?;
-        Ok(Delayed::from_graph(graph, out, None))
+        Ok((partial, combine, finish))
     }
+}
+
+/// Builds `df.value_counts(column)`.
+pub(crate) fn value_counts_of(df: &DataFrame, column: &str) -> Result<Delayed<RecordBatch>> {
+    let counted = df.groupby([column])?.agg([(column, Agg::Count)])?;
+    let spec = SortSpec::new(vec!["count".into(), column.to_owned()], vec![true, false]);
+    let out = Key::new(format!("value-counts-{}", counted.key()));
+    let mut graph = counted.graph_ref().clone();
+    graph.insert(
+        out.clone(),
+        Task::call(&Op::Counts(spec).func()?, [key(counted.key().clone())]),
+    )?;
+    Ok(Delayed::from_graph(graph, out, None))
+}
+
+/// A group-by count (`[column, column_count]`) as `value_counts` gives it:
+/// the count column named `count`, the largest counts first.
+pub(crate) fn value_counts(spec: &SortSpec, counts: &RecordBatch) -> Result<RecordBatch> {
+    let schema = counts.schema();
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            if i == 1 {
+                f.as_ref().clone().with_name("count")
+            } else {
+                f.as_ref().clone()
+            }
+        })
+        .collect();
+    let renamed = RecordBatch::try_new(Arc::new(Schema::new(fields)), counts.columns().to_vec())
+        .map_err(|e| compute_error("value_counts", e))?;
+    spec.sort(&renamed)
 }

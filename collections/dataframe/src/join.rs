@@ -462,3 +462,25 @@ pub(crate) fn join(
     }
     RecordBatch::try_new(spec.schema.clone(), columns).map_err(err)
 }
+
+impl DataFrame {
+    /// The rows of this dataframe and `right` whose `on` columns match,
+    /// joined (Dask's `merge(right, on=..., how=...)`); see
+    /// [`DataFrame::merge_with`] for different key names, suffixes and the
+    /// strategy. A right side of one partition is broadcast to every left
+    /// partition (for `inner` and `left` joins); other joins shuffle both
+    /// sides by a hash of the keys.
+    pub fn merge<S: AsRef<str>>(
+        &self,
+        right: &DataFrame,
+        on: impl IntoIterator<Item = S>,
+        how: How,
+    ) -> Result<DataFrame> {
+        merge(self, right, &MergeOptions::on(on).how(how))
+    }
+
+    /// [`DataFrame::merge`] with all its options.
+    pub fn merge_with(&self, right: &DataFrame, options: &MergeOptions) -> Result<DataFrame> {
+        merge(self, right, options)
+    }
+}

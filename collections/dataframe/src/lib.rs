@@ -52,12 +52,14 @@
 //! dataframes run on `processes` as on `threads`. Sorting and
 //! `split_out` group-bys are not there yet.
 
+mod describe;
 pub mod error;
 mod expr;
 mod groupby;
 mod join;
 mod plan;
 mod reduce;
+mod reshape;
 mod shuffle;
 mod sink;
 mod sort;
@@ -87,7 +89,6 @@ pub use sort::{Ascending, SortBy};
 pub use source::{CsvOptions, Patterns};
 
 use plan::{Plan, Step};
-use reduce::tree;
 use source::Source;
 use tasks::Op;
 
@@ -397,56 +398,6 @@ impl DataFrame {
         Ok((graph, outputs))
     }
 
-    /// The number of values of `column` that are not null.
-    pub fn count(&self, column: &str) -> Result<Delayed<Scalar>> {
-        self.agg(column, Agg::Count)
-    }
-
-    /// The sum of `column` (0 when it has no values).
-    pub fn sum(&self, column: &str) -> Result<Delayed<Scalar>> {
-        self.agg(column, Agg::Sum)
-    }
-
-    /// The smallest value of `column` (null when it has none).
-    pub fn min(&self, column: &str) -> Result<Delayed<Scalar>> {
-        self.agg(column, Agg::Min)
-    }
-
-    /// The largest value of `column` (null when it has none).
-    pub fn max(&self, column: &str) -> Result<Delayed<Scalar>> {
-        self.agg(column, Agg::Max)
-    }
-
-    /// The mean of `column`'s values that are not null (null when there
-    /// are none).
-    pub fn mean(&self, column: &str) -> Result<Delayed<Scalar>> {
-        self.agg(column, Agg::Mean)
-    }
-
-    /// A reduction of `column`: a partial result per partition, combined
-    /// 8 at a time (Dask's `split_every`).
-    pub fn agg(&self, column: &str, agg: Agg) -> Result<Delayed<Scalar>> {
-        let field = self
-            .plan
-            .schema
-            .field_with_name(column)
-            .map_err(|_| self.missing(column))?;
-        agg.check(column, field.data_type())?;
-        // Reading only the column reduced: the projection reaches the reader.
-        let only = self.select([column])?;
-        let (graph, parts) = only.partitions()?;
-        let base = format!("{}-{}", agg.name(), only.token());
-        let partial = Op::AggPartial {
-            agg,
-            column: column.to_owned(),
-        }
-        .func()?;
-        let combine = Op::AggCombine(agg).func()?;
-        let finish = Op::AggFinish.func()?;
-        let (graph, out) = tree(graph, &base, parts, &partial, &combine, &finish)?;
-        Ok(Delayed::from_graph(graph, out, None))
-    }
-
     /// Groups the rows by the values of `keys` (Dask's `groupby`); rows
     /// with a null key are left out, as pandas' `dropna=True`.
     pub fn groupby<S: AsRef<str>>(&self, keys: impl IntoIterator<Item = S>) -> Result<GroupBy> {
@@ -488,90 +439,6 @@ impl DataFrame {
             ))
         })?;
         Ok(Delayed::from_graph(graph, part, None))
-    }
-
-    /// The rows of this dataframe and `right` whose `on` columns match,
-    /// joined (Dask's `merge(right, on=..., how=...)`); see
-    /// [`DataFrame::merge_with`] for different key names, suffixes and the
-    /// strategy. A right side of one partition is broadcast to every left
-    /// partition (for `inner` and `left` joins); other joins shuffle both
-    /// sides by a hash of the keys.
-    pub fn merge<S: AsRef<str>>(
-        &self,
-        right: &DataFrame,
-        on: impl IntoIterator<Item = S>,
-        how: How,
-    ) -> Result<DataFrame> {
-        join::merge(self, right, &MergeOptions::on(on).how(how))
-    }
-
-    /// [`DataFrame::merge`] with all its options.
-    pub fn merge_with(&self, right: &DataFrame, options: &MergeOptions) -> Result<DataFrame> {
-        join::merge(self, right, options)
-    }
-
-    /// The rows sorted by `columns` across partitions (Dask's
-    /// `sort_values`), ascending or descending, nulls last: partition `i`
-    /// holds keys before partition `i + 1`'s. See [`SortBy`] for a
-    /// direction per column, nulls first and the number of partitions.
-    ///
-    /// The partitions' ranges come from quantiles estimated on a sample of
-    /// each partition's sort columns, read in a pass of their own; a key
-    /// repeated many times stays in one partition, which grows with it.
-    pub fn sort_values<S: AsRef<str>>(
-        &self,
-        columns: impl IntoIterator<Item = S>,
-        ascending: bool,
-    ) -> Result<DataFrame> {
-        sort::sort_values(self, &SortBy::columns(columns).ascending(ascending))
-    }
-
-    /// [`DataFrame::sort_values`] with all its options.
-    pub fn sort_values_with(&self, by: &SortBy) -> Result<DataFrame> {
-        sort::sort_values(self, by)
-    }
-
-    /// The rows sorted by `column`, ascending with nulls last, and
-    /// `column` moved first (Dask's `set_index`). Barrow's dataframes have
-    /// no index apart from their columns: the column stays one, and
-    /// [`DataFrame::divisions`] gives the values between the partitions.
-    pub fn set_index(&self, column: &str) -> Result<DataFrame> {
-        let schema = self.schema();
-        schema.index_of(column).map_err(|_| self.missing(column))?;
-        let mut order = vec![column.to_owned()];
-        order.extend(
-            schema
-                .fields()
-                .iter()
-                .map(|f| f.name().clone())
-                .filter(|n| n != column),
-        );
-        self.select(order)?.sort_values([column], true)
-    }
-
-    /// The keys between the partitions of a sorted dataframe (made by
-    /// `sort_values` or `set_index`, with only steps after it that keep
-    /// the sort columns as they are): `npartitions - 1` rows of the sort
-    /// columns (none when the table has no rows), partition `i` holding
-    /// the keys from row `i - 1` (included) up to row `i` (excluded).
-    /// `None` when the order is not known.
-    pub fn divisions(&self) -> Option<Delayed<RecordBatch>> {
-        let Source::Tasks {
-            graph,
-            sorted: Some(sorted),
-            ..
-        } = &*self.plan.source
-        else {
-            return None;
-        };
-        let sort_columns = &sorted.spec.columns;
-        let kept = self.plan.steps.iter().all(|step| match step {
-            Step::Filter(_) => true,
-            Step::Select(columns) => sort_columns.iter().all(|c| columns.contains(c)),
-            Step::WithColumn(name, _) => !sort_columns.contains(name),
-            Step::Rename(pairs) => pairs.iter().all(|(old, _)| !sort_columns.contains(old)),
-        });
-        kept.then(|| Delayed::from_graph(graph.clone(), sorted.divisions.clone(), None))
     }
 
     /// Writes each partition to `dir/part.{i}.parquet` (Dask's

@@ -20,8 +20,11 @@ use barrow_core::tokenize::tokenize;
 use barrow_core::{Error, Key, Layer, Result, Task};
 use serde::{Deserialize, Serialize};
 
+use barrow_delayed::Delayed;
+
 use crate::DataFrame;
 use crate::error::{self, DataFrameError, compute_error};
+use crate::plan::Step;
 use crate::shuffle::{Cut, column_indices, exchange};
 use crate::source::{Sorted, Source};
 use crate::tasks::Op;
@@ -117,6 +120,15 @@ pub(crate) struct SortSpec {
 }
 
 impl SortSpec {
+    /// A sort by `columns`, each descending or not, nulls last.
+    pub(crate) fn new(columns: Vec<String>, descending: Vec<bool>) -> SortSpec {
+        SortSpec {
+            columns,
+            descending,
+            nulls_first: false,
+        }
+    }
+
     fn options(&self, i: usize) -> SortOptions {
         SortOptions {
             descending: self.descending[i],
@@ -370,4 +382,70 @@ pub(crate) fn sort_values(df: &DataFrame, by: &SortBy) -> Result<DataFrame> {
         },
         df.schema(),
     ))
+}
+
+impl DataFrame {
+    /// The rows sorted by `columns` across partitions (Dask's
+    /// `sort_values`), ascending or descending, nulls last: partition `i`
+    /// holds keys before partition `i + 1`'s. See [`SortBy`] for a
+    /// direction per column, nulls first and the number of partitions.
+    ///
+    /// The partitions' ranges come from quantiles estimated on a sample of
+    /// each partition's sort columns, read in a pass of their own; a key
+    /// repeated many times stays in one partition, which grows with it.
+    pub fn sort_values<S: AsRef<str>>(
+        &self,
+        columns: impl IntoIterator<Item = S>,
+        ascending: bool,
+    ) -> Result<DataFrame> {
+        sort_values(self, &SortBy::columns(columns).ascending(ascending))
+    }
+
+    /// [`DataFrame::sort_values`] with all its options.
+    pub fn sort_values_with(&self, by: &SortBy) -> Result<DataFrame> {
+        sort_values(self, by)
+    }
+
+    /// The rows sorted by `column`, ascending with nulls last, and
+    /// `column` moved first (Dask's `set_index`). Barrow's dataframes have
+    /// no index apart from their columns: the column stays one, and
+    /// [`DataFrame::divisions`] gives the values between the partitions.
+    pub fn set_index(&self, column: &str) -> Result<DataFrame> {
+        let schema = self.schema();
+        schema.index_of(column).map_err(|_| self.missing(column))?;
+        let mut order = vec![column.to_owned()];
+        order.extend(
+            schema
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .filter(|n| n != column),
+        );
+        self.select(order)?.sort_values([column], true)
+    }
+
+    /// The keys between the partitions of a sorted dataframe (made by
+    /// `sort_values` or `set_index`, with only steps after it that keep
+    /// the sort columns as they are): `npartitions - 1` rows of the sort
+    /// columns (none when the table has no rows), partition `i` holding
+    /// the keys from row `i - 1` (included) up to row `i` (excluded).
+    /// `None` when the order is not known.
+    pub fn divisions(&self) -> Option<Delayed<RecordBatch>> {
+        let Source::Tasks {
+            graph,
+            sorted: Some(sorted),
+            ..
+        } = &*self.plan.source
+        else {
+            return None;
+        };
+        let sort_columns = &sorted.spec.columns;
+        let kept = self.plan.steps.iter().all(|step| match step {
+            Step::Filter(_) => true,
+            Step::Select(columns) => sort_columns.iter().all(|c| columns.contains(c)),
+            Step::WithColumn(name, _) => !sort_columns.contains(name),
+            Step::Rename(pairs) => pairs.iter().all(|(old, _)| !sort_columns.contains(old)),
+        });
+        kept.then(|| Delayed::from_graph(graph.clone(), sorted.divisions.clone(), None))
+    }
 }

@@ -22,10 +22,12 @@ use barrow_core::function::{Function, Input, StaticFactory, decode_params, encod
 use barrow_core::{Error, ErrorKind, Func, Result, Value};
 use serde::{Deserialize, Serialize};
 
+use crate::describe::{self, Summaries};
 use crate::groupby::{self, Spec};
 use crate::join::{self, JoinSpec};
 use crate::plan::Optimized;
 use crate::reduce::{self, Agg, Partial};
+use crate::reshape;
 use crate::shuffle::{self, Cut};
 use crate::sink::{self, Format};
 use crate::sort::{self, SortSpec};
@@ -47,7 +49,7 @@ pub(crate) enum Op {
     /// Partial results combined (argument: a list of them).
     AggCombine(Agg),
     /// The reduction's result from the last partial one.
-    AggFinish,
+    AggFinish(Agg),
     /// One partition's rows aggregated per group.
     GroupPartial {
         /// The key columns.
@@ -103,6 +105,20 @@ pub(crate) enum Op {
     /// One output partition of a sort from its pieces (argument: their
     /// list).
     SortPieces(SortSpec),
+    /// Pieces concatenated, without rows repeating an earlier one's values
+    /// in these columns (argument: the list of pieces).
+    Dedupe(Vec<String>),
+    /// Partitions concatenated (argument: their list).
+    Concat,
+    /// A group-by's result sorted by its count, largest first, and the
+    /// count column named `count` (`value_counts`).
+    Counts(SortSpec),
+    /// One partition's summaries of these columns (`describe`).
+    DescribePartial(Vec<String>),
+    /// Summaries combined (argument: their list).
+    DescribeCombine,
+    /// The `describe` table of these columns from their summaries.
+    DescribeFinish(Vec<String>),
 }
 
 impl Op {
@@ -112,7 +128,7 @@ impl Op {
             Op::Partition(_) => PARTITION,
             Op::AggPartial { .. } => AGG_PARTIAL,
             Op::AggCombine(_) => AGG_COMBINE,
-            Op::AggFinish => AGG_FINISH,
+            Op::AggFinish(_) => AGG_FINISH,
             Op::GroupPartial { .. } => GROUP_PARTIAL,
             Op::GroupCombine { .. } => GROUP_COMBINE,
             Op::GroupFinish { .. } => GROUP_FINISH,
@@ -125,6 +141,12 @@ impl Op {
             Op::Sample(_) => SAMPLE,
             Op::Boundaries { .. } => BOUNDARIES,
             Op::SortPieces(_) => SORT,
+            Op::Dedupe(_) => DEDUPE,
+            Op::Concat => CONCAT,
+            Op::Counts(_) => COUNTS,
+            Op::DescribePartial(_) => DESCRIBE_PARTIAL,
+            Op::DescribeCombine => DESCRIBE_COMBINE,
+            Op::DescribeFinish(_) => DESCRIBE_FINISH,
         }
     }
 
@@ -152,6 +174,12 @@ const JOIN: &str = "barrow.dataframe.join";
 const SAMPLE: &str = "barrow.dataframe.sort-sample";
 const BOUNDARIES: &str = "barrow.dataframe.sort-divisions";
 const SORT: &str = "barrow.dataframe.sort";
+const DEDUPE: &str = "barrow.dataframe.drop-duplicates";
+const CONCAT: &str = "barrow.dataframe.concat";
+const COUNTS: &str = "barrow.dataframe.value-counts";
+const DESCRIBE_PARTIAL: &str = "barrow.dataframe.describe-partial";
+const DESCRIBE_COMBINE: &str = "barrow.dataframe.describe-combine";
+const DESCRIBE_FINISH: &str = "barrow.dataframe.describe-finish";
 
 /// Rebuilds a task function from its parameters, in a worker process.
 fn make(bytes: &[u8]) -> Result<Func> {
@@ -184,7 +212,13 @@ factories!(
     JOIN,
     SAMPLE,
     BOUNDARIES,
-    SORT
+    SORT,
+    DEDUPE,
+    CONCAT,
+    COUNTS,
+    DESCRIBE_PARTIAL,
+    DESCRIBE_COMBINE,
+    DESCRIBE_FINISH
 );
 
 /// An [`Op`] with its encoded form, as a task function.
@@ -223,9 +257,9 @@ impl Function for OpFunction {
                     .try_fold((*first).clone(), |acc, p| reduce::combine(*agg, &acc, p))?;
                 Ok(Value::new(combined))
             }
-            Op::AggFinish => {
+            Op::AggFinish(agg) => {
                 let partial: &Partial = arg(inputs, 0, name)?;
-                Ok(Value::new(reduce::finish(partial.clone())))
+                Ok(Value::new(reduce::finish(*agg, partial.clone())))
             }
             Op::GroupPartial { keys, specs } => {
                 let batch: &RecordBatch = arg(inputs, 0, name)?;
@@ -289,6 +323,26 @@ impl Function for OpFunction {
             Op::SortPieces(spec) => {
                 let pieces: Vec<&RecordBatch> = list(inputs, 0, name)?;
                 batch_value(sort::sort_pieces(spec, &pieces)?)
+            }
+            Op::Dedupe(subset) => {
+                let pieces: Vec<&RecordBatch> = list(inputs, 0, name)?;
+                batch_value(reshape::dedupe(&pieces, subset)?)
+            }
+            Op::Concat => {
+                let parts: Vec<&RecordBatch> = list(inputs, 0, name)?;
+                batch_value(crate::concat("repartition", &parts)?)
+            }
+            Op::Counts(spec) => {
+                let counts: &RecordBatch = arg(inputs, 0, name)?;
+                batch_value(groupby::value_counts(spec, counts)?)
+            }
+            Op::DescribePartial(columns) => Ok(Value::new(describe::partial(
+                arg(inputs, 0, name)?,
+                columns,
+            )?)),
+            Op::DescribeCombine => Ok(Value::new(describe::combine(&list(inputs, 0, name)?)?)),
+            Op::DescribeFinish(columns) => {
+                batch_value(describe::finish(arg(inputs, 0, name)?, columns)?)
             }
         }
     }
@@ -436,6 +490,7 @@ macro_rules! codecs {
 codecs! {
     Part => "barrow.dataframe.part",
     Partial => "barrow.dataframe.partial",
+    Summaries => "barrow.dataframe.summaries",
     crate::Scalar => "barrow.dataframe.scalar",
     PathBuf => "barrow.dataframe.path",
     Vec<PathBuf> => "barrow.dataframe.paths",
@@ -520,6 +575,12 @@ mod tests {
             SAMPLE,
             BOUNDARIES,
             SORT,
+            DEDUPE,
+            CONCAT,
+            COUNTS,
+            DESCRIBE_PARTIAL,
+            DESCRIBE_COMBINE,
+            DESCRIBE_FINISH,
         ] {
             assert!(
                 registry.functions().contains(name),
