@@ -6,6 +6,10 @@ Usage: python gen_table.py --out DIR [--mb 2000] [--files 32] [--seed 7]
 Layout of DIR:
 
     DIR/csv/part-000.csv ... part-NNN.csv   --files files of ~MB*1e6/files bytes of CSV
+    DIR/parquet/part-000.parquet ...        the same rows, a file (one row group) per CSV file,
+                                            Snappy, as pandas and Spark write by default
+    DIR/dim/part-0.parquet ... part-3.parquet  the join's other side: c0 = 0 .. 999999 (each
+                                            once, shuffled) and w = c0 % 97, in 4 files
     DIR/expected.json                       the answers (below)
     DIR/.gen-stamp                          the parameters; written last
 
@@ -21,7 +25,10 @@ The columns, 12 of them, with a header line:
 expected.json answers df-csv-groupby, `filter(x > 0.5).groupby([k1, k2]).agg(y: sum,
 mean, count)`: {"groups": number of groups, "count": rows kept, "sum": the sum of y over
 them, "g_0_a": [sum, count] of the group (0, "a"), "rows", "bytes", "params", ...}.
-Sums are of the values as written (rounded), in float64.
+Sums are of the values as written (rounded), in float64. It also answers
+df-parquet-projection (the same filter, sum of y and count: "count", "sum"), df-join
+(`merge(dim, on="c0")` inner, every row matches: "rows" and "join_w", the sum of w)
+and df-sort (`set_index("x")`: "rows", "x_min", "x_max").
 
 Deterministic for given parameters and NumPy version. Written in a temporary
 directory that replaces DIR at the end; when DIR/.gen-stamp matches the
@@ -31,6 +38,7 @@ Needs NumPy and pyarrow (both in the compare venv's lock).
 import argparse
 import hashlib
 import json
+import math
 import os
 import shutil
 import sys
@@ -42,6 +50,9 @@ STAMP = ".gen-stamp"
 ROWS_PER_CHUNK = 1_000_000
 # Measured on the first chunk: bytes of CSV per row, to size the files.
 KEYS2 = np.array(list("abcdefgh"))
+# The join's other side: one row per value c0 can take.
+DIM_ROWS = 1_000_000
+DIM_FILES = 4
 
 
 def chunk(rng, n):
@@ -78,19 +89,25 @@ def main(argv=None):
     if (out / STAMP).exists() and (out / STAMP).read_text() == stamp:
         print(f"gen_table: {out} is current", file=sys.stderr)
         return 0
+    import pyarrow as pa
     import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
 
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "csv").mkdir(parents=True)
+    for sub in ("csv", "parquet", "dim"):
+        (tmp / sub).mkdir(parents=True)
     rng = np.random.default_rng(args.seed)
     per_file = args.mb * 1_000_000 // args.files
     sums = np.zeros((100, 8))
     counts = np.zeros((100, 8), dtype=np.int64)
     total_rows = 0
     total_bytes = 0
+    join_w = 0
+    x_min, x_max = math.inf, -math.inf
     for f in range(args.files):
         path = tmp / "csv" / f"part-{f:03d}.csv"
+        tables = []
         with open(path, "wb") as sink:
             header = True
             while sink.tell() < per_file:
@@ -101,8 +118,20 @@ def main(argv=None):
                 np.add.at(sums, (k1, k2), y)
                 np.add.at(counts, (k1, k2), 1)
                 total_rows += table.num_rows
+                c0 = table.column("c0").to_numpy()
+                join_w += int((c0 % 97).sum())
+                x = table.column("x").to_numpy()
+                x_min, x_max = min(x_min, float(x.min())), max(x_max, float(x.max()))
+                tables.append(table)
             total_bytes += sink.tell()
+        whole = pa.concat_tables(tables)
+        pq.write_table(whole, tmp / "parquet" / f"part-{f:03d}.parquet",
+                       row_group_size=whole.num_rows, compression="snappy")
         print(f"gen_table: {path.name} {total_bytes / 1e6:.0f} MB", file=sys.stderr)
+    ids = rng.permutation(DIM_ROWS)
+    for i, part in enumerate(np.array_split(ids, DIM_FILES)):
+        dim = pa.table({"c0": part.astype(np.int64), "w": (part % 97).astype(np.int64)})
+        pq.write_table(dim, tmp / "dim" / f"part-{i}.parquet", compression="snappy")
     present = counts > 0
     expected = {
         "groups": int(present.sum()),
@@ -111,6 +140,10 @@ def main(argv=None):
         "g_0_a": [float(sums[0, 0]), int(counts[0, 0])],
         "rows": total_rows,
         "bytes": total_bytes,
+        "parquet_bytes": sum(p.stat().st_size for p in (tmp / "parquet").iterdir()),
+        "join_w": join_w,
+        "x_min": x_min,
+        "x_max": x_max,
         "params": {"mb": args.mb, "files": args.files, "seed": args.seed},
         "numpy": np.__version__,
     }

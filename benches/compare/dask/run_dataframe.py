@@ -10,6 +10,16 @@ Workloads (the Barrow counterparts are workloads of benches/src/bin/compare/):
                      [lambda d: d.x > 0.5].groupby(["k1", "k2"]).y.agg(["sum", "mean", "count"])
                    checked against DIR/expected.json (groups, rows kept, the sum of the
                    sums, group (0, "a")); throughput in MB/s (1e6 bytes) of CSV
+  df-parquet-projection  dd.read_parquet(f"{DIR}/parquet", columns=["x", "y"])
+                     [lambda d: d.x > 0.5].y.sum(): 2 of the 12 columns, a partition per
+                   file; MB/s of the Parquet files
+  df-join          dd.read_parquet(parquet, columns=["c0", "y"]).merge(
+                     dd.read_parquet(f"{DIR}/dim"), on="c0").w.sum(): every row of the
+                   table with one of the 1,000,000 rows of dim (4 partitions, so a hash
+                   shuffle, not a broadcast); millions of rows of the table per second
+  df-sort          dd.read_parquet(parquet, columns=["x", "y"]).set_index("x"), computed
+                   to one frame: divisions from quantiles, a range shuffle, a sort per
+                   partition; checked by length, first and last x; millions of rows per second
 
 DIR is the table benches/compare/gen_table.py writes. pandas reads the CSV with
 its default (C) parser, as `dd.read_csv` does unless told otherwise.
@@ -69,7 +79,78 @@ def csv_groupby(data):
     return build, expected, result, {"bytes": exp["bytes"]}, ("bytes", "MB/s")
 
 
-WORKLOADS = {"df-csv-groupby": csv_groupby}
+def expected_table(data):
+    """DIR/expected.json, or Setup saying how to make it."""
+    if data is None:
+        raise Setup("--data DIR is needed (the table of benches/compare/gen_table.py)")
+    data = Path(data)
+    try:
+        exp = json.loads((data / "expected.json").read_text())
+    except (OSError, ValueError) as e:
+        raise Setup(f"{data}/expected.json unreadable ({e}); "
+                    f"run benches/compare/gen_table.py --out {data}") from None
+    if "join_w" not in exp:
+        raise Setup(f"{data}/expected.json predates the Parquet files; "
+                    f"run benches/compare/gen_table.py --out {data}")
+    return data, exp
+
+
+def parquet_projection(data):
+    import dask.dataframe as dd
+
+    data, exp = expected_table(data)
+
+    def build():
+        df = dd.read_parquet(str(data / "parquet"), columns=["x", "y"])
+        return df[df.x > 0.5].y.sum(), df.npartitions
+
+    def result(res):
+        return round(float(res), 2)
+
+    return (build, round(exp["sum"], 2), result, {"bytes": exp["parquet_bytes"]},
+            ("bytes", "MB/s"))
+
+
+def join(data):
+    import dask.dataframe as dd
+
+    data, exp = expected_table(data)
+
+    def build():
+        big = dd.read_parquet(str(data / "parquet"), columns=["c0", "y"])
+        dim = dd.read_parquet(str(data / "dim"))
+        out = big.merge(dim, on="c0", how="inner", broadcast=False)
+        return out.w.sum(), big.npartitions
+
+    def result(res):
+        return int(res)
+
+    return build, exp["join_w"], result, {"rows": exp["rows"]}, ("rows", "Mrows/s")
+
+
+def sort(data):
+    import dask.dataframe as dd
+
+    data, exp = expected_table(data)
+
+    def build():
+        df = dd.read_parquet(str(data / "parquet"), columns=["x", "y"])
+        return df.set_index("x"), df.npartitions
+
+    def result(res):
+        assert res.index.is_monotonic_increasing
+        return [len(res), float(res.index[0]), float(res.index[-1])]
+
+    expected = [exp["rows"], exp["x_min"], exp["x_max"]]
+    return build, expected, result, {"rows": exp["rows"]}, ("rows", "Mrows/s")
+
+
+WORKLOADS = {
+    "df-csv-groupby": csv_groupby,
+    "df-parquet-projection": parquet_projection,
+    "df-join": join,
+    "df-sort": sort,
+}
 
 
 def graph_sizes(coll):

@@ -17,21 +17,22 @@
 //! with `take`. A null key matches nothing (as SQL and polars; pandas
 //! matches nulls with each other).
 
+use std::hash::Hash;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, RecordBatch, UInt32Builder};
+use arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array, UInt32Builder};
 use arrow::compute::kernels::zip::zip;
 use arrow::compute::{concat_batches, is_not_null, take};
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use barrow_core::arg::keys;
 use barrow_core::tokenize::tokenize;
-use barrow_core::{Key, Layer, Result, Task};
+use barrow_core::{Error, Key, Layer, Result, Task};
 use hashbrown::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::DataFrame;
 use crate::error::{self, DataFrameError, compute_error};
-use crate::shuffle::{Cut, converter, exchange, key_rows};
+use crate::shuffle::{Cut, KeyEncoder, Keys, exchange};
 use crate::source::Source;
 use crate::tasks::Op;
 
@@ -373,50 +374,34 @@ fn resolve(left: &DataFrame, right: &DataFrame, options: &MergeOptions) -> Resul
     })
 }
 
-/// The rows of `left` and `right` (each the concatenation of its pieces)
-/// joined.
-pub(crate) fn join(
-    spec: &JoinSpec,
-    left: &[&RecordBatch],
-    right: &[&RecordBatch],
-) -> Result<RecordBatch> {
-    let err = |e| compute_error("merge", e);
-    let left = concat_batches(&spec.left_schema, left.iter().copied()).map_err(err)?;
-    let right = concat_batches(&spec.right_schema, right.iter().copied()).map_err(err)?;
-    let rows = converter(&spec.left_schema, &spec.left_on)?;
-    let (lrows, lvalid) = key_rows(&rows, &left, &spec.left_on)?;
-    let (rrows, rvalid) = key_rows(&rows, &right, &spec.right_on)?;
-
+/// The pairs of (left, right) row indices a join keeps, from each side's
+/// length and key of a row (`None` for a null key, which matches
+/// nothing); an unmatched row kept pairs with a null.
+fn matches<K: Hash + Eq>(
+    (nl, lkey): (usize, impl Fn(usize) -> Option<K>),
+    (nr, rkey): (usize, impl Fn(usize) -> Option<K>),
+    how: How,
+) -> (UInt32Array, UInt32Array) {
     // The right rows of each key, chained in order: `heads` gives the
     // first, `next` the one after.
-    let mut heads: HashMap<&[u8], u32> = HashMap::with_capacity(right.num_rows());
-    let mut next = vec![u32::MAX; right.num_rows()];
-    for j in (0..right.num_rows()).rev() {
-        if rvalid[j] {
-            let slot = heads.entry(rrows.row(j).data()).or_insert(u32::MAX);
+    let mut heads: HashMap<K, u32> = HashMap::with_capacity(nr);
+    let mut next = vec![u32::MAX; nr];
+    for j in (0..nr).rev() {
+        if let Some(k) = rkey(j) {
+            let slot = heads.entry(k).or_insert(u32::MAX);
             next[j] = *slot;
             *slot = j as u32;
         }
     }
-
-    let mut li = UInt32Builder::with_capacity(left.num_rows());
-    let mut ri = UInt32Builder::with_capacity(left.num_rows());
-    let mut matched = vec![
-        false;
-        if spec.how.keeps_right() {
-            right.num_rows()
-        } else {
-            0
-        }
-    ];
-    for (i, &valid) in lvalid.iter().enumerate() {
-        let mut j = if valid {
-            heads.get(lrows.row(i).data()).copied().unwrap_or(u32::MAX)
-        } else {
-            u32::MAX
-        };
+    let mut li = UInt32Builder::with_capacity(nl);
+    let mut ri = UInt32Builder::with_capacity(nl);
+    let mut matched = vec![false; if how.keeps_right() { nr } else { 0 }];
+    for i in 0..nl {
+        let mut j = lkey(i)
+            .and_then(|k| heads.get(&k).copied())
+            .unwrap_or(u32::MAX);
         if j == u32::MAX {
-            if spec.how.keeps_left() {
+            if how.keeps_left() {
                 li.append_value(i as u32);
                 ri.append_null();
             }
@@ -437,7 +422,40 @@ pub(crate) fn join(
             ri.append_value(j as u32);
         }
     }
-    let (li, ri) = (li.finish(), ri.finish());
+    (li.finish(), ri.finish())
+}
+
+/// The rows of `left` and `right` (each the concatenation of its pieces)
+/// joined.
+pub(crate) fn join(
+    spec: &JoinSpec,
+    left: &[&RecordBatch],
+    right: &[&RecordBatch],
+) -> Result<RecordBatch> {
+    let err = |e| compute_error("merge", e);
+    let left = concat_batches(&spec.left_schema, left.iter().copied()).map_err(err)?;
+    let right = concat_batches(&spec.right_schema, right.iter().copied()).map_err(err)?;
+    let encoder = KeyEncoder::new(&spec.left_schema, &spec.left_on)?;
+    let lkeys = encoder.encode(&left, &spec.left_on)?;
+    let rkeys = encoder.encode(&right, &spec.right_on)?;
+    let (nl, nr, how) = (left.num_rows(), right.num_rows(), spec.how);
+    let (li, ri) = match (&lkeys, &rkeys) {
+        (Keys::Int(l), Keys::Int(r)) => matches(
+            (nl, |i| l.is_valid(i).then(|| l.value(i))),
+            (nr, |j| r.is_valid(j).then(|| r.value(j))),
+            how,
+        ),
+        (Keys::Rows(l, lvalid), Keys::Rows(r, rvalid)) => matches(
+            (nl, |i| lvalid[i].then(|| l.row(i).data())),
+            (nr, |j| rvalid[j].then(|| r.row(j).data())),
+            how,
+        ),
+        _ => {
+            return Err(Error::internal(
+                "the sides of a join encoded their keys apart",
+            ));
+        }
+    };
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(spec.schema.fields().len());
     for (i, column) in left.columns().iter().enumerate() {
         let taken = take(column, &li, None).map_err(err)?;

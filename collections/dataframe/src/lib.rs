@@ -166,7 +166,8 @@ impl DataFrame {
 
     /// Parquet files (Dask's `read_parquet`): paths or glob patterns, one
     /// partition per row group. Only the columns the plan needs are
-    /// decoded, and a filter on the files' own columns runs in the reader.
+    /// decoded, and a filter on the files' own columns runs as each row group
+    /// is decoded.
     pub fn read_parquet(patterns: impl Patterns) -> Result<DataFrame> {
         let files = source::expand(&patterns.patterns())?;
         let (schema, parts) = source::parquet_parts(&files)?;

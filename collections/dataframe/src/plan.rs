@@ -3,9 +3,9 @@
 //!
 //! Optimizing does what dask-expr does before a graph is made:
 //! - a filter is moved into the source when it reads only the source's own
-//!   columns (none a `with_column` before it redefined): Parquet then
-//!   evaluates it inside the reader, decoding the other columns only for
-//!   the rows that pass, and CSV drops the rows batch by batch;
+//!   columns (none a `with_column` before it redefined): it runs on each
+//!   batch as the reader decodes it (a column only the filter reads is
+//!   dropped before the rows are), and CSV drops the rows batch by batch;
 //! - the source reads only the columns some later step or the result needs;
 //! - every step left runs in the one task that reads the partition.
 

@@ -6,9 +6,9 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array};
-use arrow::compute::take_record_batch;
-use arrow::datatypes::Schema;
+use arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, UInt32Array};
+use arrow::compute::{cast, take_record_batch};
+use arrow::datatypes::{DataType, Schema};
 use arrow::row::{RowConverter, Rows, SortField};
 use barrow_core::arg::key;
 use barrow_core::{Error, Graph, Key, Layer, Result, Task};
@@ -82,27 +82,103 @@ pub(crate) fn cut(
     let part_of: Vec<u32> = match cut {
         Cut::Hash(keys) => {
             let indices = column_indices(&batch.schema(), keys, "shuffle")?;
-            let converter = converter(&batch.schema(), &indices)?;
-            let (rows, _) = key_rows(&converter, batch, &indices)?;
+            let keys = KeyEncoder::new(&batch.schema(), &indices)?.encode(batch, &indices)?;
             let p = parts as u64;
-            rows.iter()
-                .map(|r| (xxhash_rust::xxh3::xxh3_64(r.data()) % p) as u32)
-                .collect()
+            (0..n).map(|i| (keys.hash(i) % p) as u32).collect()
         }
         Cut::Range(spec) => {
             let boundaries =
                 boundaries.ok_or_else(|| Error::internal("a range shuffle got no boundaries"))?;
-            let (rows, bounds) = spec.rows_and_bounds(batch, boundaries)?;
-            let bounds: Vec<_> = bounds.iter().collect();
-            // A row goes after every boundary it is not below, so equal
-            // keys share a range.
-            rows.iter()
-                .map(|r| bounds.partition_point(|b| *b <= r) as u32)
-                .collect()
+            spec.ranges(batch, boundaries)?
         }
         Cut::Even => (0..n).map(|i| (i * parts / n.max(1)) as u32).collect(),
     };
     scatter(batch, &part_of, parts)
+}
+
+/// How key columns are compared and hashed: a single integer column by
+/// its values, anything else (several columns, strings, floats) in Arrow's
+/// row format. Both sides of a join have the same key types, so they get
+/// the same encoder, and rows that are equal hash alike in every process.
+pub(crate) enum KeyEncoder {
+    /// One integer column, widened to `Int64`.
+    Int,
+    /// Arrow's row format.
+    Rows(RowConverter),
+}
+
+/// Key columns encoded by a [`KeyEncoder`].
+pub(crate) enum Keys {
+    /// The values; a null matches nothing.
+    Int(Int64Array),
+    /// The rows, and whether each one's keys are all non-null.
+    Rows(Rows, Vec<bool>),
+}
+
+impl KeyEncoder {
+    /// The encoder of the columns of `schema` at `indices`.
+    pub(crate) fn new(schema: &Schema, indices: &[usize]) -> Result<KeyEncoder> {
+        let integer = |t: &DataType| {
+            matches!(
+                t,
+                DataType::Int8
+                    | DataType::Int16
+                    | DataType::Int32
+                    | DataType::Int64
+                    | DataType::UInt8
+                    | DataType::UInt16
+                    | DataType::UInt32
+            )
+        };
+        Ok(match indices {
+            [i] if integer(schema.field(*i).data_type()) => KeyEncoder::Int,
+            _ => KeyEncoder::Rows(converter(schema, indices)?),
+        })
+    }
+
+    /// The key columns of `batch` at `indices`.
+    pub(crate) fn encode(&self, batch: &RecordBatch, indices: &[usize]) -> Result<Keys> {
+        match self {
+            KeyEncoder::Int => {
+                let column = indices
+                    .first()
+                    .map(|&i| batch.column(i))
+                    .ok_or_else(|| Error::internal("a key of no column"))?;
+                let wide = cast(column, &DataType::Int64)
+                    .map_err(|e| compute_error("encoding key columns", e))?;
+                let values = wide
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .cloned()
+                    .ok_or_else(|| Error::internal("a cast to Int64 gave another type"))?;
+                Ok(Keys::Int(values))
+            }
+            KeyEncoder::Rows(converter) => {
+                let (rows, valid) = key_rows(converter, batch, indices)?;
+                Ok(Keys::Rows(rows, valid))
+            }
+        }
+    }
+}
+
+impl Keys {
+    /// Row `i`'s hash: fixed, the same in every process.
+    pub(crate) fn hash(&self, i: usize) -> u64 {
+        match self {
+            Keys::Int(values) if values.is_null(i) => 0,
+            // MurmurHash3's finalizer: every bit of the value moves the
+            // hash, so keys in a narrow range still spread.
+            Keys::Int(values) => {
+                let mut h = values.value(i) as u64;
+                h ^= h >> 33;
+                h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+                h ^= h >> 33;
+                h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+                h ^ (h >> 33)
+            }
+            Keys::Rows(rows, _) => xxhash_rust::xxh3::xxh3_64(rows.row(i).data()),
+        }
+    }
 }
 
 /// The rows of `batch` gathered by piece (`part_of[i]` is row `i`'s),

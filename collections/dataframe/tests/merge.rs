@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use arrow::array::{Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::DataType;
 use barrow_core::{ErrorKind, Options, compute_with};
 use barrow_dataframe::{Agg, DataFrame, How, JoinStrategy, MergeOptions, col, lit};
 use proptest::prelude::*;
@@ -158,15 +159,24 @@ proptest! {
         shuffle in any::<bool>(),
         npartitions in 1usize..5,
         threads in any::<bool>(),
+        text in any::<bool>(),
     ) {
         let options = options(if threads { "threads" } else { "sync" });
-        let l = cut(&left, nl, left_batch);
-        let r = cut(&right, nr, right_batch);
+        let mut l = cut(&left, nl, left_batch);
+        let mut r = cut(&right, nr, right_batch);
+        if text {
+            // Text keys take the row-format path; integer keys their own.
+            l = l.astype("k", DataType::Utf8).unwrap();
+            r = r.astype("k", DataType::Utf8).unwrap();
+        }
         let mut merge = MergeOptions::on(["k"]).how(how);
         if shuffle {
             merge = merge.strategy(JoinStrategy::Shuffle).npartitions(npartitions);
         }
-        let df = l.merge_with(&r, &merge).unwrap();
+        let mut df = l.merge_with(&r, &merge).unwrap();
+        if text {
+            df = df.astype("k", DataType::Int64).unwrap();
+        }
         prop_assert_eq!(df.columns(), vec!["k", "v", "w"]);
         let table = compute_with(&df, &options).unwrap();
         prop_assert_eq!(joined(&table), reference(&left, &right, how));

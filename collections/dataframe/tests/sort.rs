@@ -101,9 +101,13 @@ fn compare<T: Ord>(x: &Option<T>, y: &Option<T>, ascending: bool, nulls_first: b
     }
 }
 
-fn key_order(x: &Row, y: &Row, ascending: [bool; 2], nulls_first: bool) -> Ordering {
-    compare(&x.0, &y.0, ascending[0], nulls_first)
-        .then_with(|| compare(&x.1, &y.1, ascending[1], nulls_first))
+/// The order of two rows by `a` alone (`single`), or by `a` then `b`.
+fn key_order(x: &Row, y: &Row, ascending: [bool; 2], nulls_first: bool, single: bool) -> Ordering {
+    let first = compare(&x.0, &y.0, ascending[0], nulls_first);
+    if single {
+        return first;
+    }
+    first.then_with(|| compare(&x.1, &y.1, ascending[1], nulls_first))
 }
 
 fn row_strategy() -> impl Strategy<Value = Row> {
@@ -125,6 +129,7 @@ proptest! {
         ascending in any::<[bool; 2]>(),
         nulls_first in any::<bool>(),
         threads in any::<bool>(),
+        single in any::<bool>(),
     ) {
         for (i, r) in table.iter_mut().enumerate() {
             r.2 = i as i64;
@@ -138,8 +143,13 @@ proptest! {
             start = c;
         }
         let df = DataFrame::from_record_batches(parts).unwrap();
-        let by = SortBy::columns(["a", "b"])
-            .ascending(ascending)
+        // One integer column takes a path of its own (values, not rows).
+        let by = if single {
+            SortBy::columns(["a"]).ascending(ascending[0])
+        } else {
+            SortBy::columns(["a", "b"]).ascending(ascending)
+        };
+        let by = by
             .nulls_first(nulls_first)
             .npartitions(out);
         let sorted = df.sort_values_with(&by).unwrap();
@@ -148,8 +158,10 @@ proptest! {
         let got = rows(&compute_with(&sorted, &opts).unwrap());
 
         let mut expected = table.clone();
-        expected.sort_by(|x, y| key_order(x, y, ascending, nulls_first));
-        let keys = |rs: &[Row]| rs.iter().map(|r| (r.0, r.1.clone())).collect::<Vec<_>>();
+        expected.sort_by(|x, y| key_order(x, y, ascending, nulls_first, single));
+        let keys = |rs: &[Row]| {
+            rs.iter().map(|r| (r.0, if single { None } else { r.1.clone() })).collect::<Vec<_>>()
+        };
         prop_assert_eq!(keys(&got), keys(&expected));
         let mut ids: Vec<i64> = got.iter().map(|r| r.2).collect();
         ids.sort_unstable();
@@ -162,7 +174,11 @@ proptest! {
             let n = d.num_rows();
             RecordBatch::try_from_iter([
                 ("a", d.column(0).clone()),
-                ("b", d.column(1).clone()),
+                ("b", if single {
+                    Arc::new(StringArray::from(vec![None::<&str>; n])) as _
+                } else {
+                    d.column(1).clone()
+                }),
                 ("id", Arc::new(Int64Array::from(vec![0; n])) as _),
             ]).unwrap()
         });
@@ -172,10 +188,10 @@ proptest! {
             let part = compute_with(&sorted.get_partition(i).unwrap(), &opts).unwrap();
             for r in rows(&part) {
                 if i > 0 {
-                    prop_assert!(key_order(&divisions[i - 1], &r, ascending, nulls_first).is_le());
+                    prop_assert!(key_order(&divisions[i - 1], &r, ascending, nulls_first, single).is_le());
                 }
                 if i < divisions.len() {
-                    prop_assert!(key_order(&r, &divisions[i], ascending, nulls_first).is_lt());
+                    prop_assert!(key_order(&r, &divisions[i], ascending, nulls_first, single).is_lt());
                 }
             }
         }

@@ -80,6 +80,9 @@ const KNOWN: &[&str] = &[
     "random-sum-50k",
     "rechunk-cols-to-rows",
     "df-csv-groupby",
+    "df-parquet-projection",
+    "df-join",
+    "df-sort",
 ];
 
 /// The schedulers this runner accepts.
