@@ -18,6 +18,7 @@ use barrow_core::Result;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DataFrameError, compute_error};
+use crate::functions::Function;
 
 /// One value: a constant in an expression, or the result of a reduction.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -200,6 +201,8 @@ pub enum Expr {
     Cast(Box<Expr>, DataType),
     /// The value, or the second expression's where it is null.
     FillNull(Box<Expr>, Box<Expr>),
+    /// A string or date function of the value.
+    Apply(Function, Box<Expr>),
 }
 
 /// The column `name`.
@@ -283,6 +286,75 @@ impl Expr {
         Expr::FillNull(Box::new(self), Box::new(with))
     }
 
+    fn apply(self, function: Function) -> Expr {
+        Expr::Apply(function, Box::new(self))
+    }
+
+    /// Whether the string contains `text` (plain text, not a pattern).
+    pub fn contains(self, text: &str) -> Expr {
+        self.apply(Function::Contains(text.to_owned()))
+    }
+
+    /// Whether the string starts with `text`.
+    pub fn starts_with(self, text: &str) -> Expr {
+        self.apply(Function::StartsWith(text.to_owned()))
+    }
+
+    /// Whether the string ends with `text`.
+    pub fn ends_with(self, text: &str) -> Expr {
+        self.apply(Function::EndsWith(text.to_owned()))
+    }
+
+    /// The string in lower case.
+    pub fn lower(self) -> Expr {
+        self.apply(Function::Lower)
+    }
+
+    /// The string in upper case.
+    pub fn upper(self) -> Expr {
+        self.apply(Function::Upper)
+    }
+
+    /// The string's length in characters, as `Int64`.
+    pub fn str_len(self) -> Expr {
+        self.apply(Function::Length)
+    }
+
+    /// The year of a date or timestamp, as `Int64`.
+    pub fn year(self) -> Expr {
+        self.apply(Function::Year)
+    }
+
+    /// The month (1 to 12) of a date or timestamp.
+    pub fn month(self) -> Expr {
+        self.apply(Function::Month)
+    }
+
+    /// The day of the month (1 to 31) of a date or timestamp.
+    pub fn day(self) -> Expr {
+        self.apply(Function::Day)
+    }
+
+    /// The hour (0 to 23) of a timestamp.
+    pub fn hour(self) -> Expr {
+        self.apply(Function::Hour)
+    }
+
+    /// The minute (0 to 59) of a timestamp.
+    pub fn minute(self) -> Expr {
+        self.apply(Function::Minute)
+    }
+
+    /// The second (0 to 59) of a timestamp.
+    pub fn second(self) -> Expr {
+        self.apply(Function::Second)
+    }
+
+    /// The day of the week, Monday 0 to Sunday 6 (pandas' `dayofweek`).
+    pub fn day_of_week(self) -> Expr {
+        self.apply(Function::DayOfWeek)
+    }
+
     /// Adds the names of the columns the expression reads to `out`, once
     /// each.
     pub fn columns_into(&self, out: &mut Vec<String>) {
@@ -297,7 +369,11 @@ impl Expr {
                 left.columns_into(out);
                 right.columns_into(out);
             }
-            Expr::Not(e) | Expr::IsNull(e) | Expr::IsNotNull(e) | Expr::Cast(e, _) => {
+            Expr::Not(e)
+            | Expr::IsNull(e)
+            | Expr::IsNotNull(e)
+            | Expr::Cast(e, _)
+            | Expr::Apply(_, e) => {
                 e.columns_into(out);
             }
             Expr::FillNull(e, with) => {
@@ -369,6 +445,7 @@ impl Expr {
                 }
                 to.clone()
             }
+            Expr::Apply(function, e) => function.data_type(&e.data_type(schema)?)?,
         })
     }
 
@@ -413,6 +490,7 @@ impl Expr {
                 arrow::compute::kernels::zip::zip(&valid, &values, &fill)
                     .map_err(|err| compute_error("fill_null", err))?
             }
+            Expr::Apply(function, e) => function.evaluate(&e.evaluate(batch)?)?,
         })
     }
 }
@@ -629,6 +707,7 @@ impl fmt::Display for Expr {
             Expr::IsNotNull(e) => write!(f, "{e}.is_not_null()"),
             Expr::Cast(e, to) => write!(f, "{e}.cast({to})"),
             Expr::FillNull(e, with) => write!(f, "{e}.fill_null({with})"),
+            Expr::Apply(function, e) => write!(f, "{e}.{function}"),
         }
     }
 }

@@ -55,6 +55,7 @@
 mod describe;
 pub mod error;
 mod expr;
+mod functions;
 mod groupby;
 mod join;
 mod plan;
@@ -74,7 +75,7 @@ use arrow::compute::concat_batches;
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use barrow_core::arg::key;
-use barrow_core::collection::Collection;
+use barrow_core::collection::{Collection, Persist};
 use barrow_core::tokenize::tokenize;
 use barrow_core::{Error, Graph, Key, Layer, Result, Task, Value};
 use barrow_delayed::Delayed;
@@ -82,6 +83,7 @@ use barrow_delayed::Delayed;
 pub use arrow;
 pub use error::DataFrameError;
 pub use expr::{BinaryOp, Expr, Scalar, col, lit};
+pub use functions::Function;
 pub use groupby::GroupBy;
 pub use join::{How, JoinStrategy, MergeOptions};
 pub use reduce::Agg;
@@ -139,7 +141,56 @@ impl DataFrame {
         }
         let id = NEXT.fetch_add(1, Ordering::Relaxed);
         Ok(DataFrame::from_source(
-            Source::Batches { id, batches },
+            Source::Batches {
+                id,
+                batches: batches
+                    .into_iter()
+                    .map(|b| {
+                        let nbytes = b.get_array_memory_size();
+                        Value::with_nbytes(b, nbytes)
+                    })
+                    .collect(),
+            },
+            schema,
+        ))
+    }
+
+    /// A dataframe of lazy batches, one partition each (Dask's
+    /// `from_delayed`), with the columns `schema` declares; a partition
+    /// whose columns differ fails when it is computed, naming both.
+    pub fn from_delayed(
+        parts: impl IntoIterator<Item = Delayed<RecordBatch>>,
+        schema: SchemaRef,
+    ) -> Result<DataFrame> {
+        let parts: Vec<Delayed<RecordBatch>> = parts.into_iter().collect();
+        if parts.is_empty() {
+            return Err(error::invalid(
+                "from_delayed needs at least one partition (from_record_batches takes an \
+                 empty batch for an empty dataframe)",
+            ));
+        }
+        let schema = nullable(&schema);
+        let keys: Vec<String> = parts.iter().map(|p| p.key().to_string()).collect();
+        let token = tokenize(&(keys, source::describe(&schema)));
+        let name = format!("from-delayed-{token}");
+        let mut graph = Graph::merge_all(parts.iter().map(Delayed::graph_ref))?;
+        let conform = Op::Conform(schema.clone()).func()?;
+        let mut layer = Layer::try_with_capacity(name.as_str(), parts.len())?;
+        let mut outputs = Vec::with_capacity(parts.len());
+        for (i, part) in parts.iter().enumerate() {
+            let k = Key::with_index(name.as_str(), [i as u32]);
+            layer.insert(k.clone(), Task::call(&conform, [key(part.key().clone())]))?;
+            outputs.push(k);
+        }
+        graph.add_layer(Arc::new(layer))?;
+        Ok(DataFrame::from_source(
+            Source::Tasks {
+                token,
+                label: "from_delayed".to_owned(),
+                graph,
+                keys: outputs,
+                sorted: None,
+            },
             schema,
         ))
     }
@@ -488,6 +539,25 @@ pub(crate) fn concat(operation: &str, batches: &[&RecordBatch]) -> Result<Record
 
 fn indent(text: &str) -> String {
     text.lines().map(|l| format!("  {l}\n")).collect()
+}
+
+/// [`barrow_core::persist`] gives a dataframe whose partitions are the
+/// computed batches themselves (Dask's `persist`): operations on it start
+/// from them instead of reading and computing again. (Divisions are not
+/// carried over: sort again, or keep the sorted frame, to have them.)
+impl Persist for DataFrame {
+    fn with_results(&self, graph: Graph) -> DataFrame {
+        DataFrame::from_source(
+            Source::Tasks {
+                token: format!("persisted-{}", self.token()),
+                label: format!("persisted {}", self.plan.source),
+                graph,
+                keys: self.output_keys(),
+                sorted: None,
+            },
+            self.plan.schema.clone(),
+        )
+    }
 }
 
 impl Collection for DataFrame {

@@ -52,9 +52,9 @@ impl Default for CsvOptions {
 
 /// The partitions a plan starts from.
 pub(crate) enum Source {
-    /// Batches given in memory, one per partition; `id` tells two such
-    /// sources apart in task names.
-    Batches { id: u64, batches: Vec<RecordBatch> },
+    /// Batches given in memory (as task values), one per partition; `id`
+    /// tells two such sources apart in task names.
+    Batches { id: u64, batches: Vec<Value> },
     /// CSV files, one partition each.
     Csv {
         files: Vec<PathBuf>,
@@ -101,10 +101,10 @@ impl Source {
     pub(crate) fn part(&self, index: usize) -> Result<Arg> {
         let missing = || Error::internal(format!("no partition {index}"));
         Ok(match self {
+            // The same value each time: graphs made from this source twice
+            // (a self-join) then agree on their tasks.
             Source::Batches { batches, .. } => {
-                let batch = batches.get(index).ok_or_else(missing)?.clone();
-                let nbytes = batch.get_array_memory_size();
-                arg::value(Value::with_nbytes(batch, nbytes))
+                arg::value(batches.get(index).ok_or_else(missing)?.clone())
             }
             Source::Csv { files, options } => arg::lit(Part::Csv {
                 path: files.get(index).ok_or_else(missing)?.clone(),

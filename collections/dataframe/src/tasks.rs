@@ -119,6 +119,8 @@ pub(crate) enum Op {
     DescribeCombine,
     /// The `describe` table of these columns from their summaries.
     DescribeFinish(Vec<String>),
+    /// A batch checked against the columns it must have (`from_delayed`).
+    Conform(SchemaRef),
 }
 
 impl Op {
@@ -147,6 +149,7 @@ impl Op {
             Op::DescribePartial(_) => DESCRIBE_PARTIAL,
             Op::DescribeCombine => DESCRIBE_COMBINE,
             Op::DescribeFinish(_) => DESCRIBE_FINISH,
+            Op::Conform(_) => CONFORM,
         }
     }
 
@@ -180,6 +183,7 @@ const COUNTS: &str = "barrow.dataframe.value-counts";
 const DESCRIBE_PARTIAL: &str = "barrow.dataframe.describe-partial";
 const DESCRIBE_COMBINE: &str = "barrow.dataframe.describe-combine";
 const DESCRIBE_FINISH: &str = "barrow.dataframe.describe-finish";
+const CONFORM: &str = "barrow.dataframe.conform";
 
 /// Rebuilds a task function from its parameters, in a worker process.
 fn make(bytes: &[u8]) -> Result<Func> {
@@ -218,7 +222,8 @@ factories!(
     COUNTS,
     DESCRIBE_PARTIAL,
     DESCRIBE_COMBINE,
-    DESCRIBE_FINISH
+    DESCRIBE_FINISH,
+    CONFORM
 );
 
 /// An [`Op`] with its encoded form, as a task function.
@@ -343,6 +348,22 @@ impl Function for OpFunction {
             Op::DescribeCombine => Ok(Value::new(describe::combine(&list(inputs, 0, name)?)?)),
             Op::DescribeFinish(columns) => {
                 batch_value(describe::finish(arg(inputs, 0, name)?, columns)?)
+            }
+            Op::Conform(schema) => {
+                let batch: &RecordBatch = arg(inputs, 0, name)?;
+                if !crate::same_columns(&batch.schema(), schema) {
+                    return Err(crate::error::invalid(format!(
+                        "a from_delayed partition has the columns [{}] but the schema given has \
+                         [{}]: make every partition with the declared columns and types",
+                        crate::source::describe(&batch.schema()),
+                        crate::source::describe(schema)
+                    )));
+                }
+                let columns = batch.columns().to_vec();
+                batch_value(
+                    RecordBatch::try_new(schema.clone(), columns)
+                        .map_err(|e| crate::error::compute_error("from_delayed", e))?,
+                )
             }
         }
     }
@@ -581,6 +602,7 @@ mod tests {
             DESCRIBE_PARTIAL,
             DESCRIBE_COMBINE,
             DESCRIBE_FINISH,
+            CONFORM,
         ] {
             assert!(
                 registry.functions().contains(name),

@@ -266,3 +266,16 @@ fn keys_that_do_not_go_together_are_refused_before_anything_runs() {
         .unwrap_err();
     assert!(err.to_string().contains("as many on each side"), "{err}");
 }
+
+#[test]
+fn a_frame_joined_with_itself_shares_its_partitions() {
+    let rows: Vec<Left> = (0..12).map(|i| (Some(i % 4), i)).collect();
+    let df = cut(&rows, 3, left_batch);
+    let pairs = df
+        .merge_with(&df, &MergeOptions::on(["k"]).suffixes("_a", "_b"))
+        .unwrap();
+    let table = compute_with(&pairs, &options("threads")).unwrap();
+    // Each of the 4 keys is on 3 rows: 9 pairs each.
+    assert_eq!(table.num_rows(), 36);
+    assert_eq!(pairs.columns(), ["k", "v_a", "v_b"]);
+}

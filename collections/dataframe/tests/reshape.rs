@@ -247,3 +247,55 @@ fn steps_that_cannot_be_say_why() {
     let err = text.describe().unwrap_err();
     assert!(err.to_string().contains("no numeric column"), "{err}");
 }
+
+#[test]
+fn persist_keeps_the_computed_partitions_and_from_delayed_takes_lazy_batches() {
+    use barrow_core::persist_with;
+    use barrow_dataframe::{col, lit};
+    use barrow_delayed::Delayed;
+
+    let opts = options("threads");
+    let rows: Vec<Row> = (0..50)
+        .map(|i| Row {
+            a: Some(i),
+            b: Some(i as f64),
+            s: format!("s{}", i % 4),
+        })
+        .collect();
+    let df = partitioned(&rows, &[10, 30])
+        .filter(col("a").gt(lit(5)))
+        .unwrap();
+    let kept = persist_with(&df, &opts).unwrap();
+    assert_eq!(kept.npartitions(), 3);
+    assert!(kept.explain().contains("persisted"), "{}", kept.explain());
+    assert_eq!(
+        compute_with(&kept, &opts).unwrap(),
+        compute_with(&df, &opts).unwrap()
+    );
+    // Steps after it run on the stored batches.
+    let sum = compute_with(&kept.sum("a").unwrap(), &opts).unwrap();
+    assert_eq!(sum, Scalar::Int64((6..50).sum()));
+
+    // Partitions of another frame, as lazy batches.
+    let parts: Vec<Delayed<RecordBatch>> = (0..df.npartitions())
+        .map(|i| df.get_partition(i).unwrap())
+        .collect();
+    let again = DataFrame::from_delayed(parts, df.schema()).unwrap();
+    assert_eq!(again.npartitions(), 3);
+    assert_eq!(
+        compute_with(&again.sum("a").unwrap(), &opts).unwrap(),
+        Scalar::Int64((6..50).sum())
+    );
+    // A partition without the declared columns fails, naming both.
+    let odd = DataFrame::from_record_batches([batch(&rows[..2]).project(&[0]).unwrap()])
+        .unwrap()
+        .get_partition(0)
+        .unwrap();
+    let wrong = DataFrame::from_delayed([odd], df.schema()).unwrap();
+    let err = compute_with(&wrong, &opts).unwrap_err().to_string();
+    assert!(
+        err.contains("from_delayed partition has the columns [a: Int64]"),
+        "{err}"
+    );
+    assert!(DataFrame::from_delayed(Vec::new(), df.schema()).is_err());
+}
