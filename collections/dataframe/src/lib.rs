@@ -209,8 +209,13 @@ impl DataFrame {
             .first()
             .ok_or_else(|| error::invalid("read_csv needs at least one path"))?;
         let schema = nullable(&source::infer_csv_schema(first, &options)?);
+        let blocks = source::csv_blocks(&files, options.blocksize)?;
         Ok(DataFrame::from_source(
-            Source::Csv { files, options },
+            Source::Csv {
+                files,
+                blocks,
+                options,
+            },
             schema,
         ))
     }
@@ -422,7 +427,7 @@ impl DataFrame {
     fn token(&self) -> String {
         let source = match &*self.plan.source {
             Source::Batches { id, .. } => format!("batches {id}"),
-            Source::Csv { files, options } => format!("csv {files:?} {options:?}"),
+            Source::Csv { files, options, .. } => format!("csv {files:?} {options:?}"),
             Source::Parquet { parts } => format!("parquet {parts:?}"),
             Source::Tasks { token, .. } => format!("tasks {token}"),
         };

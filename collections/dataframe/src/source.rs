@@ -5,7 +5,7 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -39,6 +39,11 @@ pub struct CsvOptions {
     pub has_header: bool,
     /// The field separator (default `,`).
     pub delimiter: u8,
+    /// Cut each file into partitions of about this many bytes, at line
+    /// ends (Dask's `blocksize`); `None` (the default) reads a partition
+    /// per file. A quoted field holding a line break must not straddle a
+    /// cut, as in Dask.
+    pub blocksize: Option<u64>,
 }
 
 impl Default for CsvOptions {
@@ -46,6 +51,7 @@ impl Default for CsvOptions {
         CsvOptions {
             has_header: true,
             delimiter: b',',
+            blocksize: None,
         }
     }
 }
@@ -55,9 +61,11 @@ pub(crate) enum Source {
     /// Batches given in memory (as task values), one per partition; `id`
     /// tells two such sources apart in task names.
     Batches { id: u64, batches: Vec<Value> },
-    /// CSV files, one partition each.
+    /// CSV files: a partition per file, or per block of one (the file's
+    /// index in `files`, and the block's byte range).
     Csv {
         files: Vec<PathBuf>,
+        blocks: Vec<(usize, Option<(u64, u64)>)>,
         options: CsvOptions,
     },
     /// Parquet row groups, one partition each: (file, row group).
@@ -88,7 +96,7 @@ impl Source {
     pub(crate) fn npartitions(&self) -> usize {
         match self {
             Source::Batches { batches, .. } => batches.len(),
-            Source::Csv { files, .. } => files.len(),
+            Source::Csv { blocks, .. } => blocks.len(),
             Source::Parquet { parts } => parts.len(),
             Source::Tasks { keys, .. } => keys.len(),
         }
@@ -106,10 +114,18 @@ impl Source {
             Source::Batches { batches, .. } => {
                 arg::value(batches.get(index).ok_or_else(missing)?.clone())
             }
-            Source::Csv { files, options } => arg::lit(Part::Csv {
-                path: files.get(index).ok_or_else(missing)?.clone(),
-                options: options.clone(),
-            }),
+            Source::Csv {
+                files,
+                blocks,
+                options,
+            } => {
+                let (file, range) = *blocks.get(index).ok_or_else(missing)?;
+                arg::lit(Part::Csv {
+                    path: files.get(file).ok_or_else(missing)?.clone(),
+                    range,
+                    options: options.clone(),
+                })
+            }
             Source::Parquet { parts } => {
                 let (path, row_group) = parts.get(index).ok_or_else(missing)?.clone();
                 arg::lit(Part::Parquet { path, row_group })
@@ -122,10 +138,12 @@ impl Source {
 /// One partition of a file source, as a task reads it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum Part {
-    /// A whole CSV file.
+    /// A CSV file, or a block of one.
     Csv {
         /// The file.
         path: PathBuf,
+        /// The block's byte range: the rows that start in it.
+        range: Option<(u64, u64)>,
         /// How to read it.
         options: CsvOptions,
     },
@@ -159,9 +177,13 @@ pub(crate) fn read(
         ))
     })?);
     match part.downcast_ref::<Part>()? {
-        Part::Csv { path, options } => {
-            read_csv_file(path, options, schema, projection, &projected, predicate)
-        }
+        Part::Csv {
+            path,
+            range,
+            options,
+        } => read_csv_file(
+            path, *range, options, schema, projection, &projected, predicate,
+        ),
         Part::Parquet { path, row_group } => {
             read_row_group(path, *row_group, projection, &projected, predicate)
         }
@@ -174,6 +196,12 @@ impl fmt::Display for Source {
             Source::Batches { batches, .. } => {
                 write!(f, "from_record_batches ({} partitions)", batches.len())
             }
+            Source::Csv { files, blocks, .. } if blocks.len() != files.len() => write!(
+                f,
+                "read_csv ({} files, {} blocks)",
+                files.len(),
+                blocks.len()
+            ),
             Source::Csv { files, .. } => write!(f, "read_csv ({} files)", files.len()),
             Source::Parquet { parts } => {
                 let mut files: Vec<&Path> = parts.iter().map(|(p, _)| p.as_path()).collect();
@@ -274,24 +302,94 @@ pub(crate) fn infer_csv_schema(path: &Path, options: &CsvOptions) -> Result<Sche
     Ok(schema)
 }
 
+/// The partitions of CSV `files`: one per file, or with `blocksize` one
+/// per block of each.
+pub(crate) fn csv_blocks(
+    files: &[PathBuf],
+    blocksize: Option<u64>,
+) -> Result<Vec<(usize, Option<(u64, u64)>)>> {
+    let Some(size) = blocksize else {
+        return Ok((0..files.len()).map(|i| (i, None)).collect());
+    };
+    if size == 0 {
+        return Err(crate::error::invalid(
+            "read_csv blocksize 0: give a size in bytes (64 MB is Dask's), or None for a \
+             partition per file",
+        ));
+    }
+    let mut blocks = Vec::new();
+    for (i, path) in files.iter().enumerate() {
+        let len = std::fs::metadata(path)
+            .map_err(|e| file_error(path, format!("cannot read its size: {e}")))?
+            .len();
+        let mut start = 0;
+        loop {
+            let end = (start + size).min(len);
+            blocks.push((i, Some((start, end))));
+            if end >= len {
+                break;
+            }
+            start = end;
+        }
+    }
+    Ok(blocks)
+}
+
+/// The offset of the first line start at or after `at` (`at` itself when
+/// a line ends just before it; the file's length when none follows).
+fn line_start(file: &mut File, at: u64, path: &Path) -> Result<u64> {
+    if at == 0 {
+        return Ok(0);
+    }
+    let io = |e: std::io::Error| file_error(path, format!("cannot read: {e}"));
+    file.seek(SeekFrom::Start(at - 1)).map_err(io)?;
+    let mut reader = BufReader::with_capacity(64 * 1024, file);
+    let mut skipped = Vec::new();
+    let n = reader.read_until(b'\n', &mut skipped).map_err(io)?;
+    Ok(at - 1 + n as u64)
+}
+
 fn read_csv_file(
     path: &Path,
+    range: Option<(u64, u64)>,
     options: &CsvOptions,
     schema: &SchemaRef,
     projection: &[usize],
     projected: &SchemaRef,
     predicate: Option<&Expr>,
 ) -> Result<RecordBatch> {
+    let mut file = open(path)?;
+    // A block holds the rows that start in its range: from the first line
+    // start in it to the first line start after it.
+    let (start, input): (u64, Box<dyn Read + Send>) = match range {
+        None => (0, Box::new(file)),
+        Some((start, end)) => {
+            let first = line_start(&mut file, start, path)?;
+            let last = line_start(&mut file, end, path)?;
+            file.seek(SeekFrom::Start(first))
+                .map_err(|e| file_error(path, format!("cannot read: {e}")))?;
+            (first, Box::new(file.take(last.saturating_sub(first))))
+        }
+    };
     let reader = ReaderBuilder::new(schema.clone())
-        .with_header(options.has_header)
+        .with_header(options.has_header && start == 0)
         .with_delimiter(options.delimiter)
         .with_batch_size(BATCH_ROWS)
         .with_projection(projection.to_vec())
-        .build(BufReader::with_capacity(1 << 20, open(path)?))
+        .build(BufReader::with_capacity(1 << 20, input))
         .map_err(|e| file_error(path, e))?;
     let mut batches = Vec::new();
     for batch in reader {
-        let batch = batch.map_err(|e| file_error(path, csv_message(e, schema)))?;
+        let batch = batch.map_err(|e| {
+            let message = csv_message(e, schema);
+            // Arrow counts lines from the block's start.
+            let message = if start == 0 {
+                message
+            } else {
+                format!("{message} (lines counted from byte {start}, where this block starts)")
+            };
+            file_error(path, message)
+        })?;
         batches.push(keep_rows(batch, predicate)?);
     }
     concat_batches(projected, &batches).map_err(|e| file_error(path, e))
