@@ -65,7 +65,7 @@ pub(crate) enum Source {
     /// index in `files`, and the block's byte range).
     Csv {
         files: Vec<PathBuf>,
-        blocks: Vec<(usize, Option<(u64, u64)>)>,
+        blocks: Vec<Block>,
         options: CsvOptions,
     },
     /// Parquet row groups, one partition each: (file, row group).
@@ -302,12 +302,13 @@ pub(crate) fn infer_csv_schema(path: &Path, options: &CsvOptions) -> Result<Sche
     Ok(schema)
 }
 
+/// A CSV partition: the file's index, and the byte range of its block
+/// (`None` for the whole file).
+pub(crate) type Block = (usize, Option<(u64, u64)>);
+
 /// The partitions of CSV `files`: one per file, or with `blocksize` one
 /// per block of each.
-pub(crate) fn csv_blocks(
-    files: &[PathBuf],
-    blocksize: Option<u64>,
-) -> Result<Vec<(usize, Option<(u64, u64)>)>> {
+pub(crate) fn csv_blocks(files: &[PathBuf], blocksize: Option<u64>) -> Result<Vec<Block>> {
     let Some(size) = blocksize else {
         return Ok((0..files.len()).map(|i| (i, None)).collect());
     };
