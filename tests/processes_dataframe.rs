@@ -221,3 +221,16 @@ fn spreads_distinct_counts_and_reshaping_run_on_processes() {
         sorted_rows(&compute_with(&spread, &threads()).unwrap())
     );
 }
+
+#[test]
+fn a_frame_from_an_array_runs_on_processes() {
+    use barrow::array::Array;
+    let x = Array::<f64>::ones(&[10, 4], [3, 2]).unwrap();
+    let df = DataFrame::from_array(&x, None).unwrap();
+    let total = compute_with(&df.sum("3").unwrap(), &processes()).unwrap();
+    assert_eq!(total, Scalar::Float64(10.0));
+    assert_eq!(
+        compute_with(&df, &processes()).unwrap(),
+        compute_with(&df, &threads()).unwrap()
+    );
+}

@@ -55,6 +55,8 @@
 mod describe;
 pub mod error;
 mod expr;
+#[cfg(feature = "array")]
+mod from_array;
 mod functions;
 mod groupby;
 mod join;
@@ -83,6 +85,8 @@ use barrow_delayed::Delayed;
 pub use arrow;
 pub use error::DataFrameError;
 pub use expr::{BinaryOp, Expr, Scalar, col, lit};
+#[cfg(feature = "array")]
+pub use from_array::ColumnElement;
 pub use functions::Function;
 pub use groupby::GroupBy;
 pub use join::{How, JoinStrategy, MergeOptions};

@@ -121,6 +121,15 @@ pub(crate) enum Op {
     DescribeFinish(Vec<String>),
     /// A batch checked against the columns it must have (`from_delayed`).
     Conform(SchemaRef),
+    /// The blocks of an array's block row side by side (argument: their
+    /// list).
+    #[cfg(feature = "array")]
+    FromArray {
+        /// The element type.
+        dtype: crate::from_array::Dtype,
+        /// The columns made.
+        schema: SchemaRef,
+    },
 }
 
 impl Op {
@@ -150,6 +159,8 @@ impl Op {
             Op::DescribeCombine => DESCRIBE_COMBINE,
             Op::DescribeFinish(_) => DESCRIBE_FINISH,
             Op::Conform(_) => CONFORM,
+            #[cfg(feature = "array")]
+            Op::FromArray { .. } => FROM_ARRAY,
         }
     }
 
@@ -184,6 +195,7 @@ const DESCRIBE_PARTIAL: &str = "barrow.dataframe.describe-partial";
 const DESCRIBE_COMBINE: &str = "barrow.dataframe.describe-combine";
 const DESCRIBE_FINISH: &str = "barrow.dataframe.describe-finish";
 const CONFORM: &str = "barrow.dataframe.conform";
+const FROM_ARRAY: &str = "barrow.dataframe.from-array";
 
 /// Rebuilds a task function from its parameters, in a worker process.
 fn make(bytes: &[u8]) -> Result<Func> {
@@ -225,6 +237,8 @@ factories!(
     DESCRIBE_FINISH,
     CONFORM
 );
+#[cfg(feature = "array")]
+factories!(FROM_ARRAY);
 
 /// An [`Op`] with its encoded form, as a task function.
 struct OpFunction {
@@ -364,6 +378,10 @@ impl Function for OpFunction {
                     RecordBatch::try_new(schema.clone(), columns)
                         .map_err(|e| crate::error::compute_error("from_delayed", e))?,
                 )
+            }
+            #[cfg(feature = "array")]
+            Op::FromArray { dtype, schema } => {
+                batch_value(crate::from_array::call(*dtype, inputs, schema)?)
             }
         }
     }
@@ -603,6 +621,7 @@ mod tests {
             DESCRIBE_COMBINE,
             DESCRIBE_FINISH,
             CONFORM,
+            FROM_ARRAY,
         ] {
             assert!(
                 registry.functions().contains(name),
