@@ -51,9 +51,8 @@ def summary(groups, count, total, g0):
     return [groups, count, round(total, 2), round(g0[0], 4), g0[1]]
 
 
-def csv_groupby(data):
-    import dask.dataframe as dd
-
+def expected_table(data):
+    """DIR/expected.json, or Setup saying how to make it."""
     if data is None:
         raise Setup("--data DIR is needed (the table of benches/compare/gen_table.py)")
     data = Path(data)
@@ -62,6 +61,16 @@ def csv_groupby(data):
     except (OSError, ValueError) as e:
         raise Setup(f"{data}/expected.json unreadable ({e}); "
                     f"run benches/compare/gen_table.py --out {data}") from None
+    if "join_w" not in exp:
+        raise Setup(f"{data}/expected.json predates the Parquet files; "
+                    f"run benches/compare/gen_table.py --out {data}")
+    return data, exp
+
+
+def csv_groupby(data):
+    import dask.dataframe as dd
+
+    data, exp = expected_table(data)
     expected = summary(exp["groups"], exp["count"], exp["sum"], exp["g_0_a"])
     pattern = str(data / "csv" / "*.csv")
 
@@ -77,22 +86,6 @@ def csv_groupby(data):
                        [float(g0["sum"]), int(g0["count"])])
 
     return build, expected, result, {"bytes": exp["bytes"]}, ("bytes", "MB/s")
-
-
-def expected_table(data):
-    """DIR/expected.json, or Setup saying how to make it."""
-    if data is None:
-        raise Setup("--data DIR is needed (the table of benches/compare/gen_table.py)")
-    data = Path(data)
-    try:
-        exp = json.loads((data / "expected.json").read_text())
-    except (OSError, ValueError) as e:
-        raise Setup(f"{data}/expected.json unreadable ({e}); "
-                    f"run benches/compare/gen_table.py --out {data}") from None
-    if "join_w" not in exp:
-        raise Setup(f"{data}/expected.json predates the Parquet files; "
-                    f"run benches/compare/gen_table.py --out {data}")
-    return data, exp
 
 
 def parquet_projection(data):

@@ -195,6 +195,7 @@ const DESCRIBE_PARTIAL: &str = "barrow.dataframe.describe-partial";
 const DESCRIBE_COMBINE: &str = "barrow.dataframe.describe-combine";
 const DESCRIBE_FINISH: &str = "barrow.dataframe.describe-finish";
 const CONFORM: &str = "barrow.dataframe.conform";
+#[cfg(feature = "array")]
 const FROM_ARRAY: &str = "barrow.dataframe.from-array";
 
 /// Rebuilds a task function from its parameters, in a worker process.
@@ -621,6 +622,7 @@ mod tests {
             DESCRIBE_COMBINE,
             DESCRIBE_FINISH,
             CONFORM,
+            #[cfg(feature = "array")]
             FROM_ARRAY,
         ] {
             assert!(

@@ -140,20 +140,32 @@ pub(crate) fn measure(name: &str, args: &Args) -> Result<Measured, String> {
     }
 }
 
-/// The fields of a workload measured in `unit` of `size` per second.
-fn throughput(
-    size_key: &'static str,
-    size: u64,
-    unit: &str,
-    seconds: f64,
+/// A workload's record: its runs, the last result and the expected one
+/// (as JSON), its size (`bytes` or `rows`, how many, and the unit of the
+/// throughput) and its partitions.
+fn measured(
+    (tasks, build, times): (usize, std::time::Duration, Vec<std::time::Duration>),
+    result: String,
+    expected: String,
+    (size_key, size, unit): (&'static str, u64, &str),
     partitions: usize,
-) -> Vec<(&'static str, String)> {
-    vec![
-        (size_key, size.to_string()),
-        ("partitions", partitions.to_string()),
-        ("throughput", format!("{:.4}", size as f64 / seconds / 1e6)),
-        ("throughput_unit", format!("\"{unit}\"")),
-    ]
+) -> Measured {
+    let seconds = median(&times).as_secs_f64();
+    Measured {
+        tasks,
+        build,
+        times,
+        result,
+        expected,
+        extra: vec![
+            (size_key, size.to_string()),
+            ("partitions", partitions.to_string()),
+            ("throughput", format!("{:.4}", size as f64 / seconds / 1e6)),
+            ("throughput_unit", format!("\"{unit}\"")),
+        ],
+        check: None,
+        peak_rss_mb: None,
+    }
 }
 
 fn partitions(df: barrow_core::Result<DataFrame>) -> Result<usize, String> {
@@ -171,24 +183,14 @@ fn csv_groupby(args: &Args, table: &Table, pattern: &str) -> Result<Measured, St
         },
         |out| groupby_summary(out) == Some(table.summary),
     )?;
-    let seconds = median(&times).as_secs_f64();
     let as_json = |s: Option<[f64; 5]>| serde_json::to_string(&s).unwrap_or_default();
-    Ok(Measured {
-        tasks,
-        build,
-        times,
-        result: as_json(groupby_summary(&result)),
-        expected: as_json(Some(table.summary)),
-        extra: throughput(
-            "bytes",
-            table.bytes,
-            "MB/s",
-            seconds,
-            partitions(DataFrame::read_csv(pattern))?,
-        ),
-        check: None,
-        peak_rss_mb: None,
-    })
+    Ok(measured(
+        (tasks, build, times),
+        as_json(groupby_summary(&result)),
+        as_json(Some(table.summary)),
+        ("bytes", table.bytes, "MB/s"),
+        partitions(DataFrame::read_csv(pattern))?,
+    ))
 }
 
 /// A sum rounded as the Dask side rounds it, so sums in another order agree.
@@ -207,23 +209,13 @@ fn parquet_projection(args: &Args, table: &Table, pattern: &str) -> Result<Measu
         },
         |out| cents(out) == Some(expected),
     )?;
-    let seconds = median(&times).as_secs_f64();
-    Ok(Measured {
-        tasks,
-        build,
-        times,
-        result: serde_json::to_string(&cents(&result)).unwrap_or_default(),
-        expected: serde_json::to_string(&Some(expected)).unwrap_or_default(),
-        extra: throughput(
-            "bytes",
-            table.parquet_bytes,
-            "MB/s",
-            seconds,
-            partitions(DataFrame::read_parquet(pattern))?,
-        ),
-        check: None,
-        peak_rss_mb: None,
-    })
+    Ok(measured(
+        (tasks, build, times),
+        serde_json::to_string(&cents(&result)).unwrap_or_default(),
+        serde_json::to_string(&Some(expected)).unwrap_or_default(),
+        ("bytes", table.parquet_bytes, "MB/s"),
+        partitions(DataFrame::read_parquet(pattern))?,
+    ))
 }
 
 fn join(args: &Args, table: &Table, big: &str, dim: &str) -> Result<Measured, String> {
@@ -237,27 +229,17 @@ fn join(args: &Args, table: &Table, big: &str, dim: &str) -> Result<Measured, St
         },
         |out| *out == Scalar::Int64(table.join_w),
     )?;
-    let seconds = median(&times).as_secs_f64();
-    Ok(Measured {
-        tasks,
-        build,
-        times,
-        result: serde_json::to_string(&match result {
-            Scalar::Int64(w) => Some(w),
-            _ => None,
-        })
-        .unwrap_or_default(),
-        expected: serde_json::to_string(&Some(table.join_w)).unwrap_or_default(),
-        extra: throughput(
-            "rows",
-            table.rows,
-            "Mrows/s",
-            seconds,
-            partitions(DataFrame::read_parquet(big))?,
-        ),
-        check: None,
-        peak_rss_mb: None,
-    })
+    let joined = match result {
+        Scalar::Int64(w) => Some(w),
+        _ => None,
+    };
+    Ok(measured(
+        (tasks, build, times),
+        serde_json::to_string(&joined).unwrap_or_default(),
+        serde_json::to_string(&Some(table.join_w)).unwrap_or_default(),
+        ("rows", table.rows, "Mrows/s"),
+        partitions(DataFrame::read_parquet(big))?,
+    ))
 }
 
 /// Rows, first and last x of a table sorted by x, if it is.
@@ -282,21 +264,11 @@ fn sort(args: &Args, table: &Table, pattern: &str) -> Result<Measured, String> {
         },
         |out| sort_summary(out) == expected,
     )?;
-    let seconds = median(&times).as_secs_f64();
-    Ok(Measured {
-        tasks,
-        build,
-        times,
-        result: serde_json::to_string(&sort_summary(&result)).unwrap_or_default(),
-        expected: serde_json::to_string(&expected).unwrap_or_default(),
-        extra: throughput(
-            "rows",
-            table.rows,
-            "Mrows/s",
-            seconds,
-            partitions(DataFrame::read_parquet(pattern))?,
-        ),
-        check: None,
-        peak_rss_mb: None,
-    })
+    Ok(measured(
+        (tasks, build, times),
+        serde_json::to_string(&sort_summary(&result)).unwrap_or_default(),
+        serde_json::to_string(&expected).unwrap_or_default(),
+        ("rows", table.rows, "Mrows/s"),
+        partitions(DataFrame::read_parquet(pattern))?,
+    ))
 }
