@@ -256,6 +256,11 @@ impl Function for OpFunction {
         Some(&self.params)
     }
 
+    /// A piece of a split is a slice of a value already in memory.
+    fn is_selector(&self) -> bool {
+        matches!(self.op, Op::Piece(_))
+    }
+
     fn call(&self, inputs: &[Input]) -> Result<Value> {
         let name = self.op.name();
         match &self.op {

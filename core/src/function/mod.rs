@@ -127,6 +127,15 @@ pub trait Function: Send + Sync + 'static {
         None
     }
 
+    /// Whether the function only picks a part out of its input (Dask's
+    /// `getitem`: one piece of a shuffle's split, one field of a tuple) at
+    /// next to no cost. A scheduler that ships tasks to other processes
+    /// runs such a task where its input already is, instead of sending the
+    /// whole input over to take a part of it. `false` by default.
+    fn is_selector(&self) -> bool {
+        false
+    }
+
     /// The function as [`Any`](std::any::Any), for callers that look inside
     /// functions carrying structure (a fused [`Subgraph`](crate::optimize::Subgraph))
     /// with [`Func::downcast_ref`]; `None` by default.
@@ -247,6 +256,12 @@ impl Func {
     /// The serialized parameters, for partial functions.
     pub fn params(&self) -> Option<&[u8]> {
         self.0.params()
+    }
+
+    /// Whether the function only picks a part out of its input
+    /// ([`Function::is_selector`]).
+    pub fn is_selector(&self) -> bool {
+        self.0.is_selector()
     }
 
     /// The function as a `T`, when it is one and exposes itself through

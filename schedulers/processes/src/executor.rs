@@ -241,11 +241,14 @@ impl<'g> Executor<'g> for PoolExecutor<'_> {
     }
 
     fn submit(&mut self, jobs: Vec<Job<'g>>) {
-        // Literals and aliases cost nothing here and would cost a round
-        // trip of their value to a worker.
-        let (local, remote): (Vec<Job<'g>>, Vec<Job<'g>>) = jobs
-            .into_iter()
-            .partition(|job| !matches!(job.task.body(), TaskBody::Call(_)));
+        // Literals, aliases and selectors (a piece of a shuffle's split)
+        // cost nothing here and would cost a round trip of their input to
+        // a worker: a piece task sent out would carry the whole split.
+        let (local, remote): (Vec<Job<'g>>, Vec<Job<'g>>) =
+            jobs.into_iter().partition(|job| match job.task.body() {
+                TaskBody::Call(call) => call.function().is_selector(),
+                _ => true,
+            });
         for job in local {
             let id = job.id;
             self.finished.push_back(Progress::Finished(Finished {

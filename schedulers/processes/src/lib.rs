@@ -51,6 +51,11 @@
 //!   the executor sends them to the least busy worker in batches of
 //!   `chunksize`, with the values they read, and keeps two batches per
 //!   worker in flight so a worker never waits for the next one.
+//! - **Selectors run here**: a task whose function only picks a part of
+//!   its input ([`Function::is_selector`](barrow_core::function::Function::is_selector),
+//!   a piece of a shuffle's split) runs in this process, where its input
+//!   is, as literals and aliases do: sent out, it would carry its whole
+//!   input (every piece) to a worker.
 //! - **Large values** (1 MiB and more, `processes.shared-memory-above`)
 //!   travel through shared memory rather than the socket, both ways: the
 //!   sender copies a vector or an array block straight from its own buffer
