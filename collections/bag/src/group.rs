@@ -384,6 +384,12 @@ impl<T: Element> Function for PickBucket<T> {
         "groupby-piece"
     }
 
+    /// One bucket of a split: on processes it is taken out here rather
+    /// than the whole split sent to a worker.
+    fn is_selector(&self) -> bool {
+        true
+    }
+
     fn call(&self, inputs: &[Input]) -> Result<Value> {
         let [buckets, j] = inputs else {
             return Err(Error::internal(
