@@ -9,7 +9,7 @@ use proptest::prelude::*;
 
 mod common;
 
-use common::{ints, options};
+use common::options;
 
 fn write_table(dir: &std::path::Path, name: &str, rows: &[(i64, String)]) {
     let mut text = String::from("id,word\n");
@@ -50,7 +50,7 @@ proptest! {
         prop_assert!(cut.npartitions() as u64 >= bytes.div_ceil(size));
         let opts = options(if threads { "threads" } else { "sync" });
         let (a, b) = (compute_with(&whole, &opts).unwrap(), compute_with(&cut, &opts).unwrap());
-        prop_assert_eq!(ints(&a, "id"), ints(&b, "id"));
+        // (With no rows, `id` is inferred as text: compare whole tables.)
         prop_assert_eq!(a, b);
     }
 }
