@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use crate::DataFrame;
 use crate::error::{self, compute_error};
-use crate::source::Source;
 use crate::tasks::Op;
 use arrow::array::{ArrayRef, Float32Array, Float64Array, Int32Array, Int64Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema};
@@ -162,14 +161,11 @@ pub(crate) fn from_array<T: ColumnElement>(
         outputs.push(k);
     }
     graph.add_layer(Arc::new(layer))?;
-    Ok(DataFrame::from_source(
-        Source::Tasks {
-            token,
-            label: format!("from_array {shape:?}"),
-            graph,
-            keys: outputs,
-            sorted: None,
-        },
+    Ok(DataFrame::from_tasks(
+        token,
+        format!("from_array {shape:?}"),
+        graph,
+        outputs,
         schema,
     ))
 }

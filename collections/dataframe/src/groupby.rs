@@ -29,7 +29,6 @@ use crate::error::{self, DataFrameError, compute_error};
 use crate::reduce::{Agg, tree};
 use crate::shuffle::{Cut, exchange};
 use crate::sort::SortSpec;
-use crate::source::Source;
 use crate::tasks::Op;
 
 /// How a state column merges.
@@ -473,22 +472,20 @@ impl GroupBy {
         }
         graph.add_layer(Arc::new(combines))?;
         graph.add_layer(Arc::new(finishes))?;
-        Ok(DataFrame::from_source(
-            Source::Tasks {
-                label: format!(
-                    "groupby [{}] agg [{}], split_out {n} by a hash of the keys",
-                    self.keys.join(", "),
-                    plan.specs
-                        .iter()
-                        .map(Spec::output_name)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                token: name,
-                graph,
-                keys: outputs,
-                sorted: None,
-            },
+        let label = format!(
+            "groupby [{}] agg [{}], split_out {n} by a hash of the keys",
+            self.keys.join(", "),
+            plan.specs
+                .iter()
+                .map(Spec::output_name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        Ok(DataFrame::from_tasks(
+            name,
+            label,
+            graph,
+            outputs,
             plan.output,
         ))
     }

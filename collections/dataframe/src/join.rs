@@ -33,7 +33,6 @@ use serde::{Deserialize, Serialize};
 use crate::DataFrame;
 use crate::error::{self, DataFrameError, compute_error};
 use crate::shuffle::{Cut, KeyEncoder, Keys, exchange};
-use crate::source::Source;
 use crate::tasks::Op;
 
 /// Which rows a join keeps.
@@ -249,14 +248,11 @@ pub(crate) fn merge(
             "left side broadcast"
         }
     );
-    Ok(DataFrame::from_source(
-        Source::Tasks {
-            token,
-            label,
-            graph,
-            keys: outputs,
-            sorted: None,
-        },
+    Ok(DataFrame::from_tasks(
+        token,
+        label,
+        graph,
+        outputs,
         spec.schema.clone(),
     ))
 }

@@ -187,14 +187,11 @@ impl DataFrame {
             outputs.push(k);
         }
         graph.add_layer(Arc::new(layer))?;
-        Ok(DataFrame::from_source(
-            Source::Tasks {
-                token,
-                label: "from_delayed".to_owned(),
-                graph,
-                keys: outputs,
-                sorted: None,
-            },
+        Ok(DataFrame::from_tasks(
+            token,
+            "from_delayed".to_owned(),
+            graph,
+            outputs,
             schema,
         ))
     }
@@ -251,6 +248,28 @@ impl DataFrame {
                 schema,
             },
         }
+    }
+
+    /// A dataframe of `schema`'s columns whose partitions are the tasks
+    /// `keys` of `graph` (a shuffle's, a join's, ...), named by `token` and
+    /// described by `label` in `explain`.
+    pub(crate) fn from_tasks(
+        token: String,
+        label: String,
+        graph: Graph,
+        keys: Vec<Key>,
+        schema: SchemaRef,
+    ) -> DataFrame {
+        DataFrame::from_source(
+            Source::Tasks {
+                token,
+                label,
+                graph,
+                keys,
+                sorted: None,
+            },
+            schema,
+        )
     }
 
     fn then(&self, step: Step, schema: SchemaRef) -> DataFrame {
@@ -556,14 +575,11 @@ fn indent(text: &str) -> String {
 /// carried over: sort again, or keep the sorted frame, to have them.)
 impl Persist for DataFrame {
     fn with_results(&self, graph: Graph) -> DataFrame {
-        DataFrame::from_source(
-            Source::Tasks {
-                token: format!("persisted-{}", self.token()),
-                label: format!("persisted {}", self.plan.source),
-                graph,
-                keys: self.output_keys(),
-                sorted: None,
-            },
+        DataFrame::from_tasks(
+            format!("persisted-{}", self.token()),
+            format!("persisted {}", self.plan.source),
+            graph,
+            self.output_keys(),
             self.plan.schema.clone(),
         )
     }

@@ -9,13 +9,12 @@ use arrow::array::{RecordBatch, UInt32Array};
 use arrow::compute::take_record_batch;
 use barrow_core::arg::{key, keys};
 use barrow_core::tokenize::tokenize;
-use barrow_core::{Graph, Key, Layer, Result, Task};
+use barrow_core::{Key, Layer, Result, Task};
 use hashbrown::HashSet;
 
 use crate::DataFrame;
 use crate::error::{self, compute_error};
-use crate::shuffle::{Cut, column_indices, converter, exchange, key_rows};
-use crate::source::Source;
+use crate::shuffle::{Cut, column_indices, converter, exchange, key_rows, task_per_group};
 use crate::tasks::Op;
 
 /// The rows of `pieces` (concatenated) without those whose `subset`
@@ -68,15 +67,15 @@ pub(crate) fn drop_duplicates(df: &DataFrame, subset: Vec<String>) -> Result<Dat
         )?
     };
     let dedupe = Op::Dedupe(subset.clone()).func()?;
-    let outputs = add_layer(&mut graph, &name, groups, |pieces| {
+    let outputs = task_per_group(&mut graph, &name, groups, |pieces| {
         Task::call(&dedupe, [keys(pieces)])
     })?;
-    Ok(tasks_frame(
-        df,
+    Ok(DataFrame::from_tasks(
         token,
         format!("drop_duplicates on [{}], hash shuffle", subset.join(", ")),
         graph,
         outputs,
+        df.schema(),
     ))
 }
 
@@ -97,7 +96,7 @@ pub(crate) fn repartition(df: &DataFrame, n: usize) -> Result<DataFrame> {
             .map(|j| parts[j * m / n..(j + 1) * m / n].to_vec())
             .collect();
         let concat = Op::Concat.func()?;
-        add_layer(&mut graph, &name, groups, |pieces| {
+        task_per_group(&mut graph, &name, groups, |pieces| {
             Task::call(&concat, [keys(pieces)])
         })?
     } else {
@@ -128,51 +127,13 @@ pub(crate) fn repartition(df: &DataFrame, n: usize) -> Result<DataFrame> {
         graph.add_layer(Arc::new(pieces))?;
         outputs
     };
-    Ok(tasks_frame(
-        df,
+    Ok(DataFrame::from_tasks(
         token,
         format!("repartition {m} -> {n}"),
         graph,
         outputs,
-    ))
-}
-
-/// A layer `name` of one task per group, made by `task`; returns its keys.
-fn add_layer(
-    graph: &mut Graph,
-    name: &str,
-    groups: Vec<Vec<Key>>,
-    task: impl Fn(Vec<Key>) -> Task,
-) -> Result<Vec<Key>> {
-    let mut layer = Layer::try_with_capacity(name, groups.len())?;
-    let mut outputs = Vec::with_capacity(groups.len());
-    for (j, group) in groups.into_iter().enumerate() {
-        let k = Key::with_index(name, [j as u32]);
-        layer.insert(k.clone(), task(group))?;
-        outputs.push(k);
-    }
-    graph.add_layer(Arc::new(layer))?;
-    Ok(outputs)
-}
-
-/// A dataframe of `df`'s columns whose partitions are `outputs`.
-fn tasks_frame(
-    df: &DataFrame,
-    token: String,
-    label: String,
-    graph: Graph,
-    outputs: Vec<Key>,
-) -> DataFrame {
-    DataFrame::from_source(
-        Source::Tasks {
-            token,
-            label,
-            graph,
-            keys: outputs,
-            sorted: None,
-        },
         df.schema(),
-    )
+    ))
 }
 
 impl DataFrame {

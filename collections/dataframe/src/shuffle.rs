@@ -70,6 +70,24 @@ pub(crate) fn exchange(
     Ok(out)
 }
 
+/// A layer `name` of one task per group, made by `task`; returns its keys.
+pub(crate) fn task_per_group(
+    graph: &mut Graph,
+    name: &str,
+    groups: Vec<Vec<Key>>,
+    task: impl Fn(Vec<Key>) -> Task,
+) -> Result<Vec<Key>> {
+    let mut layer = Layer::try_with_capacity(name, groups.len())?;
+    let mut outputs = Vec::with_capacity(groups.len());
+    for (j, group) in groups.into_iter().enumerate() {
+        let k = Key::with_index(name, [j as u32]);
+        layer.insert(k.clone(), task(group))?;
+        outputs.push(k);
+    }
+    graph.add_layer(Arc::new(layer))?;
+    Ok(outputs)
+}
+
 /// `batch` cut into `parts` pieces as `cut` says.
 pub(crate) fn cut(
     batch: &RecordBatch,

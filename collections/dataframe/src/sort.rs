@@ -28,7 +28,7 @@ use barrow_delayed::Delayed;
 use crate::DataFrame;
 use crate::error::{self, DataFrameError, compute_error};
 use crate::plan::Step;
-use crate::shuffle::{Cut, column_indices, exchange};
+use crate::shuffle::{Cut, column_indices, exchange, task_per_group};
 use crate::source::{Sorted, Source};
 use crate::tasks::Op;
 
@@ -429,14 +429,9 @@ pub(crate) fn sort_values(df: &DataFrame, by: &SortBy) -> Result<DataFrame> {
         n,
     )?;
     let sort_fn = Op::SortPieces(spec.clone()).func()?;
-    let mut layer = Layer::try_with_capacity(name.as_str(), n)?;
-    let mut outputs = Vec::with_capacity(n);
-    for (j, pieces) in pieces.into_iter().enumerate() {
-        let k = Key::with_index(name.as_str(), [j as u32]);
-        layer.insert(k.clone(), Task::call(&sort_fn, [keys(pieces)]))?;
-        outputs.push(k);
-    }
-    graph.add_layer(Arc::new(layer))?;
+    let outputs = task_per_group(&mut graph, &name, pieces, |pieces| {
+        Task::call(&sort_fn, [keys(pieces)])
+    })?;
     let order: Vec<String> = spec
         .columns
         .iter()
