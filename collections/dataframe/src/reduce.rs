@@ -183,7 +183,7 @@ pub(crate) fn partial(agg: Agg, values: &ArrayRef) -> Result<Partial> {
             let rows = rows_of(values, agg)?;
             let mut registers = vec![0u8; 1 << HLL_BITS];
             for r in valid_rows(values, &rows) {
-                let h = xxhash_rust::xxh3::xxh3_64(r);
+                let h = crate::shuffle::hash_bytes(r);
                 let index = (h >> (64 - HLL_BITS)) as usize;
                 // The rank of the first 1 bit in the rest of the hash.
                 let rank = ((h << HLL_BITS) | (1 << (HLL_BITS - 1))).leading_zeros() as u8 + 1;
@@ -212,18 +212,58 @@ fn valid_rows<'r>(values: &'r ArrayRef, rows: &'r Rows) -> impl Iterator<Item = 
         .map(|(_, r)| r.data())
 }
 
-/// The HyperLogLog estimate of the distinct values from its registers,
-/// with the small-range correction (linear counting).
+/// The HyperLogLog estimate of the distinct values from its registers:
+/// Ertl's improved estimator ("New cardinality estimation algorithms for
+/// HyperLogLog sketches", 2017), unbiased from one value to billions
+/// without the raw estimator's bias tables or its switch to linear
+/// counting (whose seam, near 2.5 registers per value, is off by 2%).
 fn estimate(registers: &[u8]) -> f64 {
     let m = registers.len() as f64;
-    let alpha = 0.7213 / (1.0 + 1.079 / m);
-    let sum: f64 = registers.iter().map(|&r| 2f64.powi(-i32::from(r))).sum();
-    let raw = alpha * m * m / sum;
-    let zeros = registers.iter().filter(|&&r| r == 0).count();
-    if raw <= 2.5 * m && zeros > 0 {
-        m * (m / zeros as f64).ln()
-    } else {
-        raw
+    // Ranks run from 1 to q + 1, q the hash bits left after the index.
+    let q = 64 - HLL_BITS as usize;
+    let mut histogram = vec![0f64; q + 2];
+    for &r in registers {
+        histogram[usize::from(r).min(q + 1)] += 1.0;
+    }
+    let mut z = m * tau(1.0 - histogram[q + 1] / m);
+    for k in (1..=q).rev() {
+        z = 0.5 * (z + histogram[k]);
+    }
+    z += m * sigma(histogram[0] / m);
+    m * m / (2.0 * std::f64::consts::LN_2) / z
+}
+
+/// Ertl's σ: the share of empty registers' part of the estimate.
+fn sigma(mut x: f64) -> f64 {
+    if x >= 1.0 {
+        return f64::INFINITY;
+    }
+    let (mut y, mut z) = (1.0, x);
+    loop {
+        x *= x;
+        let before = z;
+        z += x * y;
+        y += y;
+        if z == before {
+            return z;
+        }
+    }
+}
+
+/// Ertl's τ: the share of saturated registers' part of the estimate.
+fn tau(mut x: f64) -> f64 {
+    if x <= 0.0 || x >= 1.0 {
+        return 0.0;
+    }
+    let (mut y, mut z) = (1.0, 1.0 - x);
+    loop {
+        x = x.sqrt();
+        let before = z;
+        y *= 0.5;
+        z -= (1.0 - x) * (1.0 - x) * y;
+        if z == before {
+            return z / 3.0;
+        }
     }
 }
 
@@ -491,9 +531,33 @@ impl DataFrame {
 mod tests {
     use super::*;
 
+    fn estimate_of(values: Vec<i64>) -> f64 {
+        let array: ArrayRef = Arc::new(Int64Array::from(values));
+        match partial(Agg::NUniqueApprox, &array) {
+            Ok(Partial::Sketch(registers)) => estimate(&registers),
+            other => panic!("not a sketch: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_few_nearby_values_fall_in_different_registers() {
+        // Found by the reshape proptest: with xxh3's bits alone these four
+        // shared two registers and were estimated as 2.
+        let got = estimate_of(vec![24, -306, 957, -358]);
+        assert!((got - 4.0).abs() < 0.01, "{got}");
+        // Small counts are exact, up to a collision or two.
+        for n in [1, 10, 100, 1_000] {
+            let got = estimate_of((0..n).collect());
+            assert!(
+                (got - n as f64).abs() <= 2.0 + 0.01 * n as f64,
+                "{got} for {n}"
+            );
+        }
+    }
+
     #[test]
     fn the_distinct_count_estimate_is_within_two_percent_over_partitions() {
-        for distinct in [1_000i64, 50_000, 400_000] {
+        for distinct in [1_000i64, 20_000, 50_000, 100_000, 400_000] {
             // Each value twice, in four partitions that overlap.
             let values: Vec<i64> = (0..distinct).chain(0..distinct).collect();
             let sketch = values

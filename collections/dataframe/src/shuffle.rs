@@ -184,19 +184,27 @@ impl Keys {
     pub(crate) fn hash(&self, i: usize) -> u64 {
         match self {
             Keys::Int(values) if values.is_null(i) => 0,
-            // MurmurHash3's finalizer: every bit of the value moves the
-            // hash, so keys in a narrow range still spread.
-            Keys::Int(values) => {
-                let mut h = values.value(i) as u64;
-                h ^= h >> 33;
-                h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-                h ^= h >> 33;
-                h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-                h ^ (h >> 33)
-            }
-            Keys::Rows(rows, _) => xxhash_rust::xxh3::xxh3_64(rows.row(i).data()),
+            Keys::Int(values) => mix(values.value(i) as u64),
+            Keys::Rows(rows, _) => hash_bytes(rows.row(i).data()),
         }
     }
+}
+
+/// MurmurHash3's 64-bit finalizer: every input bit moves every output
+/// bit, so keys in a narrow range still spread over the high bits too.
+pub(crate) fn mix(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// A hash of `bytes` fixed across processes. xxh3 alone is not enough:
+/// on 9–16 byte inputs (an Arrow row of one integer) nearby values share
+/// their top bits, which a HyperLogLog uses as the register index.
+pub(crate) fn hash_bytes(bytes: &[u8]) -> u64 {
+    mix(xxhash_rust::xxh3::xxh3_64(bytes))
 }
 
 /// The rows of `batch` gathered by piece (`part_of[i]` is row `i`'s),

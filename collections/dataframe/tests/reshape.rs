@@ -89,7 +89,10 @@ proptest! {
         prop_assert_eq!(n, Scalar::Int64(distinct_a.len() as i64));
         let approx = compute_with(&df.agg("a", Agg::NUniqueApprox).unwrap(), &opts).unwrap();
         let approx = approx.as_f64().unwrap();
-        prop_assert!((approx - distinct_a.len() as f64).abs() <= 1.0, "{approx} for {}", distinct_a.len());
+        // Linear counting over 2^14 registers: exact but for the odd
+        // collision of two values in one register (about 1 in 10 tables of
+        // 60 values has one, 4 is next to impossible).
+        prop_assert!((approx - distinct_a.len() as f64).abs() <= 3.0, "{approx} for {}", distinct_a.len());
 
         // value_counts: most frequent first, ties by value.
         let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
