@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use crate::DataFrame;
 use crate::error::{self, DataFrameError, compute_error};
 use crate::shuffle::{Cut, KeyEncoder, Keys, exchange};
+use crate::source::Source;
 use crate::tasks::Op;
 
 /// Which rows a join keeps.
@@ -248,13 +249,88 @@ pub(crate) fn merge(
             "left side broadcast"
         }
     );
-    Ok(DataFrame::from_tasks(
-        token,
-        label,
-        graph,
-        outputs,
+    let recipe = LazyMerge {
+        left: left.clone(),
+        right: right.clone(),
+        options: options.clone(),
+    };
+    Ok(DataFrame::from_source(
+        Source::Tasks {
+            token,
+            label,
+            graph,
+            keys: outputs,
+            sorted: None,
+            merge: Some(Arc::new(recipe)),
+        },
         spec.schema.clone(),
     ))
+}
+
+/// A merge's sides and options, kept with its tasks so that it can be made
+/// again reading only the columns the steps after it use.
+#[derive(Debug)]
+pub(crate) struct LazyMerge {
+    left: DataFrame,
+    right: DataFrame,
+    options: MergeOptions,
+}
+
+impl LazyMerge {
+    /// The merge of only the side columns that give the result columns
+    /// `needed` (and the keys), or `None` when that is all of them. A
+    /// column both sides have is kept on both sides when either is
+    /// needed, so that the suffixes, and the names, stay as they were.
+    pub(crate) fn narrowed(&self, needed: &[String]) -> Result<Option<DataFrame>> {
+        let spec = resolve(&self.left, &self.right, &self.options)?;
+        let (ls, rs) = (&spec.left_schema, &spec.right_schema);
+        let mut keep_left = vec![false; ls.fields().len()];
+        let mut keep_right = vec![false; rs.fields().len()];
+        for &i in &spec.left_on {
+            keep_left[i] = true;
+        }
+        for &j in &spec.right_on {
+            keep_right[j] = true;
+        }
+        for (pos, field) in spec.schema.fields().iter().enumerate() {
+            if !needed.contains(field.name()) {
+                continue;
+            }
+            let (side, other) = match pos.checked_sub(ls.fields().len()) {
+                None => {
+                    keep_left[pos] = true;
+                    (ls.field(pos).name(), rs.index_of(ls.field(pos).name()).ok())
+                }
+                Some(r) => {
+                    let j = spec.right_kept[r];
+                    keep_right[j] = true;
+                    (rs.field(j).name(), ls.index_of(rs.field(j).name()).ok())
+                }
+            };
+            if side != field.name() {
+                match other {
+                    Some(o) if pos < ls.fields().len() => keep_right[o] = true,
+                    Some(o) => keep_left[o] = true,
+                    None => {}
+                }
+            }
+        }
+        if keep_left.iter().chain(&keep_right).all(|&k| k) {
+            return Ok(None);
+        }
+        let kept = |schema: &Schema, keep: &[bool]| -> Vec<String> {
+            schema
+                .fields()
+                .iter()
+                .zip(keep)
+                .filter(|(_, k)| **k)
+                .map(|(f, _)| f.name().clone())
+                .collect()
+        };
+        let left = self.left.select(kept(ls, &keep_left))?;
+        let right = self.right.select(kept(rs, &keep_right))?;
+        merge(&left, &right, &self.options).map(Some)
+    }
 }
 
 fn left_keys(spec: &JoinSpec) -> Vec<String> {

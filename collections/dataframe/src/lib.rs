@@ -267,6 +267,7 @@ impl DataFrame {
                 graph,
                 keys,
                 sorted: None,
+                merge: None,
             },
             schema,
         )
@@ -439,11 +440,49 @@ impl DataFrame {
     /// second shows the columns each source reads and the filter it
     /// applies while reading; every line under it runs in the same task.
     pub fn explain(&self) -> String {
+        // A merge shows the columns it will read; an error making it again
+        // is the compute's to report.
+        let run = self
+            .narrowed()
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| self.clone());
         format!(
             "plan:\n{}optimized (one task per partition):\n{}",
             indent(&self.plan.describe()),
-            indent(&self.plan.optimize().describe(&self.plan.source))
+            indent(&run.plan.optimize().describe(&run.plan.source))
         )
+    }
+
+    /// This frame with the merge it reads from made again of only the
+    /// columns its steps and result need (dask-expr's projection through a
+    /// merge: the sides read, shuffle and gather no other), or `None` when
+    /// it reads no merge or needs every column.
+    fn narrowed(&self) -> Result<Option<DataFrame>> {
+        let Source::Tasks {
+            merge: Some(merge), ..
+        } = &*self.plan.source
+        else {
+            return Ok(None);
+        };
+        let optimized = self.plan.optimize();
+        let fields = self.plan.source_schema.fields();
+        if optimized.projection.len() == fields.len() {
+            return Ok(None);
+        }
+        let needed: Vec<String> = optimized
+            .projection
+            .iter()
+            .map(|&i| fields[i].name().clone())
+            .collect();
+        Ok(merge.narrowed(&needed)?.map(|merged| DataFrame {
+            plan: Plan {
+                source: merged.plan.source.clone(),
+                source_schema: merged.plan.source_schema.clone(),
+                steps: self.plan.steps.clone(),
+                schema: self.plan.schema.clone(),
+            },
+        }))
     }
 
     /// The name of the partitions' tasks: the same plan gives the same one.
@@ -460,6 +499,9 @@ impl DataFrame {
     /// The partitions' tasks, named `(df-<token>, i)`, with the graph of
     /// the tasks they read from, if any.
     fn partitions(&self) -> Result<(Graph, Vec<Key>)> {
+        if let Some(narrow) = self.narrowed()? {
+            return narrow.partitions();
+        }
         let name: Arc<str> = format!("df-{}", self.token()).into();
         let read = Op::Partition(self.plan.optimize()).func()?;
         let n = self.npartitions();

@@ -6,7 +6,8 @@
 //!   columns (none a `with_column` before it redefined): it runs on each
 //!   batch as the reader decodes it (a column only the filter reads is
 //!   dropped before the rows are), and CSV drops the rows batch by batch;
-//! - the source reads only the columns some later step or the result needs;
+//! - the source reads only the columns some later step or the result needs,
+//!   and a `with_column` whose column nothing reads is left out;
 //! - every step left runs in the one task that reads the partition.
 
 use std::fmt::{self, Write};
@@ -181,8 +182,11 @@ impl Plan {
             .map(|f| f.name().clone())
             .collect();
         let mut needed = output.clone();
-        for step in steps.iter().rev() {
+        // A column made and never read is not made.
+        let mut unused = vec![false; steps.len()];
+        for (step, unused) in steps.iter().zip(&mut unused).rev() {
             match step {
+                Step::WithColumn(name, _) if !needed.contains(name) => *unused = true,
                 Step::Select(columns) => needed = columns.clone(),
                 Step::Rename(pairs) => {
                     for name in &mut needed {
@@ -198,6 +202,8 @@ impl Plan {
                 Step::Filter(predicate) => predicate.columns_into(&mut needed),
             }
         }
+        let mut unused = unused.into_iter();
+        steps.retain(|_| !unused.next().unwrap_or(false));
         // A Parquet reader evaluates its filter on columns of its own.
         if let Some(predicate) = &pushed
             && !matches!(*self.source, Source::Parquet { .. })

@@ -453,6 +453,7 @@ pub(crate) fn sort_values(df: &DataFrame, by: &SortBy) -> Result<DataFrame> {
                 spec,
                 divisions: bounds,
             }),
+            merge: None,
         },
         df.schema(),
     ))

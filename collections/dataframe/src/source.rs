@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{DataFrameError, compute_error};
 use crate::expr::Expr;
+use crate::join::LazyMerge;
 use crate::sort::SortSpec;
 
 /// Rows sampled from the first CSV file to infer the column types.
@@ -80,6 +81,9 @@ pub(crate) enum Source {
         keys: Vec<Key>,
         /// How the rows are sorted across the partitions, if they are.
         sorted: Option<Sorted>,
+        /// The merge these tasks make, if they are one, to make again
+        /// reading fewer columns.
+        merge: Option<Arc<LazyMerge>>,
     },
 }
 

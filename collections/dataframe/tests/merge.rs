@@ -279,3 +279,44 @@ fn a_frame_joined_with_itself_shares_its_partitions() {
     assert_eq!(table.num_rows(), 36);
     assert_eq!(pairs.columns(), ["k", "v_a", "v_b"]);
 }
+
+#[test]
+fn a_merge_reads_and_shuffles_only_the_columns_after_it_uses() {
+    let options = options("threads");
+    let left: Vec<Left> = (0..40).map(|i| (Some(i % 8), i)).collect();
+    let right: Vec<Right> = (0..8).map(|k| (Some(k), format!("g{k}"))).collect();
+    // A column that fails wherever it is computed: an integer overflow.
+    let poisoned = cut(&left, 4, left_batch)
+        .with_column("bad", col("v") + lit(i64::MAX))
+        .unwrap();
+    let merged = poisoned
+        .merge_with(
+            &cut(&right, 2, right_batch),
+            &MergeOptions::on(["k"]).strategy(JoinStrategy::Shuffle),
+        )
+        .unwrap();
+    assert_eq!(merged.columns(), ["k", "v", "bad", "w"]);
+    let total = compute_with(&merged.sum("v").unwrap(), &options).unwrap();
+    assert_eq!(total, barrow_dataframe::Scalar::Int64((0..40).sum()));
+    let explained = merged.select(["w"]).unwrap().explain();
+    assert!(explained.contains("columns [w]"), "{explained}");
+    let err = compute_with(&merged.sum("bad").unwrap(), &options).unwrap_err();
+    assert!(err.to_string().to_lowercase().contains("overflow"), "{err}");
+
+    // A column both sides have stays suffixed when only one is used.
+    let twin = cut(&left, 2, left_batch);
+    let pairs = twin
+        .merge_with(&twin, &MergeOptions::on(["k"]).suffixes("_a", "_b"))
+        .unwrap()
+        .select(["v_a"])
+        .unwrap();
+    let table = compute_with(&pairs, &options).unwrap();
+    assert_eq!(pairs.columns(), ["v_a"]);
+    // Each key is on 5 rows: each left row pairs with 5.
+    let got = table
+        .column(0)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap();
+    assert_eq!(got.iter().flatten().sum::<i64>(), 5 * (0..40).sum::<i64>());
+}
