@@ -27,6 +27,10 @@ use crate::expr::Expr;
 use crate::join::LazyMerge;
 use crate::sort::SortSpec;
 
+mod split;
+
+use split::Split;
+
 /// Rows sampled from the first CSV file to infer the column types.
 const INFER_ROWS: usize = 1000;
 
@@ -363,10 +367,67 @@ fn read_csv_file(
     projected: &SchemaRef,
     predicate: Option<&Expr>,
 ) -> Result<RecordBatch> {
+    let (start, input) = block_input(path, range)?;
+    let skip_header = options.has_header && start == 0;
+    // Lines arrow and this reader count from the block's start.
+    let located = |message: String| {
+        let message = if start == 0 {
+            message
+        } else {
+            format!("{message} (lines counted from byte {start}, where this block starts)")
+        };
+        file_error(path, message)
+    };
+    if split::suits(projected, options.delimiter) {
+        let width = schema.fields().len();
+        match split::read(
+            input,
+            skip_header,
+            options.delimiter,
+            width,
+            projection,
+            projected,
+        ) {
+            Ok(Split::Batches(batches)) => {
+                let kept = batches
+                    .into_iter()
+                    .map(|b| keep_rows(b, predicate))
+                    .collect::<Result<Vec<_>>>()?;
+                return concat_batches(projected, &kept).map_err(|e| file_error(path, e));
+            }
+            Err(e) => return Err(located(e.message)),
+            // Read again, by arrow-csv.
+            Ok(Split::Quoted) => {}
+        }
+        return read_with_arrow(
+            block_input(path, range)?.1,
+            skip_header,
+            options,
+            schema,
+            projection,
+            projected,
+            predicate,
+            located,
+        );
+    }
+    read_with_arrow(
+        input,
+        skip_header,
+        options,
+        schema,
+        projection,
+        projected,
+        predicate,
+        located,
+    )
+}
+
+/// The bytes of a block: from the first line start in its range to the
+/// first one after it (the whole file without a range), and where they
+/// start.
+fn block_input(path: &Path, range: Option<(u64, u64)>) -> Result<(u64, Box<dyn Read + Send>)> {
     let mut file = open(path)?;
-    // A block holds the rows that start in its range: from the first line
-    // start in it to the first line start after it.
-    let (start, input): (u64, Box<dyn Read + Send>) = match range {
+    Ok(match range {
         None => (0, Box::new(file)),
         Some((start, end)) => {
             let first = line_start(&mut file, start, path)?;
@@ -375,29 +436,37 @@ fn read_csv_file(
                 .map_err(|e| file_error(path, format!("cannot read: {e}")))?;
             (first, Box::new(file.take(last.saturating_sub(first))))
         }
-    };
+    })
+}
+
+/// A block read by arrow-csv (any file, quotes and all types).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one reader's settings, passed through once"
+)]
+fn read_with_arrow(
+    input: Box<dyn Read + Send>,
+    skip_header: bool,
+    options: &CsvOptions,
+    schema: &SchemaRef,
+    projection: &[usize],
+    projected: &SchemaRef,
+    predicate: Option<&Expr>,
+    located: impl Fn(String) -> Error,
+) -> Result<RecordBatch> {
     let reader = ReaderBuilder::new(schema.clone())
-        .with_header(options.has_header && start == 0)
+        .with_header(skip_header)
         .with_delimiter(options.delimiter)
         .with_batch_size(BATCH_ROWS)
         .with_projection(projection.to_vec())
         .build(BufReader::with_capacity(1 << 20, input))
-        .map_err(|e| file_error(path, e))?;
+        .map_err(|e| located(e.to_string()))?;
     let mut batches = Vec::new();
     for batch in reader {
-        let batch = batch.map_err(|e| {
-            let message = csv_message(e, schema);
-            // Arrow counts lines from the block's start.
-            let message = if start == 0 {
-                message
-            } else {
-                format!("{message} (lines counted from byte {start}, where this block starts)")
-            };
-            file_error(path, message)
-        })?;
+        let batch = batch.map_err(|e| located(csv_message(e, schema)))?;
         batches.push(keep_rows(batch, predicate)?);
     }
-    concat_batches(projected, &batches).map_err(|e| file_error(path, e))
+    concat_batches(projected, &batches).map_err(|e| located(e.to_string()))
 }
 
 /// Arrow's CSV error, with the name of the column it gives by index.
