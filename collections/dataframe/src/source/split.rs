@@ -120,11 +120,17 @@ struct Masks {
 /// then gathers eight 0/1 bytes into eight bits.
 fn masks(block: &[u8; 64], delimiter: u8, returns: bool) -> Masks {
     let mut flags = [0u8; 64];
-    for (flag, &b) in flags.iter_mut().zip(block) {
-        *flag = u8::from(b == b'"')
-            | (u8::from(b == delimiter || b == b'\n') << 1)
-            | (u8::from(b == b'\r') << 2)
-            | (u8::from(b == b'\n') << 3);
+    if returns {
+        for (flag, &b) in flags.iter_mut().zip(block) {
+            *flag = u8::from(b == b'"')
+                | (u8::from(b == delimiter || b == b'\n') << 1)
+                | (u8::from(b == b'\r') << 2)
+                | (u8::from(b == b'\n') << 3);
+        }
+    } else {
+        for (flag, &b) in flags.iter_mut().zip(block) {
+            *flag = u8::from(b == b'"') | (u8::from(b == delimiter || b == b'\n') << 1);
+        }
     }
     let mut m = Masks::default();
     for (k, word) in flags.chunks_exact(8).enumerate() {
@@ -199,7 +205,8 @@ fn prefix_xor(mut x: u64) -> u64 {
 /// A field's value: without its quotes, doubled quotes made single.
 fn unquoted(field: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     match field {
-        [b'"', inner @ .., b'"'] if memchr::memchr(b'"', inner).is_some() => {
+        // Fields are short: a plain loop beats a call to memchr.
+        [b'"', inner @ .., b'"'] if inner.contains(&b'"') => {
             let mut value = Vec::with_capacity(inner.len());
             let mut rest = inner;
             while let Some(at) = memchr::memchr(b'"', rest) {
