@@ -181,6 +181,50 @@ fn a_scheduler_two_generic_workers_and_a_user_program_compute_together() {
         [("rose".into(), 4), ("a".into(), 3)]
     );
 
+    // Dataframes too: a CSV group-by and a sort, each partition a task the
+    // generic workers run (they link barrow-dataframe's functions).
+    #[cfg(feature = "dataframe")]
+    {
+        use barrow::dataframe::{Agg, DataFrame};
+        let tables = home.path().join("tables");
+        std::fs::create_dir_all(&tables).unwrap();
+        for part in 0..4 {
+            let mut text = String::from("k,v\n");
+            for i in 0..50 {
+                text.push_str(&format!("{},{}.5\n", (part * 50 + i) % 7, i));
+            }
+            std::fs::write(tables.join(format!("{part}.csv")), text).unwrap();
+        }
+        let df = DataFrame::read_csv(tables.join("*.csv").to_str().unwrap()).unwrap();
+        let grouped = df
+            .groupby(["k"])
+            .unwrap()
+            .agg([("v", Agg::Sum), ("v", Agg::Count)])
+            .unwrap();
+        assert_eq!(
+            compute_with(&grouped, &on_cluster).unwrap(),
+            compute_with(&grouped, &local).unwrap()
+        );
+        let sorted = df.set_index("v").unwrap();
+        let kept = client.persist(&sorted).unwrap();
+        assert_eq!(
+            compute_with(&kept, &on_cluster).unwrap(),
+            compute_with(&sorted, &local).unwrap()
+        );
+        let info = client.scheduler_info().unwrap();
+        let generic_holds = client
+            .has_what()
+            .unwrap()
+            .into_iter()
+            .any(|(address, keys)| {
+                !keys.is_empty()
+                    && info.workers.iter().any(|w| {
+                        w.summary.address == address && w.summary.name.starts_with("generic")
+                    })
+            });
+        assert!(generic_holds, "the generic workers ran dataframe tasks too");
+    }
+
     // The user's function runs only where it is registered.
     let doubled = barrow::array::Array::<f64>::arange(0.0, 8.0, 1.0, 3)
         .unwrap()

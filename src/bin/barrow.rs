@@ -298,6 +298,8 @@ fn cluster(command: &Command) -> Option<ExitCode> {
     barrow::bag::link();
     #[cfg(feature = "delayed")]
     barrow::delayed::link();
+    #[cfg(feature = "dataframe")]
+    barrow::dataframe::link();
     let outcome = match command {
         Command::Scheduler {
             host,

@@ -1,5 +1,5 @@
-//! Arrays, bags and delayed calls give the same results on a cluster as on
-//! `sync`: property tests over small random inputs, on a cluster of two
+//! Arrays, bags, dataframes and delayed calls give the same results on a
+//! cluster as on `sync`: property tests over small random inputs, on a cluster of two
 //! in-process workers (the real processes are in `cluster_binaries.rs`).
 #![allow(
     clippy::unwrap_used,
@@ -11,6 +11,8 @@ use std::sync::OnceLock;
 
 use barrow::array::random::Generator;
 use barrow::bag::Bag;
+use barrow::dataframe::arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
+use barrow::dataframe::{Agg, DataFrame, How, col, lit};
 use barrow::delayed::DelayedFn;
 use barrow::distributed::{Client, LocalCluster};
 use barrow::{Options, compute_with};
@@ -130,5 +132,51 @@ proptest! {
             };
         }
         prop_assert_eq!(compute_with(&value, &cluster).unwrap(), compute_with(&value, &sync).unwrap());
+    }
+
+    #[test]
+    fn dataframes_agree(
+        rows in proptest::collection::vec((0i64..12, -100i64..100, 0usize..4), 0..120),
+        cuts in proptest::collection::vec(0usize..120, 0..5),
+    ) {
+        let cluster = Options::new().scheduler(client());
+        let sync = Options::new().scheduler("sync");
+        let names = ["ant", "bee", "cat", "dog"];
+        let mut bounds: Vec<usize> = cuts.into_iter().filter(|&c| c < rows.len()).collect();
+        bounds.extend([0, rows.len()]);
+        bounds.sort_unstable();
+        let parts = bounds.windows(2).map(|w| {
+            let part = &rows[w[0]..w[1]];
+            RecordBatch::try_from_iter([
+                ("k", std::sync::Arc::new(Int64Array::from_iter_values(part.iter().map(|r| r.0))) as _),
+                ("v", std::sync::Arc::new(Float64Array::from_iter_values(part.iter().map(|r| r.1 as f64 / 4.0))) as _),
+                ("s", std::sync::Arc::new(StringArray::from_iter_values(part.iter().map(|r| names[r.2]))) as _),
+            ])
+            .unwrap()
+        });
+        let df = DataFrame::from_record_batches(parts).unwrap();
+        let side = DataFrame::from_record_batches([RecordBatch::try_from_iter([
+            ("k", std::sync::Arc::new(Int64Array::from_iter_values(0..8)) as _),
+            ("w", std::sync::Arc::new(Int64Array::from_iter_values((0..8).map(|k| k * 10))) as _),
+        ])
+        .unwrap()])
+        .unwrap()
+        .repartition(2)
+        .unwrap();
+        // Each family once: a filtered group-by, a shuffled merge, a sort.
+        let grouped = df
+            .filter(col("v").gt(lit(-10.0)))
+            .unwrap()
+            .groupby(["s"])
+            .unwrap()
+            .agg([("v", Agg::Sum), ("k", Agg::Count), ("v", Agg::Std)])
+            .unwrap();
+        prop_assert_eq!(compute_with(&grouped, &cluster).unwrap(), compute_with(&grouped, &sync).unwrap());
+        let joined = df.merge(&side, ["k"], How::Inner).unwrap().sum("w").unwrap();
+        prop_assert_eq!(compute_with(&joined, &cluster).unwrap(), compute_with(&joined, &sync).unwrap());
+        let sorted = df.sort_values(["v", "k"], true).unwrap().select(["v", "k"]).unwrap();
+        prop_assert_eq!(compute_with(&sorted, &cluster).unwrap(), compute_with(&sorted, &sync).unwrap());
+        let distinct = df.nunique("s").unwrap();
+        prop_assert_eq!(compute_with(&distinct, &cluster).unwrap(), compute_with(&distinct, &sync).unwrap());
     }
 }
