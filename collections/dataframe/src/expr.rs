@@ -295,6 +295,21 @@ impl Expr {
         self.apply(Function::Contains(text.to_owned()))
     }
 
+    /// Whether the regular expression `pattern` (Rust's `regex` syntax)
+    /// matches somewhere in the string (pandas' `str.contains(pat,
+    /// regex=True)`); a pattern that does not compile is refused when the
+    /// expression is used.
+    ///
+    /// ```
+    /// use barrow_dataframe::col;
+    ///
+    /// let order_ids = col("code").matches(r"^ord-\d{4}$");
+    /// # let _ = order_ids;
+    /// ```
+    pub fn matches(self, pattern: &str) -> Expr {
+        self.apply(Function::Matches(pattern.to_owned()))
+    }
+
     /// Whether the string starts with `text`.
     pub fn starts_with(self, text: &str) -> Expr {
         self.apply(Function::StartsWith(text.to_owned()))

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, Int64Array, Scalar as ArrowScalar, StringArray};
 use arrow::compute::cast;
 use arrow::compute::kernels::comparison::{contains, ends_with, starts_with};
+use arrow::compute::kernels::regexp::regexp_is_match_scalar;
 use arrow::compute::kernels::temporal::{DatePart, date_part};
 use arrow::datatypes::DataType;
 use barrow_core::Result;
@@ -21,6 +22,10 @@ pub enum Function {
     /// Whether the string contains this text (`str.contains`, not a
     /// regular expression).
     Contains(String),
+    /// Whether a regular expression (Rust's `regex` syntax) matches
+    /// somewhere in the string (`str.contains(pat, regex=True)`; anchor it
+    /// with `^` and `$` for `str.fullmatch`).
+    Matches(String),
     /// Whether the string starts with this text.
     StartsWith(String),
     /// Whether the string ends with this text.
@@ -51,6 +56,7 @@ impl Function {
     fn name(&self) -> &'static str {
         match self {
             Function::Contains(_) => "contains",
+            Function::Matches(_) => "matches",
             Function::StartsWith(_) => "starts_with",
             Function::EndsWith(_) => "ends_with",
             Function::Lower => "lower",
@@ -70,6 +76,7 @@ impl Function {
         matches!(
             self,
             Function::Contains(_)
+                | Function::Matches(_)
                 | Function::StartsWith(_)
                 | Function::EndsWith(_)
                 | Function::Lower
@@ -107,10 +114,18 @@ impl Function {
             }
             .into());
         }
+        if let Function::Matches(pattern) = self
+            && let Err(e) = regex::Regex::new(pattern)
+        {
+            return Err(crate::error::invalid(format!(
+                "matches({pattern:?}) is not a regular expression: {e}"
+            )));
+        }
         Ok(match self {
-            Function::Contains(_) | Function::StartsWith(_) | Function::EndsWith(_) => {
-                DataType::Boolean
-            }
+            Function::Contains(_)
+            | Function::Matches(_)
+            | Function::StartsWith(_)
+            | Function::EndsWith(_) => DataType::Boolean,
             Function::Lower | Function::Upper => DataType::Utf8,
             _ => DataType::Int64,
         })
@@ -147,6 +162,9 @@ impl Function {
         };
         Ok(match self {
             Function::Contains(p) => test(p, contains)?,
+            Function::Matches(p) => {
+                Arc::new(regexp_is_match_scalar(&text()?, p, None).map_err(err)?)
+            }
             Function::StartsWith(p) => test(p, starts_with)?,
             Function::EndsWith(p) => test(p, ends_with)?,
             Function::Lower => Arc::new(
@@ -181,9 +199,10 @@ impl Function {
 impl fmt::Display for Function {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Function::Contains(p) | Function::StartsWith(p) | Function::EndsWith(p) => {
-                write!(f, "{}({p:?})", self.name())
-            }
+            Function::Contains(p)
+            | Function::Matches(p)
+            | Function::StartsWith(p)
+            | Function::EndsWith(p) => write!(f, "{}({p:?})", self.name()),
             _ => write!(f, "{}()", self.name()),
         }
     }

@@ -44,7 +44,8 @@ proptest! {
             .with_column("ends", col("s").ends_with(&needle)).unwrap()
             .with_column("lower", col("s").lower()).unwrap()
             .with_column("upper", col("s").upper()).unwrap()
-            .with_column("len", col("s").str_len()).unwrap();
+            .with_column("len", col("s").str_len()).unwrap()
+            .with_column("re", col("s").matches(&format!("{needle}$|^A"))).unwrap();
         let table = compute_with(&df, &opts).unwrap();
         let bools = |name: &str| -> Vec<Option<bool>> {
             let a = table.column_by_name(name).unwrap();
@@ -61,6 +62,7 @@ proptest! {
         prop_assert_eq!(bools("has"), each(&|s| s.contains(needle.as_str())));
         prop_assert_eq!(bools("starts"), each(&|s| s.starts_with(needle.as_str())));
         prop_assert_eq!(bools("ends"), each(&|s| s.ends_with(needle.as_str())));
+        prop_assert_eq!(bools("re"), each(&|s| s.ends_with(needle.as_str()) || s.starts_with('A')));
         let map = |f: fn(&str) -> String| -> Vec<Option<String>> {
             values.iter().map(|v| v.as_deref().map(f)).collect()
         };
@@ -125,4 +127,18 @@ fn date_parts_of_a_csv_files_dates_and_timestamps() {
     );
     let err = trips.with_column("x", col("day").hour()).unwrap_err();
     assert!(err.to_string().contains("only timestamps"), "{err}");
+    // So is a pattern that is not a regular expression.
+    let err = trips
+        .with_column(
+            "x",
+            col("day")
+                .cast(arrow::datatypes::DataType::Utf8)
+                .matches("(unclosed"),
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert!(
+        err.to_string().contains("not a regular expression"),
+        "{err}"
+    );
 }
