@@ -56,7 +56,7 @@ impl Summary {
         let n = present.len() as u64;
         let mean = present.iter().sum::<f64>() / n.max(1) as f64;
         let m2 = present.iter().map(|x| (x - mean) * (x - mean)).sum();
-        present.sort_by(f64::total_cmp);
+        present.sort_unstable_by(f64::total_cmp);
         let (min, max) = (
             present.first().copied().unwrap_or(f64::NAN),
             present.last().copied().unwrap_or(f64::NAN),
