@@ -378,7 +378,7 @@ fn read_csv_file(
         };
         file_error(path, message)
     };
-    if split::suits(projected, options.delimiter) {
+    let input = if split::suits(projected, options.delimiter) {
         let width = schema.fields().len();
         match split::read(
             input,
@@ -397,19 +397,11 @@ fn read_csv_file(
             }
             Err(e) => return Err(located(e.message)),
             // Read again, by arrow-csv.
-            Ok(Split::Quoted) => {}
+            Ok(Split::Quoted) => block_input(path, range)?.1,
         }
-        return read_with_arrow(
-            block_input(path, range)?.1,
-            skip_header,
-            options,
-            schema,
-            projection,
-            projected,
-            predicate,
-            located,
-        );
-    }
+    } else {
+        input
+    };
     read_with_arrow(
         input,
         skip_header,
