@@ -471,3 +471,54 @@ fn to_csv_writes_a_file_per_partition_that_reads_back() {
         Scalar::Int64(13)
     );
 }
+
+#[test]
+fn reductions_after_a_filter_in_the_reader_skip_the_rejected_rows_on_every_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows: Vec<Row> = (0..90)
+        .map(|i| Row {
+            a: (i % 11 != 0).then_some(i),
+            b: Some(i as f64 / 2.0),
+            s: format!("s{}", i % 4),
+        })
+        .collect();
+    let batches = partitioned(&rows, &[20, 55]);
+    compute_with(&batches.to_parquet(dir.path()).unwrap(), &options("sync")).unwrap();
+    compute_with(&batches.to_csv(dir.path()).unwrap(), &options("sync")).unwrap();
+    let parquet = DataFrame::read_parquet(dir.path().join("*.parquet").to_str().unwrap()).unwrap();
+    let csv = DataFrame::read_csv(dir.path().join("*.csv").to_str().unwrap()).unwrap();
+    let kept: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.a.is_some_and(|a| a > 30))
+        .collect();
+    let want_sum: f64 = kept.iter().filter_map(|r| r.b).sum();
+    let want_count = kept.iter().filter(|r| r.b.is_some()).count() as i64;
+    let distinct: std::collections::BTreeSet<&str> = kept.iter().map(|r| r.s.as_str()).collect();
+    for (name, df) in [("batches", batches), ("parquet", parquet), ("csv", csv)] {
+        let big = df.filter(col("a").gt(lit(30))).unwrap();
+        for scheduler in ["sync", "threads"] {
+            let opts = options(scheduler);
+            let sum = compute_with(&big.sum("b").unwrap(), &opts).unwrap();
+            assert!(close(sum.as_f64().unwrap(), want_sum), "{name}: {sum:?}");
+            let count = compute_with(&big.count("b").unwrap(), &opts).unwrap();
+            assert_eq!(count, Scalar::Int64(want_count), "{name}");
+            let n = compute_with(&big.nunique("s").unwrap(), &opts).unwrap();
+            assert_eq!(n, Scalar::Int64(distinct.len() as i64), "{name}");
+            // The filtered frame itself, in the same graph as a reduction
+            // of it.
+            let sum = big.sum("b").unwrap();
+            let (_, table) = compute_with((&sum, &big), &opts).unwrap();
+            assert_eq!(table.num_rows(), kept.len(), "{name}");
+        }
+        // A filter whose verdicts have no nulls (b is never null).
+        let upper = df.filter(col("b").gt(lit(20.0))).unwrap();
+        let got = compute_with(&upper.sum("b").unwrap(), &options("threads")).unwrap();
+        let want: f64 = rows.iter().filter_map(|r| r.b).filter(|b| *b > 20.0).sum();
+        assert!(close(got.as_f64().unwrap(), want), "{name}: {got:?}");
+        // A step that computes on the rows keeps dropping them first.
+        let doubled = big.with_column("d", col("a") * lit(2)).unwrap();
+        let d = compute_with(&doubled.sum("d").unwrap(), &options("sync")).unwrap();
+        let want: i64 = kept.iter().filter_map(|r| r.a).map(|a| 2 * a).sum();
+        assert_eq!(d, Scalar::Int64(want), "{name}");
+    }
+}
