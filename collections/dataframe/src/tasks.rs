@@ -105,6 +105,12 @@ pub(crate) enum Op {
     /// One output partition of a sort from its pieces (argument: their
     /// list).
     SortPieces(SortSpec),
+    /// A presorted partition's first and last keys, once its order is
+    /// checked.
+    SortedEdges(SortSpec),
+    /// A presorted frame's divisions from its partitions' edges (argument:
+    /// their list).
+    SortedDivisions(SortSpec),
     /// Pieces concatenated, without rows repeating an earlier one's values
     /// in these columns (argument: the list of pieces).
     Dedupe(Vec<String>),
@@ -151,6 +157,8 @@ impl Op {
             Op::Join(_) => JOIN,
             Op::Sample(_) => SAMPLE,
             Op::Boundaries { .. } => BOUNDARIES,
+            Op::SortedEdges(_) => SORTED_EDGES,
+            Op::SortedDivisions(_) => SORTED_DIVISIONS,
             Op::SortPieces(_) => SORT,
             Op::Dedupe(_) => DEDUPE,
             Op::Concat => CONCAT,
@@ -187,6 +195,8 @@ const PIECE: &str = "barrow.dataframe.piece";
 const JOIN: &str = "barrow.dataframe.join";
 const SAMPLE: &str = "barrow.dataframe.sort-sample";
 const BOUNDARIES: &str = "barrow.dataframe.sort-divisions";
+const SORTED_EDGES: &str = "barrow.dataframe.presorted-edges";
+const SORTED_DIVISIONS: &str = "barrow.dataframe.presorted-divisions";
 const SORT: &str = "barrow.dataframe.sort";
 const DEDUPE: &str = "barrow.dataframe.drop-duplicates";
 const CONCAT: &str = "barrow.dataframe.concat";
@@ -229,6 +239,8 @@ factories!(
     JOIN,
     SAMPLE,
     BOUNDARIES,
+    SORTED_EDGES,
+    SORTED_DIVISIONS,
     SORT,
     DEDUPE,
     CONCAT,
@@ -344,6 +356,13 @@ impl Function for OpFunction {
             Op::Boundaries { spec, parts } => {
                 let samples: Vec<&RecordBatch> = list(inputs, 0, name)?;
                 batch_value(sort::boundaries(spec, &samples, *parts)?)
+            }
+            Op::SortedEdges(spec) => {
+                batch_value(sort::presorted_edges(spec, arg(inputs, 0, name)?)?)
+            }
+            Op::SortedDivisions(spec) => {
+                let edges: Vec<&RecordBatch> = list(inputs, 0, name)?;
+                batch_value(sort::presorted_divisions(spec, &edges)?)
             }
             Op::SortPieces(spec) => {
                 let pieces: Vec<&RecordBatch> = list(inputs, 0, name)?;
@@ -619,6 +638,8 @@ mod tests {
             JOIN,
             SAMPLE,
             BOUNDARIES,
+            SORTED_EDGES,
+            SORTED_DIVISIONS,
             SORT,
             DEDUPE,
             CONCAT,

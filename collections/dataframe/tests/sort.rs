@@ -274,3 +274,89 @@ fn a_sort_that_cannot_be_says_why() {
     let err = df.sort_values(Vec::<String>::new(), true).unwrap_err();
     assert!(err.to_string().contains("at least one column"), "{err}");
 }
+
+#[test]
+fn a_presorted_frame_gets_divisions_without_a_shuffle_and_bad_orders_are_named() {
+    use arrow::array::Int64Array;
+    let part = |ids: &[i64]| {
+        RecordBatch::try_from_iter([
+            (
+                "v",
+                std::sync::Arc::new(Int64Array::from(
+                    ids.iter().map(|i| i * 10).collect::<Vec<_>>(),
+                )) as _,
+            ),
+            (
+                "id",
+                std::sync::Arc::new(Int64Array::from(ids.to_vec())) as _,
+            ),
+        ])
+        .unwrap()
+    };
+    let opts = options("threads");
+    // An empty partition between, and one at the end.
+    let df = DataFrame::from_record_batches([
+        part(&[1, 2, 2]),
+        part(&[]),
+        part(&[5, 9]),
+        part(&[12]),
+        part(&[]),
+    ])
+    .unwrap();
+    let indexed = df.set_index_sorted("id").unwrap();
+    assert_eq!(indexed.columns(), ["id", "v"]);
+    assert_eq!(indexed.npartitions(), 5);
+    let divisions = compute_with(&indexed.divisions().unwrap(), &opts).unwrap();
+    let got: Vec<i64> = divisions
+        .column(0)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap()
+        .values()
+        .to_vec();
+    assert_eq!(
+        got,
+        [5, 5, 12, 12],
+        "the next partition's first key, or the last key"
+    );
+    let table = compute_with(&indexed, &opts).unwrap();
+    assert_eq!(table.num_rows(), 6);
+    assert!(
+        indexed.explain().contains("set_index_sorted"),
+        "{}",
+        indexed.explain()
+    );
+
+    let unsorted = DataFrame::from_record_batches([part(&[1, 3, 2])]).unwrap();
+    let err = compute_with(
+        &unsorted
+            .set_index_sorted("id")
+            .unwrap()
+            .divisions()
+            .unwrap(),
+        &opts,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("not sorted by [id]"), "{err}");
+    let overlapping = DataFrame::from_record_batches([part(&[1, 4]), part(&[4, 6])]).unwrap();
+    let err = compute_with(
+        &overlapping
+            .set_index_sorted("id")
+            .unwrap()
+            .divisions()
+            .unwrap(),
+        &opts,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("partition 1 starts at or below"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("use set_index"), "{err}");
+    assert!(
+        df.set_index_sorted("idd")
+            .unwrap_err()
+            .to_string()
+            .contains("\"id\"")
+    );
+}

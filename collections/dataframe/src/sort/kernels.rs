@@ -49,7 +49,7 @@ impl SortSpec {
 
     /// A converter of the sort columns (as `schema` places them) to rows
     /// that compare in this order.
-    fn converter(&self, schema: &Schema) -> Result<(RowConverter, Vec<usize>)> {
+    pub(super) fn converter(&self, schema: &Schema) -> Result<(RowConverter, Vec<usize>)> {
         let indices = column_indices(schema, &self.columns, "sort")?;
         let fields = indices
             .iter()

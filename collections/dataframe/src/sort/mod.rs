@@ -27,8 +27,10 @@ use crate::source::{Sorted, Source};
 use crate::tasks::Op;
 
 mod kernels;
+mod presorted;
 
 pub(crate) use kernels::{SortSpec, boundaries, sample, sort_pieces};
+pub(crate) use presorted::{divisions as presorted_divisions, edges as presorted_edges};
 
 /// How to sort: the columns, each ascending or descending, where nulls go,
 /// and the number of partitions.
