@@ -248,6 +248,12 @@ impl DataFrame {
     /// no index apart from their columns: the column stays one, and
     /// [`DataFrame::divisions`] gives the values between the partitions.
     pub fn set_index(&self, column: &str) -> Result<DataFrame> {
+        self.with_first(column)?.sort_values([column], true)
+    }
+
+    /// The frame with `column` moved first (Barrow's stand-in for an
+    /// index).
+    pub(crate) fn with_first(&self, column: &str) -> Result<DataFrame> {
         let schema = self.schema();
         schema.index_of(column).map_err(|_| self.missing(column))?;
         let mut order = vec![column.to_owned()];
@@ -258,7 +264,7 @@ impl DataFrame {
                 .map(|f| f.name().clone())
                 .filter(|n| n != column),
         );
-        self.select(order)?.sort_values([column], true)
+        self.select(order)
     }
 
     /// The keys between the partitions of a sorted dataframe (made by

@@ -114,17 +114,7 @@ impl DataFrame {
     /// # Ok::<(), barrow_core::Error>(())
     /// ```
     pub fn set_index_sorted(&self, column: &str) -> Result<DataFrame> {
-        let schema = self.schema();
-        schema.index_of(column).map_err(|_| self.missing(column))?;
-        let mut order = vec![column.to_owned()];
-        order.extend(
-            schema
-                .fields()
-                .iter()
-                .map(|f| f.name().clone())
-                .filter(|n| n != column),
-        );
-        let df = self.select(order)?;
+        let df = self.with_first(column)?;
         let spec = SortSpec::new(vec![column.to_owned()], vec![false]);
         let token = tokenize(&(df.token(), format!("presorted {spec:?}")));
         let name = format!("presorted-{token}");
