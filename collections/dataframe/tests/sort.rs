@@ -327,32 +327,17 @@ fn a_presorted_frame_gets_divisions_without_a_shuffle_and_bad_orders_are_named()
         indexed.explain()
     );
 
-    let unsorted = DataFrame::from_record_batches([part(&[1, 3, 2])]).unwrap();
-    let err = compute_with(
-        &unsorted
-            .set_index_sorted("id")
-            .unwrap()
-            .divisions()
-            .unwrap(),
-        &opts,
-    )
-    .unwrap_err();
-    assert!(err.to_string().contains("not sorted by [id]"), "{err}");
-    let overlapping = DataFrame::from_record_batches([part(&[1, 4]), part(&[4, 6])]).unwrap();
-    let err = compute_with(
-        &overlapping
-            .set_index_sorted("id")
-            .unwrap()
-            .divisions()
-            .unwrap(),
-        &opts,
-    )
-    .unwrap_err();
-    assert!(
-        err.to_string().contains("partition 1 starts at or below"),
-        "{err}"
-    );
-    assert!(err.to_string().contains("use set_index"), "{err}");
+    // The error computing the divisions of these partitions.
+    let divisions_error = |parts: &[&[i64]]| -> String {
+        let df = DataFrame::from_record_batches(parts.iter().map(|p| part(p))).unwrap();
+        let divisions = df.set_index_sorted("id").unwrap().divisions().unwrap();
+        compute_with(&divisions, &opts).unwrap_err().to_string()
+    };
+    let err = divisions_error(&[&[1, 3, 2]]);
+    assert!(err.contains("not sorted by [id]"), "{err}");
+    let err = divisions_error(&[&[1, 4], &[4, 6]]);
+    assert!(err.contains("partition 1 starts at or below"), "{err}");
+    assert!(err.contains("use set_index"), "{err}");
     assert!(
         df.set_index_sorted("idd")
             .unwrap_err()
